@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test soak bench lint install migrate demo clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web + Celery worker + beat + sandboxes on embedded defaults (SQLite, on-disk broker).
+run: install
+	PORT=$(PORT) $(BIN)/python scripts/run.py
+
+migrate: install
+	$(BIN)/python manage.py migrate
+
+demo: migrate
+	$(BIN)/python manage.py demo
+
+# Every test, against PostgreSQL and Redis (DATABASE_URL / REDIS_URL override the local defaults).
+test: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+
+# Longer fault and soak runs.
+soak: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+
+# Load benchmark on a production-like stack on 127.0.0.1 (see README).
+bench: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy portal kyc providers
+
+clean:
+	rm -rf var staticfiles .pytest_cache

@@ -1,0 +1,336 @@
+"""The domain. Every value that is PII or a provider secret sits in an Encrypted* field."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kyc.crypto import EncryptedBytesField, EncryptedJSONField, EncryptedTextField
+from kyc.status import Status
+from providers.registry import choices as provider_choices
+
+
+def new_token() -> str:
+    """An unguessable URL token (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+class Merchant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    retention_days = models.PositiveIntegerField(
+        default=365, help_text="PII older than this is erased by the daily retention task."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Administrator"
+        COMPLIANCE = "compliance", "Compliance reviewer"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="one_membership_per_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class ApiKey(models.Model):
+    """Stored as a SHA-256 hash; the key itself is shown once when created."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Visible part of the key.")
+    hashed = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ProviderAccount(models.Model):
+    """A merchant's account at one provider."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="provider_accounts")
+    provider = models.CharField(max_length=20, choices=provider_choices())
+    enabled = models.BooleanField(default=False)
+    settings = EncryptedJSONField(default=dict, blank=True)
+    # What the portal learns while running: cached tokens, expiries, last refresh error.
+    state = EncryptedJSONField(default=dict, blank=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "provider"], name="one_account_per_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} / {self.get_provider_display()}"
+
+
+class KYCRecord(models.Model):
+    """One end customer of one merchant, and what providers sent about them."""
+
+    class Review(models.TextChoices):
+        NOT_FOUND = "notFound", "No data yet"
+        WAITING = "waiting", "Waiting for data"
+        IN_REVIEW = "inreview", "In review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="records")
+    reference = models.CharField(max_length=200, help_text="The merchant's own reference.")
+    provider = models.CharField(max_length=20, choices=provider_choices(), blank=True)
+    # The provider's id of the customer (blockpassID, CoreID, interview id): an identifier,
+    # so kept encrypted; `external_key` is its keyed hash for lookups.
+    external_id = EncryptedTextField(blank=True, default="")
+    external_key = models.CharField(max_length=64, blank=True, db_index=True)
+    review_status = models.CharField(max_length=20, choices=Review.choices, default=Review.NOT_FOUND)
+    review_comment = models.TextField(blank=True)
+    secrets = EncryptedJSONField(default=dict, blank=True)  # per-record provider tokens
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "reference"], name="unique_record_reference")]
+        indexes = [models.Index(fields=["merchant", "-created_at"])]
+        permissions = [("reveal_pii", "Can reveal personal data")]
+
+    def __str__(self) -> str:
+        return f"{self.reference}"
+
+
+class ReviewState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    MISSING = "missing", "Missing"
+
+
+class IdentityField(models.Model):
+    """One verified item (e.g. SH_Passport_DOB, email) of a record."""
+
+    record = models.ForeignKey(KYCRecord, on_delete=models.CASCADE, related_name="fields")
+    provider = models.CharField(max_length=20, choices=provider_choices())
+    key = models.CharField(max_length=100)
+    value = EncryptedTextField(null=True, blank=True)
+    pepper = EncryptedTextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED)
+    comment = models.TextField(blank=True)
+    allow_resubmit = models.BooleanField(default=False)
+    transfer = models.ForeignKey("TransferRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="fields")
+    received_at = models.DateTimeField(default=timezone.now)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "provider", "key"], name="one_value_per_field")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CertPromise(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be pulled"
+        PULLED = "pulled", "Pulled"
+        GONE = "gone", "Consumed or gone at the provider"
+        FAILED = "failed", "Failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="cert_promises")
+    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="cert_promises")
+    provider = models.CharField(max_length=20, choices=provider_choices(), default="blockpass")
+    promise_id = models.CharField(max_length=200)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "provider", "promise_id"], name="unique_cert_promise")
+        ]
+
+    def __str__(self) -> str:
+        return self.promise_id
+
+
+class Certificate(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="certificates")
+    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates")
+    promise = models.OneToOneField(CertPromise, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificate")
+    provider = models.CharField(max_length=20, choices=provider_choices())
+    slug = models.CharField(max_length=200, help_text="Kind of certificate (e.g. onfido-service-cert, course certificate name).")
+    external_id = models.CharField(max_length=200, help_text="Provider's id (promise id, certificate id).")
+    raw = EncryptedBytesField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED)
+    comment = models.TextField(blank=True)
+    allow_resubmit = models.BooleanField(default=False)
+    # Issued certificates (Sunbird): who and for what.
+    recipient_id = models.CharField(max_length=200, blank=True)
+    recipient_name = EncryptedTextField(blank=True, default="")
+    course_id = models.CharField(max_length=200, blank=True)
+    batch_id = models.CharField(max_length=200, blank=True)
+    download_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "provider", "external_id"], name="unique_certificate")
+        ]
+        indexes = [models.Index(fields=["merchant", "batch_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.slug} {self.external_id}"
+
+
+class TransferRequest(models.Model):
+    """One ask to one customer through one provider."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="transfers")
+    account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="transfers")
+    provider = models.CharField(max_length=20, choices=provider_choices())
+    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers")
+    reference = models.CharField(max_length=200)
+    subject = EncryptedTextField(blank=True, default="", help_text="Who is asked (e.g. a CoreID).")
+    items = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    provider_status = models.CharField(max_length=40, blank=True)
+    provider_rank = models.IntegerField(default=0)
+    failure_code = models.CharField(max_length=60, blank=True)
+    status_detail = models.TextField(blank=True, help_text="Plain-language reason, shown to merchant and customer.")
+    page_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    callback_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    provider_ref = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_data = models.JSONField(default=dict, blank=True)
+    provider_secrets = EncryptedJSONField(default=dict, blank=True)
+    qr_payload = EncryptedTextField(blank=True, default="")
+    qr_svg = models.TextField(blank=True, help_text="Rendered once, reused by every page view.")
+    deep_link = EncryptedTextField(blank=True, default="")
+    redirect_url = models.URLField(max_length=1000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last time the provider told us anything.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["status", "last_heard_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference} ({self.status})"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TransferEvent(models.Model):
+    """The history of a TransferRequest. Rows are only ever added."""
+
+    transfer = models.ForeignKey(TransferRequest, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, default="status")  # status | data | error | note
+    status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    provider_status = models.CharField(max_length=40, blank=True)
+    tx_hash = models.CharField(max_length=100, blank=True)
+    detail = models.TextField(blank=True)
+    source = models.CharField(max_length=20, default="system")  # api | callback | poll | staff | system
+    inbound = models.ForeignKey("InboundEvent", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["transfer", "created_at"])]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("TransferEvent rows are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("TransferEvent rows are append-only")
+
+
+class InboundEvent(models.Model):
+    """Every delivery a provider sends, good or bad, stored before it is processed."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received, not processed yet"
+        PROCESSED = "processed", "Processed"
+        REFUSED = "refused", "Refused"
+        DUPLICATE = "duplicate", "Duplicate (no effect)"
+        FAILED = "failed", "Processing failed"
+        IGNORED = "ignored", "Kept, nothing to do"
+
+    provider = models.CharField(max_length=20, choices=provider_choices())
+    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events")
+    account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL)
+    transfer = models.ForeignKey(TransferRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events")
+    kind = models.CharField(max_length=60, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = EncryptedBytesField(null=True, blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    verified = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} #{self.pk}"
+
+
+class AuditEntry(models.Model):
+    """Who did what, when. Never the secret itself."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,93 @@
+"""Reads. Anything that lists or fetches for a user or key is scoped to its merchant here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from kyc.models import ApiKey, KYCRecord, Merchant, TransferRequest
+from kyc.status import is_terminal, plain_words
+
+PAGE_STATE_TTL = 3600
+
+
+def merchants_for_user(user: Any) -> QuerySet[Merchant]:
+    if not getattr(user, "is_authenticated", False):
+        return Merchant.objects.none()
+    if user.is_superuser:
+        return Merchant.objects.all()
+    return Merchant.objects.filter(memberships__user=user)
+
+
+def merchant_ids_for_user(user: Any) -> list[int]:
+    return list(merchants_for_user(user).values_list("pk", flat=True))
+
+
+def api_key_for_token(raw: str) -> ApiKey | None:
+    """Find an active key by its visible prefix, then compare hashes in constant time."""
+    parts = raw.split("_")
+    if len(parts) < 3 or parts[0] != "kp":
+        return None
+    key = ApiKey.objects.select_related("merchant").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    return key if hmac.compare_digest(digest, key.hashed) else None
+
+
+def transfers_for_merchant(merchant: Merchant) -> QuerySet[TransferRequest]:
+    return TransferRequest.objects.filter(merchant=merchant).select_related("record")
+
+
+def records_for_merchant(merchant: Merchant) -> QuerySet[KYCRecord]:
+    return KYCRecord.objects.filter(merchant=merchant)
+
+
+def _page_key(page_token: str) -> str:
+    return f"transfer-page:{page_token}"
+
+
+def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, Any] | None:
+    """What the customer page's status fragment shows, from the shared cache.
+
+    Services refresh it after every committed change, so a poll costs no
+    database round trip while nothing changes.
+    """
+    key = _page_key(page_token)
+    if not refresh:
+        state = cache.get(key)
+        if state is not None:
+            return state
+    t = TransferRequest.objects.filter(page_token=page_token).only(
+        "id", "status", "provider_status", "status_detail", "expires_at", "provider", "redirect_url", "failure_code"
+    ).first()
+    if t is None:
+        return None
+    events = [
+        {
+            "at": e.created_at.isoformat(),
+            "status": e.status,
+            "provider_status": e.provider_status,
+            "tx_hash": e.tx_hash,
+            "kind": e.kind,
+        }
+        for e in t.events.all().order_by("created_at", "id")
+    ]
+    state = {
+        "status": t.status,
+        "status_label": t.get_status_display(),
+        "words": plain_words(t.status),
+        "detail": t.status_detail if is_terminal(t.status) else "",
+        "provider_status": t.provider_status,
+        "terminal": is_terminal(t.status),
+        "expires_at": t.expires_at.isoformat() if t.expires_at else "",
+        "redirect_url": t.redirect_url,
+        "events": events,
+        "provider": t.provider,
+    }
+    cache.set(key, state, PAGE_STATE_TTL)
+    return state

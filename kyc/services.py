@@ -1,0 +1,531 @@
+"""Every write to the domain goes through a function here: `<entity>_<action>(*, ...)`.
+
+Views, the API, forms and tasks parse input, call one of these, and render.
+Provider-specific flows live in kyc/flows/<provider>/services.py and build on these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from kyc import selectors
+from kyc.crypto import lookup_hash
+from kyc.models import (
+    ApiKey,
+    AuditEntry,
+    Certificate,
+    IdentityField,
+    InboundEvent,
+    KYCRecord,
+    Merchant,
+    ProviderAccount,
+    TransferEvent,
+    TransferRequest,
+)
+from kyc.qr import render_svg
+from kyc.status import TERMINAL, Status, can_move
+from providers import registry
+from providers.base import FieldValue, StartRequest, StatusUpdate
+from providers.errors import InvalidInput, ProviderError
+
+log = logging.getLogger(__name__)
+
+# Headers never stored with a delivery: they carry credentials, not facts.
+_DROP_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+
+# --- audit --------------------------------------------------------------------
+
+
+def audit_log(
+    *,
+    actor: Any,
+    action: str,
+    obj: Model | None = None,
+    merchant: Merchant | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    if merchant is None and obj is not None:
+        merchant = getattr(obj, "merchant", None) or (obj if isinstance(obj, Merchant) else None)
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        merchant=merchant,
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=dict(detail or {}),
+    )
+
+
+# --- merchants and keys -------------------------------------------------------
+
+
+def api_key_create(
+    *, merchant: Merchant, name: str, created_by: Any = None, raw: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned once and never stored.
+
+    `raw` lets `manage.py demo` use a stable key; everything else gets a random one.
+    """
+    if raw is None:
+        raw = f"kp_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+    prefix = raw.split("_")[1]
+    key = ApiKey.objects.create(
+        merchant=merchant,
+        name=name,
+        prefix=prefix,
+        hashed=hashlib.sha256(raw.encode()).hexdigest(),
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    audit_log(actor=created_by, action="api_key.created", obj=key, detail={"prefix": prefix})
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey, actor: Any = None) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_log(actor=actor, action="api_key.revoked", obj=key, detail={"prefix": key.prefix})
+    return key
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use at most once a minute: a write per API call would cost more than the call."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+
+# --- provider accounts -------------------------------------------------------
+
+
+def provider_account_get_or_create(*, merchant: Merchant, provider: str) -> ProviderAccount:
+    registry.get(provider)  # refuse unknown providers early
+    account, _ = ProviderAccount.objects.get_or_create(merchant=merchant, provider=provider)
+    return account
+
+
+def provider_account_update(
+    *, account: ProviderAccount, settings_: Mapping[str, Any], enabled: bool, actor: Any = None
+) -> ProviderAccount:
+    """Save a merchant's provider settings; the audit entry names changed fields, never values."""
+    old = account.settings or {}
+    changed = sorted(k for k in set(old) | set(settings_) if old.get(k) != settings_.get(k))
+    account.settings = dict(settings_)
+    enabled_changed = account.enabled != enabled
+    account.enabled = enabled
+    account.save()
+    if changed or enabled_changed:
+        audit_log(
+            actor=actor,
+            action="provider_account.updated",
+            obj=account,
+            detail={"provider": account.provider, "changed_fields": changed, "enabled": enabled},
+        )
+    return account
+
+
+def provider_account_set_state(*, account_id: int, updates: Mapping[str, Any], error: str | None = None) -> None:
+    """Merge runtime state (cached tokens, expiries) under a row lock so writers never clobber each other."""
+    with transaction.atomic():
+        account = ProviderAccount.objects.select_for_update().get(pk=account_id)
+        state = dict(account.state or {})
+        state.update(updates)
+        account.state = state
+        fields = ["state", "updated_at"]
+        if error is not None:
+            account.last_error = error
+            fields.append("last_error")
+        account.save(update_fields=fields)
+
+
+# --- records ------------------------------------------------------------------
+
+
+def record_get_or_create(
+    *, merchant: Merchant, reference: str, provider: str = "", external_id: str = ""
+) -> KYCRecord:
+    defaults: dict[str, Any] = {"provider": provider}
+    if external_id:
+        defaults.update(external_id=external_id, external_key=lookup_hash(external_id))
+    try:
+        with transaction.atomic():
+            record, created = KYCRecord.objects.get_or_create(merchant=merchant, reference=reference, defaults=defaults)
+    except IntegrityError:  # a concurrent creator won; use its row
+        record, created = KYCRecord.objects.get(merchant=merchant, reference=reference), False
+    if not created and external_id and not record.external_key:
+        record.external_id, record.external_key = external_id, lookup_hash(external_id)
+        record.save(update_fields=["external_id", "external_key", "updated_at"])
+    return record
+
+
+def identity_fields_store(
+    *,
+    record: KYCRecord,
+    provider: str,
+    fields: Iterable[FieldValue],
+    transfer: TransferRequest | None = None,
+    status: str = "received",
+) -> int:
+    """Store values and peppers (encrypted); a field received again replaces the old value."""
+    count = 0
+    for f in fields:
+        IdentityField.objects.update_or_create(
+            record=record,
+            provider=provider,
+            key=f.key,
+            defaults={
+                "value": f.value,
+                "pepper": f.pepper or None,
+                "transfer": transfer,
+                "status": status,
+                "received_at": timezone.now(),
+                "erased_at": None,
+            },
+        )
+        count += 1
+    if count and record.review_status in (KYCRecord.Review.NOT_FOUND, KYCRecord.Review.WAITING):
+        record.review_status = KYCRecord.Review.IN_REVIEW
+        record.save(update_fields=["review_status", "updated_at"])
+    return count
+
+
+# --- transfers ----------------------------------------------------------------
+
+
+def _urls(transfer: TransferRequest) -> tuple[str, str, str]:
+    base = settings.PUBLIC_URL
+    return (
+        f"{base}/hooks/{transfer.provider}/t/{transfer.callback_token}/",
+        f"{base}/hooks/{transfer.provider}/{transfer.account.webhook_token}/",
+        f"{base}/t/{transfer.page_token}/",
+    )
+
+
+def transfer_page_url(transfer: TransferRequest) -> str:
+    return _urls(transfer)[2]
+
+
+def transfer_create(
+    *,
+    merchant: Merchant,
+    provider: str,
+    reference: str,
+    subject: str = "",
+    items: Iterable[str] = (),
+    redirect_url: str = "",
+    actor: Any = None,
+    source: str = "api",
+) -> TransferRequest:
+    """Create a TransferRequest, commit it, then ask the provider to start it.
+
+    The row is committed before any provider call, so a provider that is down
+    leaves a failed request with the reason, never nothing.
+    """
+    try:
+        adapter = registry.get(provider)
+    except registry.UnknownProvider:
+        raise InvalidInput(f"unknown provider {provider!r}", field="provider") from None
+    if not getattr(adapter, "starts_transfers", False):
+        raise InvalidInput(f"{adapter.label} does not start verifications", field="provider")
+    account = ProviderAccount.objects.filter(merchant=merchant, provider=provider, enabled=True).first()
+    if account is None:
+        raise InvalidInput(f"{adapter.label} is not enabled for this merchant", field="provider")
+    subject, item_list = adapter.validate_start(subject=subject, items=list(items), settings=account.settings)
+
+    with transaction.atomic():
+        record = record_get_or_create(merchant=merchant, reference=reference, provider=provider, external_id=subject)
+        transfer = TransferRequest.objects.create(
+            merchant=merchant,
+            account=account,
+            provider=provider,
+            record=record,
+            reference=reference,
+            subject=subject,
+            items=item_list,
+            redirect_url=redirect_url,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        TransferEvent.objects.create(transfer=transfer, status=Status.CREATED, detail="Request created", source=source)
+
+    callback_url, webhook_url, page_url = _urls(transfer)
+    try:
+        result = adapter.start_transfer(
+            StartRequest(
+                transfer_id=str(transfer.pk),
+                reference=reference,
+                settings=account.settings,
+                state=account.state,
+                callback_url=callback_url,
+                webhook_url=webhook_url,
+                page_url=page_url,
+                subject=subject,
+                items=tuple(item_list),
+                redirect_url=redirect_url,
+                now=timezone.now(),
+            )
+        )
+    except ProviderError as exc:
+        transfer_fail(transfer_id=transfer.pk, code=exc.code, detail=exc.message, source=source)
+        transfer.refresh_from_db()
+        return transfer
+
+    if result.state_updates:
+        provider_account_set_state(account_id=account.pk, updates=result.state_updates)
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
+        t.provider_ref = result.provider_ref
+        t.provider_data = {**t.provider_data, **result.data}
+        t.provider_secrets = {**(t.provider_secrets or {}), **result.secrets}
+        t.qr_payload = result.qr_payload
+        t.qr_svg = render_svg(result.qr_payload) if result.qr_payload else ""
+        t.deep_link = result.deep_link
+        t.expires_at = result.expires_at
+        if result.items is not None:
+            t.items = list(result.items)
+        if result.provider_status:
+            t.provider_status = result.provider_status
+        t.last_heard_at = timezone.now()
+        new_status = result.status or Status.PENDING
+        if can_move(t.status, new_status):
+            t.status = new_status
+        t.save()
+        TransferEvent.objects.create(
+            transfer=t,
+            status=t.status,
+            provider_status=result.provider_status,
+            detail=result.detail or "Waiting for the customer",
+            source=source,
+        )
+        _publish_on_commit(t)
+    return t
+
+
+def transfer_apply(
+    *, transfer_id: Any, update: StatusUpdate, source: str, inbound: InboundEvent | None = None
+) -> bool:
+    """Apply what a provider said, inside one transaction. Returns True if anything changed.
+
+    The provider's own status only moves forward by its rank, and the portal
+    status only along the status machine: a late or repeated callback changes
+    nothing but may still add its tx hash to the timeline.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+        changed = False
+        notes: list[str] = []
+        if update.provider_status and update.provider_rank >= t.provider_rank:
+            if update.provider_status != t.provider_status:
+                t.provider_status, t.provider_rank = update.provider_status, update.provider_rank
+                changed = True
+        elif update.provider_status:
+            notes.append(f"{update.provider_status} arrived after {t.provider_status}; status kept")
+        if update.status and update.status != t.status:
+            if can_move(t.status, update.status):
+                t.status = update.status
+                changed = True
+                if update.status in TERMINAL:
+                    t.completed_at = now
+            else:
+                notes.append(f"cannot move from {t.status} to {update.status}; kept {t.status}")
+        if update.failure_code and t.status in (Status.FAILED, Status.DECLINED, Status.EXPIRED, Status.REJECTED):
+            t.failure_code = update.failure_code
+        if update.detail and (changed or update.failure_code):
+            t.status_detail = update.detail
+        stored = 0
+        if update.fields and t.record_id:
+            stored = identity_fields_store(record=t.record, provider=t.provider, fields=update.fields, transfer=t)
+            changed = True
+        seen = t.events.filter(provider_status=update.provider_status, tx_hash=update.tx_hash).exists() if update.provider_status else False
+        t.last_heard_at = now
+        t.save()
+        if changed or (update.provider_status and not seen) or stored:
+            TransferEvent.objects.create(
+                transfer=t,
+                kind="data" if stored else ("error" if update.failure_code else "status"),
+                status=t.status,
+                provider_status=update.provider_status,
+                tx_hash=update.tx_hash,
+                detail="; ".join(filter(None, [update.detail, f"{stored} field(s) stored" if stored else "", *notes])),
+                source=source,
+                inbound=inbound,
+            )
+        _publish_on_commit(t)
+    return changed
+
+
+def transfer_fail(*, transfer_id: Any, code: str, detail: str, source: str, status: str = Status.FAILED) -> bool:
+    return transfer_apply(
+        transfer_id=transfer_id,
+        update=StatusUpdate(status=status, detail=detail, failure_code=code),
+        source=source,
+    )
+
+
+def transfer_expire_overdue(*, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    ids = list(
+        TransferRequest.objects.filter(expires_at__lt=now)
+        .exclude(status__in=TERMINAL)
+        .exclude(status=Status.REVIEW)
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        transfer_fail(
+            transfer_id=pk,
+            code="expired",
+            detail="The request expired before the customer completed it.",
+            source="system",
+            status=Status.EXPIRED,
+        )
+    return len(ids)
+
+
+def transfer_review(*, transfer: TransferRequest, approve: bool, reason: str, actor: Any) -> bool:
+    """Compliance decision on a request waiting for review."""
+    changed = transfer_apply(
+        transfer_id=transfer.pk,
+        update=StatusUpdate(
+            status=Status.COMPLETED if approve else Status.REJECTED,
+            detail=reason or ("Approved in review" if approve else "Rejected in review"),
+            failure_code="" if approve else "rejected_in_review",
+        ),
+        source="staff",
+    )
+    if changed:
+        audit_log(actor=actor, action="transfer.approved" if approve else "transfer.rejected", obj=transfer, detail={"reason": reason})
+    return changed
+
+
+def _publish_on_commit(transfer: TransferRequest) -> None:
+    """After commit, refresh the cached state the customer page polls (no DB per poll)."""
+    token = transfer.page_token
+    transaction.on_commit(lambda: selectors.transfer_page_state(page_token=token, refresh=True))
+
+
+# --- inbox ----------------------------------------------------------------------
+
+
+def inbound_store(
+    *,
+    provider: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    remote_addr: str | None,
+    kind: str = "",
+    dedupe_key: str | None = None,
+    account: ProviderAccount | None = None,
+    transfer: TransferRequest | None = None,
+    state: str = InboundEvent.State.RECEIVED,
+    error: str = "",
+) -> tuple[InboundEvent, InboundEvent | None]:
+    """Store a delivery before anything else. Returns (row, original) where original is
+    the earlier delivery with the same dedupe key (the new row is then a duplicate)."""
+    fields = {
+        "provider": provider,
+        "merchant": account.merchant if account else (transfer.merchant if transfer else None),
+        "account": account or (transfer.account if transfer else None),
+        "transfer": transfer,
+        "kind": kind[:60],
+        "path": path[:500],
+        "headers": {k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS},
+        "body": body,
+        "body_size": len(body or b""),
+        "remote_addr": remote_addr or None,
+        "state": state,
+        "error": error,
+    }
+    if dedupe_key:
+        try:
+            with transaction.atomic():
+                return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
+        except IntegrityError:
+            original = InboundEvent.objects.get(dedupe_key=dedupe_key)
+            fields.update(state=InboundEvent.State.DUPLICATE, error=f"duplicate of #{original.pk}")
+            return InboundEvent.objects.create(duplicate_of=original, **fields), original
+    return InboundEvent.objects.create(**fields), None
+
+
+def inbound_mark(
+    *, event: InboundEvent, state: str, error: str = "", verified: bool | None = None, kind: str | None = None
+) -> None:
+    event.state = state
+    event.error = error[:2000]
+    event.attempts += 1
+    update = ["state", "error", "attempts"]
+    if state in (InboundEvent.State.PROCESSED, InboundEvent.State.IGNORED):
+        event.processed_at = timezone.now()
+        update.append("processed_at")
+    if verified is not None:
+        event.verified = verified
+        update.append("verified")
+    if kind is not None:
+        event.kind = kind[:60]
+        update.append("kind")
+    event.save(update_fields=update)
+
+
+# --- PII access and erasure --------------------------------------------------
+
+
+def pii_reveal(*, field: IdentityField, actor: Any) -> str | None:
+    """Return a stored value for a permitted user and leave an audit entry."""
+    audit_log(
+        actor=actor,
+        action="pii.revealed",
+        obj=field,
+        merchant=field.record.merchant,
+        detail={"record": field.record.reference, "field": field.key},
+    )
+    return field.value
+
+
+def record_erase(*, record: KYCRecord, actor: Any = None, reason: str = "requested") -> dict[str, int]:
+    """Erase a customer's PII now. Rows remain and say what was erased and when."""
+    now = timezone.now()
+    with transaction.atomic():
+        counts = {
+            "fields": IdentityField.objects.filter(record=record, erased_at__isnull=True).update(
+                value=None, pepper=None, erased_at=now
+            ),
+            "certificates": Certificate.objects.filter(record=record, erased_at__isnull=True).update(
+                raw=None, recipient_name="", erased_at=now
+            ),
+            "deliveries": InboundEvent.objects.filter(transfer__record=record, erased_at__isnull=True).update(
+                body=None, erased_at=now
+            ),
+        }
+        TransferRequest.objects.filter(record=record).update(subject="", qr_payload="", deep_link="", provider_secrets={})
+        record.secrets = {}
+        record.external_id = ""
+        record.erased_at = now
+        record.save(update_fields=["secrets", "external_id", "erased_at", "updated_at"])
+        audit_log(actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts})
+    return counts
+
+
+def retention_erase_expired(*, now: dt.datetime | None = None) -> int:
+    """Erase PII older than each merchant's retention period."""
+    now = now or timezone.now()
+    erased = 0
+    for merchant in Merchant.objects.all():
+        cutoff = now - dt.timedelta(days=merchant.retention_days)
+        for record in KYCRecord.objects.filter(merchant=merchant, erased_at__isnull=True, updated_at__lt=cutoff).iterator():
+            record_erase(record=record, reason="retention period passed")
+            erased += 1
+        InboundEvent.objects.filter(merchant=merchant, received_at__lt=cutoff, erased_at__isnull=True).update(
+            body=None, erased_at=now
+        )
+    return erased

@@ -1,0 +1,68 @@
+"""Celery tasks: idempotent, acks_late (settings), enqueued on commit by callers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from kyc import inbox, services
+from kyc.models import InboundEvent
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_inbound(event_id: int) -> str:
+    """Process one stored delivery. Safe to run twice: processors check state first."""
+    event = InboundEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return "missing"
+    if event.state != InboundEvent.State.RECEIVED:
+        return event.state
+    fn = inbox.processor(event.provider)
+    if fn is None:
+        services.inbound_mark(event=event, state=InboundEvent.State.IGNORED, error="no processor for this provider")
+        return "ignored"
+    fn(event_id=event.pk)
+    event.refresh_from_db()
+    return event.state
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_inbox() -> int:
+    """Re-enqueue deliveries stored but not processed (the broker was down, a worker died)."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.INBOX_SWEEP_AFTER_SECONDS)
+    ids = list(
+        InboundEvent.objects.filter(state=InboundEvent.State.RECEIVED, received_at__lt=cutoff, attempts__lt=10)
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in ids:
+        process_inbound.delay(pk)
+    return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_transfers() -> int:
+    """Expire overdue requests and let each provider flow reconcile what it can."""
+    expired = services.transfer_expire_overdue()
+    from kyc.flows import reconcile_all
+
+    return expired + reconcile_all()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def erase_expired_pii() -> int:
+    return services.retention_erase_expired()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def ping(value: str) -> str:
+    """Used by the end-to-end test of a real worker: writes proof that it ran."""
+    from django.core.cache import cache
+
+    cache.set(f"ping:{value}", "pong", 60)
+    return value

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from kyc.models import Certificate, IdentityField, KYCRecord, TransferEvent, TransferRequest
+from kyc.services import transfer_page_url
+from providers import registry
+
+
+class TransferCreateSerializer(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=[p for p, _ in registry.choices()])
+    reference = serializers.CharField(max_length=200, help_text="Your own reference for this customer.")
+    coreid = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="CorePass: the customer's CoreID.")
+    items = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, max_length=60,
+        help_text="What to ask for (CorePass items, Portmone facts). Defaults come from the provider settings.",
+    )
+    redirect_url = serializers.URLField(required=False, allow_blank=True, help_text="Where the customer goes when done.")
+
+
+class TransferEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TransferEvent
+        fields = ("created_at", "kind", "status", "provider_status", "tx_hash", "detail", "source")
+
+
+class FieldValueSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IdentityField
+        fields = ("key", "value", "status", "received_at")
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    page_url = serializers.SerializerMethodField()
+    deep_link = serializers.CharField(read_only=True)
+    events = TransferEventSerializer(many=True, read_only=True)
+    data = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TransferRequest
+        fields = (
+            "id", "provider", "reference", "items", "status", "provider_status", "failure_code",
+            "status_detail", "page_url", "deep_link", "expires_at", "created_at", "updated_at",
+            "completed_at", "events", "data",
+        )
+
+    def get_page_url(self, obj: TransferRequest) -> str:
+        return transfer_page_url(obj)
+
+    def get_data(self, obj: TransferRequest) -> list[dict[str, Any]]:
+        """Values received for this request, once they arrived (decrypted for the merchant)."""
+        fields = IdentityField.objects.filter(transfer=obj, erased_at__isnull=True).order_by("key")
+        return FieldValueSerializer(fields, many=True).data
+
+
+class TransferListSerializer(TransferSerializer):
+    class Meta(TransferSerializer.Meta):
+        fields = ("id", "provider", "reference", "status", "provider_status", "page_url", "expires_at", "created_at")
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Certificate
+        fields = ("id", "provider", "slug", "external_id", "status", "recipient_id", "course_id", "batch_id", "download_url", "created_at")
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    fields_ = FieldValueSerializer(source="fields", many=True, read_only=True)
+    certificates = CertificateSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = KYCRecord
+        fields = ("id", "reference", "provider", "review_status", "created_at", "updated_at", "erased_at", "fields_", "certificates")

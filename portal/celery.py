@@ -1,0 +1,12 @@
+"""The Celery app. Settings come from Django settings with the CELERY_ prefix."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# kyc.tasks plus every per-provider flow app's tasks module.
+app.autodiscover_tasks()

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from kyc import urls as kyc_urls
+from portal import views
+
+admin.site.site_header = "KYC portal: compliance"
+admin.site.site_title = "KYC portal admin"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("keys/", views.api_keys, name="api_keys"),
+    path("keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("providers/", views.provider_settings_index, name="provider_settings_index"),
+    path("providers/<str:provider>/", views.provider_settings, name="provider_settings"),
+    path("transfers/new/", views.transfer_new, name="transfer_new"),
+    path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("portal.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    *kyc_urls.urlpatterns,
+]
+
+if settings.SANDBOX:
+    from providers.sandbox_urls import sandbox_patterns
+
+    urlpatterns.append(path("sandbox/", include(sandbox_patterns())))

@@ -1,0 +1,61 @@
+"""Typed errors every provider raises. Each says whether trying again can help."""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class. `code` is a short machine-readable reason shown to merchants."""
+
+    retryable: bool = False
+    code: str = "provider_error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PermanentError(ProviderError):
+    """The provider said no; the same call will fail the same way."""
+
+    retryable = False
+    code = "provider_rejected"
+
+
+class RetryableError(ProviderError):
+    """Timeout, connection failure or 5xx: the same call may succeed later."""
+
+    retryable = True
+    code = "provider_unavailable"
+
+
+class AuthenticationError(PermanentError):
+    """Credentials refused (401/403) after any refresh the caller tried."""
+
+    code = "provider_auth_failed"
+
+
+class NotFoundError(PermanentError):
+    code = "provider_not_found"
+
+
+class InvalidInput(ValueError):
+    """Input from a merchant or customer is wrong; `field` names which part."""
+
+    def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class SignatureError(ValueError):
+    """An inbound delivery failed verification. `reason` is short and safe to show."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

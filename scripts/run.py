@@ -1,0 +1,63 @@
+"""`make run`: migrate, load the demo, then run web + Celery worker + beat together.
+
+Embedded defaults (SQLite and an on-disk broker under var/) unless DATABASE_URL /
+REDIS_URL are set. Ctrl-C (or SIGTERM) stops every process this started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    env = dict(os.environ)
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
+    commands = {
+        "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "worker": [PY, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "--concurrency", "2", "--pool", "threads"],
+        "beat": [PY, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"],
+    }
+    procs: dict[str, subprocess.Popen] = {}
+    for name, cmd in commands.items():
+        procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    print(f"\nPortal running at {env['PUBLIC_URL']}/  (Ctrl-C stops web, worker and beat)\n", flush=True)
+
+    def stop(*_: object) -> None:
+        for p in procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        for p in procs.values():
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    try:
+        while True:
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    print(f"{name} exited with {p.returncode}; stopping the others.", file=sys.stderr)
+                    stop()
+                    return p.returncode or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

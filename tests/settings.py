@@ -1,0 +1,31 @@
+"""Test settings: PostgreSQL and Redis (never a silent fallback), sandboxes on.
+
+DATABASE_URL / REDIS_URL override the local defaults. The cache uses the Redis
+database after the broker's, so clearing it between tests never drops queued tasks.
+"""
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+if "CACHE_URL" not in os.environ:
+    _u = urlsplit(os.environ["REDIS_URL"])
+    _db = int((_u.path or "/0").strip("/") or 0)
+    os.environ["CACHE_URL"] = urlunsplit(_u._replace(path=f"/{_db + 1}"))
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "0UqCeqXbfdZDeQyF4nIw6Ov1t3CWqvRd16ja5hF9j8Y=")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("SANDBOX", "true")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Playwright's sync API runs an event loop in the test thread; Django's ORM is fine there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PUBLIC_RATE_LIMIT_PER_MINUTE = 100000
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
