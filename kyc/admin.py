@@ -60,7 +60,9 @@ class MerchantScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(**{f"{self.merchant_path}__in": selectors.merchant_ids_for_user(request.user)})
+        return qs.filter(
+            **{f"{self.merchant_path}__in": selectors.merchant_ids_for_user(request.user)}
+        )
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if not request.user.is_superuser:
@@ -74,7 +76,9 @@ class MerchantScopedAdmin(admin.ModelAdmin):
                     kwargs["queryset"] = rel._default_manager.filter(**{f"{path_}__in": ids})
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> HttpResponse:
         # Another merchant's object is simply not there: 404, not a hint that it exists.
         raise Http404("No such object")
 
@@ -114,7 +118,9 @@ class ApiKeyAdmin(MerchantScopedAdmin):
     actions = ("revoke",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # keys are created on the merchant's API keys page, where the key is shown once
+        return (
+            False  # keys are created on the merchant's API keys page, where the key is shown once
+        )
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -126,8 +132,23 @@ class ApiKeyAdmin(MerchantScopedAdmin):
 class ProviderAccountAdmin(MerchantScopedAdmin):
     list_display = ("merchant", "provider", "enabled", "updated_at", "last_error")
     list_filter = ("provider", "enabled", ("merchant", admin.RelatedOnlyFieldListFilter))
-    readonly_fields = ("merchant", "provider", "configured_fields", "webhook_token", "last_error", "updated_at")
-    fields = ("merchant", "provider", "enabled", "configured_fields", "webhook_token", "last_error", "updated_at")
+    readonly_fields = (
+        "merchant",
+        "provider",
+        "configured_fields",
+        "webhook_token",
+        "last_error",
+        "updated_at",
+    )
+    fields = (
+        "merchant",
+        "provider",
+        "enabled",
+        "configured_fields",
+        "webhook_token",
+        "last_error",
+        "updated_at",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # created from the merchant's provider settings pages
@@ -135,13 +156,25 @@ class ProviderAccountAdmin(MerchantScopedAdmin):
     @admin.display(description="Settings")
     def configured_fields(self, obj: ProviderAccount) -> str:
         # Names only: values (secrets among them) are edited on the settings page, never shown here.
-        return ", ".join(sorted(k for k, v in (obj.settings or {}).items() if v not in ("", None))) or "—"
+        return (
+            ", ".join(sorted(k for k, v in (obj.settings or {}).items() if v not in ("", None)))
+            or "—"
+        )
 
 
 class IdentityFieldInline(admin.TabularInline):
     model = IdentityField
     extra = 0
-    fields = ("provider", "key", "masked_value", "status", "comment", "allow_resubmit", "received_at", "erased_at")
+    fields = (
+        "provider",
+        "key",
+        "masked_value",
+        "status",
+        "comment",
+        "allow_resubmit",
+        "received_at",
+        "erased_at",
+    )
     readonly_fields = ("provider", "key", "masked_value", "received_at", "erased_at")
     can_delete = False
 
@@ -157,7 +190,16 @@ class CertificateInline(admin.TabularInline):
     model = Certificate
     fk_name = "record"
     extra = 0
-    fields = ("provider", "slug", "external_id", "status", "comment", "allow_resubmit", "created_at", "erased_at")
+    fields = (
+        "provider",
+        "slug",
+        "external_id",
+        "status",
+        "comment",
+        "allow_resubmit",
+        "created_at",
+        "erased_at",
+    )
     readonly_fields = ("provider", "slug", "external_id", "created_at", "erased_at")
     can_delete = False
 
@@ -180,7 +222,16 @@ class KYCRecordAdmin(MerchantScopedAdmin):
     list_select_related = ("merchant",)
     show_full_result_count = False
     readonly_fields = ("merchant", "reference", "provider", "created_at", "updated_at", "erased_at")
-    fields = ("merchant", "reference", "provider", "review_status", "review_comment", "created_at", "updated_at", "erased_at")
+    fields = (
+        "merchant",
+        "reference",
+        "provider",
+        "review_status",
+        "review_comment",
+        "created_at",
+        "updated_at",
+        "erased_at",
+    )
     inlines = (IdentityFieldInline, CertificateInline)
     actions = ("erase_pii",)
 
@@ -206,14 +257,28 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
         return _reveal_link(obj)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["record", "provider", "key", "masked", "status", "comment", "allow_resubmit", "received_at", "erased_at"]
+        return [
+            "record",
+            "provider",
+            "key",
+            "masked",
+            "status",
+            "comment",
+            "allow_resubmit",
+            "received_at",
+            "erased_at",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.get_fields(request, obj)
 
     def get_urls(self) -> list:
         return [
-            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view), name="kyc_identityfield_reveal"),
+            path(
+                "<int:pk>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="kyc_identityfield_reveal",
+            ),
             *super().get_urls(),
         ]
 
@@ -227,16 +292,40 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
         return render(
             request,
             "admin/kyc/reveal.html",
-            {**self.admin_site.each_context(request), "field": field, "value": value, "title": f"{field.key}"},
+            {
+                **self.admin_site.each_context(request),
+                "field": field,
+                "value": value,
+                "title": f"{field.key}",
+            },
         )
 
 
 @admin.register(CertPromise)
 class CertPromiseAdmin(MerchantScopedAdmin):
-    list_display = ("promise_id", "merchant", "record", "state", "attempts", "last_error", "updated_at")
+    list_display = (
+        "promise_id",
+        "merchant",
+        "record",
+        "state",
+        "attempts",
+        "last_error",
+        "updated_at",
+    )
     list_filter = ("state", ("merchant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("promise_id",)
-    readonly_fields = ("merchant", "record", "provider", "promise_id", "state", "attempts", "last_error", "next_attempt_at", "created_at", "updated_at")
+    readonly_fields = (
+        "merchant",
+        "record",
+        "provider",
+        "promise_id",
+        "state",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    )
 
 
 @admin.register(Certificate)
@@ -246,10 +335,35 @@ class CertificateAdmin(MerchantScopedAdmin):
     search_fields = ("external_id", "slug", "batch_id")
     list_select_related = ("merchant", "record")
     show_full_result_count = False
-    fields = ("merchant", "record", "provider", "slug", "external_id", "status", "comment", "allow_resubmit",
-              "recipient_id", "course_id", "batch_id", "download_url", "created_at", "erased_at")
-    readonly_fields = ("merchant", "record", "provider", "slug", "external_id", "recipient_id", "course_id",
-                       "batch_id", "download_url", "created_at", "erased_at")
+    fields = (
+        "merchant",
+        "record",
+        "provider",
+        "slug",
+        "external_id",
+        "status",
+        "comment",
+        "allow_resubmit",
+        "recipient_id",
+        "course_id",
+        "batch_id",
+        "download_url",
+        "created_at",
+        "erased_at",
+    )
+    readonly_fields = (
+        "merchant",
+        "record",
+        "provider",
+        "slug",
+        "external_id",
+        "recipient_id",
+        "course_id",
+        "batch_id",
+        "download_url",
+        "created_at",
+        "erased_at",
+    )
     autocomplete_fields = ()
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -272,15 +386,40 @@ class TransferEventInline(admin.TabularInline):
 
 @admin.register(TransferRequest)
 class TransferRequestAdmin(MerchantScopedAdmin):
-    list_display = ("id", "merchant", "provider", "reference", "status", "provider_status", "created_at")
+    list_display = (
+        "id",
+        "merchant",
+        "provider",
+        "reference",
+        "status",
+        "provider_status",
+        "created_at",
+    )
     list_filter = ("status", "provider", ("merchant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("reference", "provider_ref")
     list_select_related = ("merchant",)
     show_full_result_count = False
     date_hierarchy = None
-    readonly_fields = ("id", "merchant", "account", "provider", "record", "reference", "items", "status",
-                       "provider_status", "failure_code", "status_detail", "provider_ref", "provider_data",
-                       "expires_at", "created_at", "updated_at", "last_heard_at", "completed_at")
+    readonly_fields = (
+        "id",
+        "merchant",
+        "account",
+        "provider",
+        "record",
+        "reference",
+        "items",
+        "status",
+        "provider_status",
+        "failure_code",
+        "status_detail",
+        "provider_ref",
+        "provider_data",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "last_heard_at",
+        "completed_at",
+    )
     fields = readonly_fields
     inlines = (TransferEventInline,)
     actions = ("approve", "reject")
@@ -291,9 +430,15 @@ class TransferRequestAdmin(MerchantScopedAdmin):
     def _decide(self, request: HttpRequest, queryset: QuerySet, approve: bool) -> None:
         done = 0
         for t in queryset.filter(status=Status.REVIEW):
-            done += services.transfer_review(transfer=t, approve=approve, reason="", actor=request.user)
+            done += services.transfer_review(
+                transfer=t, approve=approve, reason="", actor=request.user
+            )
         level = messages.SUCCESS if done else messages.WARNING
-        self.message_user(request, f"{done} request(s) {'approved' if approve else 'rejected'} (only requests in review change).", level)
+        self.message_user(
+            request,
+            f"{done} request(s) {'approved' if approve else 'rejected'} (only requests in review change).",
+            level,
+        )
 
     @admin.action(description="Approve selected requests in review")
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -307,21 +452,56 @@ class TransferRequestAdmin(MerchantScopedAdmin):
 @admin.register(TransferEvent)
 class TransferEventAdmin(ReadOnlyAdmin):
     merchant_path = "transfer__merchant"
-    list_display = ("transfer", "created_at", "kind", "status", "provider_status", "tx_hash", "source")
+    list_display = (
+        "transfer",
+        "created_at",
+        "kind",
+        "status",
+        "provider_status",
+        "tx_hash",
+        "source",
+    )
     list_filter = ("kind", "status", "source")
     list_select_related = ("transfer",)
 
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(MerchantScopedAdmin):
-    list_display = ("id", "provider", "kind", "merchant", "state", "verified", "received_at", "attempts", "error")
+    list_display = (
+        "id",
+        "provider",
+        "kind",
+        "merchant",
+        "state",
+        "verified",
+        "received_at",
+        "attempts",
+        "error",
+    )
     list_filter = ("provider", "state", "verified", ("merchant", admin.RelatedOnlyFieldListFilter))
     search_fields = ("dedupe_key", "kind")
     list_select_related = ("merchant",)
     show_full_result_count = False
-    readonly_fields = ("provider", "kind", "merchant", "account", "transfer", "path", "headers", "body_size",
-                       "remote_addr", "received_at", "dedupe_key", "duplicate_of", "verified", "state",
-                       "processed_at", "attempts", "error", "erased_at")
+    readonly_fields = (
+        "provider",
+        "kind",
+        "merchant",
+        "account",
+        "transfer",
+        "path",
+        "headers",
+        "body_size",
+        "remote_addr",
+        "received_at",
+        "dedupe_key",
+        "duplicate_of",
+        "verified",
+        "state",
+        "processed_at",
+        "attempts",
+        "error",
+        "erased_at",
+    )
     fields = readonly_fields
     actions = ("reprocess",)
 
@@ -335,7 +515,9 @@ class InboundEventAdmin(MerchantScopedAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         from kyc import tasks
 
-        ids = list(queryset.exclude(state=InboundEvent.State.DUPLICATE).values_list("pk", flat=True))
+        ids = list(
+            queryset.exclude(state=InboundEvent.State.DUPLICATE).values_list("pk", flat=True)
+        )
         InboundEvent.objects.filter(pk__in=ids).update(state=InboundEvent.State.RECEIVED)
         for pk in ids:
             tasks.process_inbound.delay(pk)

@@ -38,12 +38,16 @@ class Membership(models.Model):
         COMPLIANCE = "compliance", "Compliance reviewer"
         VIEWER = "viewer", "Viewer"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="one_membership_per_merchant")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="one_membership_per_merchant")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant} ({self.role})"
@@ -56,7 +60,9 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True, help_text="Visible part of the key.")
     hashed = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -72,7 +78,9 @@ class ApiKey(models.Model):
 class ProviderAccount(models.Model):
     """A merchant's account at one provider."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="provider_accounts")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="provider_accounts"
+    )
     provider = models.CharField(max_length=20, choices=provider_choices())
     enabled = models.BooleanField(default=False)
     settings = EncryptedJSONField(default=dict, blank=True)
@@ -83,7 +91,11 @@ class ProviderAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["merchant", "provider"], name="one_account_per_provider")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "provider"], name="one_account_per_provider"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.merchant} / {self.get_provider_display()}"
@@ -106,7 +118,9 @@ class KYCRecord(models.Model):
     # so kept encrypted; `external_key` is its keyed hash for lookups.
     external_id = EncryptedTextField(blank=True, default="")
     external_key = models.CharField(max_length=64, blank=True, db_index=True)
-    review_status = models.CharField(max_length=20, choices=Review.choices, default=Review.NOT_FOUND)
+    review_status = models.CharField(
+        max_length=20, choices=Review.choices, default=Review.NOT_FOUND
+    )
     review_comment = models.TextField(blank=True)
     secrets = EncryptedJSONField(default=dict, blank=True)  # per-record provider tokens
     created_at = models.DateTimeField(default=timezone.now)
@@ -114,7 +128,11 @@ class KYCRecord(models.Model):
     erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["merchant", "reference"], name="unique_record_reference")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "reference"], name="unique_record_reference"
+            )
+        ]
         indexes = [models.Index(fields=["merchant", "-created_at"])]
         permissions = [("reveal_pii", "Can reveal personal data")]
 
@@ -137,15 +155,23 @@ class IdentityField(models.Model):
     key = models.CharField(max_length=100)
     value = EncryptedTextField(null=True, blank=True)
     pepper = EncryptedTextField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED)
+    status = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED
+    )
     comment = models.TextField(blank=True)
     allow_resubmit = models.BooleanField(default=False)
-    transfer = models.ForeignKey("TransferRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="fields")
+    transfer = models.ForeignKey(
+        "TransferRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="fields"
+    )
     received_at = models.DateTimeField(default=timezone.now)
     erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["record", "provider", "key"], name="one_value_per_field")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "provider", "key"], name="one_value_per_field"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.key
@@ -159,7 +185,9 @@ class CertPromise(models.Model):
         FAILED = "failed", "Failed"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="cert_promises")
-    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="cert_promises")
+    record = models.ForeignKey(
+        KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="cert_promises"
+    )
     provider = models.CharField(max_length=20, choices=provider_choices(), default="blockpass")
     promise_id = models.CharField(max_length=200)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
@@ -171,7 +199,9 @@ class CertPromise(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "provider", "promise_id"], name="unique_cert_promise")
+            models.UniqueConstraint(
+                fields=["merchant", "provider", "promise_id"], name="unique_cert_promise"
+            )
         ]
 
     def __str__(self) -> str:
@@ -180,13 +210,24 @@ class CertPromise(models.Model):
 
 class Certificate(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="certificates")
-    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates")
-    promise = models.OneToOneField(CertPromise, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificate")
+    record = models.ForeignKey(
+        KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates"
+    )
+    promise = models.OneToOneField(
+        CertPromise, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificate"
+    )
     provider = models.CharField(max_length=20, choices=provider_choices())
-    slug = models.CharField(max_length=200, help_text="Kind of certificate (e.g. onfido-service-cert, course certificate name).")
-    external_id = models.CharField(max_length=200, help_text="Provider's id (promise id, certificate id).")
+    slug = models.CharField(
+        max_length=200,
+        help_text="Kind of certificate (e.g. onfido-service-cert, course certificate name).",
+    )
+    external_id = models.CharField(
+        max_length=200, help_text="Provider's id (promise id, certificate id)."
+    )
     raw = EncryptedBytesField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED)
+    status = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.RECEIVED
+    )
     comment = models.TextField(blank=True)
     allow_resubmit = models.BooleanField(default=False)
     # Issued certificates (Sunbird): who and for what.
@@ -200,7 +241,9 @@ class Certificate(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "provider", "external_id"], name="unique_certificate")
+            models.UniqueConstraint(
+                fields=["merchant", "provider", "external_id"], name="unique_certificate"
+            )
         ]
         indexes = [models.Index(fields=["merchant", "batch_id"])]
 
@@ -215,15 +258,21 @@ class TransferRequest(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="transfers")
     account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="transfers")
     provider = models.CharField(max_length=20, choices=provider_choices())
-    record = models.ForeignKey(KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers")
+    record = models.ForeignKey(
+        KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers"
+    )
     reference = models.CharField(max_length=200)
     subject = EncryptedTextField(blank=True, default="", help_text="Who is asked (e.g. a CoreID).")
     items = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True
+    )
     provider_status = models.CharField(max_length=40, blank=True)
     provider_rank = models.IntegerField(default=0)
     failure_code = models.CharField(max_length=60, blank=True)
-    status_detail = models.TextField(blank=True, help_text="Plain-language reason, shown to merchant and customer.")
+    status_detail = models.TextField(
+        blank=True, help_text="Plain-language reason, shown to merchant and customer."
+    )
     page_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     callback_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     provider_ref = models.CharField(max_length=200, blank=True, db_index=True)
@@ -234,10 +283,14 @@ class TransferRequest(models.Model):
     deep_link = EncryptedTextField(blank=True, default="")
     redirect_url = models.URLField(max_length=1000, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
-    last_heard_at = models.DateTimeField(null=True, blank=True, help_text="Last time the provider told us anything.")
+    last_heard_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the provider told us anything."
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -264,12 +317,17 @@ class TransferEvent(models.Model):
     provider_status = models.CharField(max_length=40, blank=True)
     tx_hash = models.CharField(max_length=100, blank=True)
     detail = models.TextField(blank=True)
-    source = models.CharField(max_length=20, default="system")  # api | callback | poll | staff | system
+    source = models.CharField(
+        max_length=20, default="system"
+    )  # api | callback | poll | staff | system
     inbound = models.ForeignKey("InboundEvent", null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["transfer", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_status or self.status} at {self.created_at:%H:%M:%S}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
@@ -292,9 +350,17 @@ class InboundEvent(models.Model):
         IGNORED = "ignored", "Kept, nothing to do"
 
     provider = models.CharField(max_length=20, choices=provider_choices())
-    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events")
+    merchant = models.ForeignKey(
+        Merchant, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
+    )
     account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL)
-    transfer = models.ForeignKey(TransferRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events")
+    transfer = models.ForeignKey(
+        TransferRequest,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_events",
+    )
     kind = models.CharField(max_length=60, blank=True)
     path = models.CharField(max_length=500, blank=True)
     headers = models.JSONField(default=dict, blank=True)
@@ -305,7 +371,9 @@ class InboundEvent(models.Model):
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     verified = models.BooleanField(default=False)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -322,7 +390,9 @@ class AuditEntry(models.Model):
     """Who did what, when. Never the secret itself."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.SET_NULL)
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=60, blank=True)

@@ -32,7 +32,11 @@ def api_key_for_token(raw: str) -> ApiKey | None:
     parts = raw.split("_")
     if len(parts) < 3 or parts[0] != "kp":
         return None
-    key = ApiKey.objects.select_related("merchant").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    key = (
+        ApiKey.objects.select_related("merchant")
+        .filter(prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
     if key is None:
         return None
     digest = hashlib.sha256(raw.encode()).hexdigest()
@@ -62,9 +66,20 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
         state = cache.get(key)
         if state is not None:
             return state
-    t = TransferRequest.objects.filter(page_token=page_token).only(
-        "id", "status", "provider_status", "status_detail", "expires_at", "provider", "redirect_url", "failure_code"
-    ).first()
+    t = (
+        TransferRequest.objects.filter(page_token=page_token)
+        .only(
+            "id",
+            "status",
+            "provider_status",
+            "status_detail",
+            "expires_at",
+            "provider",
+            "redirect_url",
+            "failure_code",
+        )
+        .first()
+    )
     if t is None:
         return None
     events = [

@@ -135,7 +135,9 @@ def provider_account_update(
     return account
 
 
-def provider_account_set_state(*, account_id: int, updates: Mapping[str, Any], error: str | None = None) -> None:
+def provider_account_set_state(
+    *, account_id: int, updates: Mapping[str, Any], error: str | None = None
+) -> None:
     """Merge runtime state (cached tokens, expiries) under a row lock so writers never clobber each other."""
     with transaction.atomic():
         account = ProviderAccount.objects.select_for_update().get(pk=account_id)
@@ -160,7 +162,9 @@ def record_get_or_create(
         defaults.update(external_id=external_id, external_key=lookup_hash(external_id))
     try:
         with transaction.atomic():
-            record, created = KYCRecord.objects.get_or_create(merchant=merchant, reference=reference, defaults=defaults)
+            record, created = KYCRecord.objects.get_or_create(
+                merchant=merchant, reference=reference, defaults=defaults
+            )
     except IntegrityError:  # a concurrent creator won; use its row
         record, created = KYCRecord.objects.get(merchant=merchant, reference=reference), False
     if not created and external_id and not record.external_key:
@@ -238,13 +242,19 @@ def transfer_create(
         raise InvalidInput(f"unknown provider {provider!r}", field="provider") from None
     if not getattr(adapter, "starts_transfers", False):
         raise InvalidInput(f"{adapter.label} does not start verifications", field="provider")
-    account = ProviderAccount.objects.filter(merchant=merchant, provider=provider, enabled=True).first()
+    account = ProviderAccount.objects.filter(
+        merchant=merchant, provider=provider, enabled=True
+    ).first()
     if account is None:
         raise InvalidInput(f"{adapter.label} is not enabled for this merchant", field="provider")
-    subject, item_list = adapter.validate_start(subject=subject, items=list(items), settings=account.settings)
+    subject, item_list = adapter.validate_start(
+        subject=subject, items=list(items), settings=account.settings
+    )
 
     with transaction.atomic():
-        record = record_get_or_create(merchant=merchant, reference=reference, provider=provider, external_id=subject)
+        record = record_get_or_create(
+            merchant=merchant, reference=reference, provider=provider, external_id=subject
+        )
         transfer = TransferRequest.objects.create(
             merchant=merchant,
             account=account,
@@ -256,7 +266,9 @@ def transfer_create(
             redirect_url=redirect_url,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        TransferEvent.objects.create(transfer=transfer, status=Status.CREATED, detail="Request created", source=source)
+        TransferEvent.objects.create(
+            transfer=transfer, status=Status.CREATED, detail="Request created", source=source
+        )
 
     callback_url, webhook_url, page_url = _urls(transfer)
     try:
@@ -339,15 +351,26 @@ def transfer_apply(
                     t.completed_at = now
             else:
                 notes.append(f"cannot move from {t.status} to {update.status}; kept {t.status}")
-        if update.failure_code and t.status in (Status.FAILED, Status.DECLINED, Status.EXPIRED, Status.REJECTED):
+        if update.failure_code and t.status in (
+            Status.FAILED,
+            Status.DECLINED,
+            Status.EXPIRED,
+            Status.REJECTED,
+        ):
             t.failure_code = update.failure_code
         if update.detail and (changed or update.failure_code):
             t.status_detail = update.detail
         stored = 0
         if update.fields and t.record_id:
-            stored = identity_fields_store(record=t.record, provider=t.provider, fields=update.fields, transfer=t)
+            stored = identity_fields_store(
+                record=t.record, provider=t.provider, fields=update.fields, transfer=t
+            )
             changed = True
-        seen = t.events.filter(provider_status=update.provider_status, tx_hash=update.tx_hash).exists() if update.provider_status else False
+        seen = (
+            t.events.filter(provider_status=update.provider_status, tx_hash=update.tx_hash).exists()
+            if update.provider_status
+            else False
+        )
         t.last_heard_at = now
         t.save()
         if changed or (update.provider_status and not seen) or stored:
@@ -357,7 +380,11 @@ def transfer_apply(
                 status=t.status,
                 provider_status=update.provider_status,
                 tx_hash=update.tx_hash,
-                detail="; ".join(filter(None, [update.detail, f"{stored} field(s) stored" if stored else "", *notes])),
+                detail="; ".join(
+                    filter(
+                        None, [update.detail, f"{stored} field(s) stored" if stored else "", *notes]
+                    )
+                ),
                 source=source,
                 inbound=inbound,
             )
@@ -365,7 +392,9 @@ def transfer_apply(
     return changed
 
 
-def transfer_fail(*, transfer_id: Any, code: str, detail: str, source: str, status: str = Status.FAILED) -> bool:
+def transfer_fail(
+    *, transfer_id: Any, code: str, detail: str, source: str, status: str = Status.FAILED
+) -> bool:
     return transfer_apply(
         transfer_id=transfer_id,
         update=StatusUpdate(status=status, detail=detail, failure_code=code),
@@ -404,7 +433,12 @@ def transfer_review(*, transfer: TransferRequest, approve: bool, reason: str, ac
         source="staff",
     )
     if changed:
-        audit_log(actor=actor, action="transfer.approved" if approve else "transfer.rejected", obj=transfer, detail={"reason": reason})
+        audit_log(
+            actor=actor,
+            action="transfer.approved" if approve else "transfer.rejected",
+            obj=transfer,
+            detail={"reason": reason},
+        )
     return changed
 
 
@@ -459,7 +493,12 @@ def inbound_store(
 
 
 def inbound_mark(
-    *, event: InboundEvent, state: str, error: str = "", verified: bool | None = None, kind: str | None = None
+    *,
+    event: InboundEvent,
+    state: str,
+    error: str = "",
+    verified: bool | None = None,
+    kind: str | None = None,
 ) -> None:
     event.state = state
     event.error = error[:2000]
@@ -492,7 +531,9 @@ def pii_reveal(*, field: IdentityField, actor: Any) -> str | None:
     return field.value
 
 
-def record_erase(*, record: KYCRecord, actor: Any = None, reason: str = "requested") -> dict[str, int]:
+def record_erase(
+    *, record: KYCRecord, actor: Any = None, reason: str = "requested"
+) -> dict[str, int]:
     """Erase a customer's PII now. Rows remain and say what was erased and when."""
     now = timezone.now()
     with transaction.atomic():
@@ -500,19 +541,23 @@ def record_erase(*, record: KYCRecord, actor: Any = None, reason: str = "request
             "fields": IdentityField.objects.filter(record=record, erased_at__isnull=True).update(
                 value=None, pepper=None, erased_at=now
             ),
-            "certificates": Certificate.objects.filter(record=record, erased_at__isnull=True).update(
-                raw=None, recipient_name="", erased_at=now
-            ),
-            "deliveries": InboundEvent.objects.filter(transfer__record=record, erased_at__isnull=True).update(
-                body=None, erased_at=now
-            ),
+            "certificates": Certificate.objects.filter(
+                record=record, erased_at__isnull=True
+            ).update(raw=None, recipient_name="", erased_at=now),
+            "deliveries": InboundEvent.objects.filter(
+                transfer__record=record, erased_at__isnull=True
+            ).update(body=None, erased_at=now),
         }
-        TransferRequest.objects.filter(record=record).update(subject="", qr_payload="", deep_link="", provider_secrets={})
+        TransferRequest.objects.filter(record=record).update(
+            subject="", qr_payload="", deep_link="", provider_secrets={}
+        )
         record.secrets = {}
         record.external_id = ""
         record.erased_at = now
         record.save(update_fields=["secrets", "external_id", "erased_at", "updated_at"])
-        audit_log(actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts})
+        audit_log(
+            actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts}
+        )
     return counts
 
 
@@ -522,10 +567,12 @@ def retention_erase_expired(*, now: dt.datetime | None = None) -> int:
     erased = 0
     for merchant in Merchant.objects.all():
         cutoff = now - dt.timedelta(days=merchant.retention_days)
-        for record in KYCRecord.objects.filter(merchant=merchant, erased_at__isnull=True, updated_at__lt=cutoff).iterator():
+        for record in KYCRecord.objects.filter(
+            merchant=merchant, erased_at__isnull=True, updated_at__lt=cutoff
+        ).iterator():
             record_erase(record=record, reason="retention period passed")
             erased += 1
-        InboundEvent.objects.filter(merchant=merchant, received_at__lt=cutoff, erased_at__isnull=True).update(
-            body=None, erased_at=now
-        )
+        InboundEvent.objects.filter(
+            merchant=merchant, received_at__lt=cutoff, erased_at__isnull=True
+        ).update(body=None, erased_at=now)
     return erased

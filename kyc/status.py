@@ -25,7 +25,14 @@ class Status(models.TextChoices):
 
 
 TERMINAL: frozenset[str] = frozenset(
-    {Status.COMPLETED, Status.FAILED, Status.DECLINED, Status.EXPIRED, Status.REJECTED, Status.CANCELLED}
+    {
+        Status.COMPLETED,
+        Status.FAILED,
+        Status.DECLINED,
+        Status.EXPIRED,
+        Status.REJECTED,
+        Status.CANCELLED,
+    }
 )
 SUCCESS: frozenset[str] = frozenset({Status.COMPLETED})
 

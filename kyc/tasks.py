@@ -25,7 +25,9 @@ def process_inbound(event_id: int) -> str:
         return event.state
     fn = inbox.processor(event.provider)
     if fn is None:
-        services.inbound_mark(event=event, state=InboundEvent.State.IGNORED, error="no processor for this provider")
+        services.inbound_mark(
+            event=event, state=InboundEvent.State.IGNORED, error="no processor for this provider"
+        )
         return "ignored"
     fn(event_id=event.pk)
     event.refresh_from_db()
@@ -37,8 +39,9 @@ def sweep_inbox() -> int:
     """Re-enqueue deliveries stored but not processed (the broker was down, a worker died)."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.INBOX_SWEEP_AFTER_SECONDS)
     ids = list(
-        InboundEvent.objects.filter(state=InboundEvent.State.RECEIVED, received_at__lt=cutoff, attempts__lt=10)
-        .values_list("pk", flat=True)[:1000]
+        InboundEvent.objects.filter(
+            state=InboundEvent.State.RECEIVED, received_at__lt=cutoff, attempts__lt=10
+        ).values_list("pk", flat=True)[:1000]
     )
     for pk in ids:
         process_inbound.delay(pk)

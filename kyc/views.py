@@ -27,7 +27,16 @@ def transfer_page(request: HttpRequest, token: str) -> HttpResponse:
     transfer = (
         TransferRequest.objects.filter(page_token=token)
         .select_related("merchant")
-        .only("id", "page_token", "provider", "qr_svg", "deep_link", "merchant__name", "expires_at", "status")
+        .only(
+            "id",
+            "page_token",
+            "provider",
+            "qr_svg",
+            "deep_link",
+            "merchant__name",
+            "expires_at",
+            "status",
+        )
         .first()
     )
     if transfer is None:

@@ -193,7 +193,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "kyc.tasks.sweep_inbox", "schedule": 60.0},
     "reconcile-transfers": {"task": "kyc.tasks.reconcile_transfers", "schedule": 60.0},
-    "erase-expired-pii": {"task": "kyc.tasks.erase_expired_pii", "schedule": crontab(hour=3, minute=0)},
+    "erase-expired-pii": {
+        "task": "kyc.tasks.erase_expired_pii",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 # --- auth, i18n, static -----------------------------------------------------

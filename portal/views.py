@@ -53,10 +53,16 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     new_key = None
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _, new_key = services.api_key_create(merchant=merchant, name=form.cleaned_data["name"], created_by=request.user)
+        _, new_key = services.api_key_create(
+            merchant=merchant, name=form.cleaned_data["name"], created_by=request.user
+        )
         form = ApiKeyForm()
     keys = ApiKey.objects.filter(merchant=merchant).order_by("-created_at")
-    return render(request, "portal/api_keys.html", {"form": form, "keys": keys, "new_key": new_key, "merchant": merchant})
+    return render(
+        request,
+        "portal/api_keys.html",
+        {"form": form, "keys": keys, "new_key": new_key, "merchant": merchant},
+    )
 
 
 @login_required
@@ -78,7 +84,9 @@ def provider_settings_index(request: HttpRequest) -> HttpResponse:
 
 
 class EnabledForm(forms.Form):
-    enabled = forms.BooleanField(required=False, help_text="Off: the API refuses new requests for this provider.")
+    enabled = forms.BooleanField(
+        required=False, help_text="Off: the API refuses new requests for this provider."
+    )
 
 
 @login_required
@@ -91,7 +99,9 @@ def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
     merchant = current_merchant(request)
     account = services.provider_account_get_or_create(merchant=merchant, provider=provider)
     form = adapter.form_class(request.POST or None, stored=account.settings)
-    enabled_form = EnabledForm(request.POST or None, initial={"enabled": account.enabled}, prefix="acct")
+    enabled_form = EnabledForm(
+        request.POST or None, initial={"enabled": account.enabled}, prefix="acct"
+    )
     if request.method == "POST" and "test" in request.POST:
         try:
             text = adapter.test_connection(settings=account.settings, state=account.state)
@@ -125,8 +135,13 @@ def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
 class NewTransferForm(forms.Form):
     provider = forms.ChoiceField(choices=[])
     reference = forms.CharField(max_length=200, help_text="Your reference for this customer.")
-    coreid = forms.CharField(required=False, label="CoreID", help_text="CorePass only: the customer's CoreID.")
-    items = forms.CharField(required=False, help_text="Comma-separated items or facts; blank uses the provider's defaults.")
+    coreid = forms.CharField(
+        required=False, label="CoreID", help_text="CorePass only: the customer's CoreID."
+    )
+    items = forms.CharField(
+        required=False,
+        help_text="Comma-separated items or facts; blank uses the provider's defaults.",
+    )
 
     def __init__(self, *args: Any, providers: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -139,7 +154,9 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
     enabled = [
         (a.provider, a.get_provider_display())
-        for a in ProviderAccount.objects.filter(merchant=merchant, enabled=True).order_by("provider")
+        for a in ProviderAccount.objects.filter(merchant=merchant, enabled=True).order_by(
+            "provider"
+        )
         if registry.get(a.provider).starts_transfers
     ]
     form = NewTransferForm(request.POST or None, providers=enabled)
@@ -156,7 +173,12 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
                 source="staff",
             )
         except InvalidInput as exc:
-            form.add_error("coreid" if exc.field == "subject" else (exc.field if exc.field in form.fields else None), exc.message)
+            form.add_error(
+                "coreid"
+                if exc.field == "subject"
+                else (exc.field if exc.field in form.fields else None),
+                exc.message,
+            )
         else:
             return redirect("transfer_detail", pk=transfer.pk)
     return render(request, "portal/transfer_new.html", {"form": form})
@@ -169,7 +191,11 @@ def transfer_detail(request: HttpRequest, pk: str) -> HttpResponse:
     return render(
         request,
         "portal/transfer_detail.html",
-        {"transfer": transfer, "events": transfer.events.all(), "page_url": services.transfer_page_url(transfer)},
+        {
+            "transfer": transfer,
+            "events": transfer.events.all(),
+            "page_url": services.transfer_page_url(transfer),
+        },
     )
 
 

@@ -110,6 +110,8 @@ class BaseAdapter:
         """Non-secret facts for the settings page (token expiry, last refresh error)."""
         return []
 
-    def validate_start(self, *, subject: str, items: list[str], settings: dict[str, Any]) -> tuple[str, list[str]]:
+    def validate_start(
+        self, *, subject: str, items: list[str], settings: dict[str, Any]
+    ) -> tuple[str, list[str]]:
         """Check merchant input before anything is stored; raise InvalidInput."""
         return subject, items

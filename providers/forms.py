@@ -13,7 +13,9 @@ from django import forms
 
 class SecretInput(forms.PasswordInput):
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs={"autocomplete": "new-password", **(attrs or {})}, render_value=False)
+        super().__init__(
+            attrs={"autocomplete": "new-password", **(attrs or {})}, render_value=False
+        )
 
 
 class ProviderSettingsForm(forms.Form):

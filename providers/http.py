@@ -29,12 +29,16 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self._timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
 
 
-def session(*, timeout: tuple[float, float] = DEFAULT_TIMEOUT, retries: int = 2) -> requests.Session:
+def session(
+    *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, retries: int = 2
+) -> requests.Session:
     """A session with timeouts on every call and retries for idempotent requests only."""
     s = _TimeoutSession(timeout)
     retry = Retry(
@@ -91,7 +95,9 @@ def call(
     try:
         return resp.json()
     except ValueError as exc:
-        raise PermanentError(f"{method} {_path(url)}: provider answered non-JSON", code="provider_bad_answer") from exc
+        raise PermanentError(
+            f"{method} {_path(url)}: provider answered non-JSON", code="provider_bad_answer"
+        ) from exc
 
 
 def raise_for_status(resp: requests.Response, *, method: str, url: str) -> None:

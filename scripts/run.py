@@ -26,13 +26,29 @@ def main() -> int:
     subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
     commands = {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [PY, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "--concurrency", "2", "--pool", "threads"],
+        "worker": [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--pool",
+            "threads",
+        ],
         "beat": [PY, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"],
     }
     procs: dict[str, subprocess.Popen] = {}
     for name, cmd in commands.items():
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    print(f"\nPortal running at {env['PUBLIC_URL']}/  (Ctrl-C stops web, worker and beat)\n", flush=True)
+    print(
+        f"\nPortal running at {env['PUBLIC_URL']}/  (Ctrl-C stops web, worker and beat)\n",
+        flush=True,
+    )
 
     def stop(*_: object) -> None:
         for p in procs.values():
@@ -50,7 +66,9 @@ def main() -> int:
         while True:
             for name, p in procs.items():
                 if p.poll() is not None:
-                    print(f"{name} exited with {p.returncode}; stopping the others.", file=sys.stderr)
+                    print(
+                        f"{name} exited with {p.returncode}; stopping the others.", file=sys.stderr
+                    )
                     stop()
                     return p.returncode or 1
             time.sleep(0.5)

@@ -103,8 +103,24 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "INFO", "--pool", "solo",
-             "-Q", self.queues, "--without-mingle", "--without-gossip", "-n", f"test{os.getpid()}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-l",
+                "INFO",
+                "--pool",
+                "solo",
+                "-Q",
+                self.queues,
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"test{os.getpid()}@%h",
+            ],
             cwd=ROOT,
             env=_worker_env(self.extra_env),
             stdout=self.log.open("w"),
@@ -174,15 +190,24 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def browser() -> Iterator[Any]:
     """Debian's chromium, driven by Playwright (no downloaded browsers)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run does this).")
+        pytest.fail(
+            "Debian's chromium is not installed: `apt-get install chromium` (.ci/run does this)."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield b
         b.close()

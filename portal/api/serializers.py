@@ -11,13 +11,25 @@ from providers import registry
 
 class TransferCreateSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=[p for p, _ in registry.choices()])
-    reference = serializers.CharField(max_length=200, help_text="Your own reference for this customer.")
-    coreid = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="CorePass: the customer's CoreID.")
+    reference = serializers.CharField(
+        max_length=200, help_text="Your own reference for this customer."
+    )
+    coreid = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="CorePass: the customer's CoreID.",
+    )
     items = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, default=list, max_length=60,
+        child=serializers.CharField(max_length=100),
+        required=False,
+        default=list,
+        max_length=60,
         help_text="What to ask for (CorePass items, Portmone facts). Defaults come from the provider settings.",
     )
-    redirect_url = serializers.URLField(required=False, allow_blank=True, help_text="Where the customer goes when done.")
+    redirect_url = serializers.URLField(
+        required=False, allow_blank=True, help_text="Where the customer goes when done."
+    )
 
 
 class TransferEventSerializer(serializers.ModelSerializer):
@@ -41,9 +53,22 @@ class TransferSerializer(serializers.ModelSerializer):
     class Meta:
         model = TransferRequest
         fields = (
-            "id", "provider", "reference", "items", "status", "provider_status", "failure_code",
-            "status_detail", "page_url", "deep_link", "expires_at", "created_at", "updated_at",
-            "completed_at", "events", "data",
+            "id",
+            "provider",
+            "reference",
+            "items",
+            "status",
+            "provider_status",
+            "failure_code",
+            "status_detail",
+            "page_url",
+            "deep_link",
+            "expires_at",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "events",
+            "data",
         )
 
     def get_page_url(self, obj: TransferRequest) -> str:
@@ -57,13 +82,33 @@ class TransferSerializer(serializers.ModelSerializer):
 
 class TransferListSerializer(TransferSerializer):
     class Meta(TransferSerializer.Meta):
-        fields = ("id", "provider", "reference", "status", "provider_status", "page_url", "expires_at", "created_at")
+        fields = (
+            "id",
+            "provider",
+            "reference",
+            "status",
+            "provider_status",
+            "page_url",
+            "expires_at",
+            "created_at",
+        )
 
 
 class CertificateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Certificate
-        fields = ("id", "provider", "slug", "external_id", "status", "recipient_id", "course_id", "batch_id", "download_url", "created_at")
+        fields = (
+            "id",
+            "provider",
+            "slug",
+            "external_id",
+            "status",
+            "recipient_id",
+            "course_id",
+            "batch_id",
+            "download_url",
+            "created_at",
+        )
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -72,4 +117,14 @@ class RecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = KYCRecord
-        fields = ("id", "reference", "provider", "review_status", "created_at", "updated_at", "erased_at", "fields_", "certificates")
+        fields = (
+            "id",
+            "reference",
+            "provider",
+            "review_status",
+            "created_at",
+            "updated_at",
+            "erased_at",
+            "fields_",
+            "certificates",
+        )

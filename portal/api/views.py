@@ -26,7 +26,13 @@ class MerchantScoped:
         return self.request.auth.merchant
 
 
-class TransferViewSet(MerchantScoped, mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class TransferViewSet(
+    MerchantScoped,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
     lookup_value_regex = "[0-9a-f-]{36}"
 
     def get_queryset(self) -> QuerySet[TransferRequest]:
@@ -42,7 +48,10 @@ class TransferViewSet(MerchantScoped, mixins.CreateModelMixin, mixins.RetrieveMo
             return s.TransferListSerializer
         return s.TransferSerializer
 
-    @extend_schema(request=s.TransferCreateSerializer, responses={201: s.TransferSerializer, 422: s.TransferSerializer, 503: s.TransferSerializer})
+    @extend_schema(
+        request=s.TransferCreateSerializer,
+        responses={201: s.TransferSerializer, 422: s.TransferSerializer, 503: s.TransferSerializer},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = s.TransferCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -63,7 +72,11 @@ class TransferViewSet(MerchantScoped, mixins.CreateModelMixin, mixins.RetrieveMo
         body = s.TransferSerializer(transfer).data
         if transfer.status == Status.FAILED:
             # The request is kept (nothing lost) but the provider refused or was down.
-            code = status.HTTP_503_SERVICE_UNAVAILABLE if transfer.failure_code in ("provider_unavailable", "provider_timeout") else status.HTTP_422_UNPROCESSABLE_ENTITY
+            code = (
+                status.HTTP_503_SERVICE_UNAVAILABLE
+                if transfer.failure_code in ("provider_unavailable", "provider_timeout")
+                else status.HTTP_422_UNPROCESSABLE_ENTITY
+            )
             return Response(body, status=code)
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -72,7 +85,11 @@ class RecordViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RecordSerializer
 
     def get_queryset(self) -> QuerySet[KYCRecord]:
-        return KYCRecord.objects.filter(merchant=self.merchant).order_by("-created_at").prefetch_related("fields", "certificates")
+        return (
+            KYCRecord.objects.filter(merchant=self.merchant)
+            .order_by("-created_at")
+            .prefetch_related("fields", "certificates")
+        )
 
 
 class CertificateViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):

@@ -10,8 +10,13 @@ class BlockpassAdapter(BaseAdapter):
     form_class = BlockpassSettingsForm
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
-        return {"api_url": sandbox_url.rstrip("/"), "client_id": "demo_service", "client_secret": "demo-client-secret",
-                "webhook_secret": "demo-webhook-secret", "allow_cert_promise": True}
+        return {
+            "api_url": sandbox_url.rstrip("/"),
+            "client_id": "demo_service",
+            "client_secret": "demo-client-secret",
+            "webhook_secret": "demo-webhook-secret",
+            "allow_cert_promise": True,
+        }
 
 
 ADAPTER = BlockpassAdapter()

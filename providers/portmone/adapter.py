@@ -11,8 +11,12 @@ class PortmoneAdapter(BaseAdapter):
     form_class = PortmoneSettingsForm
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
-        return {"base_url": sandbox_url.rstrip("/"), "login": "demo-partner", "password": "demo-partner-password",
-                "default_facts": "age_over_18"}
+        return {
+            "base_url": sandbox_url.rstrip("/"),
+            "login": "demo-partner",
+            "password": "demo-partner-password",
+            "default_facts": "age_over_18",
+        }
 
 
 ADAPTER = PortmoneAdapter()

@@ -8,4 +8,6 @@ class PortmoneSettingsForm(ProviderSettingsForm):
     base_url = forms.URLField(label="Base URL")
     login = forms.CharField(label="Partner login")
     password = forms.CharField(label="Partner password")
-    default_facts = forms.CharField(required=False, help_text="Comma-separated facts asked for by default.")
+    default_facts = forms.CharField(
+        required=False, help_text="Comma-separated facts asked for by default."
+    )

@@ -10,8 +10,14 @@ class SunbirdAdapter(BaseAdapter):
     form_class = SunbirdSettingsForm
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
-        return {"base_url": sandbox_url.rstrip("/"), "api_key": "demo-sunbird-key", "realm": "sunbird",
-                "client_id": "admin-cli", "username": "demo-admin", "password": "demo-admin-password"}
+        return {
+            "base_url": sandbox_url.rstrip("/"),
+            "api_key": "demo-sunbird-key",
+            "realm": "sunbird",
+            "client_id": "admin-cli",
+            "username": "demo-admin",
+            "password": "demo-admin-password",
+        }
 
 
 ADAPTER = SunbirdAdapter()

@@ -12,8 +12,12 @@ from tests import factories
 def a_objects(merchant):
     account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
     record = KYCRecord.objects.create(merchant=merchant, reference="alice")
-    transfer = TransferRequest.objects.create(merchant=merchant, account=account, provider="corepass", reference="alice", record=record)
-    cert = Certificate.objects.create(merchant=merchant, record=record, provider="blockpass", slug="c", external_id="x1")
+    transfer = TransferRequest.objects.create(
+        merchant=merchant, account=account, provider="corepass", reference="alice", record=record
+    )
+    cert = Certificate.objects.create(
+        merchant=merchant, record=record, provider="blockpass", slug="c", external_id="x1"
+    )
     return {"transfer": transfer, "record": record, "certificate": cert, "account": account}
 
 
@@ -25,8 +29,17 @@ def client_for(merchant) -> APIClient:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind,url", [("transfer", "/api/v1/transfers/"), ("record", "/api/v1/records/"), ("certificate", "/api/v1/certificates/")])
-def test_it_hides_other_merchants_objects_in_the_api(a_objects, other_merchant, merchant, kind, url) -> None:
+@pytest.mark.parametrize(
+    "kind,url",
+    [
+        ("transfer", "/api/v1/transfers/"),
+        ("record", "/api/v1/records/"),
+        ("certificate", "/api/v1/certificates/"),
+    ],
+)
+def test_it_hides_other_merchants_objects_in_the_api(
+    a_objects, other_merchant, merchant, kind, url
+) -> None:
     b = client_for(other_merchant)
     obj = a_objects[kind]
     assert b.get(f"{url}{obj.pk}/").status_code == 404
@@ -53,8 +66,15 @@ ADMIN_MODELS = ["transferrequest", "kycrecord", "certificate", "provideraccount"
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", ADMIN_MODELS)
-def test_it_hides_other_merchants_objects_in_the_admin(a_objects, other_merchant, client, model) -> None:
-    obj = {"transferrequest": a_objects["transfer"], "kycrecord": a_objects["record"], "certificate": a_objects["certificate"], "provideraccount": a_objects["account"]}[model]
+def test_it_hides_other_merchants_objects_in_the_admin(
+    a_objects, other_merchant, client, model
+) -> None:
+    obj = {
+        "transferrequest": a_objects["transfer"],
+        "kycrecord": a_objects["record"],
+        "certificate": a_objects["certificate"],
+        "provideraccount": a_objects["account"],
+    }[model]
     b_staff = factories.staff_user(other_merchant)
     client.force_login(b_staff)
     assert client.get(f"/admin/kyc/{model}/{obj.pk}/change/").status_code == 404
@@ -64,12 +84,17 @@ def test_it_hides_other_merchants_objects_in_the_admin(a_objects, other_merchant
 
 
 @pytest.mark.django_db
-def test_it_scopes_admin_filters_and_autocomplete(a_objects, other_merchant, merchant, client) -> None:
+def test_it_scopes_admin_filters_and_autocomplete(
+    a_objects, other_merchant, merchant, client
+) -> None:
     b_staff = factories.staff_user(other_merchant)
     client.force_login(b_staff)
     page = client.get("/admin/kyc/transferrequest/").content.decode()
     assert merchant.name not in page
-    auto = client.get("/admin/autocomplete/", {"app_label": "kyc", "model_name": "membership", "field_name": "merchant", "term": ""})
+    auto = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "kyc", "model_name": "membership", "field_name": "merchant", "term": ""},
+    )
     names = [r["text"] for r in auto.json().get("results", [])] if auto.status_code == 200 else []
     assert merchant.name not in names
 
@@ -77,4 +102,7 @@ def test_it_scopes_admin_filters_and_autocomplete(a_objects, other_merchant, mer
 @pytest.mark.django_db
 def test_it_shows_own_objects_to_staff(a_objects, merchant, client) -> None:
     client.force_login(factories.staff_user(merchant))
-    assert client.get(f"/admin/kyc/transferrequest/{a_objects['transfer'].pk}/change/").status_code == 200
+    assert (
+        client.get(f"/admin/kyc/transferrequest/{a_objects['transfer'].pk}/change/").status_code
+        == 200
+    )

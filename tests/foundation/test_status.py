@@ -14,7 +14,13 @@ def expected(current: str, new: str) -> bool:
     if current in TERMINAL or current == new:
         return False
     if current == Status.REVIEW:
-        return new in {Status.COMPLETED, Status.REJECTED, Status.FAILED, Status.EXPIRED, Status.CANCELLED}
+        return new in {
+            Status.COMPLETED,
+            Status.REJECTED,
+            Status.FAILED,
+            Status.EXPIRED,
+            Status.CANCELLED,
+        }
     if new in TERMINAL:
         return True
     return ORDER.index(new) > ORDER.index(current)

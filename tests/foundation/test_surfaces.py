@@ -64,7 +64,11 @@ def test_it_shows_an_api_key_once(staff_client) -> None:
 
 @pytest.mark.django_db
 def test_it_keeps_secrets_write_only_on_settings_pages(staff_client, merchant) -> None:
-    ProviderAccount.objects.create(merchant=merchant, provider="blockpass", settings={"client_secret": "verysecretvalue9876", "api_url": "http://x"})
+    ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="blockpass",
+        settings={"client_secret": "verysecretvalue9876", "api_url": "http://x"},
+    )
     page = staff_client.get("/providers/blockpass/").content.decode()
     assert "verysecretvalue9876" not in page
     assert "…9876" in page
@@ -72,9 +76,18 @@ def test_it_keeps_secrets_write_only_on_settings_pages(staff_client, merchant) -
 
 
 @pytest.mark.django_db
-def test_it_polls_until_terminal_then_answers_286(client, merchant, django_capture_on_commit_callbacks) -> None:
+def test_it_polls_until_terminal_then_answers_286(
+    client, merchant, django_capture_on_commit_callbacks
+) -> None:
     account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
-    t = TransferRequest.objects.create(merchant=merchant, account=account, provider="corepass", reference="x", status="pending", qr_svg="<svg id='q'></svg>")
+    t = TransferRequest.objects.create(
+        merchant=merchant,
+        account=account,
+        provider="corepass",
+        reference="x",
+        status="pending",
+        qr_svg="<svg id='q'></svg>",
+    )
     page = client.get(f"/t/{t.page_token}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -84,7 +97,9 @@ def test_it_polls_until_terminal_then_answers_286(client, merchant, django_captu
     from kyc import services
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.transfer_fail(transfer_id=t.pk, code="x", detail="The connector said no.", source="test")
+        services.transfer_fail(
+            transfer_id=t.pk, code="x", detail="The connector said no.", source="test"
+        )
     r = client.get(f"/t/{t.page_token}/status")
     assert r.status_code == 286
     assert b"The connector said no." in r.content

@@ -23,13 +23,18 @@ STAFF_GROUP = "Merchant staff"
 
 def demo_api_key() -> str:
     """Stable per installation (derived from SECRET_KEY), so every run prints the same key."""
-    secret = hmac.new(settings.SECRET_KEY.encode(), b"demo-api-key", hashlib.sha256).hexdigest()[:40]
+    secret = hmac.new(settings.SECRET_KEY.encode(), b"demo-api-key", hashlib.sha256).hexdigest()[
+        :40
+    ]
     return f"kp_demo0000_{secret}"
 
 
 def staff_group() -> Group:
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-    perms = Permission.objects.filter(content_type__app_label__in=["kyc"] + [a.rsplit(".", 1)[-1] for a in settings.INSTALLED_APPS if a.startswith("kyc.flows.")])
+    perms = Permission.objects.filter(
+        content_type__app_label__in=["kyc"]
+        + [a.rsplit(".", 1)[-1] for a in settings.INSTALLED_APPS if a.startswith("kyc.flows.")]
+    )
     group.permissions.set(perms)
     return group
 
@@ -40,12 +45,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         merchant, _ = Merchant.objects.get_or_create(slug="demo", defaults={"name": "Demo Shop"})
         User = get_user_model()
-        user, created = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True, "email": "demo@example.com"})
+        user, created = User.objects.get_or_create(
+            username=DEMO_USER, defaults={"is_staff": True, "email": "demo@example.com"}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
         user.groups.add(staff_group())
-        Membership.objects.get_or_create(user=user, merchant=merchant, defaults={"role": Membership.Role.OWNER})
+        Membership.objects.get_or_create(
+            user=user, merchant=merchant, defaults={"role": Membership.Role.OWNER}
+        )
 
         raw = demo_api_key()
         if not ApiKey.objects.filter(prefix="demo0000").exists():
@@ -57,7 +66,10 @@ class Command(BaseCommand):
             sandbox = adapter.sandbox_settings(sandbox_url=f"{settings.PUBLIC_URL}/sandbox/{name}/")
             if account.settings != {**account.settings, **sandbox} or not account.enabled:
                 services.provider_account_update(
-                    account=account, settings_={**account.settings, **sandbox}, enabled=True, actor=user
+                    account=account,
+                    settings_={**account.settings, **sandbox},
+                    enabled=True,
+                    actor=user,
                 )
         self.stdout.write(
             f"Demo ready: {settings.PUBLIC_URL}/  login {DEMO_USER} / {DEMO_PASSWORD}\n"
