@@ -1,12 +1,26 @@
+"""Blockpass as the portal sees it. Blockpass starts nothing: its app calls the merchant's
+endpoints and later resolves certificate promises (see kyc/flows/blockpass)."""
+
+from __future__ import annotations
+
 from typing import Any, ClassVar
 
+from django.utils import timezone
+
 from providers.base import BaseAdapter
-from providers.blockpass.forms import BlockpassSettingsForm
+from providers.blockpass import client
+from providers.blockpass.forms import BlockpassSettingsForm, slugs
+from providers.errors import AuthenticationError, PermanentError, ProviderError
+
+# A code Blockpass never issued: generating a token with it tells us whether the
+# credentials are accepted (401/403) without creating anything.
+PROBE_CODE = "portal-connection-test"
 
 
 class BlockpassAdapter(BaseAdapter):
     name: ClassVar[str] = "blockpass"
     label: ClassVar[str] = "Blockpass"
+    starts_transfers: ClassVar[bool] = False
     form_class = BlockpassSettingsForm
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
@@ -16,6 +30,48 @@ class BlockpassAdapter(BaseAdapter):
             "client_secret": "demo-client-secret",
             "webhook_secret": "demo-webhook-secret",
             "allow_cert_promise": True,
+            "required_fields": "email,given_name,family_name",
+            "optional_fields": "phone",
+            "certificates": "onfido-service-cert",
+        }
+
+    def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
+        for key in ("api_url", "client_id", "client_secret"):
+            if not settings.get(key):
+                raise PermanentError(f"{key} is not set", code="not_configured")
+        try:
+            client.token_generate(
+                api_url=settings["api_url"],
+                client_id=settings["client_id"],
+                client_secret=settings["client_secret"],
+                code=PROBE_CODE,
+                now=timezone.now(),
+            )
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"Blockpass refused the client id / secret ({exc.message})"
+            ) from None
+        except PermanentError:
+            # Refusing an unknown code (not the credentials) is the expected answer.
+            return "Blockpass answered and did not refuse the client credentials."
+        except ProviderError:
+            raise
+        return "Blockpass answered."
+
+    def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
+        info = state.get("service_info") or {}
+        lines: list[tuple[str, str]] = []
+        if info:
+            lines.append(("Service info updated", str(info.get("updated_at", ""))))
+            lines.append(("Blockpass environment", str(info.get("env", ""))))
+        return lines
+
+    @staticmethod
+    def requirements(settings: dict[str, Any]) -> dict[str, list[str]]:
+        return {
+            "requiredFields": slugs(settings.get("required_fields")),
+            "optionalFields": slugs(settings.get("optional_fields")),
+            "certs": slugs(settings.get("certificates")),
         }
 
 

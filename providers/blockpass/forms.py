@@ -1,12 +1,44 @@
-from django import forms
+from __future__ import annotations
 
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from providers.blockpass import signature
 from providers.forms import ProviderSettingsForm
 
 
 class BlockpassSettingsForm(ProviderSettingsForm):
     secret_fields = ("client_secret", "webhook_secret")
-    api_url = forms.URLField(label="API base URL")
+    api_url = forms.URLField(
+        label="API base URL", help_text="e.g. https://kyc.blockpass.org (sandbox: your sandbox URL)"
+    )
     client_id = forms.CharField()
     client_secret = forms.CharField()
-    webhook_secret = forms.CharField()
+    webhook_secret = forms.CharField(
+        help_text="Changing it keeps the previous secret valid for 24 hours."
+    )
     allow_cert_promise = forms.BooleanField(required=False, label="Allow certificate promises")
+    required_fields = forms.CharField(
+        required=False,
+        help_text="Identity slugs you require, comma-separated (as in the Blockpass console).",
+    )
+    optional_fields = forms.CharField(required=False, help_text="Optional slugs, comma-separated.")
+    certificates = forms.CharField(
+        required=False, help_text="Certificate slugs you accept, e.g. onfido-service-cert."
+    )
+
+    def merged_settings(self) -> dict[str, Any]:
+        new_secret = self.cleaned_data.get("webhook_secret") or ""
+        merged = super().merged_settings()
+        # Rotation: super() already wrote the new secret; recompute from what was stored so
+        # the previous secret and its grace period are kept.
+        merged["webhook_secret"] = self.stored.get("webhook_secret", "")
+        return signature.rotate(merged, new_secret, now=timezone.now())
+
+
+def slugs(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [s.strip() for s in str(value or "").split(",") if s.strip()]

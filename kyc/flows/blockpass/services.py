@@ -1,0 +1,831 @@
+"""Blockpass flow: webhook deliveries, certificate-promise pulls, the merchant endpoints the
+Blockpass app calls, record tokens, and the review status the app is told.
+
+Writes follow `<entity>_<action>(*, ...)`; they build on kyc.services.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kyc import services as kyc_services
+from kyc.crypto import lookup_hash
+from kyc.models import (
+    Certificate,
+    CertPromise,
+    IdentityField,
+    InboundEvent,
+    KYCRecord,
+    ProviderAccount,
+    ReviewState,
+)
+from providers.base import FieldValue
+from providers.blockpass import client, signature
+from providers.blockpass.adapter import ADAPTER
+from providers.blockpass.schemas import (
+    ACTION_CERT_PROMISE_RESOLVED,
+    ACTION_SERVICE_INFO_UPDATED,
+    Profile,
+    PulledCertificate,
+    Token,
+    WebhookEvent,
+)
+from providers.errors import (
+    AuthenticationError,
+    InvalidInput,
+    NotFoundError,
+    ProviderError,
+    RetryableError,
+    SignatureError,
+)
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "blockpass"
+SECRETS_KEY = "blockpass_token"  # where a record's Blockpass token sits in KYCRecord.secrets
+SESSION_SALT = "kyc.flows.blockpass.upload-session"
+SESSION_MAX_AGE = 3600
+
+# A claimed promise is leased this long: a worker that dies mid-pull frees it for reconcile().
+PULL_LEASE = dt.timedelta(minutes=2)
+PULL_MAX_ATTEMPTS = 12
+PULL_BACKOFF_CAP = 3600
+
+T = TypeVar("T")
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+def account_for_webhook_token(token: str) -> ProviderAccount | None:
+    return (
+        ProviderAccount.objects.select_related("merchant")
+        .filter(provider=PROVIDER, webhook_token=token)
+        .first()
+    )
+
+
+# --- tokens -------------------------------------------------------------------------
+
+
+def record_token(record: KYCRecord) -> Token | None:
+    data = (record.secrets or {}).get(SECRETS_KEY)
+    return Token.from_dict(data) if data and data.get("access_token") else None
+
+
+def record_token_store(*, record_id: int, token: Token) -> None:
+    """Persist a (new or renewed) token under a row lock: Blockpass may invalidate the old one."""
+    with transaction.atomic():
+        record = KYCRecord.objects.select_for_update().get(pk=record_id)
+        secrets = dict(record.secrets or {})
+        secrets[SECRETS_KEY] = token.to_dict()
+        record.secrets = secrets
+        record.save(update_fields=["secrets", "updated_at"])
+
+
+def _renew(*, account: ProviderAccount, token: Token, now: dt.datetime) -> Token:
+    if not token.refresh_token:
+        raise AuthenticationError("no refresh token stored for this record", code="token_expired")
+    return client.token_renew(
+        api_url=account.settings.get("api_url", ""),
+        client_secret=account.settings.get("client_secret", ""),
+        token=token,
+        now=now,
+    )
+
+
+def call_with_token(
+    *,
+    account: ProviderAccount,
+    token: Token,
+    fn: Callable[[str], T],
+    persist: Callable[[Token], None],
+    now: dt.datetime,
+) -> T:
+    """Call Blockpass with a record token: renew first when it has expired, and on a 401
+    renew once and retry once. Every renewed token is handed to `persist` right away."""
+    if token.expired(now=now):
+        token = _renew(account=account, token=token, now=now)
+        persist(token)
+    try:
+        return fn(token.access_token)
+    except AuthenticationError as exc:
+        if exc.status != 401:
+            raise
+    token = _renew(account=account, token=token, now=now)
+    persist(token)
+    return fn(token.access_token)
+
+
+# --- review status -------------------------------------------------------------------
+
+
+def _items(record: KYCRecord) -> tuple[list[IdentityField], list[Certificate]]:
+    fields = list(IdentityField.objects.filter(record=record, provider=PROVIDER, erased_at=None))
+    certs = list(Certificate.objects.filter(record=record, provider=PROVIDER, erased_at=None))
+    return fields, certs
+
+
+def review_status_for(record: KYCRecord) -> str:
+    """What the record's status should be, from the review of each field and certificate.
+
+    all approved -> approved; anything rejected without resubmission -> rejected; anything
+    rejected/missing that may be resubmitted -> waiting (for the customer); else in review.
+    """
+    fields, certs = _items(record)
+    items = [*fields, *certs]
+    if not items:
+        return KYCRecord.Review.WAITING if record_token(record) else KYCRecord.Review.NOT_FOUND
+    bad = [i for i in items if i.status in (ReviewState.REJECTED, ReviewState.MISSING)]
+    if any(i.status == ReviewState.REJECTED and not i.allow_resubmit for i in bad):
+        return KYCRecord.Review.REJECTED
+    if bad:
+        return KYCRecord.Review.WAITING
+    if all(i.status == ReviewState.APPROVED for i in items):
+        return KYCRecord.Review.APPROVED
+    return KYCRecord.Review.IN_REVIEW
+
+
+def record_review_recompute(*, record: KYCRecord) -> str:
+    with transaction.atomic():
+        locked = KYCRecord.objects.select_for_update().get(pk=record.pk)
+        new = review_status_for(locked)
+        if new != locked.review_status:
+            locked.review_status = new
+            locked.save(update_fields=["review_status", "updated_at"])
+    record.review_status = new
+    return new
+
+
+def record_review_recompute_by_id(*, record_id: int) -> str | None:
+    record = KYCRecord.objects.filter(pk=record_id).first()
+    return record_review_recompute(record=record) if record else None
+
+
+# Portal review status -> the four values the Blockpass app knows.
+_WIRE_STATUS = {
+    KYCRecord.Review.NOT_FOUND: "waiting",
+    KYCRecord.Review.WAITING: "waiting",
+    KYCRecord.Review.IN_REVIEW: "inreview",
+    KYCRecord.Review.APPROVED: "approved",
+    # The app has no "rejected" record status; the per-item statuses and comments say why.
+    KYCRecord.Review.REJECTED: "inreview",
+}
+
+
+def status_payload(*, account: ProviderAccount, record: KYCRecord | None) -> dict[str, Any]:
+    """The merchant `/status` answer (Server SDK queryStatusFlow / queryKycStatus)."""
+    req = ADAPTER.requirements(account.settings or {})
+    allow_cp = bool((account.settings or {}).get("allow_cert_promise"))
+    if record is None:
+        return {
+            "status": "notFound",
+            "allowCertPromise": allow_cp,
+            "identities": [{"slug": s, "status": ""} for s in req["requiredFields"]],
+            "certificates": [{"slug": s, "status": ""} for s in req["certs"]],
+        }
+    fields, certs = _items(record)
+    by_key = {f.key: f for f in fields}
+    identities = [{"slug": f.key, "status": f.status, "comment": f.comment} for f in fields]
+    identities += [
+        {"slug": s, "status": ReviewState.MISSING, "comment": ""}
+        for s in req["requiredFields"]
+        if s not in by_key
+    ]
+    cert_slugs = {c.slug for c in certs}
+    waiting_promise = CertPromise.objects.filter(
+        record=record, provider=PROVIDER, state=CertPromise.State.PENDING
+    ).exists()
+    certificates = [{"slug": c.slug, "status": c.status} for c in certs]
+    certificates += [
+        # A pending promise will bring it: not "missing", which would ask for a re-upload.
+        {"slug": s, "status": "" if waiting_promise else ReviewState.MISSING}
+        for s in req["certs"]
+        if s not in cert_slugs
+    ]
+    return {
+        "status": _WIRE_STATUS.get(record.review_status, "inreview"),
+        "allowCertPromise": allow_cp,
+        "message": record.review_comment or "",
+        "createdDate": record.created_at.isoformat(),
+        "identities": identities,
+        "certificates": certificates,
+        "allowResubmit": any(i.allow_resubmit for i in [*fields, *certs]),
+    }
+
+
+# --- merchant endpoints -------------------------------------------------------------
+
+
+@dataclass
+class Handshake:
+    token: Token
+    profile: Profile
+
+
+def _handshake(
+    *, account: ProviderAccount, code: str, session_code: str | None, now: dt.datetime
+) -> Handshake:
+    if not code:
+        raise InvalidInput("Missing code", field="code")
+    s = account.settings or {}
+    token = client.token_generate(
+        api_url=s.get("api_url", ""),
+        client_id=s.get("client_id", ""),
+        client_secret=s.get("client_secret", ""),
+        code=code,
+        session_code=session_code,
+        now=now,
+    )
+    holder: dict[str, Token] = {"token": token}
+
+    def keep(t: Token) -> None:  # persisted with the record once we know which one it is
+        holder["token"] = t
+
+    profile = call_with_token(
+        account=account,
+        token=token,
+        fn=lambda access: client.user(api_url=s.get("api_url", ""), access_token=access),
+        persist=keep,
+        now=now,
+    )
+    return Handshake(token=holder["token"], profile=profile)
+
+
+def record_for_blockpass_id(*, account: ProviderAccount, blockpass_id: str) -> KYCRecord | None:
+    return KYCRecord.objects.filter(
+        merchant=account.merchant, external_key=lookup_hash(blockpass_id)
+    ).first()
+
+
+def _record_register(
+    *, account: ProviderAccount, hs: Handshake, ref_id: str
+) -> tuple[KYCRecord, bool]:
+    bpid = hs.profile.blockpass_id
+    record = record_for_blockpass_id(account=account, blockpass_id=bpid)
+    created = record is None
+    if record is None:
+        reference = (ref_id or "").strip()[:200] or f"blockpass-{bpid}"
+        record = kyc_services.record_get_or_create(
+            merchant=account.merchant, reference=reference, provider=PROVIDER, external_id=bpid
+        )
+        if record.external_key != lookup_hash(bpid):  # refId already names another customer
+            record = kyc_services.record_get_or_create(
+                merchant=account.merchant,
+                reference=f"blockpass-{bpid}",
+                provider=PROVIDER,
+                external_id=bpid,
+            )
+    record_token_store(record_id=record.pk, token=hs.token)
+    record.refresh_from_db()
+    if record.review_status == KYCRecord.Review.NOT_FOUND:
+        record_review_recompute(record=record)
+    return record, created
+
+
+def _session_token(*, account: ProviderAccount, record: KYCRecord, **extra: Any) -> str:
+    """The `accessToken` the app sends back with /upload. Unlike the SDK (a JWT that carries
+    the Blockpass token itself), it holds only ids: the token stays encrypted in the record."""
+    return signing.dumps({"a": account.pk, "r": record.pk, **extra}, salt=SESSION_SALT)
+
+
+def _register_answer(
+    *, account: ProviderAccount, record: KYCRecord, origin: str, session_code: str = ""
+) -> dict[str, Any]:
+    has_data = IdentityField.objects.filter(record=record, provider=PROVIDER).exists()
+    answer: dict[str, Any] = {
+        "accessToken": _session_token(account=account, record=record, f=origin, s=session_code)
+    }
+    if has_data:
+        answer.update(nextAction="none", message="welcome back")
+    else:
+        answer.update(nextAction="upload", **ADAPTER.requirements(account.settings or {}))
+    return answer
+
+
+def merchant_register(
+    *, account: ProviderAccount, code: str, ref_id: str = "", now: dt.datetime | None = None
+) -> dict[str, Any]:
+    hs = _handshake(account=account, code=code, session_code=None, now=now or timezone.now())
+    record, _ = _record_register(account=account, hs=hs, ref_id=ref_id)
+    return _register_answer(account=account, record=record, origin="register")
+
+
+def merchant_login(
+    *,
+    account: ProviderAccount,
+    code: str,
+    session_code: str,
+    ref_id: str = "",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    if not session_code:
+        raise InvalidInput("Missing code or sessionCode", field="sessionCode")
+    hs = _handshake(
+        account=account, code=code, session_code=session_code, now=now or timezone.now()
+    )
+    record, _ = _record_register(account=account, hs=hs, ref_id=ref_id)
+    return _register_answer(
+        account=account, record=record, origin="login", session_code=session_code
+    )
+
+
+def merchant_status(
+    *,
+    account: ProviderAccount,
+    code: str,
+    session_code: str = "",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    hs = _handshake(
+        account=account, code=code, session_code=session_code or None, now=now or timezone.now()
+    )
+    record = record_for_blockpass_id(account=account, blockpass_id=hs.profile.blockpass_id)
+    if record is not None:
+        record_token_store(record_id=record.pk, token=hs.token)  # the freshest token wins
+    return status_payload(account=account, record=record)
+
+
+def merchant_resubmit(
+    *,
+    account: ProviderAccount,
+    code: str,
+    field_list: list[str],
+    cert_list: list[str],
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    req = ADAPTER.requirements(account.settings or {})
+    known_fields = set(req["requiredFields"]) | set(req["optionalFields"])
+    if known_fields and not set(field_list) <= known_fields:
+        raise InvalidInput("Invalid fieldList or certList name", field="fieldList")
+    if req["certs"] and not set(cert_list) <= set(req["certs"]):
+        raise InvalidInput("Invalid fieldList or certList name", field="certList")
+    hs = _handshake(account=account, code=code, session_code=None, now=now or timezone.now())
+    record = record_for_blockpass_id(account=account, blockpass_id=hs.profile.blockpass_id)
+    if record is None:
+        raise InvalidInput("kycRecord not found", field="code")
+    record_token_store(record_id=record.pk, token=hs.token)
+    return {
+        "accessToken": _session_token(
+            account=account, record=record, f="resubmit", rf=field_list, rc=cert_list
+        ),
+        "nextAction": "upload",
+        "requiredFields": field_list,
+        "certs": cert_list,
+    }
+
+
+@dataclass
+class UploadedFile:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Upload:
+    access_token: str
+    slug_list: list[str]
+    values: dict[str, str] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+
+CERT_PREFIX = "[cer]"
+PROMISE_PREFIX = "[cerPromise]"
+
+
+def merchant_upload(*, account: ProviderAccount, upload: Upload) -> dict[str, Any]:
+    """Store what the app uploads: identity fields (encrypted, status received), `[cer]`
+    certificates, and `[cerPromise]` promise ids (pulled once Blockpass resolves them)."""
+    try:
+        session = signing.loads(upload.access_token, salt=SESSION_SALT, max_age=SESSION_MAX_AGE)
+    except signing.BadSignature:
+        raise InvalidInput("Invalid Access Token", field="accessToken") from None
+    if session.get("a") != account.pk:
+        raise InvalidInput("Invalid Access Token", field="accessToken")
+    record = KYCRecord.objects.filter(pk=session.get("r"), merchant=account.merchant).first()
+    if record is None:
+        raise InvalidInput("Kyc record could not found", field="accessToken")
+
+    plain: dict[str, str] = {}
+    certs: dict[str, str] = {}
+    promises: dict[str, str] = {}
+    for key, value in upload.values.items():
+        if key.startswith(CERT_PREFIX):
+            certs[key[len(CERT_PREFIX) :]] = value
+        elif key.startswith(PROMISE_PREFIX):
+            promises[key[len(PROMISE_PREFIX) :]] = value
+        else:
+            plain[key] = value
+    for key, f in upload.files.items():
+        encoded = base64.b64encode(f.data).decode("ascii")
+        plain[key] = f"data:{f.content_type or 'application/octet-stream'};base64,{encoded}"
+
+    required = (
+        list(session.get("rf") or [])
+        if session.get("f") == "resubmit"
+        else ADAPTER.requirements(account.settings or {})["requiredFields"]
+    )
+    present = set(plain) | set(certs) | set(promises)
+    if any(s not in upload.slug_list or s not in present for s in required):
+        raise InvalidInput("Missing critical slug", field="slugList")
+
+    with transaction.atomic():
+        if plain:
+            kyc_services.identity_fields_store(
+                record=record,
+                provider=PROVIDER,
+                fields=[FieldValue(key=k[:100], value=v) for k, v in plain.items()],
+            )
+            # A re-upload answers the reviewer: clear the old verdict's comment.
+            IdentityField.objects.filter(
+                record=record, provider=PROVIDER, key__in=list(plain)
+            ).update(comment="", allow_resubmit=False)
+        for slug, raw in certs.items():
+            Certificate.objects.update_or_create(
+                merchant=account.merchant,
+                provider=PROVIDER,
+                external_id=f"upload:{record.pk}:{slug}"[:200],
+                defaults={
+                    "record": record,
+                    "slug": slug[:200],
+                    "raw": raw.encode("utf-8"),
+                    "status": ReviewState.RECEIVED,
+                    "comment": "",
+                    "allow_resubmit": False,
+                    "erased_at": None,
+                },
+            )
+        for _slug, promise_id in promises.items():
+            cert_promise_note(account=account, record=record, promise_id=promise_id)
+        transaction.on_commit(
+            lambda: record_review_recompute_by_id(record_id=record.pk), robust=True
+        )
+    return {"nextAction": "none", "message": "welcome back"}
+
+
+def cert_promise_note(
+    *, account: ProviderAccount, record: KYCRecord, promise_id: str
+) -> CertPromise:
+    """A promise the app announced at upload: kept, not pulled until Blockpass resolves it."""
+    promise_id = promise_id.strip()[:200]
+    try:
+        with transaction.atomic():
+            promise, _ = CertPromise.objects.get_or_create(
+                merchant=account.merchant,
+                provider=PROVIDER,
+                promise_id=promise_id,
+                defaults={"record": record},
+            )
+    except IntegrityError:
+        promise = CertPromise.objects.get(
+            merchant=account.merchant, provider=PROVIDER, promise_id=promise_id
+        )
+    if promise.record_id is None:
+        CertPromise.objects.filter(pk=promise.pk, record=None).update(record=record)
+    return promise
+
+
+# --- webhook ---------------------------------------------------------------------------
+
+
+def _dedupe_key(headers: Mapping[str, str], body: bytes) -> str:
+    delivery = (headers.get("x-blockpass-delivery") or "").strip()
+    if delivery:
+        return f"blockpass:{delivery}"[:200]
+    # No delivery id: the same body twice is the same event.
+    return f"blockpass:body:{hashlib.sha256(body).hexdigest()}"
+
+
+def _refuse(event: InboundEvent, reason: str, *, release_key: bool) -> None:
+    kyc_services.inbound_mark(
+        event=event, state=InboundEvent.State.REFUSED, error=reason, verified=False
+    )
+    if release_key:
+        # A forged delivery must not burn the id of the genuine one that may follow.
+        InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
+
+
+@dataclass
+class WebhookAnswer:
+    status: int
+    message: str
+
+
+def webhook_receive(
+    *,
+    account: ProviderAccount,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    remote_addr: str | None,
+) -> WebhookAnswer:
+    """Store first, then verify, then process. Never raises for bad input."""
+    event, original = kyc_services.inbound_store(
+        provider=PROVIDER,
+        path=path,
+        headers=headers,
+        body=body,
+        remote_addr=remote_addr,
+        kind=headers.get("x-blockpass-event", ""),
+        dedupe_key=_dedupe_key(headers, body),
+        account=account,
+    )
+    try:
+        signature.verify(
+            body,
+            headers.get(signature.HEADER),
+            signature.active_secrets(account.settings or {}, now=timezone.now()),
+        )
+    except SignatureError as exc:
+        _refuse(event, exc.reason, release_key=original is None)
+        return WebhookAnswer(401, exc.reason)
+    if original is not None:
+        InboundEvent.objects.filter(pk=event.pk).update(verified=True)
+        if original.state == InboundEvent.State.FAILED:
+            # Blockpass retried a delivery we failed to apply: try the original again.
+            InboundEvent.objects.filter(pk=original.pk).update(state=InboundEvent.State.RECEIVED)
+            inbound_process(event_id=original.pk)
+        return WebhookAnswer(200, "duplicate delivery, no effect")
+    InboundEvent.objects.filter(pk=event.pk).update(verified=True)
+    inbound_process(event_id=event.pk)
+    event.refresh_from_db()
+    if event.state == InboundEvent.State.REFUSED:
+        return WebhookAnswer(400, event.error or "refused")
+    return WebhookAnswer(200, "ok")
+
+
+def inbound_process(*, event_id: int) -> None:
+    """Apply one stored delivery. Idempotent: only a RECEIVED event is processed."""
+    try:
+        with transaction.atomic():
+            event = (
+                InboundEvent.objects.select_for_update(of=("self",))
+                .select_related("account__merchant")
+                .filter(pk=event_id)
+                .first()
+            )
+            if event is None or event.state != InboundEvent.State.RECEIVED:
+                return
+            account = event.account
+            if account is None:
+                kyc_services.inbound_mark(
+                    event=event, state=InboundEvent.State.REFUSED, error="no account"
+                )
+                return
+            body = event.body or b""
+            if not event.verified:  # stored but never verified (crash, sweeper): verify now
+                try:
+                    signature.verify(
+                        body,
+                        (event.headers or {}).get(signature.HEADER),
+                        signature.active_secrets(account.settings or {}, now=timezone.now()),
+                    )
+                except SignatureError as exc:
+                    kyc_services.inbound_mark(
+                        event=event, state=InboundEvent.State.REFUSED, error=exc.reason
+                    )
+                    return
+            try:
+                parsed = WebhookEvent.parse(json.loads(body))
+            except ValueError as exc:
+                kyc_services.inbound_mark(
+                    event=event,
+                    state=InboundEvent.State.REFUSED,
+                    error=f"bad body: {exc}"[:200],
+                    verified=True,
+                )
+                return
+            _dispatch(event=event, account=account, parsed=parsed)
+    except Exception as exc:  # keep it RECEIVED: the sweeper tries again later
+        log.exception("blockpass: processing delivery %s failed", event_id)
+        event = InboundEvent.objects.filter(pk=event_id).first()
+        if event is not None and event.state == InboundEvent.State.RECEIVED:
+            kyc_services.inbound_mark(
+                event=event, state=InboundEvent.State.RECEIVED, error=f"{type(exc).__name__}"
+            )
+
+
+def _dispatch(*, event: InboundEvent, account: ProviderAccount, parsed: WebhookEvent) -> None:
+    kind = parsed.action or event.kind
+    if parsed.is_ping:
+        kyc_services.inbound_mark(
+            event=event, state=InboundEvent.State.IGNORED, error="ping", verified=True, kind=kind
+        )
+        return
+    if parsed.action == ACTION_CERT_PROMISE_RESOLVED:
+        error = cert_promise_resolve(account=account, data=parsed.data)
+        kyc_services.inbound_mark(
+            event=event,
+            state=InboundEvent.State.FAILED if error else InboundEvent.State.PROCESSED,
+            error=error,
+            verified=True,
+            kind=kind,
+        )
+        return
+    if parsed.action == ACTION_SERVICE_INFO_UPDATED:
+        service_info_update(account=account, parsed=parsed)
+        kyc_services.inbound_mark(
+            event=event, state=InboundEvent.State.PROCESSED, verified=True, kind=kind
+        )
+        return
+    kyc_services.inbound_mark(
+        event=event,
+        state=InboundEvent.State.IGNORED,
+        error=f"unknown action {parsed.action!r}, kept"[:200],
+        verified=True,
+        kind=kind,
+    )
+
+
+def service_info_update(*, account: ProviderAccount, parsed: WebhookEvent) -> None:
+    """Blockpass changed the service (KYC requirements, endpoints, plan): note what it said and
+    when, so staff and the settings page see that the console changed."""
+    info = {
+        "client_id": str(parsed.data.get("clientId", ""))[:200],
+        "env": parsed.env[:40],
+        "updated_at": timezone.now().isoformat(),
+        "data": {k: v for k, v in parsed.data.items() if isinstance(v, (str, int, bool))},
+    }
+    kyc_services.provider_account_set_state(account_id=account.pk, updates={"service_info": info})
+
+
+def cert_promise_resolve(*, account: ProviderAccount, data: Mapping[str, Any]) -> str:
+    """Create or update the promise and enqueue its pull after commit. Returns an error text
+    for staff ("" when fine)."""
+    promise_id = str(data.get("certPromisesId") or data.get("certPromiseId") or "").strip()
+    bpid = str(data.get("blockpassID") or "").strip()
+    if not promise_id or not bpid:
+        return "certPromisesId or blockpassID missing"
+    record = record_for_blockpass_id(account=account, blockpass_id=bpid)
+    if record is None:
+        return "no record with this blockpassID: the customer never registered with this merchant"
+    now = timezone.now()
+    promise = cert_promise_note(account=account, record=record, promise_id=promise_id)
+    with transaction.atomic():
+        p = CertPromise.objects.select_for_update().get(pk=promise.pk)
+        if p.state in (CertPromise.State.PULLED, CertPromise.State.GONE):
+            return ""  # already consumed: pulling again could only 404
+        p.record = record
+        if p.state == CertPromise.State.FAILED:  # a fresh resolution re-arms a failed promise
+            p.state, p.attempts = CertPromise.State.PENDING, 0
+        p.next_attempt_at = now
+        p.save()
+    pk = p.pk
+    transaction.on_commit(lambda: _enqueue_pull(pk))
+    return ""
+
+
+def _enqueue_pull(promise_pk: int, countdown: int | None = None) -> None:
+    from kyc.flows.blockpass.tasks import pull_cert_promise
+
+    if countdown:
+        pull_cert_promise.apply_async((promise_pk,), countdown=countdown)
+    else:
+        pull_cert_promise.delay(promise_pk)
+
+
+# --- pull ----------------------------------------------------------------------------
+
+
+@dataclass
+class PullOutcome:
+    state: str
+    retry_in: int | None = None
+    detail: str = ""
+
+
+def cert_promise_claim(*, promise_pk: int, now: dt.datetime) -> CertPromise | None:
+    """Take a lease on a due, pending promise. skip_locked: a second worker gets nothing."""
+    with transaction.atomic():
+        p = (
+            CertPromise.objects.select_for_update(skip_locked=True)
+            .filter(pk=promise_pk, state=CertPromise.State.PENDING)
+            .filter(Q(next_attempt_at__lte=now + dt.timedelta(seconds=2)))
+            .first()
+        )
+        if p is None:
+            return None
+        p.attempts += 1
+        p.next_attempt_at = now + PULL_LEASE
+        p.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+        return p
+
+
+def _finish(promise: CertPromise, state: str, message: str) -> PullOutcome:
+    CertPromise.objects.filter(pk=promise.pk, state=CertPromise.State.PENDING).update(
+        state=state, last_error=message[:2000], next_attempt_at=None, updated_at=timezone.now()
+    )
+    return PullOutcome(state=state, detail=message)
+
+
+def cert_promise_store(*, promise: CertPromise, pulled: PulledCertificate) -> Certificate:
+    """Its own transaction, first thing after the pull: Blockpass has deleted the raw data."""
+    with transaction.atomic():
+        p = CertPromise.objects.select_for_update().get(pk=promise.pk)
+        cert, _ = Certificate.objects.get_or_create(
+            merchant_id=p.merchant_id,
+            provider=PROVIDER,
+            external_id=p.promise_id,
+            defaults={
+                "record_id": p.record_id,
+                "promise": p,
+                "slug": pulled.slug[:200],
+                "raw": pulled.raw,
+                "status": ReviewState.RECEIVED,
+            },
+        )
+        p.state = CertPromise.State.PULLED
+        p.last_error = ""
+        p.next_attempt_at = None
+        p.save(update_fields=["state", "last_error", "next_attempt_at", "updated_at"])
+    return cert
+
+
+def cert_promise_pull(*, promise_pk: int, now: dt.datetime | None = None) -> PullOutcome:
+    """Pull one promise at most once. Retryable failures come back with `retry_in` seconds."""
+    now = now or timezone.now()
+    promise = cert_promise_claim(promise_pk=promise_pk, now=now)
+    if promise is None:
+        return PullOutcome(state="skipped")
+    record = KYCRecord.objects.filter(pk=promise.record_id).first()
+    account = ProviderAccount.objects.filter(
+        merchant_id=promise.merchant_id, provider=PROVIDER
+    ).first()
+    token = record_token(record) if record else None
+    if record is None or account is None or token is None:
+        return _finish(
+            promise,
+            CertPromise.State.FAILED,
+            "No Blockpass token for this customer (never registered, or erased); "
+            "the certificate cannot be pulled.",
+        )
+    api_url = (account.settings or {}).get("api_url", "")
+    record_pk = record.pk
+    try:
+        pulled = call_with_token(
+            account=account,
+            token=token,
+            fn=lambda access: client.promise_pull(
+                api_url=api_url, access_token=access, promise_id=promise.promise_id
+            ),
+            persist=lambda t: record_token_store(record_id=record_pk, token=t),
+            now=now,
+        )
+    except NotFoundError:
+        return _finish(
+            promise,
+            CertPromise.State.GONE,
+            "Blockpass answered 404: the promise was already pulled or has expired, and "
+            "Blockpass no longer holds the certificate. Ask the customer to share it again.",
+        )
+    except RetryableError as exc:
+        return _retry_later(promise, exc, now=now)
+    except ProviderError as exc:
+        return _finish(
+            promise, CertPromise.State.FAILED, f"Blockpass refused the pull ({exc.code}): {exc}"
+        )
+    cert_promise_store(promise=promise, pulled=pulled)
+    record_review_recompute(record=record)
+    return PullOutcome(state=CertPromise.State.PULLED)
+
+
+def _retry_later(promise: CertPromise, exc: ProviderError, *, now: dt.datetime) -> PullOutcome:
+    if promise.attempts >= PULL_MAX_ATTEMPTS:
+        return _finish(
+            promise,
+            CertPromise.State.FAILED,
+            f"Gave up after {promise.attempts} attempts; last error: {exc}",
+        )
+    delay = min(2**promise.attempts, PULL_BACKOFF_CAP)
+    CertPromise.objects.filter(pk=promise.pk, state=CertPromise.State.PENDING).update(
+        last_error=f"attempt {promise.attempts}: {exc}"[:2000],
+        next_attempt_at=now + dt.timedelta(seconds=delay),
+        updated_at=timezone.now(),
+    )
+    return PullOutcome(state=CertPromise.State.PENDING, retry_in=delay, detail=str(exc))
+
+
+def reconcile(*, now: dt.datetime | None = None) -> int:
+    """Every minute: pulls whose retry time (or a dead worker's lease) has come."""
+    now = now or timezone.now()
+    ids = list(
+        CertPromise.objects.filter(
+            provider=PROVIDER, state=CertPromise.State.PENDING, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        _enqueue_pull(pk)
+    return len(ids)

@@ -1,0 +1,176 @@
+"""Blockpass-facing endpoints: the merchant's webhook and the API the Blockpass app calls.
+
+Views parse and answer; the work is in services. Answers to the app follow the server SDK
+(`{err, msg}` on errors); the webhook answers with kyc.webhooks.answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from kyc import services as kyc_services
+from kyc import webhooks
+from kyc.flows.blockpass import services
+from kyc.models import InboundEvent, ProviderAccount
+from providers.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
+
+log = logging.getLogger(__name__)
+
+
+def _account(token: str) -> ProviderAccount:
+    account = services.account_for_webhook_token(token)
+    if account is None:
+        raise Http404("unknown endpoint")
+    return account
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, token: str) -> JsonResponse:
+    account = services.account_for_webhook_token(token)
+    if account is None:
+        return webhooks.answer(404, "unknown webhook URL")
+    headers = webhooks.headers_of(request)
+    try:
+        body = webhooks.read_body(request)
+    except webhooks.BodyTooLarge as exc:
+        kyc_services.inbound_store(
+            provider=services.PROVIDER,
+            path=request.path,
+            headers=headers,
+            body=None,
+            remote_addr=webhooks.remote_addr(request),
+            kind=headers.get("x-blockpass-event", ""),
+            account=account,
+            state=InboundEvent.State.REFUSED,
+            error=str(exc),
+        )
+        return webhooks.answer(413, "body too large")
+    result = services.webhook_receive(
+        account=account,
+        path=request.path,
+        headers=headers,
+        body=body,
+        remote_addr=webhooks.remote_addr(request),
+    )
+    return webhooks.answer(result.status, result.message)
+
+
+# --- the merchant API the Blockpass app calls -----------------------------------------
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"err": status, "msg": message}, status=status)
+
+
+def _params(request: HttpRequest) -> dict[str, Any]:
+    """JSON, urlencoded or multipart (upload): one flat dict of strings / lists."""
+    ctype = request.content_type or ""
+    if ctype.startswith("application/json"):
+        try:
+            data = json.loads(webhooks.read_body(request) or b"{}")
+        except ValueError:
+            raise InvalidInput("body is not JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("body is not a JSON object")
+        return data
+    out: dict[str, Any] = {}
+    for key in request.POST:
+        values = request.POST.getlist(key)
+        out[key.removesuffix("[]")] = values if len(values) > 1 or key.endswith("[]") else values[0]
+    return out
+
+
+def _list(value: Any) -> list[str]:
+    """slugList/fieldList arrive as a list, a JSON array string, or comma-separated."""
+    if isinstance(value, list):
+        items: list[Any] = value
+    elif isinstance(value, str) and value.strip().startswith("["):
+        try:
+            items = json.loads(value)
+        except ValueError:
+            items = []
+    else:
+        items = str(value or "").split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+def _merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse:
+    account = _account(token)
+    params = _params(request)
+    code = str(params.get("code") or "")
+    session_code = str(params.get("sessionCode") or "")
+    ref_id = str(params.get("refId") or "")
+    if action == "register":
+        return JsonResponse(services.merchant_register(account=account, code=code, ref_id=ref_id))
+    if action == "login":
+        return JsonResponse(
+            services.merchant_login(
+                account=account, code=code, session_code=session_code, ref_id=ref_id
+            )
+        )
+    if action == "status":
+        return JsonResponse(
+            services.merchant_status(account=account, code=code, session_code=session_code)
+        )
+    if action == "resubmit":
+        if "fieldList" not in params or "certList" not in params:
+            raise InvalidInput("Missing fieldList or certList")
+        return JsonResponse(
+            services.merchant_resubmit(
+                account=account,
+                code=code,
+                field_list=_list(params.get("fieldList")),
+                cert_list=_list(params.get("certList")),
+            )
+        )
+    if action == "upload":
+        if "slugList" not in params:
+            raise InvalidInput("Missing slugList")
+        values = {
+            k: v if isinstance(v, str) else str(v)
+            for k, v in params.items()
+            if k not in ("accessToken", "slugList")
+        }
+        files = {
+            name: services.UploadedFile(name=f.name, content_type=f.content_type, data=f.read())
+            for name, f in request.FILES.items()
+        }
+        return JsonResponse(
+            services.merchant_upload(
+                account=account,
+                upload=services.Upload(
+                    access_token=str(params.get("accessToken") or ""),
+                    slug_list=_list(params.get("slugList")),
+                    values=values,
+                    files=files,
+                ),
+            )
+        )
+    raise Http404("unknown action")
+
+
+@csrf_exempt
+@require_POST
+def merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse:
+    if webhooks.too_many(request, "blockpass-api"):
+        return _error(429, "too many requests")
+    try:
+        return _merchant_api(request, token, action)
+    except InvalidInput as exc:
+        return _error(400, exc.message)
+    except webhooks.BodyTooLarge:
+        return _error(413, "body too large")
+    except AuthenticationError as exc:
+        # The code was refused or our client credentials were: the app must start again.
+        return _error(401, f"Handshake failed: {exc.message}"[:300])
+    except RetryableError as exc:
+        return _error(503, f"Blockpass unavailable: {exc.message}"[:300])
+    except ProviderError as exc:
+        return _error(400, f"Handshake failed: {exc.message}"[:300])

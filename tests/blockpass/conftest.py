@@ -1,0 +1,85 @@
+"""Blockpass fixtures: an account, a registered record, and a one-line delivery helper."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from kyc import services as kyc_services
+from kyc.models import KYCRecord, ProviderAccount
+from providers.blockpass import signature
+from providers.blockpass.schemas import Token
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SECRET = "whsec-test-0123456789"
+BPID = "5df31xxxxxxxxx7ece6e"  # the blockpassID in the seed's certPormise.resolved payload
+
+
+def payload(name: str) -> bytes:
+    return (PAYLOADS / f"{name}.json").read_bytes().strip()
+
+
+def bp_settings(api_url: str = "http://blockpass.invalid") -> dict[str, Any]:
+    return {
+        "api_url": api_url,
+        "client_id": "demo_service",
+        "client_secret": "demo-client-secret",
+        "webhook_secret": SECRET,
+        "allow_cert_promise": True,
+        "required_fields": "email,given_name",
+        "optional_fields": "phone",
+        "certificates": "onfido-service-cert",
+    }
+
+
+@pytest.fixture
+def bp_account(merchant: Any) -> ProviderAccount:
+    return ProviderAccount.objects.create(
+        merchant=merchant, provider="blockpass", enabled=True, settings=bp_settings()
+    )
+
+
+@pytest.fixture
+def bp_record(bp_account: ProviderAccount) -> KYCRecord:
+    record = kyc_services.record_get_or_create(
+        merchant=bp_account.merchant, reference="cust-1", provider="blockpass", external_id=BPID
+    )
+    token = Token(
+        access_token="acc-1",
+        refresh_token="ref-1",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    record.secrets = {"blockpass_token": token.to_dict()}
+    record.save()
+    return record
+
+
+def deliver(
+    client: Any,
+    account: ProviderAccount,
+    body: bytes,
+    *,
+    secret: str | None = SECRET,
+    delivery: str | None = None,
+    sig: str | None = None,
+    event: str = "",
+) -> Any:
+    """POST one webhook delivery the way Blockpass does."""
+    headers = {"HTTP_X_BLOCKPASS_DELIVERY": delivery or str(uuid.uuid4())}
+    if event:
+        headers["HTTP_X_BLOCKPASS_EVENT"] = event
+    if sig is None and secret is not None:
+        sig = signature.sign(body, secret)
+    if sig is not None:
+        headers["HTTP_X_BLOCKPASS_SIGNATURE"] = sig
+    return client.post(
+        f"/hooks/blockpass/{account.webhook_token}/",
+        data=body,
+        content_type="application/json",
+        **headers,
+    )

@@ -1,0 +1,168 @@
+"""The merchant's Blockpass webhook: stored first, HMAC-verified, deduplicated for good."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from kyc.models import CertPromise, InboundEvent, ProviderAccount
+from providers.blockpass import signature
+from tests.blockpass.conftest import SECRET, deliver, payload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def enqueued() -> Any:
+    with mock.patch("kyc.flows.blockpass.services._enqueue_pull") as m:
+        yield m
+
+
+def test_it_accepts_a_resolved_promise_and_enqueues_one_pull_after_commit(
+    client: Any,
+    bp_account: ProviderAccount,
+    bp_record: Any,
+    enqueued: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = deliver(client, bp_account, payload("certPormise.resolved"))
+    assert resp.status_code == 200
+    promise = CertPromise.objects.get(promise_id="5df316xxxxxxxece66")
+    assert promise.record == bp_record and promise.state == CertPromise.State.PENDING
+    enqueued.assert_called_once_with(promise.pk)
+    event = InboundEvent.objects.get()
+    assert event.state == InboundEvent.State.PROCESSED and event.verified
+    assert event.kind == "certPormise.resolved"
+
+
+def test_it_refreshes_service_info(client: Any, bp_account: ProviderAccount) -> None:
+    resp = deliver(client, bp_account, payload("serviceInfo.updated"))
+    assert resp.status_code == 200
+    bp_account.refresh_from_db()
+    assert bp_account.state["service_info"]["client_id"] == "developer_sdk"
+    assert bp_account.state["service_info"]["env"] == "QA"
+    assert InboundEvent.objects.get().state == InboundEvent.State.PROCESSED
+
+
+def test_it_answers_a_ping_and_does_nothing_else(client: Any, bp_account: ProviderAccount) -> None:
+    resp = deliver(client, bp_account, payload("ping"))
+    assert resp.status_code == 200
+    bp_account.refresh_from_db()
+    assert "service_info" not in bp_account.state
+    assert InboundEvent.objects.get().state == InboundEvent.State.IGNORED
+
+
+def test_it_keeps_unknown_actions_and_answers_200(client: Any, bp_account: ProviderAccount) -> None:
+    resp = deliver(client, bp_account, b'{"action":"kyc.somethingNew","isPing":false,"data":{}}')
+    assert resp.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.state == InboundEvent.State.IGNORED and "unknown action" in event.error
+    assert event.body == b'{"action":"kyc.somethingNew","isPing":false,"data":{}}'
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["flipped body byte", "flipped signature byte", "missing signature", "wrong secret"],
+)
+def test_it_refuses_and_keeps_a_delivery_with_a_bad_signature(
+    client: Any,
+    bp_account: ProviderAccount,
+    bp_record: Any,
+    enqueued: Any,
+    case: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    body = payload("certPormise.resolved")
+    good = signature.sign(body, SECRET)
+    kwargs: dict[str, Any] = {}
+    if case == "flipped body byte":
+        kwargs["sig"], body = good, _flip(body, 20)
+    elif case == "flipped signature byte":
+        kwargs["sig"] = good[:10] + ("0" if good[10] != "0" else "1") + good[11:]
+    elif case == "missing signature":
+        kwargs["secret"] = None
+    else:
+        kwargs["secret"] = "not-the-secret"
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = deliver(client, bp_account, body, delivery="d-1", **kwargs)
+    assert resp.status_code == 401
+    event = InboundEvent.objects.get()
+    assert event.state == InboundEvent.State.REFUSED and not event.verified
+    assert event.body == body  # kept, encrypted, for staff
+    assert not CertPromise.objects.exists()
+    enqueued.assert_not_called()
+    # A forged delivery does not burn the delivery id: the genuine one still counts.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            deliver(client, bp_account, payload("certPormise.resolved"), delivery="d-1").status_code
+            == 200
+        )
+    assert CertPromise.objects.count() == 1
+
+
+def test_it_ignores_a_replay_even_a_day_later(
+    client: Any,
+    bp_account: ProviderAccount,
+    bp_record: Any,
+    enqueued: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    body = payload("certPormise.resolved")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, bp_account, body, delivery="same").status_code == 200
+    CertPromise.objects.update(state=CertPromise.State.PULLED)
+    later = timezone.now() + dt.timedelta(days=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        with django_capture_on_commit_callbacks(execute=True):
+            resp = deliver(client, bp_account, body, delivery="same")
+    assert resp.status_code == 200
+    assert enqueued.call_count == 1
+    assert CertPromise.objects.get().state == CertPromise.State.PULLED
+    states = sorted(InboundEvent.objects.values_list("state", flat=True))
+    assert states == [InboundEvent.State.DUPLICATE, InboundEvent.State.PROCESSED]
+
+
+def test_it_accepts_the_previous_secret_only_during_the_grace_period(
+    client: Any, bp_account: ProviderAccount
+) -> None:
+    now = timezone.now()
+    bp_account.settings = signature.rotate(bp_account.settings, "whsec-new", now=now)
+    bp_account.save()
+    body = payload("serviceInfo.updated")
+    assert deliver(client, bp_account, body, secret=SECRET).status_code == 200
+    assert deliver(client, bp_account, body, secret="whsec-new").status_code == 200
+    with mock.patch("django.utils.timezone.now", return_value=now + dt.timedelta(hours=25)):
+        assert deliver(client, bp_account, body, secret=SECRET).status_code == 401
+        assert deliver(client, bp_account, body, secret="whsec-new").status_code == 200
+
+
+def test_it_marks_a_promise_for_an_unknown_customer_failed_for_staff(
+    client: Any, bp_account: ProviderAccount, enqueued: Any
+) -> None:
+    resp = deliver(client, bp_account, payload("certPormise.resolved"))
+    assert resp.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.state == InboundEvent.State.FAILED and "blockpassID" in event.error
+    enqueued.assert_not_called()
+
+
+def test_it_answers_404_for_an_unknown_webhook_url(client: Any, db: Any) -> None:
+    resp = client.post("/hooks/blockpass/nope/", data=b"{}", content_type="application/json")
+    assert resp.status_code == 404
+
+
+def test_it_refuses_a_signed_body_that_is_not_json(
+    client: Any, bp_account: ProviderAccount
+) -> None:
+    resp = deliver(client, bp_account, b"not json")
+    assert resp.status_code == 400
+    assert InboundEvent.objects.get().state == InboundEvent.State.REFUSED
