@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class PortmoneFlowConfig(AppConfig):
+    name = "kyc.flows.portmone"
+    label = "kyc_portmone"
+    verbose_name = "Portmone data share"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kyc.flows.portmone import signals
+
+        signals.connect()
