@@ -713,7 +713,7 @@ def cert_promise_claim(*, promise_pk: int, now: dt.datetime) -> CertPromise | No
         p = (
             CertPromise.objects.select_for_update(skip_locked=True)
             .filter(pk=promise_pk, state=CertPromise.State.PENDING)
-            .filter(Q(next_attempt_at__lte=now + dt.timedelta(seconds=2)))
+            .filter(Q(next_attempt_at__lte=now + dt.timedelta(seconds=1)))
             .first()
         )
         if p is None:
