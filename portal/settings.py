@@ -197,6 +197,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "kyc.tasks.erase_expired_pii",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Incode admin tokens live 24 h: hourly, replace those within 2 h of expiry.
+    "incode-refresh-admin-tokens": {
+        "task": "kyc.flows.incode.tasks.refresh_admin_tokens",
+        "schedule": 3600.0,
+    },
 }
 
 # --- auth, i18n, static -----------------------------------------------------
@@ -262,3 +267,5 @@ LOGGING = {
     },
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True
+# Error pages and exception reports carry no locals, POST values or secret-like settings.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.logfilter.RedactingExceptionReporterFilter"

@@ -1,7 +1,69 @@
+"""Incode as the portal sees it: start an onboarding, the admin token's state, settings.
+
+The API key and the admin token stay on the server: the customer only ever gets
+the onboarding URL (which carries neither) and SDK frontends only the session token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 from typing import Any, ClassVar
 
-from providers.base import BaseAdapter
+from providers.base import BaseAdapter, StartRequest, StartResult
+from providers.errors import InvalidInput, PermanentError
+from providers.incode import client, schemas
 from providers.incode.forms import IncodeSettingsForm
+
+# Refresh an admin token this long before it expires: with the hourly beat task a
+# 24 h token is replaced at 22-23 h, and a token used later than that is replaced first.
+REFRESH_MARGIN = dt.timedelta(hours=2)
+
+# Keys of ProviderAccount.state (encrypted as a whole).
+ADMIN_TOKEN = "admin_token"
+ADMIN_TOKEN_ISSUED_AT = "admin_token_issued_at"
+ADMIN_TOKEN_EXPIRES_AT = "admin_token_expires_at"
+REFRESH_ERROR = "admin_token_error"
+REFRESH_ERROR_AT = "admin_token_error_at"
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def usable_admin_token(state: dict[str, Any], *, now: dt.datetime) -> str | None:
+    """The cached admin token if it is not due for refresh, else None."""
+    token = state.get(ADMIN_TOKEN)
+    expires = _when(state.get(ADMIN_TOKEN_EXPIRES_AT))
+    if not token or expires is None or now >= expires - REFRESH_MARGIN:
+        return None
+    return str(token)
+
+
+def token_state(token: schemas.AdminToken, *, now: dt.datetime) -> dict[str, Any]:
+    return {
+        ADMIN_TOKEN: token.token,
+        ADMIN_TOKEN_ISSUED_AT: now.isoformat(),
+        ADMIN_TOKEN_EXPIRES_AT: token.expires_at.isoformat(),
+        REFRESH_ERROR: "",
+        REFRESH_ERROR_AT: "",
+    }
+
+
+def error_state(reason: str, *, now: dt.datetime) -> dict[str, Any]:
+    return {REFRESH_ERROR: reason[:500], REFRESH_ERROR_AT: now.isoformat()}
+
+
+def require(settings: dict[str, Any], *names: str) -> None:
+    missing = [n for n in names if not settings.get(n)]
+    if missing:
+        raise PermanentError(
+            f"Incode settings incomplete: {', '.join(missing)} not set", code="not_configured"
+        )
 
 
 class IncodeAdapter(BaseAdapter):
@@ -9,6 +71,77 @@ class IncodeAdapter(BaseAdapter):
     label: ClassVar[str] = "Incode"
     starts_transfers: ClassVar[bool] = True
     form_class = IncodeSettingsForm
+
+    def validate_start(
+        self, *, subject: str, items: list[str], settings: dict[str, Any]
+    ) -> tuple[str, list[str]]:
+        if (
+            not settings.get("api_url")
+            or not settings.get("api_key")
+            or not settings.get("flow_id")
+        ):
+            raise InvalidInput(
+                "Incode is not configured (API URL, API key, flow id)", field="provider"
+            )
+        return "", []  # Incode asks for nothing up front: the flow id decides the steps
+
+    def start_transfer(self, request: StartRequest) -> StartResult:
+        s = request.settings
+        require(s, "api_url", "api_key", "flow_id")
+        session = client.omni_start(
+            api_url=s["api_url"],
+            api_key=s["api_key"],
+            flow_id=s["flow_id"],
+            external_customer_id=request.reference,
+            # Where the phone goes at the end of the flow: the merchant's URL, else our page.
+            redirection_url=request.redirect_url or request.page_url,
+        )
+        url = client.onboarding_url(
+            api_url=s["api_url"],
+            api_key=s["api_key"],
+            token=session.token,
+            client_id=s.get("client_id") or session.client_id,
+        )
+        return StartResult(
+            provider_ref=session.interview_id,
+            qr_payload=url,
+            deep_link=url,
+            provider_status="ONBOARDING_STARTED",
+            data={"client_id": session.client_id or s.get("client_id", "")},
+            secrets={"session_token": session.token},
+            detail="Onboarding started at Incode; waiting for the customer",
+        )
+
+    def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
+        """Log in as the executive: proves the API URL, the API key and the credentials."""
+        require(settings, "api_url", "api_key", "executive_email", "executive_password")
+        now = dt.datetime.now(tz=dt.UTC)
+        token = client.executive_login(
+            api_url=settings["api_url"],
+            api_key=settings["api_key"],
+            email=settings["executive_email"],
+            password=settings["executive_password"],
+            now=now,
+        )
+        return f"API key and executive login accepted (admin token valid until {token.expires_at:%Y-%m-%d %H:%M} UTC)."
+
+    def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
+        lines: list[tuple[str, str]] = []
+        expires = _when(state.get(ADMIN_TOKEN_EXPIRES_AT))
+        issued = _when(state.get(ADMIN_TOKEN_ISSUED_AT))
+        if expires and state.get(ADMIN_TOKEN):
+            lines.append(("Admin token expires", f"{expires:%Y-%m-%d %H:%M} UTC"))
+            if issued:
+                lines.append(("Admin token refreshed", f"{issued:%Y-%m-%d %H:%M} UTC"))
+        else:
+            lines.append(("Admin token", "not fetched yet"))
+        if state.get(REFRESH_ERROR):
+            at = _when(state.get(REFRESH_ERROR_AT))
+            when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
+            lines.append(("Last admin token refresh failed", f"{state[REFRESH_ERROR]}{when}"))
+        else:
+            lines.append(("Last admin token refresh", "succeeded" if expires else "not tried yet"))
+        return lines
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
         return {

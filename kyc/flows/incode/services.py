@@ -1,0 +1,399 @@
+"""Incode flow: admin token lifecycle, webhook processing, review, erasure at Incode.
+
+Writes go through kyc.services (state, status machine, fields); this module only
+adds what is Incode's: when to log in again, what a finished onboarding means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from kyc import services
+from kyc.models import InboundEvent, ProviderAccount, TransferEvent, TransferRequest
+from kyc.status import TERMINAL, Status
+from providers.base import StatusUpdate
+from providers.errors import AuthenticationError, ProviderError, RetryableError
+from providers.incode import adapter as incode
+from providers.incode import client, schemas
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "incode"
+REFRESH_ERROR_PREFIX = "Incode admin token refresh failed"
+# An erased record's interview deletion is retried by reconcile() at most this often.
+DELETE_MAX_ATTEMPTS = 10
+
+T = TypeVar("T")
+
+
+# --- admin token ----------------------------------------------------------------
+
+
+def admin_token_get(*, account_id: int, now: dt.datetime | None = None) -> str:
+    """A usable admin token: the cached one, or a new one when it is due (24 h old minus margin)."""
+    now = now or timezone.now()
+    account = ProviderAccount.objects.get(pk=account_id)
+    token = incode.usable_admin_token(account.state or {}, now=now)
+    if token:
+        return token
+    return admin_token_refresh(account_id=account_id, now=now)
+
+
+def admin_token_refresh(
+    *, account_id: int, now: dt.datetime | None = None, stale: str | None = None
+) -> str:
+    """Log in as the executive and store the token (encrypted in ProviderAccount.state).
+
+    Runs under the account's row lock, so concurrent workers log in once: a caller
+    that waited finds the token the other one stored. `stale` is a token the
+    provider refused (401): it is replaced even if it looks unexpired.
+    A failure is recorded (state + last_error, shown on the settings page) and raised.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            account = ProviderAccount.objects.select_for_update().get(pk=account_id)
+            current = incode.usable_admin_token(account.state or {}, now=now)
+            if current and current != stale:
+                return current
+            s = account.settings or {}
+            incode.require(s, "api_url", "api_key", "executive_email", "executive_password")
+            token = client.executive_login(
+                api_url=s["api_url"],
+                api_key=s["api_key"],
+                email=s["executive_email"],
+                password=s["executive_password"],
+                now=now,
+            )
+            clear = "" if account.last_error.startswith(REFRESH_ERROR_PREFIX) else None
+            services.provider_account_set_state(
+                account_id=account_id, updates=incode.token_state(token, now=now), error=clear
+            )
+            return token.token
+    except ProviderError as exc:
+        reason = f"{exc.code}: {exc.message}"
+        services.provider_account_set_state(
+            account_id=account_id,
+            updates=incode.error_state(reason, now=now),
+            error=f"{REFRESH_ERROR_PREFIX} ({reason})",
+        )
+        log.warning("incode admin token refresh failed for account %s: %s", account_id, exc.code)
+        raise
+
+
+def with_admin_token(
+    *, account_id: int, call: Callable[[str], T], now: dt.datetime | None = None
+) -> T:
+    """Make one call with the admin token; on 401 refresh once and retry once."""
+    token = admin_token_get(account_id=account_id, now=now)
+    try:
+        return call(token)
+    except AuthenticationError as exc:
+        if exc.status != 401:
+            raise
+    fresh = admin_token_refresh(account_id=account_id, now=now, stale=token)
+    return call(fresh)
+
+
+def admin_tokens_refresh_due(*, now: dt.datetime | None = None) -> int:
+    """Beat: refresh every enabled account's token that is due. One failure never stops the rest."""
+    now = now or timezone.now()
+    refreshed = 0
+    for account in ProviderAccount.objects.filter(provider=PROVIDER, enabled=True):
+        s = account.settings or {}
+        if not (s.get("executive_email") and s.get("executive_password")):
+            continue
+        if incode.usable_admin_token(account.state or {}, now=now):
+            continue
+        try:
+            admin_token_refresh(account_id=account.pk, now=now)
+            refreshed += 1
+        except ProviderError:
+            continue  # recorded on the account; the next run tries again
+    return refreshed
+
+
+# --- start (token-server endpoints reuse the generic start) ----------------------
+
+
+def find_transfer(*, account: ProviderAccount, interview_id: str) -> TransferRequest | None:
+    return (
+        TransferRequest.objects.filter(
+            account=account, provider=PROVIDER, provider_ref=interview_id
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def webhook_dedupe_key(*, account_id: int, interview_id: str, status: str) -> str:
+    digest = hashlib.sha256(f"{account_id}:{interview_id}:{status}".encode()).hexdigest()
+    return f"incode:{digest[:48]}"
+
+
+# --- webhook processing ---------------------------------------------------------
+
+
+def inbound_process(*, event_id: int) -> None:
+    """Process one stored webhook (idempotent: only RECEIVED events are processed).
+
+    The webhook is unsigned, so it only tells us *when* to look: the verdict comes
+    from Incode's score, fetched with the admin token.
+    """
+    event = InboundEvent.objects.select_related("account", "transfer").filter(pk=event_id).first()
+    if event is None or event.state != InboundEvent.State.RECEIVED:
+        return
+    try:
+        hook = schemas.parse_webhook(bytes(event.body or b""))
+    except schemas.BadPayload as exc:
+        services.inbound_mark(event=event, state=InboundEvent.State.REFUSED, error=str(exc))
+        return
+    transfer = event.transfer
+    if transfer is None and event.account is not None:
+        transfer = find_transfer(account=event.account, interview_id=hook.interview_id)
+    if transfer is None:
+        services.inbound_mark(
+            event=event,
+            state=InboundEvent.State.IGNORED,
+            error="unknown interview; nothing changed",
+        )
+        return
+    if event.transfer_id is None:
+        InboundEvent.objects.filter(pk=event.pk).update(transfer=transfer)
+    if hook.onboarding_status != schemas.ONBOARDING_FINISHED:
+        _note_progress(transfer=transfer, hook=hook, event=event)
+        return
+    onboarding_finish(transfer_id=transfer.pk, event_id=event.pk)
+
+
+def _note_progress(
+    *, transfer: TransferRequest, hook: schemas.Webhook, event: InboundEvent
+) -> None:
+    """Intermediate statuses only go on the timeline: an unsigned body never moves the status."""
+    rank = schemas.STATUS_RANK.get(hook.onboarding_status)
+    if rank is None or rank >= schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED]:
+        services.inbound_mark(
+            event=event, state=InboundEvent.State.IGNORED, error="status not used by the portal"
+        )
+        return
+    services.transfer_apply(
+        transfer_id=transfer.pk,
+        update=StatusUpdate(provider_status=hook.onboarding_status, provider_rank=rank),
+        source="callback",
+        inbound=event,
+    )
+    services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED)
+
+
+def onboarding_finish(*, transfer_id: Any, event_id: int | None = None) -> str:
+    """Fetch score and OCR data, approve at Incode if allowed, complete or send to review.
+
+    Returns what happened. Retryable provider failures leave the event RECEIVED
+    (the inbox sweeper tries again); permanent ones mark it FAILED with the reason.
+    """
+    event = InboundEvent.objects.filter(pk=event_id).first() if event_id else None
+    transfer = TransferRequest.objects.select_related("account").get(pk=transfer_id)
+    if transfer.status in TERMINAL or transfer.status == Status.REVIEW:
+        if event:
+            services.inbound_mark(
+                event=event, state=InboundEvent.State.PROCESSED, error=f"already {transfer.status}"
+            )
+        return "already-decided"
+    account = transfer.account
+    s = account.settings or {}
+    interview = transfer.provider_ref
+
+    def kw(token: str) -> dict[str, str]:
+        return {
+            "api_url": s.get("api_url", ""),
+            "api_key": s.get("api_key", ""),
+            "admin_token": token,
+            "interview_id": interview,
+        }
+
+    try:
+        score = with_admin_token(
+            account_id=account.pk, call=lambda tok: client.get_score(**kw(tok))
+        )
+        if not score.known:
+            if event:
+                services.inbound_mark(
+                    event=event,
+                    state=InboundEvent.State.IGNORED,
+                    error="Incode has no score for this interview yet; the webhook was not confirmed",
+                )
+            return "not-confirmed"
+        ocr = with_admin_token(
+            account_id=account.pk, call=lambda tok: client.get_ocr_data(**kw(tok))
+        )
+        approved = None
+        if s.get("auto_approve") and score.passed:
+            approved = with_admin_token(
+                account_id=account.pk, call=lambda tok: client.process_approve(**kw(tok))
+            )
+    except RetryableError as exc:
+        if event:
+            # Stays RECEIVED: the inbox sweeper enqueues it again (attempts are counted).
+            services.inbound_mark(event=event, state=InboundEvent.State.RECEIVED, error=exc.message)
+        return "retry"
+    except ProviderError as exc:
+        if event:
+            services.inbound_mark(
+                event=event, state=InboundEvent.State.FAILED, error=f"{exc.code}: {exc.message}"
+            )
+        services.transfer_apply(
+            transfer_id=transfer.pk,
+            update=StatusUpdate(
+                provider_status=schemas.ONBOARDING_FINISHED,
+                provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
+                detail=f"Could not fetch the result from Incode ({exc.code})",
+            ),
+            source="callback",
+            inbound=event,
+        )
+        return "failed"
+
+    fields = schemas.ocr_fields(ocr)
+    verdict = f"overall score {score.overall_status}" + (
+        f" ({score.overall_value})" if score.overall_value else ""
+    )
+    if approved is not None and approved.success:
+        status, detail = Status.COMPLETED, f"Approved at Incode: {verdict}"
+    elif approved is not None:
+        status, detail = (
+            Status.REVIEW,
+            f"Incode refused the approval ({verdict}); waiting for review",
+        )
+    elif not s.get("auto_approve"):
+        status, detail = Status.REVIEW, f"Auto-approve is off ({verdict}); waiting for review"
+    else:
+        status, detail = Status.REVIEW, f"Score not OK ({verdict}); waiting for review"
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
+        t.provider_data = {**t.provider_data, "score": score.summary()}
+        if approved is not None and approved.uuid:
+            t.provider_secrets = {**(t.provider_secrets or {}), "identity_uuid": approved.uuid}
+        t.save(update_fields=["provider_data", "provider_secrets", "updated_at"])
+        services.transfer_apply(
+            transfer_id=t.pk,
+            update=StatusUpdate(
+                status=status,
+                provider_status=schemas.ONBOARDING_FINISHED,
+                provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
+                fields=fields,
+                detail=detail,
+            ),
+            source="callback",
+            inbound=event,
+        )
+        if event:
+            services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
+    return status
+
+
+# --- compliance review ----------------------------------------------------------
+
+
+def transfer_decide(*, transfer: TransferRequest, approve: bool, reason: str, actor: Any) -> bool:
+    """Staff decision with a reason; an approval is also sent to Incode (after commit)."""
+    changed = services.transfer_review(
+        transfer=transfer, approve=approve, reason=reason, actor=actor
+    )
+    if changed and approve and transfer.provider_ref:
+        from kyc.flows.incode import tasks
+
+        pk = str(transfer.pk)
+        transaction.on_commit(lambda: tasks.approve_at_incode.delay(pk))
+    return changed
+
+
+def interview_approve(*, transfer_id: Any) -> bool:
+    transfer = TransferRequest.objects.select_related("account").get(pk=transfer_id)
+    if transfer.provider_data.get("incode_approved") or not transfer.provider_ref:
+        return False
+    s = transfer.account.settings or {}
+    result = with_admin_token(
+        account_id=transfer.account_id,
+        call=lambda tok: client.process_approve(
+            api_url=s.get("api_url", ""),
+            api_key=s.get("api_key", ""),
+            admin_token=tok,
+            interview_id=transfer.provider_ref,
+        ),
+    )
+    _mark(transfer_id=transfer.pk, key="incode_approved", value=bool(result.success))
+    return result.success
+
+
+# --- erasure at Incode ----------------------------------------------------------
+
+
+def interviews_to_delete() -> list[Any]:
+    """Transfers of erased records whose interview Incode has not yet been asked to delete."""
+    return list(
+        TransferRequest.objects.filter(provider=PROVIDER, record__erased_at__isnull=False)
+        .exclude(provider_ref="")
+        .exclude(provider_data__has_key="incode_deleted_at")
+        .exclude(provider_data__incode_delete_attempts__gte=DELETE_MAX_ATTEMPTS)
+        .values_list("pk", flat=True)[:50]
+    )
+
+
+def interview_delete(*, transfer_id: Any) -> bool:
+    """Ask Incode to delete the interview's PII. Idempotent: done once, 404 counts as done."""
+    transfer = TransferRequest.objects.select_related("account").filter(pk=transfer_id).first()
+    if transfer is None or not transfer.provider_ref:
+        return False
+    if transfer.provider_data.get("incode_deleted_at"):
+        return False
+    s = transfer.account.settings or {}
+    try:
+        existed = with_admin_token(
+            account_id=transfer.account_id,
+            call=lambda tok: client.delete_interview(
+                api_url=s.get("api_url", ""),
+                api_key=s.get("api_key", ""),
+                admin_token=tok,
+                interview_id=transfer.provider_ref,
+            ),
+        )
+    except ProviderError as exc:
+        attempts = int(transfer.provider_data.get("incode_delete_attempts") or 0) + 1
+        _mark(transfer_id=transfer.pk, key="incode_delete_attempts", value=attempts)
+        _mark(transfer_id=transfer.pk, key="incode_delete_error", value=exc.code)
+        raise
+    now = timezone.now()
+    _mark(transfer_id=transfer.pk, key="incode_deleted_at", value=now.isoformat())
+    TransferEvent.objects.create(
+        transfer_id=transfer.pk,
+        kind="note",
+        status=transfer.status,
+        detail="Incode asked to delete the interview's personal data"
+        + ("" if existed else " (it was already gone)"),
+        source="system",
+    )
+    return True
+
+
+def _mark(*, transfer_id: Any, key: str, value: Any) -> None:
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+        t.provider_data = {**t.provider_data, key: value}
+        t.save(update_fields=["provider_data", "updated_at"])
+
+
+def reconcile() -> int:
+    """Every minute (beat): re-enqueue interview deletions lost to a broker outage."""
+    from kyc.flows.incode import tasks
+
+    ids = interviews_to_delete()
+    for pk in ids:
+        tasks.delete_interview.delay(str(pk))
+    return len(ids)

@@ -1,0 +1,31 @@
+"""Incode background work. Every task is idempotent and safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from kyc.flows.incode import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_admin_tokens() -> int:
+    """Beat (hourly): replace every merchant's admin token before its 24 hours are up."""
+    return services.admin_tokens_refresh_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def delete_interview(transfer_id: str) -> bool:
+    """Ask Incode to delete an erased customer's interview (reconcile() retries failures)."""
+    try:
+        return services.interview_delete(transfer_id=transfer_id)
+    except services.ProviderError:
+        return False  # counted on the transfer; reconcile() tries again
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def approve_at_incode(transfer_id: str) -> bool:
+    """After a compliance approval: create the identity at Incode too."""
+    try:
+        return services.interview_approve(transfer_id=transfer_id)
+    except services.ProviderError:
+        return False

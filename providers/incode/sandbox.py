@@ -1,0 +1,395 @@
+"""A sandbox Incode: same paths and headers as Incode's Omni API, state in the shared cache.
+
+Like the real vendor it learns the merchant's webhook URL from its own console
+(Incode: dashboard > settings > webhook), never from the portal's database:
+`POST console/webhook` with the account's `x-api-key` and `{"url": ...}`, or the
+HTML form at `console/`. The onboarding URL it hands out carries only an opaque
+id, neither the API key nor the session token.
+
+API keys: any key listed in settings.INCODE_SANDBOX_API_KEYS (default: the demo
+key). Executive login: any email with settings.INCODE_SANDBOX_EXECUTIVE_PASSWORD.
+Admin tokens really expire after settings.INCODE_SANDBOX_TOKEN_SECONDS (24 h by
+default); `POST console/expire-admin-tokens` expires a key's tokens at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+log = logging.getLogger(__name__)
+
+TTL = 7 * 24 * 3600
+DEFAULT_KEYS = ("demo-api-key",)
+DEFAULT_EXEC_PASSWORD = "demo-exec-password"
+
+# Deterministic document data the sandbox "reads" from the ID (for tests and demos).
+OCR_SAMPLE: dict[str, Any] = {
+    "name": {
+        "fullName": "JANE SANDBOX DOE",
+        "firstName": "JANE",
+        "paternalLastName": "SANDBOX",
+        "maternalLastName": "DOE",
+    },
+    "birthDate": 631152000000,
+    "gender": "F",
+    "documentNumber": "SBXDOC4711",
+    "nationality": "MEX",
+    "issuingCountry": "MEX",
+    "expireAt": "2031-01-01",
+    "address": "1 Sandbox Street, Testville",
+}
+
+
+def _h(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _k(*parts: str) -> str:
+    return "incode-sbx:" + ":".join(parts)
+
+
+def _err(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"status": status, "message": message}, status=status)
+
+
+def _api_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("x-api-key", "")
+    allowed = getattr(settings, "INCODE_SANDBOX_API_KEYS", DEFAULT_KEYS)
+    return key if key and key in allowed else None
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _interview(interview_id: str) -> dict[str, Any] | None:
+    return cache.get(_k("iv", interview_id))
+
+
+def _save_interview(iv: dict[str, Any]) -> None:
+    cache.set(_k("iv", iv["interviewId"]), iv, TTL)
+
+
+def _admin_ok(request: HttpRequest, key: str) -> bool:
+    """The X-Incode-Hardware-Id must be an unexpired admin token issued for this API key."""
+    token = request.headers.get("X-Incode-Hardware-Id", "")
+    info = cache.get(_k("admin", _h(token))) if token else None
+    if not info or info["key"] != _h(key):
+        return False
+    revoked_before = cache.get(_k("revoked-before", _h(key))) or 0
+    return info["exp"] > time.time() and info["iat"] > revoked_before
+
+
+def _owned(request: HttpRequest, param: str) -> tuple[dict[str, Any] | None, JsonResponse | None]:
+    """Common checks of the admin endpoints: key, admin token, interview of this key."""
+    key = _api_key(request)
+    if key is None:
+        return None, _err(401, "invalid x-api-key")
+    if not _admin_ok(request, key):
+        return None, _err(401, "Unauthorized: admin token missing, expired or revoked")
+    iv = _interview(request.GET.get(param, ""))
+    if iv is None or iv["key"] != _h(key) or iv.get("deleted"):
+        return None, _err(404, "interview not found")
+    return iv, None
+
+
+# --- Omni API -------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def omni_start(request: HttpRequest) -> JsonResponse:
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    body = _json_body(request)
+    if not body.get("configurationId"):
+        return _err(400, "configurationId is required")
+    interview_id = secrets.token_hex(12)
+    token = secrets.token_urlsafe(32)
+    client_id = _client_id(key)
+    _save_interview(
+        {
+            "interviewId": interview_id,
+            "key": _h(key),
+            "clientId": client_id,
+            "flowId": str(body["configurationId"]),
+            "externalCustomerId": str(body.get("externalCustomerId") or ""),
+            "redirectionUrl": str(body.get("redirectionUrl") or ""),
+            "token": _h(token),
+            "urlId": secrets.token_urlsafe(12),
+            "state": "started",
+            "outcome": "",
+            "approved": False,
+        }
+    )
+    cache.set(_k("token", _h(token)), interview_id, TTL)
+    return JsonResponse({"token": token, "interviewId": interview_id, "clientId": client_id})
+
+
+def _client_id(key: str) -> str:
+    return f"sbx-{_h(key)[:8]}"
+
+
+@require_http_methods(["GET"])
+def onboarding_url(request: HttpRequest) -> JsonResponse:
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    token = request.headers.get("X-Incode-Hardware-Id", "")
+    interview_id = cache.get(_k("token", _h(token))) if token else None
+    iv = _interview(interview_id) if interview_id else None
+    if iv is None or iv["key"] != _h(key):
+        return _err(401, "Unauthorized: unknown session token")
+    cache.set(_k("url", iv["urlId"]), iv["interviewId"], TTL)
+    url = request.build_absolute_uri(reverse("sandbox_incode:phone", args=[iv["urlId"]]))
+    return JsonResponse({"url": url})
+
+
+@require_http_methods(["GET"])
+def get_score(request: HttpRequest) -> JsonResponse:
+    iv, error = _owned(request, "id")
+    if error:
+        return error
+    assert iv is not None
+    if iv["state"] != "finished":
+        return JsonResponse({"overall": {"status": "UNKNOWN"}})
+    ok = iv["outcome"] == "pass"
+    value = "92.4" if ok else "21.0"
+    status = "OK" if ok else "FAIL"
+    return JsonResponse(
+        {
+            "idValidation": {"overall": {"value": value, "status": status}},
+            "liveness": {"overall": {"value": value, "status": status}},
+            "faceRecognition": {"overall": {"value": value, "status": status}},
+            "overall": {"value": value, "status": status},
+        }
+    )
+
+
+@require_http_methods(["GET"])
+def get_ocr_data(request: HttpRequest) -> JsonResponse:
+    iv, error = _owned(request, "id")
+    if error:
+        return error
+    assert iv is not None
+    if iv["state"] != "finished":
+        return JsonResponse({})
+    return JsonResponse(OCR_SAMPLE)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def process_approve(request: HttpRequest) -> JsonResponse:
+    iv, error = _owned(request, "interviewId")
+    if error:
+        return error
+    assert iv is not None
+    if iv["state"] != "finished" or iv["outcome"] != "pass":
+        return JsonResponse({"success": False, "error": "Session didn't PASS"})
+    existing = iv["approved"]
+    iv["approved"] = True
+    iv.setdefault("uuid", secrets.token_hex(12))
+    _save_interview(iv)
+    return JsonResponse(
+        {
+            "success": True,
+            "uuid": iv["uuid"],
+            "token": secrets.token_urlsafe(24),
+            "totalScore": "OK",
+            "existingCustomer": existing,
+        }
+    )
+
+
+@csrf_exempt
+@require_http_methods(["DELETE"])
+def delete_interview(request: HttpRequest) -> JsonResponse:
+    iv, error = _owned(request, "interviewId")
+    if error:
+        return error
+    assert iv is not None
+    iv.update(deleted=True, externalCustomerId="")
+    _save_interview(iv)
+    return JsonResponse({"success": True})
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def executive_login(request: HttpRequest) -> JsonResponse:
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    body = _json_body(request)
+    password = getattr(settings, "INCODE_SANDBOX_EXECUTIVE_PASSWORD", DEFAULT_EXEC_PASSWORD)
+    if not body.get("email") or body.get("password") != password:
+        return _err(401, "Invalid email or password")
+    lifetime = int(getattr(settings, "INCODE_SANDBOX_TOKEN_SECONDS", 24 * 3600))
+    now = time.time()
+    exp = now + lifetime
+    # Shaped like Incode's JWTs so a client can read `exp`; the signature is random.
+    token = ".".join(
+        (
+            _b64({"alg": "HS256"}),
+            _b64({"role": "ADMIN", "iat": int(now), "exp": int(exp)}),
+            secrets.token_urlsafe(24),
+        )
+    )
+    cache.set(_k("admin", _h(token)), {"key": _h(key), "exp": exp, "iat": now}, lifetime + 60)
+    return JsonResponse({"token": token})
+
+
+# --- the phone: finishes onboarding, then the webhook goes out -----------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def phone(request: HttpRequest, url_id: str) -> HttpResponse:
+    interview_id = cache.get(_k("url", url_id))
+    iv = _interview(interview_id) if interview_id else None
+    if iv is None or iv.get("deleted"):
+        return HttpResponse("Unknown onboarding link", status=404)
+    if request.method == "POST" and iv["state"] != "finished":
+        outcome = "pass" if request.POST.get("outcome") == "pass" else "fail"
+        iv.update(state="finished", outcome=outcome)
+        _save_interview(iv)
+        send_webhook_later(iv)
+    hook_configured = bool(cache.get(_k("webhook", iv["key"])))
+    return render(
+        request,
+        "sandbox/incode/phone.html",
+        {"iv": iv, "hook_configured": hook_configured, "url_id": url_id},
+    )
+
+
+def send_webhook_later(iv: dict[str, Any]) -> None:
+    """Deliver the onboarding-status webhook from a thread, so the click returns at once."""
+    url = cache.get(_k("webhook", iv["key"]))
+    if not url:
+        log.info("incode sandbox: no webhook configured for this API key")
+        return
+    body = {
+        "interviewId": iv["interviewId"],
+        "onboardingStatus": "ONBOARDING_FINISHED",
+        "clientId": iv["clientId"],
+        "flowId": iv["flowId"],
+    }
+    threading.Thread(target=_deliver, args=(url, body), daemon=True).start()
+
+
+def _deliver(url: str, body: dict[str, Any], attempts: int = 4) -> None:
+    for attempt in range(attempts):
+        try:
+            resp = requests.post(url, json=body, timeout=(3, 10))
+            if resp.status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5 * (2**attempt))
+
+
+# --- console (the vendor dashboard) ---------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def console_webhook(request: HttpRequest) -> JsonResponse:
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    url = str(_json_body(request).get("url") or "")
+    if not url.startswith(("http://", "https://")):
+        return _err(400, "url must be http(s)")
+    cache.set(_k("webhook", _h(key)), url, TTL)
+    return JsonResponse({"success": True})
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def console_expire_admin_tokens(request: HttpRequest) -> JsonResponse:
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    cache.set(_k("revoked-before", _h(key)), time.time() + 0.001, TTL)
+    return JsonResponse({"success": True})
+
+
+@require_http_methods(["GET"])
+def console_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
+    """What the vendor holds about an interview (no PII): lets tests see deletion/approval."""
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    iv = _interview(interview_id)
+    if iv is None or iv["key"] != _h(key):
+        return _err(404, "interview not found")
+    return JsonResponse(
+        {
+            "interviewId": interview_id,
+            "state": iv["state"],
+            "outcome": iv["outcome"],
+            "approved": iv["approved"],
+            "deleted": bool(iv.get("deleted")),
+            "externalCustomerId": iv["externalCustomerId"],
+            "redirectionUrl": iv["redirectionUrl"],
+        }
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def console(request: HttpRequest) -> HttpResponse:
+    """HTML form: set the webhook URL of an API key (what a merchant does in Incode's dashboard)."""
+    message = ""
+    if request.method == "POST":
+        key = request.POST.get("api_key", "")
+        url = request.POST.get("url", "")
+        allowed = getattr(settings, "INCODE_SANDBOX_API_KEYS", DEFAULT_KEYS)
+        if key not in allowed:
+            message = "Unknown API key."
+        elif not url.startswith(("http://", "https://")):
+            message = "The webhook URL must be http(s)."
+        else:
+            cache.set(_k("webhook", _h(key)), url, TTL)
+            message = "Webhook URL saved."
+    return render(request, "sandbox/incode/console.html", {"message": message})
+
+
+urlpatterns = [
+    path("omni/start", omni_start),
+    path("0/omni/onboarding-url", onboarding_url),
+    path("omni/get/score", get_score),
+    path("omni/get/ocr-data", get_ocr_data),
+    path("omni/process/approve", process_approve),
+    path("omni/interview", delete_interview),
+    path("executive/log-in", executive_login),
+    path("phone/<str:url_id>/", phone, name="phone"),
+    path("console/", console, name="console"),
+    path("console/webhook", console_webhook),
+    path("console/expire-admin-tokens", console_expire_admin_tokens),
+    path("console/interviews/<str:interview_id>", console_interview),
+]
