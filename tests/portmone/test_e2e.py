@@ -1,0 +1,75 @@
+"""End to end on a live server and a real worker: API → QR page → sandbox phone approves
+→ facts pulled server-side → completed; nothing secret ever reaches the customer's browser."""
+
+import time
+
+import pytest
+import requests
+from django.db import connection
+
+from kyc.models import IdentityField, ProviderAccount, TransferRequest
+from providers.portmone.adapter import ADAPTER
+from tests.conftest import wait_for
+
+FACTS = ["age_over_18", "full_name", "date_of_birth", "citizenship"]
+SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
+
+
+@pytest.mark.worker
+def test_it_completes_after_the_phone_approves_and_keeps_secrets_off_the_page(
+    public_url, celery_worker_process, merchant, api
+) -> None:
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="portmone",
+        enabled=True,
+        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
+    )
+    r = api.post(
+        "/api/v1/transfers/",
+        {"provider": "portmone", "reference": "e2e", "items": FACTS},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    t = TransferRequest.objects.get(pk=r.json()["id"])
+    browser = requests.Session()
+    seen = [browser.get(f"{public_url}/t/{t.page_token}/").text]
+    assert "<svg" in seen[0]
+
+    phone = requests.post(
+        f"{public_url}/sandbox/portmone/phone/{t.provider_ref}/",
+        data={"action": "approve"},
+        allow_redirects=False,
+    )
+    assert phone.status_code == 302
+
+    def fragment_until_done() -> bool:
+        r = browser.get(f"{public_url}/t/{t.page_token}/status")
+        seen.append(r.text)
+        if r.status_code == 286:
+            return True
+        time.sleep(0.8)
+        return False
+
+    wait_for(fragment_until_done, timeout=30)
+    seen.append(browser.get(f"{public_url}/t/{t.page_token}/").text)
+    t.refresh_from_db()
+    assert t.status == "completed"
+    assert "All done" in seen[-2]
+
+    values = {f.key: f.value for f in IdentityField.objects.filter(transfer=t)}
+    assert values["full_name"] == "Olena Kovalenko" and set(values) == set(FACTS)
+    with connection.cursor() as cur:
+        cur.execute("SELECT value FROM kyc_identityfield WHERE transfer_id = %s", [t.pk])
+        raw = " ".join(row[0] for row in cur.fetchall())
+    assert all(v not in raw for v in SECRET_VALUES)
+
+    data = api.get(f"/api/v1/transfers/{t.pk}/").json()
+    assert {d["key"]: d["value"] for d in data["data"]}["date_of_birth"] == "1990-04-12"
+
+    account.refresh_from_db()
+    token = account.state["token"]
+    assert token.startswith("pmt_")
+    everything = "\n".join(seen)
+    assert token not in everything
+    assert all(v not in everything for v in SECRET_VALUES)
