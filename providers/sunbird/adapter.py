@@ -1,6 +1,17 @@
+"""Sunbird eCreds as the portal sees it: settings, connection test, state lines.
+
+Sunbird issues certificates; it starts no verification (starts_transfers stays False).
+The issuance run itself lives in kyc.flows.sunbird, which calls providers.sunbird.client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 from typing import Any, ClassVar
 
+from providers import errors
 from providers.base import BaseAdapter
+from providers.sunbird import client
 from providers.sunbird.forms import SunbirdSettingsForm
 
 
@@ -10,14 +21,33 @@ class SunbirdAdapter(BaseAdapter):
     form_class = SunbirdSettingsForm
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "base_url": sandbox_url.rstrip("/"),
             "api_key": "demo-sunbird-key",
             "realm": "sunbird",
             "client_id": "admin-cli",
             "username": "demo-admin",
             "password": "demo-admin-password",
+            "page_size": 500,
         }
+        settings.update({f"path_{k}": v for k, (v, _) in client.ENDPOINTS.items()})
+        return settings
+
+    def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
+        cfg = client.Config.from_settings(settings)
+        if not cfg.base_url:
+            raise errors.PermanentError("Base URL is not set", code="not_configured")
+        token = client.fetch_token(cfg, now=dt.datetime.now(dt.UTC))
+        orgs = client.org_search(cfg, user_token=token.access_token)
+        return f"user token obtained; {len(orgs)} active root org(s) visible"
+
+    def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
+        lines = []
+        if state.get("user_token_expires_at"):
+            lines.append(("User token valid until", str(state["user_token_expires_at"])))
+        if state.get("token_error"):
+            lines.append(("Last token error", str(state["token_error"])))
+        return lines
 
 
 ADAPTER = SunbirdAdapter()

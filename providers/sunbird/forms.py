@@ -1,13 +1,50 @@
+"""The merchant's Sunbird settings: credentials plus every endpoint path (seed defaults)."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 
 from providers.forms import ProviderSettingsForm
+from providers.sunbird.client import ENDPOINTS
 
 
 class SunbirdSettingsForm(ProviderSettingsForm):
     secret_fields = ("api_key", "password")
-    base_url = forms.URLField(label="Base URL")
-    api_key = forms.CharField(label="API key")
+    base_url = forms.URLField(label="Base URL", help_text="e.g. https://staging.ntp.net.in")
+    api_key = forms.CharField(label="API key", help_text="Sent as Authorization: Bearer <key>.")
     realm = forms.CharField(label="Keycloak realm", initial="sunbird")
     client_id = forms.CharField(label="Keycloak client", initial="admin-cli")
-    username = forms.CharField()
+    username = forms.CharField(help_text="Keycloak user for X-Authenticated-User-Token.")
     password = forms.CharField()
+    page_size = forms.IntegerField(
+        label="Registry page size",
+        initial=500,
+        min_value=10,
+        max_value=1000,
+        required=False,
+        help_text="Certificates read per registry search call.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One path field per endpoint; the seed's path is the default, current Sunbird's in help.
+        for name, (default, alternative) in ENDPOINTS.items():
+            key = f"path_{name}"
+            self.fields[key] = forms.CharField(
+                label=f"Path: {name.replace('_', ' ')}",
+                required=False,
+                initial=self.stored.get(key) or default,
+                help_text=f"Default (seed): {default}. Alternative: {alternative}.",
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name, (default, _) in ENDPOINTS.items():
+            key = f"path_{name}"
+            value = (data.get(key) or "").strip() or default
+            if not value.startswith("/"):
+                self.add_error(key, "A path starts with /.")
+            data[key] = value
+        return data

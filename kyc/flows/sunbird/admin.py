@@ -1,0 +1,116 @@
+"""Staff manage key reservations and watch/retry issuance runs (scoped to their merchants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from kyc.admin import MerchantScopedAdmin
+from kyc.flows.sunbird import services
+from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
+
+
+@admin.register(KeyReservation)
+class KeyReservationAdmin(MerchantScopedAdmin):
+    list_display = ("key_id", "purpose", "root_org_id", "root_org_name", "added_by", "created_at")
+    list_filter = ("purpose", ("merchant", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("key_id", "root_org_id", "root_org_name", "comment")
+    readonly_fields = ("added_by", "run", "created_at")
+    fields = (
+        "merchant",
+        "root_org_id",
+        "root_org_name",
+        "key_id",
+        "purpose",
+        "comment",
+        *readonly_fields,
+    )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change and obj.added_by_id is None:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class IssuanceStepInline(admin.TabularInline):
+    model = IssuanceStep
+    extra = 0
+    can_delete = False
+    fields = (
+        "name",
+        "status",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "error",
+        "request_summary",
+        "answer_summary",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IssuanceRun)
+class IssuanceRunAdmin(MerchantScopedAdmin):
+    list_display = (
+        "pk",
+        "merchant",
+        "course_id",
+        "batch_id",
+        "status",
+        "current_step",
+        "collected_count",
+        "expected_count",
+        "created_at",
+    )
+    list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("course_id", "batch_id", "root_org_id", "root_org_name")
+    inlines = (IssuanceStepInline,)
+    actions = ("resume",)
+    readonly_fields = (
+        "status",
+        "current_step",
+        "chain_token",
+        "registry_count",
+        "collected_count",
+        "collect_offset",
+        "stable_polls",
+        "heartbeat_at",
+        "last_error",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # runs start from the merchant page (it validates keys and settings)
+
+    @admin.action(description="Retry / resume from the first unfinished step")
+    def resume(self, request: HttpRequest, queryset: QuerySet[IssuanceRun]) -> None:
+        n = 0
+        for run in queryset.exclude(status=IssuanceRun.Status.DONE):
+            services.run_resume(run_id=run.pk, actor=request.user)
+            n += 1
+        messages.success(request, f"{n} run(s) resumed.")
+
+
+@admin.register(IssuanceStep)
+class IssuanceStepAdmin(MerchantScopedAdmin):
+    merchant_path = "run__merchant"
+    list_display = ("run", "name", "status", "attempts", "started_at", "finished_at")
+    list_filter = ("status", "name")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SunbirdFlowConfig(AppConfig):
+    name = "kyc.flows.sunbird"
+    label = "kyc_sunbird"
+    verbose_name = "Sunbird eCreds issuance"
+    default_auto_field = "django.db.models.BigAutoField"

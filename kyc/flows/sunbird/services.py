@@ -1,0 +1,718 @@
+"""Writes of the Sunbird issuance flow: key reservations and runs carried out step by step.
+
+A run is six steps in order (models.STEP_NAMES). Each step is executed by
+`step_execute`, which is safe to call twice:
+
+- a step already DONE is skipped, so a redelivered task never assigns keys or issues
+  a second time (re-issuing happens only when the run has `reissue` set, and then
+  once, in the issue step);
+- a step found RUNNING when a task starts was interrupted (worker killed mid-call):
+  assign_keys then asks Sunbird which keys the org has before assigning again, and
+  issue asks the registry whether certificates exist before submitting again;
+- only the task carrying the run's current `chain_token` advances it; `run_resume`
+  (retry button, reconcile) rotates the token so a late redelivery does nothing.
+
+Certificates are read page by page from the registry and written with one
+bulk_create per page (ignore_conflicts on the unique certificate key), so memory
+stays flat whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kyc import services as kyc_services
+from kyc.flows.sunbird.models import (
+    STEP_NAMES,
+    IssuanceRun,
+    IssuanceStep,
+    KeyReservation,
+    reserved_message,
+)
+from kyc.models import Certificate, Merchant, ProviderAccount
+from providers.errors import AuthenticationError, InvalidInput, ProviderError
+from providers.sunbird import client
+from providers.sunbird.schemas import CertRecord
+
+log = logging.getLogger(__name__)
+PROVIDER = "sunbird"
+T = TypeVar("T")
+
+
+def _setting(name: str, default: float) -> float:
+    """Django setting, else environment (lets a test worker poll faster), else default."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name, default)
+    return float(value)
+
+
+def poll_seconds() -> float:
+    return min(_setting("SUNBIRD_POLL_SECONDS", 5.0), float(settings.CELERY_MAX_COUNTDOWN))
+
+
+def stale_seconds() -> float:
+    return _setting("SUNBIRD_STALE_SECONDS", 120.0)
+
+
+def collect_timeout() -> dt.timedelta:
+    return dt.timedelta(seconds=_setting("SUNBIRD_COLLECT_TIMEOUT_SECONDS", 6 * 3600.0))
+
+
+MAX_PAGES_PER_ROUND = 50  # bounds one task's duration; the next round continues at the cursor
+MAX_AUTO_RETRIES = 3  # per step, for timeouts and 5xx; then the step fails and waits for a person
+
+
+class KeyAlreadyReserved(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StepFailed(Exception):
+    """A step cannot succeed as asked; the message is shown on the run page."""
+
+
+@dataclass
+class Outcome:
+    """What the caller (a task, or the inline runner) does next."""
+
+    next_step: str | None = None
+    countdown: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class StepResult:
+    request: dict[str, Any]
+    answer: dict[str, Any]
+    finished: bool = True  # False: collect must poll again
+    run_updates: dict[str, Any] = field(default_factory=dict)
+
+
+# --- key reservations -----------------------------------------------------------
+
+
+def key_reserve(
+    *,
+    merchant: Merchant,
+    root_org_id: str,
+    root_org_name: str,
+    key_id: str,
+    purpose: str,
+    added_by: Any = None,
+    run: IssuanceRun | None = None,
+    comment: str = "",
+) -> KeyReservation:
+    """Reserve a key for a root org; a key already reserved raises KeyAlreadyReserved.
+
+    The database's unique constraint is the real guard (two staff at once); the
+    lookup first only gives the message a holder's name. The same run reserving its
+    own key again (a resumed step) gets its reservation back.
+    """
+    key_id = key_id.strip()
+    existing = KeyReservation.objects.filter(merchant=merchant, key_id=key_id).first()
+    if existing is not None:
+        if run is not None and existing.run_id == run.pk and existing.purpose == purpose:
+            return existing
+        raise KeyAlreadyReserved(reserved_message(existing))
+    try:
+        with transaction.atomic():
+            reservation = KeyReservation.objects.create(
+                merchant=merchant,
+                root_org_id=root_org_id,
+                root_org_name=root_org_name,
+                key_id=key_id,
+                purpose=purpose,
+                added_by=added_by if getattr(added_by, "pk", None) else None,
+                run=run,
+                comment=comment,
+            )
+    except IntegrityError:
+        existing = KeyReservation.objects.get(merchant=merchant, key_id=key_id)
+        raise KeyAlreadyReserved(reserved_message(existing)) from None
+    kyc_services.audit_log(
+        actor=added_by,
+        action="sunbird.key_reserved",
+        obj=reservation,
+        merchant=merchant,
+        detail={"key_id": key_id, "purpose": purpose, "root_org_id": root_org_id},
+    )
+    return reservation
+
+
+def keys_taken(*, merchant: Merchant, key_ids: Iterable[str]) -> list[str]:
+    """Messages for keys already reserved (for the start form)."""
+    return [
+        reserved_message(r)
+        for r in KeyReservation.objects.filter(merchant=merchant, key_id__in=list(key_ids))
+    ]
+
+
+# --- runs -------------------------------------------------------------------------
+
+
+def account_for(merchant: Merchant) -> ProviderAccount:
+    account = ProviderAccount.objects.filter(merchant=merchant, provider=PROVIDER).first()
+    if account is None or not (account.settings or {}).get("base_url"):
+        raise InvalidInput("Configure Sunbird (Providers → Sunbird eCreds) before issuing.")
+    return account
+
+
+def run_create(
+    *,
+    merchant: Merchant,
+    root_org_id: str,
+    course_id: str,
+    batch_id: str,
+    sign_keys: list[str],
+    enc_keys: list[str],
+    issuer_name: str,
+    issuer_url: str,
+    html_template_url: str,
+    certificate_name: str = "",
+    signatories: list[dict[str, Any]] | None = None,
+    notify_template: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
+    reissue: bool = False,
+    expected_count: int | None = None,
+    created_by: Any = None,
+    enqueue: bool = True,
+) -> IssuanceRun:
+    """Create a run and its six steps, and start the first step once committed."""
+    account_for(merchant)
+    if not sign_keys or not enc_keys:
+        raise InvalidInput("At least one sign key and one enc key are needed.", field="sign_keys")
+    if set(sign_keys) & set(enc_keys):
+        raise InvalidInput("A key cannot be both a sign and an enc key.", field="enc_keys")
+    taken = keys_taken(merchant=merchant, key_ids=[*sign_keys, *enc_keys])
+    if taken:
+        raise InvalidInput(" ".join(taken), field="sign_keys")
+    with transaction.atomic():
+        run = IssuanceRun(
+            merchant=merchant,
+            created_by=created_by if getattr(created_by, "pk", None) else None,
+            root_org_id=root_org_id.strip(),
+            course_id=course_id.strip(),
+            batch_id=batch_id.strip(),
+            sign_keys=list(sign_keys),
+            enc_keys=list(enc_keys),
+            issuer_name=issuer_name,
+            issuer_url=issuer_url,
+            html_template_url=html_template_url,
+            signatories=list(signatories or []),
+            notify_template=dict(notify_template or {}),
+            filters=dict(filters if filters is not None else {"status": "2"}),
+            reissue=reissue,
+            expected_count=expected_count,
+            status=IssuanceRun.Status.RUNNING,
+            current_step=STEP_NAMES[0],
+            heartbeat_at=timezone.now(),
+        )
+        if certificate_name:
+            run.certificate_name = certificate_name
+        token = run.new_token()
+        run.save()
+        IssuanceStep.objects.bulk_create(
+            [IssuanceStep(run=run, name=name, order=i) for i, name in enumerate(STEP_NAMES)]
+        )
+        kyc_services.audit_log(
+            actor=created_by,
+            action="sunbird.run_created",
+            obj=run,
+            merchant=merchant,
+            detail={"course_id": run.course_id, "batch_id": run.batch_id},
+        )
+        if enqueue:
+            _enqueue_on_commit(run.pk, STEP_NAMES[0], token)
+    return run
+
+
+def run_resume(*, run_id: int, actor: Any = None, enqueue: bool = True) -> IssuanceRun:
+    """Continue a run from its first unfinished step (retry button, reconcile).
+
+    A FAILED step goes back to PENDING; a RUNNING one stays RUNNING so the step knows it
+    was interrupted and checks Sunbird before calling it again.
+    """
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        if run.status == IssuanceRun.Status.DONE:
+            return run
+        step = run.steps.exclude(status=IssuanceStep.Status.DONE).order_by("order").first()
+        if step is None:
+            run.status = IssuanceRun.Status.DONE
+            run.finished_at = run.finished_at or timezone.now()
+            run.save()
+            return run
+        if step.status == IssuanceStep.Status.FAILED:
+            step.status = IssuanceStep.Status.PENDING
+            step.save(update_fields=["status"])
+        token = run.new_token()
+        run.status = IssuanceRun.Status.RUNNING
+        run.current_step = step.name
+        run.heartbeat_at = timezone.now()
+        run.last_error = ""
+        run.finished_at = None
+        run.save()
+        if actor is not None:
+            kyc_services.audit_log(
+                actor=actor, action="sunbird.run_resumed", obj=run, detail={"step": step.name}
+            )
+        if enqueue:
+            _enqueue_on_commit(run.pk, step.name, token)
+    return run
+
+
+def _enqueue_on_commit(run_id: int, name: str, token: str, countdown: float = 0) -> None:
+    from kyc.flows.sunbird import tasks
+
+    transaction.on_commit(lambda: tasks.enqueue_step(run_id, name, token, countdown))
+
+
+def reconcile(*, now: dt.datetime | None = None, stale_after: float | None = None) -> int:
+    """Resume running runs whose worker went silent (killed, broker lost the task)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=stale_seconds() if stale_after is None else stale_after)
+    ids = list(
+        IssuanceRun.objects.filter(status=IssuanceRun.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+        .values_list("pk", flat=True)[:100]
+    )
+    for pk in ids:
+        run_resume(run_id=pk)
+    return len(ids)
+
+
+def run_execute_inline(run_id: int, *, max_seconds: float = 3600.0) -> IssuanceRun:
+    """Run every remaining step synchronously (bench, shell). Same code path as the tasks."""
+    run = run_resume(run_id=run_id, enqueue=False)
+    name: str | None = run.current_step
+    token = run.chain_token
+    deadline = time.monotonic() + max_seconds
+    while name and run.status == IssuanceRun.Status.RUNNING and time.monotonic() < deadline:
+        outcome = step_execute(run_id=run_id, name=name, token=token)
+        name = outcome.next_step
+        if name and outcome.countdown:
+            time.sleep(outcome.countdown)
+        run.refresh_from_db()
+    return run
+
+
+# --- executing one step ----------------------------------------------------------
+
+
+def _next(name: str) -> str | None:
+    i = STEP_NAMES.index(name)
+    return STEP_NAMES[i + 1] if i + 1 < len(STEP_NAMES) else None
+
+
+def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
+    """Execute (or skip, or continue polling) one step of a run. Idempotent."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.chain_token != token or run.status != IssuanceRun.Status.RUNNING:
+            return Outcome(detail="superseded or not running")
+        step = IssuanceStep.objects.select_for_update().get(run=run, name=name)
+        if step.status == IssuanceStep.Status.DONE:
+            nxt = _next(name)
+            run.current_step = nxt or name
+            run.save(update_fields=["current_step", "updated_at"])
+            return Outcome(next_step=nxt, detail="already done")
+        interrupted = step.status == IssuanceStep.Status.RUNNING and name != "collect"
+        if step.status != IssuanceStep.Status.RUNNING or name != "collect":
+            step.attempts += 1
+            step.started_at = now
+        step.status = IssuanceStep.Status.RUNNING
+        step.error = ""
+        step.save()
+        run.current_step = name
+        run.heartbeat_at = now
+        run.save(update_fields=["current_step", "heartbeat_at", "updated_at"])
+
+    try:
+        result = STEPS[name](run, step, interrupted)
+    except StepFailed as exc:
+        _fail(run_id=run_id, name=name, error=str(exc))
+        return Outcome(detail=str(exc))
+    except ProviderError as exc:
+        if exc.retryable and step.attempts < MAX_AUTO_RETRIES:
+            _step_error(run_id=run_id, name=name, error=f"{exc.code}: {exc.message} (retrying)")
+            return Outcome(next_step=name, countdown=min(2.0**step.attempts, 60.0))
+        _fail(run_id=run_id, name=name, error=f"{exc.code}: {exc.message}")
+        return Outcome(detail=exc.message)
+    except KeyAlreadyReserved as exc:
+        _fail(run_id=run_id, name=name, error=exc.message)
+        return Outcome(detail=exc.message)
+
+    if not result.finished:
+        _step_progress(run_id=run_id, name=name, result=result)
+        return Outcome(next_step=name, countdown=poll_seconds(), detail="polling")
+    done = _finish(run_id=run_id, name=name, result=result)
+    with transaction.atomic():
+        current = IssuanceRun.objects.filter(pk=run_id).values_list("chain_token", flat=True)
+        still_ours = current.first() == token
+    if not done or not still_ours:
+        return Outcome(detail="finished elsewhere")
+    return Outcome(next_step=_next(name))
+
+
+def _finish(*, run_id: int, name: str, result: StepResult) -> bool:
+    """Record a finished step; False if another execution recorded it first."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        step = IssuanceStep.objects.select_for_update().get(run=run, name=name)
+        if step.status == IssuanceStep.Status.DONE:
+            return False
+        step.status = IssuanceStep.Status.DONE
+        step.request_summary = result.request
+        step.answer_summary = result.answer
+        step.finished_at = now
+        step.error = ""
+        step.save()
+        for key, value in result.run_updates.items():
+            setattr(run, key, value)
+        nxt = _next(name)
+        run.current_step = nxt or name
+        run.heartbeat_at = now
+        if nxt is None:
+            run.status = IssuanceRun.Status.DONE
+            run.finished_at = now
+        run.save()
+    return True
+
+
+def _step_progress(*, run_id: int, name: str, result: StepResult) -> None:
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        IssuanceStep.objects.filter(run=run, name=name).update(
+            request_summary=result.request, answer_summary=result.answer
+        )
+        for key, value in result.run_updates.items():
+            setattr(run, key, value)
+        run.heartbeat_at = timezone.now()
+        run.save()
+
+
+def _step_error(*, run_id: int, name: str, error: str) -> None:
+    IssuanceStep.objects.filter(run_id=run_id, name=name).update(
+        status=IssuanceStep.Status.PENDING, error=error
+    )
+    IssuanceRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+
+
+def _fail(*, run_id: int, name: str, error: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        IssuanceStep.objects.filter(run=run, name=name).update(
+            status=IssuanceStep.Status.FAILED, error=error[:2000], finished_at=now
+        )
+        run.status = IssuanceRun.Status.FAILED
+        run.last_error = f"{name}: {error}"[:2000]
+        run.heartbeat_at = now
+        run.save()
+    log.warning("sunbird run %s failed at %s", run_id, name)
+
+
+# --- talking to Sunbird -----------------------------------------------------------
+
+
+class _Session:
+    """A run's config plus a cached user token, refreshed before expiry or after a 401."""
+
+    def __init__(self, merchant: Merchant) -> None:
+        self.account = account_for(merchant)
+        self.cfg = client.Config.from_settings(self.account.settings or {})
+
+    def token(self, *, force: bool = False) -> str:
+        now = timezone.now()
+        if not force:
+            cached = client.token_from_state(self.account.state or {}, now=now)
+            if cached:
+                return cached
+        try:
+            info = client.fetch_token(self.cfg, now=now)
+        except ProviderError as exc:
+            kyc_services.provider_account_set_state(
+                account_id=self.account.pk, updates={"token_error": exc.message}
+            )
+            raise
+        updates = {
+            "user_token": info.access_token,
+            "user_token_expires_at": info.expires_at.isoformat(),
+            "token_error": "",
+        }
+        kyc_services.provider_account_set_state(account_id=self.account.pk, updates=updates)
+        self.account.state = {**(self.account.state or {}), **updates}
+        return info.access_token
+
+    def call(self, fn: Callable[[str], T]) -> T:
+        """Call with the cached token; on 401 get a new token once and call again."""
+        try:
+            return fn(self.token())
+        except AuthenticationError:
+            return fn(self.token(force=True))
+
+
+def _step_find_root_org(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    s = _Session(run.merchant)
+    orgs = s.call(lambda t: client.org_search(s.cfg, user_token=t))
+    request = {
+        "method": "POST",
+        "path": s.cfg.path("org_search"),
+        "filters": {"isRootOrg": True, "status": "1"},
+    }
+    found = next((o for o in orgs if o.id == run.root_org_id), None)
+    if found is None:
+        raise StepFailed(
+            f"{run.root_org_id} is not an active root org (org search returned "
+            f"{len(orgs)} active root orgs: {', '.join(o.id for o in orgs[:10])})."
+        )
+    answer = {"root_orgs": len(orgs), "found": {"id": found.id, "name": found.name}}
+    updates = {"root_org_name": found.name, "root_org_channel": found.channel}
+    return StepResult(request=request, answer=answer, run_updates=updates)
+
+
+def _step_reserve_keys(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    reserved = []
+    for purpose, keys in (("sign", run.sign_keys), ("enc", run.enc_keys)):
+        for key_id in keys:
+            r = key_reserve(
+                merchant=run.merchant,
+                root_org_id=run.root_org_id,
+                root_org_name=run.root_org_name,
+                key_id=key_id,
+                purpose=purpose,
+                added_by=run.created_by,
+                run=run,
+                comment=f"issuance run #{run.pk} ({run.course_id}/{run.batch_id})",
+            )
+            reserved.append(r.pk)
+    return StepResult(
+        request={"signKeys": run.sign_keys, "encKeys": run.enc_keys, "rootOrg": run.root_org_id},
+        answer={"reserved": len(reserved)},
+    )
+
+
+def _step_assign_keys(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    s = _Session(run.merchant)
+    request = {
+        "method": "PATCH",
+        "path": s.cfg.path("assign_key"),
+        "id": run.root_org_id,
+        "signKeys": run.sign_keys,
+        "encKeys": run.enc_keys,
+    }
+    if interrupted:
+        # The last attempt may have reached Sunbird before the worker died: look first.
+        current = s.call(lambda t: client.org_keys(s.cfg, org_id=run.root_org_id, user_token=t))
+        if set(current["signKeys"]) == set(run.sign_keys) and set(current["encKeys"]) == set(
+            run.enc_keys
+        ):
+            return StepResult(
+                request=request,
+                answer={"resumed": "keys already assigned at Sunbird; not assigned again"},
+            )
+    answer = s.call(
+        lambda t: client.assign_keys(
+            s.cfg,
+            org_id=run.root_org_id,
+            sign_keys=list(run.sign_keys),
+            enc_keys=list(run.enc_keys),
+            user_token=t,
+        )
+    )
+    return StepResult(request=request, answer=answer)
+
+
+def cert_template(run: IssuanceRun) -> dict[str, Any]:
+    """The certTemplate entry of the seed's content update."""
+    return {
+        "name": run.certificate_name,
+        "issuer": {"name": run.issuer_name, "url": run.issuer_url, "publicKey": run.sign_keys},
+        "signatoryList": run.signatories,
+        "keys": {"id": run.sign_keys[0] if run.sign_keys else ""},
+        "htmlTemplate": run.html_template_url,
+        "notifyTemplate": run.notify_template,
+    }
+
+
+def _step_attach_template(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    s = _Session(run.merchant)
+    template = cert_template(run)
+    answer = s.call(
+        lambda t: client.content_update(
+            s.cfg, course_id=run.course_id, cert_template=template, user_token=t
+        )
+    )
+    request = {
+        "method": "PATCH",
+        "path": s.cfg.path("content_update", course_id=run.course_id),
+        "certTemplate": {k: template[k] for k in ("name", "issuer", "htmlTemplate")},
+        "signatories": len(run.signatories),
+    }
+    return StepResult(request=request, answer=answer)
+
+
+def _step_issue(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    s = _Session(run.merchant)
+    request = {
+        "method": "POST",
+        "path": s.cfg.path("issue") + ("?reIssue=true" if run.reissue else ""),
+        "batchId": run.batch_id,
+        "courseId": run.course_id,
+        "certificate": run.certificate_name,
+        "filters": run.filters,
+    }
+    if interrupted:
+        page = s.call(
+            lambda t: client.cert_search(
+                s.cfg,
+                batch_id=run.batch_id,
+                course_id=run.course_id,
+                offset=0,
+                limit=1,
+                user_token=t,
+            )
+        )
+        if page.total:
+            return StepResult(
+                request=request,
+                answer={"resumed": f"registry already lists {page.total}; not issued again"},
+            )
+    answer = s.call(
+        lambda t: client.issue(
+            s.cfg,
+            batch_id=run.batch_id,
+            course_id=run.course_id,
+            certificate=run.certificate_name,
+            filters=dict(run.filters),
+            reissue=run.reissue,
+            user_token=t,
+        )
+    )
+    return StepResult(request=request, answer=answer)
+
+
+def certificates_store(*, run: IssuanceRun, records: list[CertRecord]) -> None:
+    """One INSERT for a page of certificates; ones already stored are left alone."""
+    Certificate.objects.bulk_create(
+        [
+            Certificate(
+                merchant_id=run.merchant_id,
+                provider=PROVIDER,
+                slug=run.certificate_name,
+                external_id=r.id,
+                recipient_id=r.recipient_id,
+                recipient_name=r.recipient_name,
+                course_id=r.course_id or run.course_id,
+                batch_id=r.batch_id or run.batch_id,
+                download_url=r.download_url[:1000],
+            )
+            for r in records
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _collected(run: IssuanceRun) -> int:
+    return Certificate.objects.filter(
+        merchant_id=run.merchant_id,
+        provider=PROVIDER,
+        batch_id=run.batch_id,
+        course_id=run.course_id,
+    ).count()
+
+
+def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    """One poll round: read pages from the cursor, store each page, decide if complete."""
+    s = _Session(run.merchant)
+    size = s.cfg.page_size
+    offset = run.collect_offset
+    total = 0
+    pages = 0
+    while pages < MAX_PAGES_PER_ROUND:
+        page = s.call(
+            lambda t, o=offset: client.cert_search(
+                s.cfg,
+                batch_id=run.batch_id,
+                course_id=run.course_id,
+                offset=o,
+                limit=size,
+                user_token=t,
+            )
+        )
+        pages += 1
+        total = page.total
+        if page.items:
+            certificates_store(run=run, records=page.items)
+            offset += len(page.items)
+            # Progress for the page's bar, and a heartbeat so reconcile leaves us alone.
+            IssuanceRun.objects.filter(pk=run.pk).update(
+                collected_count=_collected(run),
+                registry_count=total,
+                collect_offset=offset,
+                heartbeat_at=timezone.now(),
+            )
+        if len(page.items) < size:
+            break
+    collected = _collected(run)
+    if offset >= total and collected < total:
+        offset = 0  # the registry's order shifted under us: read it all again next round
+    stable = run.stable_polls + 1 if total and total == run.registry_count else 0
+    target = run.expected_count or total
+    finished = bool(target) and collected >= target and (bool(run.expected_count) or stable >= 1)
+    polls = int((step.answer_summary or {}).get("polls", 0)) + 1
+    request = {
+        "method": "POST",
+        "path": s.cfg.path("cert_search"),
+        "batchId": run.batch_id,
+        "courseId": run.course_id,
+        "page_size": size,
+    }
+    answer = {
+        "polls": polls,
+        "registry_count": total,
+        "collected": collected,
+        "expected": run.expected_count,
+        "pages_last_round": pages,
+    }
+    if not finished and step.started_at and timezone.now() - step.started_at > collect_timeout():
+        raise StepFailed(
+            f"Only {collected} of {target or '?'} certificates appeared in the registry "
+            f"within {collect_timeout()}; retry to keep waiting."
+        )
+    return StepResult(
+        request=request,
+        answer=answer,
+        finished=finished,
+        run_updates={
+            "registry_count": total,
+            "collected_count": collected,
+            "collect_offset": offset,
+            "stable_polls": stable,
+        },
+    )
+
+
+STEPS: dict[str, Callable[[IssuanceRun, IssuanceStep, bool], StepResult]] = {
+    "find_root_org": _step_find_root_org,
+    "reserve_keys": _step_reserve_keys,
+    "assign_keys": _step_assign_keys,
+    "attach_template": _step_attach_template,
+    "issue": _step_issue,
+    "collect": _step_collect,
+}
