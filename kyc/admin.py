@@ -38,7 +38,7 @@ from kyc.status import Status
 MASK = "•••• hidden"
 
 
-def _merchant_field(model: type) -> str | None:
+def _merchant_field(model: Any) -> str | None:
     names = {f.name for f in model._meta.get_fields()}
     if model is Merchant:
         return "pk"
@@ -153,6 +153,22 @@ class ProviderAccountAdmin(MerchantScopedAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # created from the merchant's provider settings pages
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Every change to a provider account is audited, wherever it is made (names, never values).
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            services.audit_log(
+                actor=request.user,
+                action="provider_account.updated",
+                obj=obj,
+                detail={
+                    "provider": obj.provider,
+                    "changed_fields": sorted(form.changed_data),
+                    "enabled": obj.enabled,
+                    "via": "admin",
+                },
+            )
+
     @admin.display(description="Settings")
     def configured_fields(self, obj: ProviderAccount) -> str:
         # Names only: values (secrets among them) are edited on the settings page, never shown here.
@@ -256,7 +272,7 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
     def masked(self, obj: IdentityField) -> str:
         return _reveal_link(obj)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [
             "record",
             "provider",
@@ -269,7 +285,7 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
             "erased_at",
         ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
 
     def get_urls(self) -> list:

@@ -107,6 +107,9 @@ class EncryptedTextField(EncryptedMixin, models.TextField):
 class EncryptedBytesField(EncryptedMixin, models.TextField):
     """Raw bytes (webhook bodies, raw certificates)."""
 
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: bytes  # type: ignore[assignment]
+
     def encode(self, value: Any) -> bytes:
         return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
@@ -119,6 +122,9 @@ class EncryptedBytesField(EncryptedMixin, models.TextField):
 
 class EncryptedJSONField(EncryptedMixin, models.TextField):
     """A dict kept encrypted as a whole (provider settings, tokens)."""
+
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
 
     def encode(self, value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")

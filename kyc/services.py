@@ -361,7 +361,7 @@ def transfer_apply(
         if update.detail and (changed or update.failure_code):
             t.status_detail = update.detail
         stored = 0
-        if update.fields and t.record_id:
+        if update.fields and t.record is not None:
             stored = identity_fields_store(
                 record=t.record, provider=t.provider, fields=update.fields, transfer=t
             )

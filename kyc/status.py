@@ -69,7 +69,7 @@ def can_move(current: str, new: str) -> bool:
 
 def plain_words(status: str) -> str:
     """What the customer page says for a status."""
-    return {
+    words: dict[str, str] = {
         Status.CREATED: "Preparing your request…",
         Status.PENDING: "Scan the code with your phone to continue.",
         Status.ACCEPTED: "You approved the request. We are receiving your data…",
@@ -81,4 +81,5 @@ def plain_words(status: str) -> str:
         Status.EXPIRED: "This request expired before it was completed. Ask for a new one.",
         Status.REJECTED: "Your details could not be accepted.",
         Status.CANCELLED: "This request was cancelled.",
-    }.get(status, status)
+    }
+    return words.get(status, status)

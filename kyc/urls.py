@@ -2,13 +2,14 @@
 
 import importlib
 import importlib.util
+from typing import Any
 
 from django.conf import settings
 from django.urls import include, path
 
 from kyc import views
 
-urlpatterns = [
+urlpatterns: list[Any] = [
     path("t/<str:token>/", views.transfer_page, name="transfer_page"),
     path("t/<str:token>/status", views.transfer_status, name="transfer_status"),
 ]

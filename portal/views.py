@@ -145,7 +145,7 @@ class NewTransferForm(forms.Form):
 
     def __init__(self, *args: Any, providers: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = providers
+        self.fields["provider"].choices = providers  # type: ignore[attr-defined]
 
 
 @login_required

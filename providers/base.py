@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from django import forms
+from providers.forms import ProviderSettingsForm
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,16 @@ class Adapter(Protocol):
     name: ClassVar[str]
     label: ClassVar[str]
     starts_transfers: ClassVar[bool]
-    form_class: ClassVar[type[forms.Form]]
+    poll_on_page: ClassVar[bool]
+    form_class: ClassVar[type[ProviderSettingsForm]]
+
+    def start_transfer(self, request: StartRequest) -> StartResult: ...
+
+    def validate_start(
+        self, *, subject: str, items: list[str], settings: dict[str, Any]
+    ) -> tuple[str, list[str]]: ...
+
+    def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]: ...
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
         """Settings that point an account at the built-in sandbox (used by `manage.py demo`)."""
@@ -95,7 +104,7 @@ class BaseAdapter:
     starts_transfers: ClassVar[bool] = False
     # Whether the customer page's poll should trigger a (rate-limited) provider check.
     poll_on_page: ClassVar[bool] = False
-    form_class: ClassVar[type[forms.Form]]
+    form_class: ClassVar[type[ProviderSettingsForm]]
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
         return {}

@@ -19,11 +19,9 @@ from providers.errors import InvalidInput
 
 
 class MerchantScoped:
-    request: Request
-
     @property
     def merchant(self) -> Any:
-        return self.request.auth.merchant
+        return self.request.auth.merchant  # type: ignore[attr-defined]
 
 
 class TransferViewSet(

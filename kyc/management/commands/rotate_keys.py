@@ -27,8 +27,8 @@ class Command(BaseCommand):
             if not fields:
                 continue
             table = connection.ops.quote_name(model._meta.db_table)
-            pk = connection.ops.quote_name(model._meta.pk.column)
-            cols = [connection.ops.quote_name(f.column) for f in fields]
+            pk = connection.ops.quote_name(str(model._meta.pk.column))
+            cols = [connection.ops.quote_name(str(f.column)) for f in fields]
             last = None
             while True:
                 with transaction.atomic(), connection.cursor() as cur:
