@@ -1,0 +1,43 @@
+"""Two merchants with one object of every merchant-owned model each (see builder.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from rest_framework.test import APIClient
+
+from kyc import services
+from kyc.admin import _merchant_field
+from kyc.models import Merchant
+from tests import factories
+from tests.isolation.builder import Builder
+
+A_TAG, B_TAG = "aaazq", "bbbzq"
+
+
+@dataclass
+class Side:
+    merchant: Merchant
+    builder: Builder
+    api: APIClient
+    staff: Any
+    objects: dict[type[models.Model], models.Model] = field(default_factory=dict)
+
+
+def owned_models() -> list[type[models.Model]]:
+    """Every model that belongs to one merchant (directly, via its record or its transfer)."""
+    return [m for m in apps.get_models() if m is not Merchant and _merchant_field(m)]
+
+
+def make_side(tag: str) -> Side:
+    merchant = Merchant.objects.create(name=f"{tag} Holdings", slug=f"{tag}-holdings")
+    builder = Builder(merchant, tag)
+    objects = {m: builder.get(m) for m in owned_models()}
+    _, raw = services.api_key_create(merchant=merchant, name=f"{tag}-key")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    staff = factories.staff_user(merchant, reveal=True, username=f"{tag}-staff")
+    return Side(merchant=merchant, builder=builder, api=api, staff=staff, objects=objects)
