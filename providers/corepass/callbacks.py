@@ -1,0 +1,169 @@
+"""Parse connector callbacks (JSON, multipart/form-data or urlencoded) into dataclasses.
+
+The seed says the data callback is multipart/form-data but prints it as JSON. A Go
+connector writing a form most plausibly sends scalar parts plus `infos` as JSON text
+(one part holding the array, or one part per info); some send indexed keys
+(`infos[0][fieldID]`) or the whole document in one part. All of these are accepted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.http import QueryDict
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.datastructures import MultiValueDict
+
+from providers.corepass.schemas import DataCallback, ErrorCallback, Info, StatusCallback
+
+
+class MalformedCallback(ValueError):
+    """The body cannot be read as a callback; the message is short and safe to answer."""
+
+
+_INDEXED = re.compile(r"^infos\[(\d+)\](?:\[(\w+)\]|\.(\w+))$")
+_WHOLE_DOC_PARTS = ("data", "body", "payload", "json")
+
+
+def _form(content_type: str, body: bytes) -> MultiValueDict:
+    if content_type.startswith("multipart/form-data"):
+        meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+        try:
+            parser = MultiPartParser(meta, io.BytesIO(body), [MemoryFileUploadHandler()], "utf-8")
+            post, files = parser.parse()
+        except MultiPartParserError:
+            raise MalformedCallback("malformed multipart body") from None
+        merged = MultiValueDict({k: list(v) for k, v in post.lists()})
+        for name, uploads in files.lists():
+            for f in uploads:
+                merged.appendlist(name, f.read().decode("utf-8", "replace"))
+        return merged
+    return QueryDict(body, encoding="utf-8")
+
+
+def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """A plain dict from any accepted encoding (infos normalised to a list of dicts)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = _form((content_type or "").strip(), body)
+        for part in _WHOLE_DOC_PARTS:
+            if part in form and "user" not in form:
+                return parse_body("application/json", form[part].encode())
+        doc: dict[str, Any] = {k: form.get(k) for k in form if not k.startswith("infos")}
+        infos: list[Any] = []
+        for text in form.getlist("infos"):
+            infos.extend(_as_list(_loads(text, "infos")))
+        indexed: dict[int, dict[str, Any]] = {}
+        for key in form:
+            m = _INDEXED.match(key)
+            if m:
+                indexed.setdefault(int(m.group(1)), {})[m.group(2) or m.group(3)] = form.get(key)
+        infos.extend(indexed[i] for i in sorted(indexed))
+        if "infos" in form or indexed:
+            doc["infos"] = infos
+        if isinstance(doc.get("items"), str):
+            doc["items"] = _as_list(_loads(doc["items"], "items"))
+        if isinstance(doc.get("fields"), str):
+            doc["fields"] = _as_list(_loads(doc["fields"], "fields"))
+        return doc
+    try:
+        doc = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedCallback("body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise MalformedCallback("body is not a JSON object")
+    if isinstance(doc.get("infos"), str):
+        doc["infos"] = _as_list(_loads(doc["infos"], "infos"))
+    return doc
+
+
+def _loads(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise MalformedCallback(f"{name} is not JSON") from None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _int(doc: dict[str, Any], key: str) -> int:
+    try:
+        return int(doc[key])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedCallback(f"{key} missing or not a number") from None
+
+
+def _str(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedCallback(f"{key} missing")
+    return value
+
+
+def status_callback(doc: dict[str, Any]) -> StatusCallback:
+    fields = doc.get("fields")
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise MalformedCallback("fields missing or not a list")
+    return StatusCallback(
+        user=_str(doc, "user"),
+        fields=tuple(fields),
+        status=_str(doc, "status"),
+        expiration=_int(doc, "expiration"),
+        deadline=_int(doc, "deadline"),
+        signature=str(doc.get("signature") or ""),
+        tx_hash=str(doc.get("tx_hash") or ""),
+    )
+
+
+def _info(raw: Any) -> Info:
+    if not isinstance(raw, dict):
+        raise MalformedCallback("an info is not an object")
+    field_id = raw.get("fieldID", raw.get("fieldId"))
+    value = raw.get("fieldValue")
+    pepper = raw.get("pepper")
+    if not isinstance(field_id, str) or not field_id:
+        raise MalformedCallback("an info has no fieldID")
+    if value is None or not isinstance(pepper, str) or not pepper:
+        raise MalformedCallback(f"info {field_id} has no fieldValue or pepper")
+    return Info(
+        field_id=field_id,
+        value=value if isinstance(value, str) else json.dumps(value),
+        pepper=pepper,
+    )
+
+
+def data_callback(doc: dict[str, Any]) -> DataCallback:
+    infos = doc.get("infos")
+    if not isinstance(infos, list) or not infos:
+        raise MalformedCallback("infos missing or empty")
+    return DataCallback(
+        user=_str(doc, "user"),
+        infos=tuple(_info(i) for i in infos),
+        deadline=_int(doc, "deadline"),
+        expiration=int(doc.get("expiration") or 0)
+        if str(doc.get("expiration") or "0").isdigit()
+        else 0,
+        signature=str(doc.get("signature") or ""),
+    )
+
+
+def error_callback(doc: dict[str, Any]) -> ErrorCallback:
+    items = doc.get("items") or []
+    return ErrorCallback(
+        user=_str(doc, "user"),
+        items=tuple(str(i) for i in _as_list(items)),
+        error=_str(doc, "error")[:100],
+        deadline=_int(doc, "deadline"),
+        signature=str(doc.get("signature") or ""),
+    )
+
+
+def pepper_matches(pepper: str, *, user: str, field_id: str) -> bool:
+    """A pepper ends with the CoreID and the hex of the field id (PROVIDER-FACTS)."""
+    return pepper.lower().endswith((user + field_id.encode().hex()).lower())

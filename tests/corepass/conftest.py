@@ -1,0 +1,100 @@
+"""CorePass test helpers: stored seed payloads, accounts, transfers, signed deliveries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from kyc.models import ProviderAccount, TransferRequest
+from kyc.status import Status
+from providers.corepass import sandbox
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SEED_COREIDS = (
+    "ab22b1671b4f7ccc0b16a87514adde84513b6348232e",
+    "ab72a31c718d343b45e558099ec503087f734433785d",
+    "ab148af5f9cdad10beddb05fbec4a3bef02577130e56",
+    "ab432e666932c53128d9f73712b058a7a8f7df52f5cb",
+    "ab06b37c90098790e90bbcd56a701e50ec8b51b6bd5e",
+    "ab29abcf6455efb099ebe820f50d67b96f540e935fa6",
+)
+USER = "ab148af5f9cdad10beddb05fbec4a3bef02577130e56"
+
+
+def stored(name: str) -> dict[str, Any]:
+    """One real payload per event type, as printed in the seed document."""
+    return json.loads((PAYLOADS / f"{name}.json").read_text())
+
+
+def make_account(
+    merchant: Any, *, key_hex: str | None = None, url: str = "http://connector.invalid"
+) -> ProviderAccount:
+    account, _ = ProviderAccount.objects.update_or_create(
+        merchant=merchant,
+        provider="corepass",
+        defaults={
+            "enabled": True,
+            "settings": {
+                "connector_url": url,
+                "connector_public_key": key_hex or sandbox.public_key_hex(),
+                "default_items": "SH_EMAIL",
+            },
+        },
+    )
+    return account
+
+
+def make_transfer(
+    account: ProviderAccount, *, subject: str = USER, items: list[str] | None = None
+) -> TransferRequest:
+    return TransferRequest.objects.create(
+        merchant=account.merchant,
+        account=account,
+        provider="corepass",
+        reference=f"ref-{TransferRequest.objects.count()}",
+        subject=subject,
+        items=items or ["SH_EMAIL"],
+        status=Status.PENDING,
+        provider_status="PENDING",
+        provider_rank=1,
+    )
+
+
+def deliver(
+    client: Any,
+    transfer: TransferRequest,
+    kind: str,
+    payload: Any,
+    *,
+    now: int | None = None,
+    multipart: bool = False,
+) -> Any:
+    """POST a callback to the request's URL with the callback clock set to `now`."""
+    url = f"/hooks/corepass/t/{transfer.callback_token}/{kind}"
+    patch = (
+        mock.patch("kyc.flows.corepass.services.now_ts", return_value=now)
+        if now is not None
+        else mock.patch.object(object, "__doc__")
+    )
+    with patch:
+        if multipart:
+            return client.post(url, data=payload)
+        return client.post(url, data=json.dumps(payload), content_type="application/json")
+
+
+def sandbox_req(transfer: TransferRequest, *, expiration: int = 2_000_000_000) -> dict[str, Any]:
+    return {
+        "id": "x",
+        "user": transfer.subject,
+        "items": list(transfer.items),
+        "expiration": expiration,
+    }
+
+
+@pytest.fixture
+def account(merchant: Any) -> ProviderAccount:
+    return make_account(merchant)
