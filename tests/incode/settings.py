@@ -4,5 +4,7 @@
 from tests.settings import *  # noqa: F403
 
 INSTALLED_APPS = [  # noqa: F405
-    app for app in INSTALLED_APPS if not app.startswith("kyc.flows.") or app == "kyc.flows.incode"  # noqa: F405
+    app
+    for app in INSTALLED_APPS
+    if not app.startswith("kyc.flows.") or app == "kyc.flows.incode"  # noqa: F405
 ]

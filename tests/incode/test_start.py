@@ -10,7 +10,9 @@ from kyc.models import TransferRequest
 from tests.incode.conftest import API_KEY, sandbox_interview
 
 
-def test_it_starts_an_onboarding_through_the_api(api: Any, incode_account: Any, sandbox: str) -> None:
+def test_it_starts_an_onboarding_through_the_api(
+    api: Any, incode_account: Any, sandbox: str
+) -> None:
     r = api.post(
         "/api/v1/transfers/",
         {"provider": "incode", "reference": "cust-42"},

@@ -1,0 +1,147 @@
+"""The onboarding-status webhook: stored first, a hint, verified against Incode's score."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from django.db import connection
+
+from kyc.models import IdentityField, InboundEvent, TransferRequest
+from kyc.status import Status
+from tests.conftest import wait_for
+from tests.incode.conftest import account_for, finish_on_phone, payload, sandbox_interview
+
+
+def _start(api: Any, reference: str = "cust-1") -> TransferRequest:
+    r = api.post(
+        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
+    )
+    assert r.status_code == 201, r.content
+    return TransferRequest.objects.get(pk=r.json()["id"])
+
+
+def _post(public_url: str, account: Any, body: bytes) -> requests.Response:
+    return requests.post(
+        f"{public_url}/hooks/incode/{account.webhook_token}/",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+
+
+def _done(t: TransferRequest) -> Any:
+    t.refresh_from_db()
+    return t.status if t.status != Status.PENDING else None
+
+
+def test_it_completes_a_passing_onboarding_with_auto_approve_and_encrypts_ocr(
+    api: Any, incode_account: Any, sandbox: str, eager: None
+) -> None:
+    t = _start(api)
+    finish_on_phone(t.deep_link, "pass")  # the sandbox sends the webhook to the portal
+    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    assert t.provider_status == "ONBOARDING_FINISHED"
+    assert t.provider_data["score"]["overall_status"] == "OK"
+    values = dict(IdentityField.objects.filter(transfer=t).values_list("key", "value"))
+    assert values["document_number"] == "SBXDOC4711"
+    assert values["birth_date"] == "1990-01-01"
+    with connection.cursor() as cur:
+        cur.execute("SELECT value FROM kyc_identityfield WHERE transfer_id = %s", [t.pk])
+        raw = " ".join(r[0] for r in cur.fetchall())
+    assert "SBXDOC4711" not in raw and "JANE" not in raw and raw.startswith("fernet:")
+    assert sandbox_interview(sandbox, t.provider_ref)["approved"] is True
+    event = InboundEvent.objects.get(transfer=t)
+    assert event.state == InboundEvent.State.PROCESSED and event.verified
+
+
+def test_it_sends_a_failing_score_to_review(
+    api: Any, incode_account: Any, sandbox: str, eager: None
+) -> None:
+    t = _start(api)
+    finish_on_phone(t.deep_link, "fail")
+    assert wait_for(lambda: _done(t)) == Status.REVIEW
+    assert "FAIL" in t.status_detail
+    assert sandbox_interview(sandbox, t.provider_ref)["approved"] is False
+    assert IdentityField.objects.filter(transfer=t).exists()  # reviewers see the document data
+
+
+def test_it_sends_a_passing_score_to_review_when_auto_approve_is_off(
+    api: Any, merchant: Any, sandbox: str, public_url: str, eager: None
+) -> None:
+    account = account_for(merchant, sandbox, auto_approve=False)
+    t = _start(api)
+    finish_on_phone(t.deep_link, "pass")  # no webhook configured for this key in this test
+    r = _post(public_url, account, payload("onboarding_finished", interviewId=t.provider_ref))
+    assert r.status_code == 200
+    assert wait_for(lambda: _done(t)) == Status.REVIEW
+    assert "Auto-approve is off" in t.status_detail
+
+
+def test_it_keeps_a_webhook_for_an_unknown_interview_and_changes_nothing(
+    api: Any, incode_account: Any, public_url: str, eager: None
+) -> None:
+    t = _start(api)
+    before = (t.status, t.updated_at)
+    r = _post(public_url, incode_account, payload("onboarding_finished", interviewId="nope-123"))
+    assert r.status_code == 200
+    event = InboundEvent.objects.get(provider="incode", transfer__isnull=True)
+    assert event.state == InboundEvent.State.IGNORED and b"nope-123" in bytes(event.body)
+    t.refresh_from_db()
+    assert (t.status, t.updated_at) == before
+
+
+def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
+    api: Any, incode_account: Any, public_url: str, eager: None
+) -> None:
+    t = _start(api)  # the customer never finished: a forged "finished" must change nothing
+    r = _post(
+        public_url, incode_account, payload("onboarding_finished", interviewId=t.provider_ref)
+    )
+    assert r.status_code == 200
+    event = InboundEvent.objects.get(transfer=t)
+    assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
+    t.refresh_from_db()
+    assert t.status == Status.PENDING and not IdentityField.objects.filter(transfer=t).exists()
+
+
+def test_it_answers_duplicates_without_effect(
+    api: Any, incode_account: Any, public_url: str, sandbox: str, eager: None
+) -> None:
+    t = _start(api)
+    body = payload("onboarding_finished", interviewId=t.provider_ref)
+    requests.post(f"{t.deep_link}", data={"outcome": "pass"}, timeout=5)
+    _post(public_url, incode_account, body)
+    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    events_before = t.events.count()
+    r = _post(public_url, incode_account, body)
+    assert r.status_code == 200 and "duplicate" in r.json()["message"]
+    assert t.events.count() == events_before
+    states = sorted(InboundEvent.objects.filter(transfer=t).values_list("state", flat=True))
+    assert InboundEvent.State.DUPLICATE in states
+
+
+def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
+    incode_account: Any, public_url: str
+) -> None:
+    r = _post(public_url, incode_account, b"not json")
+    assert r.status_code == 400
+    r = _post(public_url, incode_account, b'{"onboardingStatus": "ONBOARDING_FINISHED"}')
+    assert r.status_code == 400 and "interviewId" in r.json()["message"]
+    r = requests.post(f"{public_url}/hooks/incode/not-a-token/", data=b"{}", timeout=5)
+    assert r.status_code == 404
+    refused = InboundEvent.objects.filter(provider="incode", state=InboundEvent.State.REFUSED)
+    assert refused.count() == 3
+    assert all("not-a-token" not in e.path for e in refused)
+
+
+def test_it_records_intermediate_statuses_on_the_timeline_only(
+    api: Any, incode_account: Any, public_url: str, eager: None
+) -> None:
+    t = _start(api)
+    body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
+        b"ONBOARDING_FINISHED", b"ID_VALIDATION_FINISHED"
+    )
+    assert _post(public_url, incode_account, body).status_code == 200
+    t.refresh_from_db()
+    assert t.status == Status.PENDING and t.provider_status == "ID_VALIDATION_FINISHED"
