@@ -1,0 +1,142 @@
+"""Plumbing: start-up refusal without keys, append-only history, hashed keys, the HTTP policy."""
+
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from kyc import services
+from kyc.models import ApiKey, AppendOnlyError, ProviderAccount, TransferEvent, TransferRequest
+from providers import http as phttp
+from providers import registry
+from providers.errors import AuthenticationError, PermanentError, RetryableError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"FIELD_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+    }
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", **env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_to_start_without_keys_when_debug_is_off(tmp_path) -> None:
+    result = run_check({"DEBUG": "false", "SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
+
+
+def test_it_generates_one_dev_key_in_embedded_mode_and_reuses_it(tmp_path) -> None:
+    env = {"DEBUG": "true", "VAR_DIR": str(tmp_path), "DATABASE_URL": ""}
+    assert run_check(env).returncode == 0
+    key = (tmp_path / "dev-field-encryption.key").read_text()
+    assert run_check(env).returncode == 0
+    assert (tmp_path / "dev-field-encryption.key").read_text() == key
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_transfer_history_append_only(merchant) -> None:
+    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
+    t = TransferRequest.objects.create(
+        merchant=merchant, account=account, provider="corepass", reference="r"
+    )
+    event = TransferEvent.objects.create(transfer=t, detail="created")
+    event.detail = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    assert TransferEvent.objects.get(pk=event.pk).detail == "created"
+
+
+@pytest.mark.django_db
+def test_it_stores_api_keys_hashed(merchant) -> None:
+    key, raw = services.api_key_create(merchant=merchant, name="k")
+    stored = ApiKey.objects.filter(pk=key.pk).values_list("hashed", flat=True)[0]
+    assert raw not in stored and raw.split("_")[2] not in stored
+    assert raw.startswith(f"kp_{key.prefix}_")
+
+
+def test_it_refuses_unknown_providers() -> None:
+    with pytest.raises(registry.UnknownProvider):
+        registry.get("nope")
+    assert {name for name, _ in registry.choices()} == set(registry.PROVIDERS)
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+    status = 503
+
+    def _answer(self) -> None:
+        type(self).hits.append(self.command)
+        self.send_response(type(self).status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"error": "down"}')
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def counting_server():
+    _Counting.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", _Counting
+    server.shutdown()
+
+
+def test_it_retries_idempotent_calls_but_never_posts(counting_server) -> None:
+    url, handler = counting_server
+    sess = phttp.session(retries=2)
+    with pytest.raises(RetryableError):
+        phttp.call("GET", url, sess=sess)
+    assert handler.hits.count("GET") == 3
+    with pytest.raises(RetryableError):
+        phttp.call("POST", url, sess=sess, json={})
+    assert handler.hits.count("POST") == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthenticationError), (400, PermanentError), (500, RetryableError)]
+)
+def test_it_maps_statuses_to_typed_errors(counting_server, status, error) -> None:
+    url, handler = counting_server
+    handler.status = status
+    with pytest.raises(error) as exc:
+        phttp.call("POST", url, sess=phttp.session(retries=0))
+    assert exc.value.retryable is (error is RetryableError)
+
+
+def test_it_times_out_instead_of_hanging() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(RetryableError, match="timed out"):
+            phttp.call(
+                "POST", f"http://127.0.0.1:{port}/", sess=phttp.session(timeout=(1, 0.5), retries=0)
+            )
+    finally:
+        listener.close()
