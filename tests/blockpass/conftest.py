@@ -83,3 +83,23 @@ def deliver(
         content_type="application/json",
         **headers,
     )
+
+
+@pytest.fixture
+def sandbox_account(public_url: str, merchant: Any) -> ProviderAccount:
+    """An account pointed at the built-in sandbox, whose console points back at the portal."""
+    from providers.blockpass import sandbox
+
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="blockpass",
+        enabled=True,
+        settings=bp_settings(api_url=f"{public_url}/sandbox/blockpass"),
+    )
+    sandbox.service_configure(
+        client_id="demo_service",
+        client_secret="demo-client-secret",
+        webhook_secret=SECRET,
+        merchant_url=f"{public_url}/hooks/blockpass/{account.webhook_token}/",
+    )
+    return account
