@@ -73,3 +73,29 @@ def test_it_completes_after_the_phone_approves_and_keeps_secrets_off_the_page(
     everything = "\n".join(seen)
     assert token not in everything
     assert all(v not in everything for v in SECRET_VALUES)
+
+
+@pytest.mark.worker
+def test_it_learns_of_approval_from_the_webhook_without_the_page_open(
+    public_url, celery_worker_process, merchant, api
+) -> None:
+    from kyc.models import InboundEvent
+
+    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/")
+    ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="portmone",
+        enabled=True,
+        settings={**settings_, "webhook_enabled": True},
+    )
+    r = api.post("/api/v1/transfers/", {"provider": "portmone", "reference": "wh"}, format="json")
+    t = TransferRequest.objects.get(pk=r.json()["id"])
+    requests.post(
+        f"{public_url}/sandbox/portmone/phone/{t.provider_ref}/", data={"action": "approve"}
+    )
+    event = wait_for(
+        lambda: InboundEvent.objects.filter(provider="portmone", state="processed").first()
+    )
+    assert event.kind == "share.approved" and event.transfer_id == t.pk
+    wait_for(lambda: TransferRequest.objects.get(pk=t.pk).status == "completed")
+    assert IdentityField.objects.filter(transfer=t).count() == 2
