@@ -1,0 +1,15 @@
+"""Root URLconf of the bench stack only: the portal's urls plus the baselines."""
+
+from django.urls import path
+
+from portal.urls import urlpatterns as portal_urlpatterns
+from tests.bench import views
+
+BASELINE_JSON = "/bench/baseline/json"
+BASELINE_INSERT = "/bench/baseline/insert"
+
+urlpatterns = [
+    *portal_urlpatterns,
+    path(BASELINE_JSON.lstrip("/"), views.baseline_json, name="bench_baseline_json"),
+    path(BASELINE_INSERT.lstrip("/"), views.baseline_insert, name="bench_baseline_insert"),
+]
