@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kyc import urls as kyc_urls
-from portal import views
+from portal import issuance, views
 
 admin.site.site_header = "KYC portal: compliance"
 admin.site.site_title = "KYC portal admin"
@@ -20,6 +20,11 @@ urlpatterns = [
     path("providers/<str:provider>/", views.provider_settings, name="provider_settings"),
     path("transfers/new/", views.transfer_new, name="transfer_new"),
     path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
+    path("issuance/", issuance.issuance_list, name="issuance_list"),
+    path("issuance/new/", issuance.issuance_new, name="issuance_new"),
+    path("issuance/<int:pk>/", issuance.issuance_detail, name="issuance_detail"),
+    path("issuance/<int:pk>/progress", issuance.issuance_progress, name="issuance_progress"),
+    path("issuance/<int:pk>/retry", issuance.issuance_retry, name="issuance_retry"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

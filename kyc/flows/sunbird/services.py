@@ -170,6 +170,15 @@ def account_for(merchant: Merchant) -> ProviderAccount:
     return account
 
 
+def root_orgs_list(*, merchant: Merchant) -> list[tuple[str, str]]:
+    """(id, name) of active root orgs, for the start form; [] if Sunbird cannot be asked."""
+    try:
+        cfg = client.Config.from_settings(account_for(merchant).settings or {})
+        return [(o.id, o.name) for o in client.org_search(cfg)]
+    except (InvalidInput, ProviderError):
+        return []
+
+
 def run_create(
     *,
     merchant: Merchant,
