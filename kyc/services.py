@@ -547,22 +547,91 @@ def record_erase(
             "deliveries": InboundEvent.objects.filter(
                 transfer__record=record, erased_at__isnull=True
             ).update(body=None, erased_at=now),
+            "requests": _transfers_erase(TransferRequest.objects.filter(record=record), now),
+            "flow_rows": _linked_rows_erase(record=record, now=now),
         }
-        TransferRequest.objects.filter(record=record).update(
-            subject="", qr_payload="", deep_link="", provider_secrets={}
-        )
         record.secrets = {}
         record.external_id = ""
+        record.external_key = ""  # a keyed hash of the customer's id is still a way to find them
         record.erased_at = now
-        record.save(update_fields=["secrets", "external_id", "erased_at", "updated_at"])
+        record.save(
+            update_fields=["secrets", "external_id", "external_key", "erased_at", "updated_at"]
+        )
         audit_log(
             actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts}
         )
     return counts
 
 
+def _transfers_erase(qs: Any, now: dt.datetime) -> int:
+    """Blank what identifies the customer on requests; provider_data records when."""
+    ids = list(qs.exclude(provider_data__has_key="pii_erased_at").values_list("pk", flat=True))
+    for pk in ids:
+        t = TransferRequest.objects.only("pk", "provider_data").get(pk=pk)
+        TransferRequest.objects.filter(pk=pk).update(
+            subject="",
+            qr_payload="",
+            qr_svg="",  # the QR encodes the payload
+            deep_link="",
+            provider_secrets={},
+            provider_data={**(t.provider_data or {}), "pii_erased_at": now.isoformat()},
+        )
+    return len(ids)
+
+
+_CORE_ERASED = ("IdentityField", "Certificate", "InboundEvent", "TransferRequest", "KYCRecord")
+
+
+def _blank(field: Any) -> Any:
+    from kyc.crypto import EncryptedBytesField, EncryptedJSONField
+
+    if field.null:
+        return None
+    if isinstance(field, EncryptedJSONField):
+        return {}
+    if isinstance(field, EncryptedBytesField):
+        return b""
+    return ""
+
+
+def _linked_rows_erase(*, record: KYCRecord, now: dt.datetime) -> int:
+    """Blank encrypted fields of any other model tied to this customer (provider flow
+    apps' rows included, whenever they are added) through a `record` or `transfer` key."""
+    from django.apps import apps
+
+    from kyc.crypto import encrypted_fields
+
+    total = 0
+    for model in apps.get_models():
+        fields = encrypted_fields(model)
+        if not fields or (
+            model._meta.app_label == "kyc" and model.__name__ in (*_CORE_ERASED, "ProviderAccount")
+        ):
+            continue
+        lookups = []
+        for f in model._meta.concrete_fields:
+            if f.is_relation and f.related_model is KYCRecord:
+                lookups.append({f.name: record})
+            elif f.is_relation and f.related_model is TransferRequest:
+                lookups.append({f"{f.name}__record": record})
+        names = {f.name for f in model._meta.concrete_fields}
+        for lookup in lookups:
+            qs = model._default_manager.filter(**lookup)
+            values = {f.name: _blank(f) for f in fields}
+            if "erased_at" in names:
+                qs = qs.filter(erased_at__isnull=True)
+                values["erased_at"] = now
+            total += qs.update(**values)
+    return total
+
+
 def retention_erase_expired(*, now: dt.datetime | None = None) -> int:
-    """Erase PII older than each merchant's retention period."""
+    """Erase PII older than each merchant's retention period (the daily task).
+
+    Customers untouched for the period are erased whole; on customers still
+    active, values, certificates and deliveries older than the period go too.
+    Deliveries no merchant could be found for are kept INBOX_ORPHAN_RETENTION_DAYS.
+    """
     now = now or timezone.now()
     erased = 0
     for merchant in Merchant.objects.all():
@@ -572,7 +641,20 @@ def retention_erase_expired(*, now: dt.datetime | None = None) -> int:
         ).iterator():
             record_erase(record=record, reason="retention period passed")
             erased += 1
+        IdentityField.objects.filter(
+            record__merchant=merchant, received_at__lt=cutoff, erased_at__isnull=True
+        ).update(value=None, pepper=None, erased_at=now)
+        Certificate.objects.filter(
+            merchant=merchant, created_at__lt=cutoff, erased_at__isnull=True
+        ).update(raw=None, recipient_name="", erased_at=now)
+        _transfers_erase(
+            TransferRequest.objects.filter(merchant=merchant, created_at__lt=cutoff), now
+        )
         InboundEvent.objects.filter(
             merchant=merchant, received_at__lt=cutoff, erased_at__isnull=True
         ).update(body=None, erased_at=now)
+    orphan_cutoff = now - dt.timedelta(days=getattr(settings, "INBOX_ORPHAN_RETENTION_DAYS", 30))
+    InboundEvent.objects.filter(
+        merchant__isnull=True, received_at__lt=orphan_cutoff, erased_at__isnull=True
+    ).update(body=None, erased_at=now)
     return erased

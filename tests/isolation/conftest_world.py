@@ -27,9 +27,28 @@ class Side:
     objects: dict[type[models.Model], models.Model] = field(default_factory=dict)
 
 
+def _leads_to_merchant(model: type[models.Model], seen: frozenset = frozenset()) -> bool:
+    if model is Merchant:
+        return True
+    if model in seen:
+        return False
+    return any(
+        f.is_relation
+        and f.many_to_one | f.one_to_one
+        and f.related_model is not None
+        and _leads_to_merchant(f.related_model, seen | {model})
+        for f in model._meta.concrete_fields
+    )
+
+
 def owned_models() -> list[type[models.Model]]:
-    """Every model that belongs to one merchant (directly, via its record or its transfer)."""
-    return [m for m in apps.get_models() if m is not Merchant and _merchant_field(m)]
+    """Every model that belongs to one merchant: directly, via its record or transfer, or
+    through any chain of foreign keys (e.g. a flow's step -> run -> merchant)."""
+    return [
+        m
+        for m in apps.get_models()
+        if m is not Merchant and (_merchant_field(m) or _leads_to_merchant(m))
+    ]
 
 
 def make_side(tag: str) -> Side:
