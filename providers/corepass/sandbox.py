@@ -258,14 +258,15 @@ def _qr_answer(req: dict[str, Any], body: dict[str, Any], *, already_sent: bool)
 
 
 def _png_base64(text: str) -> str:
+    """The real connector sends a base64 PNG; without an imaging library installed the
+    sandbox sends a base64 SVG (the portal asks withoutQRCode and never reads it)."""
     import base64
-    import io
 
     import qrcode as qr
+    import qrcode.image.svg
 
-    buf = io.BytesIO()
-    qr.make(text).save(buf)
-    return base64.b64encode(buf.getvalue()).decode()
+    image = qr.make(text, image_factory=qrcode.image.svg.SvgPathImage)
+    return base64.b64encode(image.to_string()).decode()
 
 
 def _find(body: dict[str, Any]) -> dict[str, Any] | HttpResponse:

@@ -51,11 +51,17 @@ def make_account(
 def make_transfer(
     account: ProviderAccount, *, subject: str = USER, items: list[str] | None = None
 ) -> TransferRequest:
+    from kyc.services import record_get_or_create
+
+    reference = f"ref-{TransferRequest.objects.count()}"
     return TransferRequest.objects.create(
         merchant=account.merchant,
         account=account,
         provider="corepass",
-        reference=f"ref-{TransferRequest.objects.count()}",
+        record=record_get_or_create(
+            merchant=account.merchant, reference=reference, provider="corepass"
+        ),
+        reference=reference,
         subject=subject,
         items=items or ["SH_EMAIL"],
         status=Status.PENDING,

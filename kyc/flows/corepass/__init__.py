@@ -1,0 +1,1 @@
+"""CorePass KYC-transfer flow: per-request callbacks, inbox processing, reconciliation."""

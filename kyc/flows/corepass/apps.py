@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CorePassFlowConfig(AppConfig):
+    name = "kyc.flows.corepass"
+    label = "kyc_corepass"
+    verbose_name = "CorePass flow"
+    default_auto_field = "django.db.models.BigAutoField"
