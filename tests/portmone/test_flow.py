@@ -302,3 +302,20 @@ def test_it_sends_the_webhook_url_only_when_the_merchant_asks(api, account) -> N
     assert sandbox._load(t.provider_ref)["callback_url"].endswith(
         f"/hooks/portmone/{account.webhook_token}/"
     )
+
+
+@pytest.mark.django_db
+def test_it_starts_from_the_staff_page_and_shows_an_auth_failure_there(
+    staff_client, account, django_capture_on_commit_callbacks
+) -> None:
+    r = staff_client.post(
+        "/transfers/new/",
+        {"provider": "portmone", "reference": "desk-1", "items": "citizenship, full_name"},
+    )
+    assert r.status_code == 302, r.content
+    t = TransferRequest.objects.get(reference="desk-1")
+    assert t.items == ["citizenship", "full_name"] and t.status == "pending"
+    sandbox.configure(reject_tokens=True)
+    _check(t, django_capture_on_commit_callbacks)
+    page = staff_client.get(r["Location"]).content.decode()
+    assert "Why:</strong> Portmone refused the partner token twice" in page
