@@ -186,3 +186,25 @@ def test_it_tests_the_connection(
     else:
         with pytest.raises(AuthenticationError):
             ADAPTER.test_connection(settings=settings, state={})
+
+
+def test_it_stores_an_uploaded_file_as_an_encrypted_data_url(
+    sandbox_account: ProviderAccount,
+) -> None:
+    import requests
+
+    bpid, answer = _register()
+    url = sandbox.service_get(CID)["merchant_url"] + "api/upload"  # type: ignore[index]
+    resp = requests.post(
+        url,
+        data={
+            "accessToken": answer["accessToken"],
+            "slugList": ["email", "given_name", "selfie"],
+            "email": "a@b.c",
+            "given_name": "A",
+        },
+        files={"selfie": ("me.png", b"\x89PNG-bytes", "image/png")},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    assert IdentityField.objects.get(key="selfie").value == "data:image/png;base64,iVBORy1ieXRlcw=="

@@ -166,3 +166,31 @@ def test_it_refuses_a_signed_body_that_is_not_json(
     resp = deliver(client, bp_account, b"not json")
     assert resp.status_code == 400
     assert InboundEvent.objects.get().state == InboundEvent.State.REFUSED
+
+
+def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
+    bp_account: ProviderAccount,
+) -> None:
+    from kyc import services as kyc_services
+    from kyc.tasks import process_inbound
+
+    body = payload("serviceInfo.updated")
+    good, _ = kyc_services.inbound_store(
+        provider="blockpass",
+        path="/x",
+        headers={"x-blockpass-signature": signature.sign(body, SECRET)},
+        body=body,
+        remote_addr=None,
+        account=bp_account,
+    )
+    forged, _ = kyc_services.inbound_store(
+        provider="blockpass",
+        path="/x",
+        headers={"x-blockpass-signature": "00"},
+        body=body,
+        remote_addr=None,
+        account=bp_account,
+    )
+    assert process_inbound(good.pk) == InboundEvent.State.PROCESSED
+    assert process_inbound(forged.pk) == InboundEvent.State.REFUSED
+    assert process_inbound(good.pk) == InboundEvent.State.PROCESSED  # idempotent

@@ -145,7 +145,7 @@ def review_status_for(record: KYCRecord) -> str:
     rejected/missing that may be resubmitted -> waiting (for the customer); else in review.
     """
     fields, certs = _items(record)
-    items = [*fields, *certs]
+    items: list[IdentityField | Certificate] = [*fields, *certs]
     if not items:
         return KYCRecord.Review.WAITING if record_token(record) else KYCRecord.Review.NOT_FOUND
     bad = [i for i in items if i.status in (ReviewState.REJECTED, ReviewState.MISSING)]
@@ -175,7 +175,7 @@ def record_review_recompute_by_id(*, record_id: int) -> str | None:
 
 
 # Portal review status -> the four values the Blockpass app knows.
-_WIRE_STATUS = {
+_WIRE_STATUS: dict[str, str] = {
     KYCRecord.Review.NOT_FOUND: "waiting",
     KYCRecord.Review.WAITING: "waiting",
     KYCRecord.Review.IN_REVIEW: "inreview",
@@ -222,7 +222,8 @@ def status_payload(*, account: ProviderAccount, record: KYCRecord | None) -> dic
         "createdDate": record.created_at.isoformat(),
         "identities": identities,
         "certificates": certificates,
-        "allowResubmit": any(i.allow_resubmit for i in [*fields, *certs]),
+        "allowResubmit": any(f.allow_resubmit for f in fields)
+        or any(c.allow_resubmit for c in certs),
     }
 
 
@@ -760,7 +761,7 @@ def cert_promise_pull(*, promise_pk: int, now: dt.datetime | None = None) -> Pul
     promise = cert_promise_claim(promise_pk=promise_pk, now=now)
     if promise is None:
         return PullOutcome(state="skipped")
-    record = KYCRecord.objects.filter(pk=promise.record_id).first()
+    record = KYCRecord.objects.filter(pk=promise.record_id).first() if promise.record_id else None
     account = ProviderAccount.objects.filter(
         merchant_id=promise.merchant_id, provider=PROVIDER
     ).first()

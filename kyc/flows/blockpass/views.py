@@ -138,10 +138,12 @@ def _merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse
             for k, v in params.items()
             if k not in ("accessToken", "slugList")
         }
-        files = {
-            name: services.UploadedFile(name=f.name, content_type=f.content_type, data=f.read())
-            for name, f in request.FILES.items()
-        }
+        files = {}
+        for name in request.FILES:
+            f = request.FILES.getlist(name)[0]
+            files[name] = services.UploadedFile(
+                name=f.name or name, content_type=f.content_type or "", data=f.read()
+            )
         return JsonResponse(
             services.merchant_upload(
                 account=account,
