@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from kyc import ratelimit
 
@@ -41,3 +45,41 @@ def answer(status: int, message: str, **extra: object) -> JsonResponse:
 
 def too_many(request: HttpRequest, bucket: str) -> bool:
     return not ratelimit.hit(f"{bucket}:{remote_addr(request)}")
+
+
+def limit_per_token(
+    view: Callable[..., HttpResponse] | None = None,
+    *,
+    kwarg: str = "token",
+    limit: int | None = None,
+    window: int = 60,
+) -> Any:
+    """Rate-limit a provider-facing view per URL token, in the shared cache; over it: 429.
+
+    Use as `@limit_per_token` or `@limit_per_token(kwarg="callback_token", limit=120)`,
+    outermost after csrf_exempt. The bucket is the view plus the token (a merchant's
+    webhook token or a request's callback token), so one noisy or hostile sender never
+    throttles other merchants. Without the kwarg the sender's address is the key.
+    Default limit: settings.WEBHOOK_RATE_LIMIT_PER_MINUTE, else PUBLIC_RATE_LIMIT_PER_MINUTE.
+    Refusals are not stored as deliveries: storing a flood is what the limit prevents.
+    """
+
+    def decorate(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        if getattr(fn, "rate_limited", False):
+            return fn  # already limited (kyc/urls.py wraps every hooks/ view once)
+        name = f"hook:{fn.__module__}.{fn.__name__}"
+
+        @functools.wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            who = kwargs.get(kwarg) or remote_addr(request) or "-"
+            most = limit or getattr(settings, "WEBHOOK_RATE_LIMIT_PER_MINUTE", None)
+            if not ratelimit.hit(f"{name}:{who}", limit=most, window=window):
+                response = answer(429, "Too many deliveries for this endpoint; retry later.")
+                response["Retry-After"] = str(window)
+                return response
+            return fn(request, *args, **kwargs)
+
+        wrapper.rate_limited = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
