@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kyc import services
@@ -341,7 +342,10 @@ def interviews_to_delete() -> list[Any]:
         TransferRequest.objects.filter(provider=PROVIDER, record__erased_at__isnull=False)
         .exclude(provider_ref="")
         .exclude(provider_data__has_key="incode_deleted_at")
-        .exclude(provider_data__incode_delete_attempts__gte=DELETE_MAX_ATTEMPTS)
+        .filter(
+            ~Q(provider_data__has_key="incode_delete_attempts")
+            | Q(provider_data__incode_delete_attempts__lt=DELETE_MAX_ATTEMPTS)
+        )
         .values_list("pk", flat=True)[:50]
     )
 

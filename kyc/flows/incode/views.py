@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -34,7 +35,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
     """Onboarding-status webhook. Stored first; unsigned, so only a hint to go and look."""
     if too_many(request, "incode-hook"):
         return answer(429, "too many requests")
-    common = {
+    common: dict[str, Any] = {
         "provider": PROVIDER,
         # The URL token is a credential of sorts: keep only its tail in the stored path.
         "path": f"/hooks/incode/…{token[-4:]}/",
