@@ -52,7 +52,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
         form = _form((content_type or "").strip(), body)
         for part in _WHOLE_DOC_PARTS:
             if part in form and "user" not in form:
-                return parse_body("application/json", form[part].encode())
+                return parse_body("application/json", str(form.get(part)).encode())
         doc: dict[str, Any] = {k: form.get(k) for k in form if not k.startswith("infos")}
         infos: list[Any] = []
         for text in form.getlist("infos"):

@@ -143,7 +143,7 @@ def verify_status(payload: Mapping[str, Any], *, public_key: bytes, now: int) ->
             "status callback is missing user, fields, status or expiration"
         ) from None
     tx = payload.get("tx_hash")
-    candidates = [tx] if tx is None else [str(tx)]
+    candidates: list[str | None] = [None] if tx is None else [str(tx)]
     if tx == "":
         # Go's `omitempty` drops an empty hash from what is signed.
         candidates.append(None)

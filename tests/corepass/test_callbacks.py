@@ -259,3 +259,26 @@ def test_it_refuses_an_error_callback_embedding_a_foreign_key(client: Any, merch
     transfer = make_transfer(account, subject=payload["user"])
     r = deliver(client, transfer, "data", payload, now=payload["deadline"])
     assert r.status_code == 403 and _last_event(transfer).state == "refused"
+
+
+def test_it_also_accepts_plain_item_ids_in_status_fields(client: Any, account: Any) -> None:
+    from providers.corepass import signature as sig
+
+    transfer = make_transfer(account, items=["SH_EMAIL"])
+    now = int(time.time())
+    body = {
+        "user": transfer.subject,
+        "fields": ["SH_EMAIL"],
+        "status": "ACCEPTED",
+        "expiration": now + 600,
+        "deadline": now + 180,
+    }
+    body["signature"] = sig.sign(
+        sandbox.private_key(),
+        sig.status_message(
+            **{k: body[k] for k in ("user", "fields", "status", "expiration", "deadline")}
+        ),
+    )
+    assert deliver(client, transfer, "status", body, now=now).status_code == 200
+    transfer.refresh_from_db()
+    assert transfer.status == "accepted"

@@ -1,0 +1,38 @@
+"""A real browser watches the customer page reach "completed" without a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from tests.corepass.conftest import USER, make_account
+
+
+@pytest.mark.browser
+def test_it_shows_the_qr_and_reaches_done_without_reload(
+    public_url: str, merchant: Any, api: Any, page: Any, settings: Any
+) -> None:
+    settings.COREPASS_SANDBOX_STEP_SECONDS = 0.05
+    make_account(merchant, url=f"{public_url}/sandbox/corepass")
+    r = api.post(
+        "/api/v1/transfers/",
+        {"provider": "corepass", "reference": "b1", "coreid": USER, "items": ["SH_ANY_DOB"]},
+        format="json",
+    )
+    assert r.status_code == 201, r.json()
+    created = r.json()
+
+    page.goto(created["page_url"])
+    assert page.locator("#qr svg").count() == 1
+    assert page.locator("#status [data-status]").get_attribute("data-status") == "pending"
+    page.evaluate("window.__sameDocument = true")
+
+    # The customer approves on the (sandbox) phone.
+    assert requests.post(created["deep_link"] + "approve", timeout=10).status_code == 200
+
+    page.wait_for_selector('#status [data-status="completed"]', timeout=20_000)
+    assert page.evaluate("window.__sameDocument === true")  # no reload happened
+    assert "All done" in page.locator("#status").inner_text()
+    assert "CONFIRM_SUBMITTED" in page.locator("#status .timeline").inner_text()

@@ -1,0 +1,76 @@
+"""Lost callbacks: reconcile asks the connector; alreadySent requests share results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+import requests
+from django.utils import timezone
+
+from kyc.flows.corepass import services
+from kyc.models import IdentityField, TransferRequest
+from providers.corepass import sandbox
+from providers.corepass.adapter import ADAPTER
+from providers.errors import ProviderError
+from tests.conftest import wait_for
+from tests.corepass.conftest import USER, deliver, make_account, make_transfer, sandbox_req
+
+
+def test_it_catches_up_on_lost_callbacks_from_all_statuses(
+    public_url: str, merchant: Any, api: Any, settings: Any
+) -> None:
+    settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
+    make_account(merchant, url=f"{public_url}/sandbox/corepass")
+    created = api.post(
+        "/api/v1/transfers/",
+        {"provider": "corepass", "reference": "r1", "coreid": USER, "items": ["SH_EMAIL"]},
+        format="json",
+    ).json()
+    # The phone approves but the connector's callbacks never arrive.
+    requests.post(created["deep_link"] + "approve?mode=silent", timeout=10)
+    rid = created["deep_link"].rstrip("/").rsplit("/", 1)[-1]
+    wait_for(lambda: sandbox.get_request(rid)["statuses"][-1]["status"] == "FINISH_SUCCESS", 10)
+
+    tid = created["id"]
+    assert services.reconcile() == 0  # heard from recently: nothing to ask
+    TransferRequest.objects.filter(pk=tid).update(
+        last_heard_at=timezone.now()
+        - dt.timedelta(seconds=settings.TRANSFER_STALE_AFTER_SECONDS + 1)
+    )
+    assert services.reconcile() == 1
+    t = TransferRequest.objects.get(pk=tid)
+    # Success without the data is not "completed" for the merchant.
+    assert (t.provider_status, t.status) == ("FINISH_SUCCESS", "processing")
+    assert (
+        t.events.filter(source="poll").exclude(tx_hash="").values("tx_hash").distinct().count() == 2
+    )
+    assert services.reconcile() == 0  # not stale any more
+
+
+@pytest.mark.django_db
+def test_it_gives_data_to_a_later_request_that_shares_the_qr(client: Any, account: Any) -> None:
+    first = make_transfer(account)
+    later = make_transfer(account)
+    TransferRequest.objects.filter(pk=later.pk).update(provider_data={"already_sent": True})
+    now = int(time.time())
+    form = sandbox.data_form(sandbox_req(first), now=now)
+    assert deliver(client, first, "data", form, now=now, multipart=True).status_code == 200
+    assert IdentityField.objects.filter(transfer=later).count() == 1
+    assert TransferRequest.objects.get(pk=later.pk).status == "completed"
+
+
+def test_it_tests_the_connection_against_the_sandbox(live_server: Any) -> None:
+    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/corepass/")
+    assert "valid Ed448" in ADAPTER.test_connection(settings=settings_, state={})
+    with pytest.raises(ProviderError, match="57-byte"):
+        ADAPTER.test_connection(
+            settings={**settings_, "connector_public_key": "abcd" * 8}, state={}
+        )
+    with pytest.raises(ProviderError) as exc:
+        ADAPTER.test_connection(
+            settings={**settings_, "connector_url": f"{live_server.url}/nope"}, state={}
+        )
+    assert exc.value.code == "provider_not_found"
