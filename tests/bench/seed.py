@@ -154,3 +154,56 @@ def superuser(*, username: str, password: str) -> Any:
     if user is None:
         user = User.objects.create_superuser(username=username, email="", password=password)
     return user
+
+
+def clone_transfers(*, template: Any, count: int, batch: str) -> list[str]:
+    """`count` copies of a TransferRequest (same account, subject, items, provider data), each
+    with its own record, tokens and reference. Returns their callback tokens in order."""
+    from kyc.models import KYCRecord, TransferRequest
+
+    now = timezone.now()
+    bulk_insert(
+        KYCRecord,
+        count,
+        varying={"reference": f"'{batch}-' || g"},
+        constants={
+            "merchant": template.merchant_id,
+            "provider": template.provider,
+            "external_id": "",
+            "external_key": "",
+            "review_status": "waiting",
+            "review_comment": "",
+            "secrets": {},
+            "created_at": now,
+            "updated_at": now,
+            "erased_at": None,
+        },
+    )
+    varying = {
+        "id": "gen_random_uuid()",
+        "record_id": (
+            f'(SELECT r.id FROM "{KYCRecord._meta.db_table}" r '
+            f"WHERE r.merchant_id = %(merchant)s AND r.reference = '{batch}-' || g)"
+        ),
+        "reference": f"'{batch}-' || g",
+        "page_token": f"'{batch}p' || g || md5(random()::text)",
+        "callback_token": f"'{batch}c' || lpad(g::text, 8, '0') || md5(random()::text)",
+    }
+    constants = {
+        f.name: getattr(template, f.attname)
+        for f in TransferRequest._meta.concrete_fields
+        if f.column not in varying
+    }
+    constants.update(created_at=now, updated_at=now)
+    bulk_insert(
+        TransferRequest,
+        count,
+        varying=varying,
+        constants=constants,
+        params={"merchant": template.merchant_id},
+    )
+    return list(
+        TransferRequest.objects.filter(callback_token__startswith=f"{batch}c")
+        .order_by("callback_token")
+        .values_list("callback_token", flat=True)
+    )
