@@ -1,0 +1,53 @@
+"""A real browser on the customer page: htmx polling drives the checks (real worker), the
+page reaches "completed" without a reload, and no response it loads carries a secret."""
+
+from typing import Any
+
+import pytest
+import requests
+
+from kyc.models import ProviderAccount, TransferRequest
+from providers.portmone.adapter import ADAPTER
+
+SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_it_reaches_completed_in_the_browser_with_no_secret_in_any_response(
+    public_url: str, celery_worker_process: Any, merchant: Any, api: Any, page: Any
+) -> None:
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="portmone",
+        enabled=True,
+        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
+    )
+    r = api.post(
+        "/api/v1/transfers/",
+        {"provider": "portmone", "reference": "b1", "items": ["full_name", "date_of_birth"]},
+        format="json",
+    )
+    created = r.json()
+    responses: list[Any] = []
+    page.on("response", lambda resp: responses.append(resp))
+    page.goto(created["page_url"])
+    assert page.locator("#qr svg").count() == 1
+    page.evaluate("window.__sameDocument = true")
+
+    t = TransferRequest.objects.get(pk=created["id"])
+    requests.post(
+        f"{public_url}/sandbox/portmone/phone/{t.provider_ref}/",
+        data={"action": "approve"},
+        timeout=10,
+    )
+    page.wait_for_selector('#status [data-status="completed"]', timeout=25_000)
+    assert page.evaluate("window.__sameDocument === true")
+    assert "All done" in page.locator("#status").inner_text()
+
+    account.refresh_from_db()
+    secrets = [account.state["token"], *SECRET_VALUES]
+    bodies = [resp.text() for resp in responses if resp.request.resource_type != "image"]
+    assert len(bodies) >= 3  # page, htmx, at least one status fragment
+    loaded = "\n".join(bodies) + page.content()
+    assert not [s for s in secrets if s in loaded]
