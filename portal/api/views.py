@@ -32,6 +32,7 @@ class TransferViewSet(
     viewsets.GenericViewSet,
 ):
     lookup_value_regex = "[0-9a-f-]{36}"
+    queryset = TransferRequest.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self) -> QuerySet[TransferRequest]:
         qs = TransferRequest.objects.filter(merchant=self.merchant).order_by("-created_at")
@@ -81,6 +82,8 @@ class TransferViewSet(
 
 class RecordViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RecordSerializer
+    lookup_value_regex = "[0-9]+"
+    queryset = KYCRecord.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self) -> QuerySet[KYCRecord]:
         return (
@@ -92,6 +95,8 @@ class RecordViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
 
 class CertificateViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CertificateSerializer
+    lookup_value_regex = "[0-9]+"
+    queryset = Certificate.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self) -> QuerySet[Certificate]:
         return Certificate.objects.filter(merchant=self.merchant).order_by("-created_at")
