@@ -144,6 +144,10 @@ def org_search(cfg: Config, *, user_token: str | None = None) -> list[RootOrg]:
         },
     }
     data = http.call("POST", cfg.url("org_search"), json=body, headers=_headers(cfg, user_token))
+    return parse_orgs(data)
+
+
+def parse_orgs(data: dict[str, Any]) -> list[RootOrg]:
     content = ((data.get("result") or {}).get("response") or {}).get("content") or []
     return [
         RootOrg(
@@ -242,6 +246,11 @@ def cert_search(
         }
     }
     data = http.call("POST", cfg.url("cert_search"), json=body, headers=_headers(cfg, user_token))
+    return parse_cert_page(data, batch_id=batch_id, course_id=course_id)
+
+
+def parse_cert_page(data: dict[str, Any], *, batch_id: str, course_id: str) -> CertPage:
+    """Registry hits (Elasticsearch style, `_source` or flat) into CertRecords."""
     response = (data.get("result") or {}).get("response") or {}
     items = []
     for hit in response.get("content") or []:

@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 def _setting(name: str, default: float) -> float:
     """Django setting, else environment (lets a test worker poll faster), else default."""
-    value = getattr(settings, name, None)
+    value: Any = getattr(settings, name, None)
     if value is None:
         value = os.environ.get(name, default)
     return float(value)
@@ -654,8 +654,9 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
     total = 0
     pages = 0
     while pages < MAX_PAGES_PER_ROUND:
-        page = s.call(
-            lambda t, o=offset: client.cert_search(
+
+        def read(t: str, o: int = offset) -> client.CertPage:
+            return client.cert_search(
                 s.cfg,
                 batch_id=run.batch_id,
                 course_id=run.course_id,
@@ -663,7 +664,8 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
                 limit=size,
                 user_token=t,
             )
-        )
+
+        page = s.call(read)
         pages += 1
         total = page.total
         if page.items:
