@@ -70,6 +70,8 @@ class IncodeAdapter(BaseAdapter):
     name: ClassVar[str] = "incode"
     label: ClassVar[str] = "Incode"
     starts_transfers: ClassVar[bool] = True
+    # Webhooks can be lost or unconfigured: the customer page's poll also asks Incode.
+    poll_on_page: ClassVar[bool] = True
     form_class = IncodeSettingsForm
 
     def validate_start(

@@ -88,6 +88,20 @@ def executive_login(
     )
 
 
+def onboarding_status(*, api_url: str, api_key: str, token: str, interview_id: str) -> str:
+    """`GET /omni/get/onboarding/status?id=` with the session token: e.g. ONBOARDING_FINISHED.
+
+    Not in the seed; used by Incode's public samples to poll when no webhook arrives.
+    """
+    data = http.call(
+        "GET",
+        _url(api_url, f"/omni/get/onboarding/status?id={quote(interview_id)}"),
+        headers=_headers(api_key, token),
+    )
+    status = data.get("onboardingStatus") if isinstance(data, dict) else None
+    return str(status or "UNKNOWN")
+
+
 def get_score(*, api_url: str, api_key: str, admin_token: str, interview_id: str) -> schemas.Score:
     data = http.call(
         "GET",

@@ -167,6 +167,22 @@ def onboarding_url(request: HttpRequest) -> JsonResponse:
 
 
 @require_http_methods(["GET"])
+def onboarding_status(request: HttpRequest) -> JsonResponse:
+    """Answers to the interview's own session token (what the SDK holds) or an admin token."""
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    iv = _interview(request.GET.get("id", ""))
+    token = request.headers.get("X-Incode-Hardware-Id", "")
+    if iv is None or iv["key"] != _h(key) or iv.get("deleted"):
+        return _err(404, "interview not found")
+    if not (token and _h(token) == iv["token"]) and not _admin_ok(request, key):
+        return _err(401, "Unauthorized")
+    status = "ONBOARDING_FINISHED" if iv["state"] == "finished" else "UNKNOWN"
+    return JsonResponse({"onboardingStatus": status})
+
+
+@require_http_methods(["GET"])
 def get_score(request: HttpRequest) -> JsonResponse:
     iv, error = _owned(request, "id")
     if error:
@@ -382,6 +398,7 @@ def console(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("omni/start", omni_start),
     path("0/omni/onboarding-url", onboarding_url),
+    path("omni/get/onboarding/status", onboarding_status),
     path("omni/get/score", get_score),
     path("omni/get/ocr-data", get_ocr_data),
     path("omni/process/approve", process_approve),

@@ -200,7 +200,18 @@ def onboarding_finish(*, transfer_id: Any, event_id: int | None = None) -> str:
     (the inbox sweeper tries again); permanent ones mark it FAILED with the reason.
     """
     event = InboundEvent.objects.filter(pk=event_id).first() if event_id else None
-    transfer = TransferRequest.objects.select_related("account").get(pk=transfer_id)
+    with transaction.atomic():
+        # One finisher per request at a time (webhook, page poll and reconcile may race):
+        # the second waits for the row, then finds the decision made and does nothing.
+        transfer = (
+            TransferRequest.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=transfer_id)
+        )
+        return _finish(transfer=transfer, event=event)
+
+
+def _finish(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
     if transfer.status in TERMINAL or transfer.status == Status.REVIEW:
         if event:
             services.inbound_mark(
@@ -299,6 +310,62 @@ def onboarding_finish(*, transfer_id: Any, event_id: int | None = None) -> str:
     return status
 
 
+# --- asking Incode when no webhook comes ------------------------------------------
+
+# Requests still waiting for the customer are checked at Incode when we have not
+# heard anything for this long (reconcile, every minute), for at most CHECK_FOR.
+CHECK_AFTER = dt.timedelta(minutes=2)
+CHECK_FOR = dt.timedelta(days=2)
+_WAITING = (Status.PENDING, Status.ACCEPTED, Status.PROCESSING)
+
+
+def transfer_check(*, transfer_id: Any) -> str:
+    """Ask Incode for the onboarding status with the session token; finish if it is done."""
+    transfer = TransferRequest.objects.select_related("account").filter(pk=transfer_id).first()
+    if transfer is None or transfer.status not in _WAITING or not transfer.provider_ref:
+        return "nothing-to-do"
+    token = (transfer.provider_secrets or {}).get("session_token")
+    if not token:
+        return "no-session"
+    s = transfer.account.settings or {}
+    try:
+        status = client.onboarding_status(
+            api_url=s.get("api_url", ""),
+            api_key=s.get("api_key", ""),
+            token=token,
+            interview_id=transfer.provider_ref,
+        )
+    except ProviderError as exc:
+        log.info("incode status check failed for %s: %s", transfer.pk, exc.code)
+        return "error"
+    TransferRequest.objects.filter(pk=transfer.pk).update(last_heard_at=timezone.now())
+    if status == schemas.ONBOARDING_FINISHED:
+        return onboarding_finish(transfer_id=transfer.pk)
+    rank = schemas.STATUS_RANK.get(status)
+    if rank is not None and rank > transfer.provider_rank:
+        services.transfer_apply(
+            transfer_id=transfer.pk,
+            update=StatusUpdate(provider_status=status, provider_rank=rank),
+            source="poll",
+        )
+    return status
+
+
+def transfers_to_check(*, now: dt.datetime | None = None) -> list[Any]:
+    now = now or timezone.now()
+    return list(
+        TransferRequest.objects.filter(
+            provider=PROVIDER,
+            status__in=_WAITING,
+            created_at__gte=now - CHECK_FOR,
+            last_heard_at__lt=now - CHECK_AFTER,
+        )
+        .exclude(provider_ref="")
+        .order_by("last_heard_at")
+        .values_list("pk", flat=True)[:20]
+    )
+
+
 # --- compliance review ----------------------------------------------------------
 
 
@@ -394,10 +461,13 @@ def _mark(*, transfer_id: Any, key: str, value: Any) -> None:
 
 
 def reconcile() -> int:
-    """Every minute (beat): re-enqueue interview deletions lost to a broker outage."""
+    """Every minute (beat): ask Incode about quiet requests, retry lost interview deletions."""
     from kyc.flows.incode import tasks
 
-    ids = interviews_to_delete()
-    for pk in ids:
+    checks = transfers_to_check()
+    for pk in checks:
+        tasks.check_transfer.delay(str(pk))
+    deletions = interviews_to_delete()
+    for pk in deletions:
         tasks.delete_interview.delay(str(pk))
-    return len(ids)
+    return len(checks) + len(deletions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from kyc.flows.incode import services
+from kyc.models import TransferRequest
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -29,3 +30,16 @@ def approve_at_incode(transfer_id: str) -> bool:
         return services.interview_approve(transfer_id=transfer_id)
     except services.ProviderError:
         return False
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def check_transfer(transfer_id: str) -> str:
+    """Ask Incode whether the customer finished (no webhook came)."""
+    return services.transfer_check(transfer_id=transfer_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def check_transfer_by_page_token(page_token: str) -> str:
+    """Enqueued (rate-limited) by the customer page's poll: see kyc.page_hooks."""
+    pk = TransferRequest.objects.filter(page_token=page_token).values_list("pk", flat=True).first()
+    return services.transfer_check(transfer_id=pk) if pk else "missing"
