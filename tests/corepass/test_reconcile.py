@@ -20,8 +20,14 @@ from tests.corepass.conftest import USER, deliver, make_account, make_transfer, 
 
 
 def test_it_catches_up_on_lost_callbacks_from_all_statuses(
-    public_url: str, merchant: Any, api: Any, settings: Any
+    public_url: str, merchant: Any, api: Any, settings: Any, monkeypatch: Any
 ) -> None:
+    from kyc.flows.corepass import tasks
+
+    # Run the per-request check task inline (the worker path is covered in test_e2e).
+    monkeypatch.setattr(
+        tasks.check_transfer, "delay", lambda pk: services.transfer_check(transfer_id=pk)
+    )
     settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
     make_account(merchant, url=f"{public_url}/sandbox/corepass")
     created = api.post(

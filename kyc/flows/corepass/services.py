@@ -311,11 +311,15 @@ def transfer_check(*, transfer_id: Any) -> int:
     transfer = TransferRequest.objects.select_related("account").get(pk=transfer_id)
     if transfer.status in TERMINAL:
         return 0
-    entries = client.all_statuses(
-        transfer.account.settings.get("connector_url", ""),
-        user=transfer.subject,
-        items=list(transfer.items),
-    )
+    try:
+        entries = client.all_statuses(
+            transfer.account.settings.get("connector_url", ""),
+            user=transfer.subject,
+            items=list(transfer.items),
+        )
+    except ProviderError as exc:
+        log.info("corepass check %s: %s", transfer_id, exc.code)
+        return 0
     # Older statuses first: each adds its tx hash to the timeline; rank keeps order.
     for entry in entries:
         apply_status(transfer, entry, source="poll")
@@ -334,14 +338,14 @@ def reconcile(*, now: dt.datetime | None = None, limit: int = 50) -> int:
         .order_by("last_heard_at")
         .values_list("pk", flat=True)[:limit]
     )
-    checked = 0
+    from kyc.flows.corepass import tasks
+
+    enqueued = 0
     for pk in ids:
-        # One check per request per stale period, even when the connector is down.
+        # One check per request per stale period, even when the connector is down;
+        # each check is its own task so one slow connector never stalls the beat.
         if not cache.add(f"corepass-reconcile:{pk}", 1, settings.TRANSFER_STALE_AFTER_SECONDS):
             continue
-        try:
-            transfer_check(transfer_id=pk)
-            checked += 1
-        except ProviderError as exc:
-            log.info("corepass reconcile %s: %s", pk, exc.code)
-    return checked
+        tasks.check_transfer.delay(str(pk))
+        enqueued += 1
+    return enqueued

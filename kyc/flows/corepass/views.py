@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def _receive(request: HttpRequest, token: str, kind: str) -> HttpResponse:
-    if too_many(request, "corepass-callback"):
-        return answer(429, "too many requests")
     transfer = (
         TransferRequest.objects.filter(callback_token=token, provider="corepass")
         .select_related("account")
         .first()
     )
+    # Only guesses are rate limited: a busy connector must never be slowed down, but
+    # junk aimed at random URLs must not fill the inbox.
+    if transfer is None and too_many(request, "corepass-callback"):
+        return answer(429, "too many requests")
     try:
         body = read_body(request)
     except BodyTooLarge as exc:
