@@ -21,17 +21,14 @@ def _cfg(live_server: Any, **over: Any) -> client.Config:
     return client.Config.from_settings(s)
 
 
-def test_it_gets_a_user_token_with_the_password_grant(live_server: Any) -> None:
+def test_it_gets_a_user_token_and_sends_it_with_the_api_key(live_server: Any) -> None:
     now = dt.datetime.now(dt.UTC)
-    info = client.fetch_token(_cfg(live_server), now=now)
+    cfg = _cfg(live_server)
+    info = client.fetch_token(cfg, now=now)
     assert info.access_token and info.expires_at > now + dt.timedelta(seconds=200)
     with pytest.raises(AuthenticationError):
         client.fetch_token(_cfg(live_server, password="wrong"), now=now)
-
-
-def test_it_sends_the_api_key_and_the_user_token(live_server: Any) -> None:
-    cfg = _cfg(live_server)
-    token = client.fetch_token(cfg, now=dt.datetime.now(dt.UTC)).access_token
+    token = info.access_token
     orgs = client.org_search(cfg)
     assert {o.id for o in orgs} >= {"0126876528934010882"}
     with pytest.raises(AuthenticationError):

@@ -93,3 +93,35 @@ def test_it_refuses_to_start_a_run_with_a_reserved_key(merchant: Any) -> None:
     _reserve(merchant, key="sign-b1")
     with pytest.raises(InvalidInput, match="already reserved"):
         make_run(merchant, batch_id="b1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_staff_watch_and_resume_runs_in_the_admin(
+    merchant: Any, other_merchant: Any, client: Any
+) -> None:
+    from unittest import mock
+
+    from kyc.flows.sunbird.models import IssuanceRun
+    from kyc.models import ProviderAccount
+    from tests.sunbird.conftest import make_run
+
+    for m in (merchant, other_merchant):
+        ProviderAccount.objects.create(
+            merchant=m, provider="sunbird", settings={"base_url": "http://sb.invalid"}
+        )
+    mine, theirs = make_run(merchant, batch_id="m1"), make_run(other_merchant, batch_id="o1")
+    services._fail(run_id=mine.pk, name="find_root_org", error="boom")
+    client.force_login(factories.staff_user(merchant))
+
+    listing = client.get("/admin/kyc_sunbird/issuancerun/").content.decode()
+    assert "m1" in listing and "o1" not in listing
+    assert client.get(f"/admin/kyc_sunbird/issuancerun/{theirs.pk}/change/").status_code == 404
+    page = client.get(f"/admin/kyc_sunbird/issuancerun/{mine.pk}/change/").content.decode()
+    assert "find_root_org" in page and "boom" in page
+    with mock.patch("kyc.flows.sunbird.tasks.enqueue_step") as enqueue:
+        client.post(
+            "/admin/kyc_sunbird/issuancerun/",
+            {"action": "resume", "_selected_action": [mine.pk, theirs.pk]},
+        )
+    assert IssuanceRun.objects.get(pk=mine.pk).status == "running"
+    assert enqueue.call_count == 1  # the other merchant's run is not even selectable

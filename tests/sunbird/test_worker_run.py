@@ -49,8 +49,8 @@ def test_it_finishes_after_the_worker_is_killed_mid_run(
     merchant: Any, sunbird_account: Any, sandbox: Any, start_worker: Any
 ) -> None:
     first = start_worker(extra_env=FAST)
-    # Certificates trickle in over ~4 s, so the kill lands while "collect" is polling.
-    sandbox.batch("batch-200", learners=200, delay=0.5, rate=50)
+    # Certificates trickle in over ~2.5 s, so the kill lands while "collect" is polling.
+    sandbox.batch("batch-200", learners=200, delay=0.3, rate=80)
     run = make_run(merchant, enqueue=True, expected_count=200)
 
     def collecting() -> bool:

@@ -91,6 +91,10 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # runs start from the merchant page (it validates keys and settings)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A run's inputs are what the steps sent to Sunbird: never edited after the fact.
+        return [f.name for f in IssuanceRun._meta.fields]
+
     @admin.action(description="Retry / resume from the first unfinished step")
     def resume(self, request: HttpRequest, queryset: QuerySet[IssuanceRun]) -> None:
         n = 0

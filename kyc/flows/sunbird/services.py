@@ -367,7 +367,7 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
 
     if not result.finished:
         _step_progress(run_id=run_id, name=name, result=result)
-        return Outcome(next_step=name, countdown=poll_seconds(), detail="polling")
+        return Outcome(next_step=name, countdown=_poll_countdown(result), detail="polling")
     done = _finish(run_id=run_id, name=name, result=result)
     with transaction.atomic():
         current = IssuanceRun.objects.filter(pk=run_id).values_list("chain_token", flat=True)
@@ -375,6 +375,15 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
     if not done or not still_ours:
         return Outcome(detail="finished elsewhere")
     return Outcome(next_step=_next(name))
+
+
+def _poll_countdown(result: StepResult) -> float:
+    """Poll again soon while certificates arrive; back off while nothing changes.
+
+    Capped below half the reconcile threshold, so a quiet wait never looks like a dead worker.
+    """
+    idle = int(result.run_updates.get("stable_polls", 0))
+    return min(poll_seconds() * 2 ** min(idle, 6), stale_seconds() / 2)
 
 
 def _finish(*, run_id: int, name: str, result: StepResult) -> bool:
@@ -683,7 +692,7 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
     collected = _collected(run)
     if offset >= total and collected < total:
         offset = 0  # the registry's order shifted under us: read it all again next round
-    stable = run.stable_polls + 1 if total and total == run.registry_count else 0
+    stable = run.stable_polls + 1 if total == run.registry_count else 0
     target = run.expected_count or total
     finished = bool(target) and collected >= target and (bool(run.expected_count) or stable >= 1)
     polls = int((step.answer_summary or {}).get("polls", 0)) + 1
