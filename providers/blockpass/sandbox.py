@@ -229,13 +229,18 @@ def app_register(*, client_id: str, name: str = "", email: str = "") -> dict[str
     cache.set(_k("user", bpid), {"id": bpid, "name": name, "email": email}, TTL)
     code = "bpc_" + secrets.token_urlsafe(16)
     cache.set(_k("code", code), {"bpid": bpid, "client_id": client_id}, 600)
+    users = cache.get(_k("users", client_id)) or []
+    cache.set(_k("users", client_id), [*users[-50:], bpid], TTL)  # listed before the call
     resp = requests.post(svc["merchant_url"] + "api/register", json={"code": code}, timeout=(3, 20))
     answer = _safe_json(resp)
-    users = cache.get(_k("users", client_id)) or []
-    cache.set(_k("users", client_id), [*users[-50:], bpid], TTL)
     cache.set(_k("session", bpid), answer.get("accessToken", ""), TTL)
     _log(client_id, f"register {bpid}: {resp.status_code}")
     return {"bpid": bpid, "status": resp.status_code, "answer": answer}
+
+
+def session_of(bpid: str) -> str:
+    """The accessToken the merchant's register endpoint gave this customer's app ("" if none)."""
+    return str(cache.get(_k("session", bpid)) or "")
 
 
 def new_code(*, client_id: str, bpid: str) -> str:

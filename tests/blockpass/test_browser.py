@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from kyc.models import IdentityField, KYCRecord
+from providers.blockpass import sandbox
 from tests.conftest import wait_for
 
 
@@ -18,6 +19,7 @@ def test_a_person_registers_and_uploads_from_the_sandbox_app(
     assert sandbox_account.webhook_token in page.input_value("input[name=merchant_url]")
     page.click("#register")
     record = wait_for(lambda: KYCRecord.objects.filter(provider="blockpass").first())
+    wait_for(lambda: sandbox.session_of(record.external_id))
     page.goto(f"{public_url}/sandbox/blockpass/")
     section = page.locator(f"section.customer[data-bpid='{record.external_id}']")
     section.locator("text=Upload fields").click()

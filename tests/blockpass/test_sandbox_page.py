@@ -37,6 +37,7 @@ def test_the_app_page_registers_uploads_and_resolves(client: Any, sandbox_accoun
     )
     record = wait_for(lambda: KYCRecord.objects.filter(provider="blockpass").first())
     bpid = record.external_id
+    wait_for(lambda: sandbox.session_of(bpid))  # the app got its upload session
     assert bpid.encode() in client.get("/sandbox/blockpass/").content
     client.post(
         "/sandbox/blockpass/",
