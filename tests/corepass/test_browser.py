@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import requests
 
+from kyc.models import TransferRequest
+from tests.conftest import wait_for
 from tests.corepass.conftest import USER, make_account
 
 
@@ -36,3 +38,7 @@ def test_it_shows_the_qr_and_reaches_done_without_reload(
     assert page.evaluate("window.__sameDocument === true")  # no reload happened
     assert "All done" in page.locator("#status").inner_text()
     assert "CONFIRM_SUBMITTED" in page.locator("#status .timeline").inner_text()
+    # Let the sandbox finish its sequence before the test database is flushed.
+    wait_for(
+        lambda: TransferRequest.objects.get(pk=created["id"]).provider_status == "FINISH_SUCCESS"
+    )

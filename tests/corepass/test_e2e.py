@@ -184,3 +184,30 @@ def test_it_derives_the_sandbox_key_the_demo_configures() -> None:
         ADAPTER.sandbox_settings(sandbox_url="http://x/sandbox/corepass/")["connector_public_key"]
         == sandbox.public_key_hex()
     )
+
+
+def test_it_gets_the_data_again_after_answering_non_200(
+    public_url: str, merchant: Any, api: Any, settings: Any
+) -> None:
+    settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
+    settings.COREPASS_SANDBOX_RETRY_SECONDS = (0.3, 0.6, 1.2)
+    account = make_account(merchant, url=f"{public_url}/sandbox/corepass")
+    created = _create(api, ["SH_EMAIL"])
+    good = dict(account.settings)
+    account.settings = {**good, "connector_public_key": ""}  # misconfigured: answers 503
+    account.save()
+    requests.post(created["deep_link"] + "approve", timeout=10)
+    tid = created["id"]
+    wait_for(
+        lambda: InboundEvent.objects.filter(
+            transfer_id=tid, error="connector key not configured", path__endswith="/data"
+        ).exists(),
+        10,
+    )
+    account.settings = good
+    account.save()
+    wait_for(lambda: TransferRequest.objects.get(pk=tid).status == "completed", 10)
+    # Let the sandbox finish its sequence before the test database is flushed.
+    wait_for(lambda: TransferRequest.objects.get(pk=tid).provider_status == "FINISH_SUCCESS", 10)
+    assert IdentityField.objects.filter(transfer_id=tid).count() == 1
+    assert TransferRequest.objects.get(pk=tid).events.filter(kind="data").count() == 1
