@@ -49,7 +49,8 @@ class BlockpassAdapter(BaseAdapter):
             )
         except AuthenticationError as exc:
             raise AuthenticationError(
-                f"Blockpass refused the client id / secret ({exc.message})"
+                f"Blockpass answered {exc.status} to a token request: the client id or "
+                f"secret is probably wrong ({exc.message})"
             ) from None
         except PermanentError:
             # Refusing an unknown code (not the credentials) is the expected answer.

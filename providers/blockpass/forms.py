@@ -14,7 +14,10 @@ class BlockpassSettingsForm(ProviderSettingsForm):
     api_url = forms.URLField(
         label="API base URL", help_text="e.g. https://kyc.blockpass.org (sandbox: your sandbox URL)"
     )
-    client_id = forms.CharField()
+    client_id = forms.CharField(
+        help_text="In the Blockpass console, use the webhook URL shown on this page both as the "
+        "webhook endpoint and as the base of your service endpoints (…/api/register etc.)."
+    )
     client_secret = forms.CharField()
     webhook_secret = forms.CharField(
         help_text="Changing it keeps the previous secret valid for 24 hours."
