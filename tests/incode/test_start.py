@@ -6,6 +6,7 @@ from typing import Any
 
 import requests
 
+from kyc import services
 from kyc.models import TransferRequest
 from tests.incode.conftest import API_KEY, sandbox_interview
 
@@ -56,7 +57,7 @@ def test_it_fails_the_request_with_the_reason_when_incode_refuses_the_key(
 
 
 def test_it_serves_the_token_server_start_endpoint_per_merchant(
-    live_server: Any, incode_account: Any, api_key: str, sandbox: str
+    live_server: Any, incode_account: Any, api_key: str, sandbox: str, other_merchant: Any
 ) -> None:
     url = f"{live_server.url}/api/v1/incode/start"
     assert requests.get(url, timeout=5).status_code == 401
@@ -71,6 +72,11 @@ def test_it_serves_the_token_server_start_endpoint_per_merchant(
     assert API_KEY not in r.text
     t = TransferRequest.objects.get(pk=body["transferId"])
     assert t.provider_ref == body["interviewId"] and t.merchant == incode_account.merchant
+    # Another merchant's key starts nothing on this merchant's account.
+    _, other_key = services.api_key_create(merchant=other_merchant, name="k")
+    r = requests.get(url, headers={"Authorization": f"Bearer {other_key}"}, timeout=5)
+    assert r.status_code == 400
+    assert not TransferRequest.objects.filter(merchant=other_merchant).exists()
 
 
 def test_it_serves_the_onboarding_url_endpoint_with_a_redirect(
@@ -89,18 +95,3 @@ def test_it_serves_the_onboarding_url_endpoint_with_a_redirect(
     )
     bad = requests.get(url, params={"redirectUrl": "javascript:alert(1)"}, headers=auth, timeout=5)
     assert bad.status_code == 400
-
-
-def test_it_answers_400_to_a_merchant_without_incode(
-    live_server: Any, incode_account: Any, other_merchant: Any
-) -> None:
-    from kyc import services
-
-    _, other_key = services.api_key_create(merchant=other_merchant, name="k")
-    r = requests.get(
-        f"{live_server.url}/api/v1/incode/start",
-        headers={"Authorization": f"Bearer {other_key}"},
-        timeout=5,
-    )
-    assert r.status_code == 400
-    assert not TransferRequest.objects.filter(merchant=other_merchant).exists()

