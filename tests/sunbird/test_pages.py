@@ -79,6 +79,7 @@ def test_it_shows_steps_and_progress_and_stops_polling_when_done(
     body = done.content.decode()
     assert done.status_code == 286
     assert 'value="100"' in body and "/api/org/v1/assign/key" in body and "SUCCESS" in body
+    assert "Gujarat Council of Educational Research and Training" in body  # confirmed root org
     assert "hx-get" not in staff_client.get(f"/issuance/{run.pk}/").content.decode()
     assert f"/issuance/{run.pk}/" in staff_client.get("/issuance/").content.decode()
 

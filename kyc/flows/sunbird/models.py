@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -191,3 +192,11 @@ class IssuanceStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+    @property
+    def request_text(self) -> str:
+        return json.dumps(self.request_summary, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def answer_text(self) -> str:
+        return json.dumps(self.answer_summary, sort_keys=True, ensure_ascii=False)
