@@ -35,6 +35,8 @@ def test_it_rejects_with_a_reason_shown_to_the_customer(
     outsider.force_login(factories.staff_user(other_merchant))
     assert outsider.get(url).status_code == 404  # another merchant's reviewer sees nothing
     assert "FAIL" in staff_client.get(url).content.decode()
+    listing = staff_client.get("/admin/kyc_incode/incodereview/").content.decode()
+    assert url in listing and "FAIL" in listing  # the admin lists it with a link here
     r = staff_client.post(url, {"decision": "reject", "reason": ""})
     assert r.status_code == 400  # a rejection needs a reason
     r = staff_client.post(url, {"decision": "reject", "reason": "Document photo unreadable"})

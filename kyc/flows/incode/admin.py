@@ -1,0 +1,43 @@
+"""Incode requests waiting for compliance review, each linked to the review page
+(approve or reject with a reason; an approval is also sent to Incode)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from kyc.admin import ReadOnlyAdmin
+from kyc.flows.incode.models import IncodeReview
+from kyc.status import Status
+
+
+@admin.register(IncodeReview)
+class IncodeReviewAdmin(ReadOnlyAdmin):
+    list_display = (
+        "reference",
+        "merchant",
+        "overall_score",
+        "status_detail",
+        "created_at",
+        "review",
+    )
+    list_select_related = ("merchant",)
+    ordering = ("created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(provider="incode", status=Status.REVIEW)
+
+    @admin.display(description="Incode score")
+    def overall_score(self, obj: IncodeReview) -> str:
+        score = (obj.provider_data or {}).get("score") or {}
+        return " ".join(filter(None, [score.get("overall_status"), score.get("overall_value")]))
+
+    @admin.display(description="Decide")
+    def review(self, obj: IncodeReview) -> str:
+        return format_html(
+            '<a class="button" href="{}">Approve or reject…</a>',
+            reverse("incode_review", args=[obj.pk]),
+        )
