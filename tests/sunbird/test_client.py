@@ -42,6 +42,18 @@ def test_it_gets_a_user_token_and_sends_it_with_the_api_key(live_server: Any) ->
     assert client.org_keys(cfg, org_id=orgs[0].id, user_token=token)["signKeys"] == ["a"]
 
 
+def test_it_is_refused_once_the_sandbox_token_expired(live_server: Any) -> None:
+    import time
+
+    requests.post(f"{live_server.url}/sandbox/sunbird/console/token-ttl", json={"seconds": 1})
+    cfg = _cfg(live_server)
+    info = client.fetch_token(cfg, now=dt.datetime.now(dt.UTC))
+    assert info.expires_at - dt.datetime.now(dt.UTC) <= dt.timedelta(seconds=1)
+    time.sleep(1.2)  # the cache TTL is whole seconds
+    with pytest.raises(AuthenticationError):
+        client.org_keys(cfg, org_id="0126876528934010882", user_token=info.access_token)
+
+
 def test_it_treats_a_token_near_expiry_as_expired() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     state = {
