@@ -127,3 +127,13 @@ def test_it_resumes_stale_runs_from_reconcile(
     run.refresh_from_db()
     assert run.chain_token != token  # the old chain's tasks now do nothing
     assert services.step_execute(run_id=run.pk, name="find_root_org", token=token).next_step is None
+
+
+def test_it_fails_the_step_when_the_account_lost_its_settings(
+    merchant: Any, sunbird_account: Any, sandbox: Any
+) -> None:
+    run = make_run(merchant)
+    ProviderAccount.objects.filter(pk=sunbird_account.pk).update(settings={})
+    run = services.run_execute_inline(run.pk, max_seconds=5)
+    assert run.status == IssuanceRun.Status.FAILED
+    assert "Configure Sunbird" in run.steps.get(name="find_root_org").error

@@ -361,9 +361,15 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
             return Outcome(next_step=name, countdown=min(2.0**step.attempts, 60.0))
         _fail(run_id=run_id, name=name, error=f"{exc.code}: {exc.message}")
         return Outcome(detail=exc.message)
-    except KeyAlreadyReserved as exc:
+    except (KeyAlreadyReserved, InvalidInput) as exc:
         _fail(run_id=run_id, name=name, error=exc.message)
         return Outcome(detail=exc.message)
+    except Exception as exc:
+        # A bug or a lost database must not leave the step "running" for ever: fail it
+        # visibly, so a person can retry once the cause is fixed.
+        log.exception("sunbird run %s step %s crashed", run_id, name)
+        _fail(run_id=run_id, name=name, error=f"unexpected error ({type(exc).__name__})")
+        return Outcome(detail="crashed")
 
     if not result.finished:
         _step_progress(run_id=run_id, name=name, result=result)
