@@ -166,7 +166,14 @@ class CorePassAdapter(BaseAdapter):
         return "Connector answered and the public key is a valid Ed448 key."
 
     def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
-        return [(k, str(v)) for k, v in sorted(state.items()) if k.startswith("last_")]
+        # CorePass has no account-wide webhook: every request sends its own URLs.
+        return [
+            (
+                "Callbacks",
+                "Each request gives the connector its own unguessable callback and "
+                "statusCallback URLs; there is no webhook to configure.",
+            )
+        ]
 
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
         from providers.corepass import sandbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -282,3 +283,29 @@ def test_it_also_accepts_plain_item_ids_in_status_fields(client: Any, account: A
     assert deliver(client, transfer, "status", body, now=now).status_code == 200
     transfer.refresh_from_db()
     assert transfer.status == "accepted"
+
+
+def test_it_reprocesses_a_stored_delivery_judging_the_deadline_at_arrival(account: Any) -> None:
+    from kyc import services as core
+    from kyc.tasks import process_inbound
+
+    transfer = make_transfer(account)
+    arrived = int(time.time()) - 3600  # the sweeper finds it an hour later
+    body = sandbox.status_body(sandbox_req(transfer), "ACCEPTED", "", now=arrived)
+    event, _ = core.inbound_store(
+        provider="corepass",
+        path=f"/hooks/corepass/t/{transfer.callback_token}/status",
+        headers={"content-type": "application/json"},
+        body=json.dumps(body).encode(),
+        remote_addr="127.0.0.1",
+        kind="status",
+        transfer=transfer,
+    )
+    InboundEvent.objects.filter(pk=event.pk).update(
+        received_at=dt.datetime.fromtimestamp(arrived + 5, tz=dt.UTC)
+    )
+    assert process_inbound(event.pk) == "processed"
+    transfer.refresh_from_db()
+    assert transfer.status == "accepted"
+    assert process_inbound(event.pk) == "processed"  # idempotent
+    assert transfer.events.filter(provider_status="ACCEPTED").count() == 1
