@@ -103,6 +103,9 @@ def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
     assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
     t.refresh_from_db()
     assert t.status == Status.PENDING and not IdentityField.objects.filter(transfer=t).exists()
+    # The forgery does not block the real webhook as a "duplicate".
+    finish_on_phone(t.deep_link, "pass")
+    assert wait_for(lambda: _done(t)) == Status.COMPLETED
 
 
 def test_it_answers_duplicates_without_effect(

@@ -241,6 +241,9 @@ def _finish(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
                     state=InboundEvent.State.IGNORED,
                     error="Incode has no score for this interview yet; the webhook was not confirmed",
                 )
+                # Free its dedupe key: a forged early "finished" must not make the real
+                # one look like a duplicate.
+                InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
             return "not-confirmed"
         ocr = with_admin_token(
             account_id=account.pk, call=lambda tok: client.get_ocr_data(**kw(tok))
