@@ -141,9 +141,10 @@ def _latest(req: dict[str, Any]) -> dict[str, Any]:
     return req["statuses"][-1]
 
 
-def _add_status(rid: str, status: str, tx_hash: str = "") -> dict[str, Any]:
+def _add_status(rid: str, status: str, tx_hash: str = "") -> dict[str, Any] | None:
     req = get_request(rid)
-    assert req is not None
+    if req is None:  # the request was dropped from the cache (e.g. cleared): stop quietly
+        return None
     entry = {"status": status, "created_at": int(time.time())}
     if tx_hash:
         entry["tx_hash"] = tx_hash
@@ -466,14 +467,17 @@ def _send_data(rid: str) -> bool:
 def _run_flow(rid: str, approve: bool, silent: bool = False) -> None:
     step = _step_seconds()
 
-    def advance(state: str, tx_hash: str = "") -> None:
+    def advance(state: str, tx_hash: str = "") -> bool:
         time.sleep(step)
-        _add_status(rid, state, tx_hash if state in TX_STATUSES else "")
+        if _add_status(rid, state, tx_hash if state in TX_STATUSES else "") is None:
+            return False
         if not silent:
             _send_status(rid, state, tx_hash if state in TX_STATUSES else "")
+        return True
 
     if not approve:
-        advance("FINISH_FAILED")
+        if not advance("FINISH_FAILED"):
+            return
         req = get_request(rid)
         if req is not None and not silent:
             form = error_form(req, "FINISH_FAILED", now=int(time.time()))
@@ -490,11 +494,12 @@ def _run_flow(rid: str, approve: bool, silent: bool = False) -> None:
         ("CONFIRM_SUBMITTED", tx2),
         ("CONFIRMED", ""),
     ):
-        advance(state, tx)
+        if not advance(state, tx):
+            return
     delivered = True if silent else _send_data(rid)
     if delivered:
-        advance("CALLBACK_SUCCEED", tx2)
-        advance("FINISH_SUCCESS", tx2)
+        if advance("CALLBACK_SUCCEED", tx2):
+            advance("FINISH_SUCCESS", tx2)
     else:
         advance("CALLBACK_FAILED", tx2)
 
