@@ -62,12 +62,13 @@ def bulk_insert(
     exprs: list[str] = []
     values: dict[str, Any] = dict(params or {})
     for f in model._meta.concrete_fields:
-        if f.column in varying:
-            cols.append(f.column)
-            exprs.append(varying[f.column])
+        column = str(f.column)
+        if column in varying:
+            cols.append(column)
+            exprs.append(varying[column])
         elif f.name in constants:
-            key = f"c_{f.column}"
-            cols.append(f.column)
+            key = f"c_{column}"
+            cols.append(column)
             exprs.append(f"%({key})s")
             values[key] = f.get_db_prep_save(constants[f.name], connection)
     values["count"] = count

@@ -91,6 +91,7 @@ def stack_env(*, port: int, db_url: str, redis_url: str) -> dict[str, str]:
         # counted in Redis on every request, it just never refuses.
         PUBLIC_RATE_LIMIT_PER_MINUTE="1000000000",
         LOG_LEVEL="WARNING",
+        CELERY_TASK_ALWAYS_EAGER="false",  # a real worker takes the tasks
     )
     return env
 

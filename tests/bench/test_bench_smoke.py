@@ -130,7 +130,7 @@ def test_it_mounts_the_baselines_only_in_the_bench_urlconf() -> None:
     for url in (BASELINE_JSON, BASELINE_INSERT):
         with pytest.raises(Resolver404):
             resolve(url)  # tests.settings -> portal.urls
-        assert resolve(url, urlconf="tests.bench.urls").url_name.startswith("bench_baseline")
+        assert str(resolve(url, urlconf="tests.bench.urls").url_name).startswith("bench_baseline")
     assert resolve("/t/abc/status", urlconf="tests.bench.urls").url_name == "transfer_status"
 
 

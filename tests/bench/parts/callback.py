@@ -199,6 +199,12 @@ def run(ctx: Ctx) -> list[Figure]:
             "req/s",
             note=f"{CONNECTIONS} connections, same run as the callbacks",
         ),
+        Figure(
+            "baseline_insert (cb) p99",
+            Summary.of([r.p99_ms for r in pair.baseline]),
+            "ms",
+            note="the ceiling's own tail at the same concurrency",
+        ),
         *load_figures("callback", pair.subject),
         Figure(
             "callback_vs_insert",

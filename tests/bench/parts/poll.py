@@ -44,6 +44,12 @@ def run(ctx: Ctx) -> list[Figure]:
             "req/s",
             note=f"{POLLERS} connections",
         ),
+        Figure(
+            "baseline_json p99",
+            Summary.of([r.p99_ms for r in pair.baseline]),
+            "ms",
+            note="the ceiling's own tail at the same concurrency",
+        ),
         *load_figures("poll", pair.subject),
         Figure(
             "poll_vs_baseline",

@@ -154,6 +154,12 @@ def run(ctx: Ctx) -> list[Figure]:
             "req/s",
             note=f"{CONNECTIONS} connections",
         ),
+        Figure(
+            "baseline_insert p99",
+            Summary.of([r.p99_ms for r in pair.baseline]),
+            "ms",
+            note="the ceiling's own tail at the same concurrency",
+        ),
         *load_figures("webhook", pair.subject, p99_goal="< 100"),
         Figure(
             "webhook_vs_insert",
