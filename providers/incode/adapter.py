@@ -7,6 +7,7 @@ the onboarding URL (which carries neither) and SDK frontends only the session to
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any, ClassVar
 
 from providers.base import BaseAdapter, StartRequest, StartResult
@@ -35,18 +36,35 @@ def _when(value: Any) -> dt.datetime | None:
         return None
 
 
-def usable_admin_token(state: dict[str, Any], *, now: dt.datetime) -> str | None:
-    """The cached admin token if it is not due for refresh, else None."""
+ADMIN_TOKEN_FOR = "admin_token_for"
+
+
+def credentials_fingerprint(settings: dict[str, Any]) -> str:
+    """Which API URL, key and executive a token was issued for (a hash, never the values)."""
+    raw = "\n".join(str(settings.get(k) or "") for k in ("api_url", "api_key", "executive_email"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def usable_admin_token(
+    state: dict[str, Any], *, now: dt.datetime, settings: dict[str, Any]
+) -> str | None:
+    """The cached admin token if it is not due for refresh and was issued for the current
+    settings (a token is never sent to a changed API URL or used for another key), else None."""
     token = state.get(ADMIN_TOKEN)
     expires = _when(state.get(ADMIN_TOKEN_EXPIRES_AT))
     if not token or expires is None or now >= expires - REFRESH_MARGIN:
         return None
+    if state.get(ADMIN_TOKEN_FOR) != credentials_fingerprint(settings):
+        return None
     return str(token)
 
 
-def token_state(token: schemas.AdminToken, *, now: dt.datetime) -> dict[str, Any]:
+def token_state(
+    token: schemas.AdminToken, *, now: dt.datetime, settings: dict[str, Any]
+) -> dict[str, Any]:
     return {
         ADMIN_TOKEN: token.token,
+        ADMIN_TOKEN_FOR: credentials_fingerprint(settings),
         ADMIN_TOKEN_ISSUED_AT: now.isoformat(),
         ADMIN_TOKEN_EXPIRES_AT: token.expires_at.isoformat(),
         REFRESH_ERROR: "",

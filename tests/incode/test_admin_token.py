@@ -50,6 +50,11 @@ def test_it_replaces_a_24_hour_old_token_before_use(incode_account: Any) -> None
     second = services.admin_token_get(account_id=incode_account.pk, now=later)
     assert second != first
     assert _state(incode_account)["admin_token_issued_at"] == later.isoformat()
+    # New credentials (another executive, key or API URL): the old token is not reused.
+    incode_account.settings = {**incode_account.settings, "executive_email": "new@x.test"}
+    incode_account.save()
+    third = services.admin_token_get(account_id=incode_account.pk, now=later)
+    assert third != second
 
 
 def test_it_refreshes_once_on_401_and_succeeds(incode_account: Any, sandbox: str) -> None:

@@ -33,7 +33,7 @@ def test_it_never_shows_the_api_key_or_admin_token_to_a_browser(
     assert t.deep_link in fetch(page, headers=PHONE_UA).text  # the button is there
     fetch(f"{page}status")
     for path in ("start", "onboarding-url", "onboarding-url?redirectUrl=https://x.example/"):
-        assert fetch(f"{public_url}/api/v1/incode/{path}").status_code == 401
+        assert fetch(f"{public_url}/api/incode/{path}").status_code == 401
     fetch(t.deep_link)  # the sandbox phone page
     fetch(f"{sandbox}/console/")
     finish_on_phone(t.deep_link, "pass")

@@ -59,7 +59,7 @@ def test_it_fails_the_request_with_the_reason_when_incode_refuses_the_key(
 def test_it_serves_the_token_server_start_endpoint_per_merchant(
     live_server: Any, incode_account: Any, api_key: str, sandbox: str, other_merchant: Any
 ) -> None:
-    url = f"{live_server.url}/api/v1/incode/start"
+    url = f"{live_server.url}/api/incode/start"
     assert requests.get(url, timeout=5).status_code == 401
     assert (
         requests.get(url, headers={"Authorization": "Bearer kp_nope_nope"}, timeout=5).status_code
@@ -83,7 +83,7 @@ def test_it_serves_the_onboarding_url_endpoint_with_a_redirect(
     live_server: Any, incode_account: Any, api_key: str, sandbox: str
 ) -> None:
     auth = {"Authorization": f"Bearer {api_key}"}
-    url = f"{live_server.url}/api/v1/incode/onboarding-url"
+    url = f"{live_server.url}/api/incode/onboarding-url"
     r = requests.get(
         url, params={"redirectUrl": "https://shop.example/done"}, headers=auth, timeout=10
     )

@@ -41,7 +41,7 @@ def admin_token_get(*, account_id: int, now: dt.datetime | None = None) -> str:
     """A usable admin token: the cached one, or a new one when it is due (24 h old minus margin)."""
     now = now or timezone.now()
     account = ProviderAccount.objects.get(pk=account_id)
-    token = incode.usable_admin_token(account.state or {}, now=now)
+    token = incode.usable_admin_token(account.state or {}, now=now, settings=account.settings or {})
     if token:
         return token
     return admin_token_refresh(account_id=account_id, now=now)
@@ -61,7 +61,9 @@ def admin_token_refresh(
     try:
         with transaction.atomic():
             account = ProviderAccount.objects.select_for_update().get(pk=account_id)
-            current = incode.usable_admin_token(account.state or {}, now=now)
+            current = incode.usable_admin_token(
+                account.state or {}, now=now, settings=account.settings or {}
+            )
             if current and current != stale:
                 return current
             s = account.settings or {}
@@ -75,7 +77,9 @@ def admin_token_refresh(
             )
             clear = "" if account.last_error.startswith(REFRESH_ERROR_PREFIX) else None
             services.provider_account_set_state(
-                account_id=account_id, updates=incode.token_state(token, now=now), error=clear
+                account_id=account_id,
+                updates=incode.token_state(token, now=now, settings=s),
+                error=clear,
             )
             return token.token
     except ProviderError as exc:
@@ -111,7 +115,7 @@ def admin_tokens_refresh_due(*, now: dt.datetime | None = None) -> int:
         s = account.settings or {}
         if not (s.get("executive_email") and s.get("executive_password")):
             continue
-        if incode.usable_admin_token(account.state or {}, now=now):
+        if incode.usable_admin_token(account.state or {}, now=now, settings=s):
             continue
         try:
             admin_token_refresh(account_id=account.pk, now=now)
