@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from kyc import selectors, services
+from kyc.crypto import encrypted_fields
 from kyc.models import (
     ApiKey,
     AuditEntry,
@@ -75,6 +76,12 @@ class MerchantScopedAdmin(admin.ModelAdmin):
                 if path_:
                     kwargs["queryset"] = rel._default_manager.filter(**{f"{path_}__in": ids})
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Encrypted values (PII, provider secrets) never render as plain admin fields,
+        # whatever a subclass forgets: they are revealed only through audited views.
+        hidden = {f.name for f in encrypted_fields(self.model)}
+        return [f for f in super().get_fields(request, obj) if f not in hidden]
 
     def _get_obj_does_not_exist_redirect(
         self, request: HttpRequest, opts: Any, object_id: str

@@ -19,7 +19,10 @@ def on_poll(*, token: str, provider: str, terminal: bool) -> None:
     if not getattr(adapter, "poll_on_page", False):
         return
     # cache.add is atomic: only one poll in each window wins the right to enqueue.
-    if not cache.add(f"poll-check:{token}", 1, CHECK_EVERY_SECONDS):
+    try:
+        if not cache.add(f"poll-check:{token}", 1, CHECK_EVERY_SECONDS):
+            return
+    except Exception:  # cache down: skip the check; reconcile() still runs from beat
         return
     tasks = importlib.import_module(f"kyc.flows.{provider}.tasks")
     tasks.check_transfer_by_page_token.delay(token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 
 from django.core.cache import cache
@@ -11,6 +12,8 @@ from django.db.models import QuerySet
 
 from kyc.models import ApiKey, KYCRecord, Merchant, TransferRequest
 from kyc.status import is_terminal, plain_words
+
+log = logging.getLogger(__name__)
 
 PAGE_STATE_TTL = 3600
 
@@ -63,7 +66,10 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
     """
     key = _page_key(page_token)
     if not refresh:
-        state = cache.get(key)
+        try:
+            state = cache.get(key)
+        except Exception:  # cache down: the database answers, slower but right
+            state = None
         if state is not None:
             return state
     t = (
@@ -104,5 +110,8 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
         "events": events,
         "provider": t.provider,
     }
-    cache.set(key, state, PAGE_STATE_TTL)
+    try:
+        cache.set(key, state, PAGE_STATE_TTL)
+    except Exception as exc:  # cache down: pages fall back to the database until it is back
+        log.warning("page state not cached, cache unavailable: %s", type(exc).__name__)
     return state

@@ -445,7 +445,10 @@ def transfer_review(*, transfer: TransferRequest, approve: bool, reason: str, ac
 def _publish_on_commit(transfer: TransferRequest) -> None:
     """After commit, refresh the cached state the customer page polls (no DB per poll)."""
     token = transfer.page_token
-    transaction.on_commit(lambda: selectors.transfer_page_state(page_token=token, refresh=True))
+    # robust: a cache outage after commit must not turn a stored delivery into a 500.
+    transaction.on_commit(
+        lambda: selectors.transfer_page_state(page_token=token, refresh=True), robust=True
+    )
 
 
 # --- inbox ----------------------------------------------------------------------

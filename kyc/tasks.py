@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,7 +16,27 @@ from kyc.models import InboundEvent
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+class SweptTask(Task):
+    """A task whose work is recorded in the database and re-enqueued by `sweep_inbox`.
+
+    With the broker (Redis) down, enqueuing logs and returns None instead of raising:
+    the delivery is already committed, the caller (a webhook view, often inside
+    on_commit) still answers the provider, and the sweeper sends it once Redis is back.
+    """
+
+    abstract = True
+
+    def apply_async(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().apply_async(*args, **kwargs)
+        except Exception as exc:  # kombu.OperationalError, redis.ConnectionError, ...
+            log.warning(
+                "broker unavailable, %s left for the sweeper: %s", self.name, type(exc).__name__
+            )
+            return None
+
+
+@shared_task(base=SweptTask, acks_late=True, ignore_result=True)
 def process_inbound(event_id: int) -> str:
     """Process one stored delivery. Safe to run twice: processors check state first."""
     event = InboundEvent.objects.filter(pk=event_id).first()

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 
 from kyc import views
-from kyc.webhooks import limit_per_token
+from kyc.webhooks import guard_inbound, limit_per_token
 
 urlpatterns: list[Any] = [
     path("t/<str:token>/", views.transfer_page, name="transfer_page"),
@@ -23,14 +23,15 @@ for _app in settings.INSTALLED_APPS:
 
 
 def _limit_hooks(patterns: list[Any], prefix: str = "") -> None:
-    """Every provider-facing view (under hooks/) is rate limited per token, whether or not
-    its flow remembered to decorate it (limit_per_token leaves decorated views alone)."""
+    """Every provider-facing view (under hooks/) is rate limited per token and guarded
+    (413 before reading an oversized body, 503 when the database is down), whether or
+    not its flow remembered to decorate it (both decorators leave decorated views alone)."""
     for p in patterns:
         route = prefix + str(p.pattern).lstrip("^")
         if isinstance(p, URLResolver):
             _limit_hooks(p.url_patterns, route)
         elif isinstance(p, URLPattern) and route.startswith("hooks/"):
-            p.callback = limit_per_token(p.callback)
+            p.callback = limit_per_token(guard_inbound(p.callback))
 
 
 _limit_hooks(urlpatterns)

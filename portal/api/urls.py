@@ -1,3 +1,5 @@
+from django.http import HttpRequest, JsonResponse
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from portal.api import views
@@ -6,4 +8,11 @@ router = SimpleRouter()
 router.register("transfers", views.TransferViewSet, basename="transfer")
 router.register("records", views.RecordViewSet, basename="record")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
-urlpatterns = router.urls
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown API paths answer like the API (JSON), not with the HTML 404 page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+urlpatterns = [*router.urls, re_path(r"^.*$", not_found, name="api-not-found")]

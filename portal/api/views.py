@@ -82,7 +82,7 @@ class TransferViewSet(
 
 class RecordViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RecordSerializer
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
     queryset = KYCRecord.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self) -> QuerySet[KYCRecord]:
@@ -95,7 +95,7 @@ class RecordViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
 
 class CertificateViewSet(MerchantScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.CertificateSerializer
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
     queryset = Certificate.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self) -> QuerySet[Certificate]:

@@ -140,8 +140,33 @@ class Builder:
         self.built[model] = obj
         return obj
 
+    def fresh(self, model: type[models.Model], **overrides: Any) -> models.Model:
+        """A new row (not the cached one) of the model's concrete table, with overrides."""
+        concrete = model._meta.concrete_model or model
+        cached = self.built.pop(concrete, None)
+        try:
+            obj = self.get(concrete)
+        finally:
+            if cached is not None:
+                self.built[concrete] = cached
+        if overrides:
+            concrete._default_manager.filter(pk=obj.pk).update(**overrides)
+        return model._default_manager.get(pk=obj.pk)
+
 
 _BUILDING: set[type[models.Model]] = set()
+
+
+def exact_filters(qs: Any) -> dict[str, Any]:
+    """field=value pairs of a queryset's top-level exact filters (e.g. a proxy admin's
+    `.filter(provider="incode", status="review")`), to build a row that it shows."""
+    out: dict[str, Any] = {}
+    for child in qs.query.where.children:
+        target = getattr(getattr(child, "lhs", None), "target", None)
+        if getattr(child, "lookup_name", "") == "exact" and target is not None:
+            if not target.is_relation and not hasattr(child.rhs, "resolve_expression"):
+                out[target.attname] = child.rhs
+    return out
 
 
 def _field(model: type[models.Model], name: str) -> models.Field | None:
@@ -154,4 +179,4 @@ def _field(model: type[models.Model], name: str) -> models.Field | None:
 def models_with_encrypted_fields() -> list[type[models.Model]]:
     from django.apps import apps
 
-    return [m for m in apps.get_models() if encrypted_fields(m)]
+    return [m for m in apps.get_models() if encrypted_fields(m) and not m._meta.proxy]

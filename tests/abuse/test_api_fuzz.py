@@ -1,0 +1,83 @@
+"""The REST API fuzzed from its own OpenAPI schema, in-process, with two merchants' keys:
+no 500s, no status codes, content types or bodies the schema does not declare, and no
+answer without a key."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.urls import resolve
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis import checks
+
+from kyc import services
+from kyc.models import Certificate, KYCRecord, Merchant, ProviderAccount, TransferRequest
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
+_calls = {"n": 0}
+
+
+@pytest.fixture
+def keys(db) -> list[str]:
+    # The real WSGI handler closes the DB connection after each request; the test client
+    # does not. Keep the test's transaction open across the in-process calls.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    out = []
+    for tag in ("fuzz-a", "fuzz-b"):
+        merchant = Merchant.objects.create(name=tag, slug=tag)
+        account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
+        record = KYCRecord.objects.create(merchant=merchant, reference=f"{tag}-r")
+        TransferRequest.objects.create(
+            merchant=merchant, account=account, provider="corepass", reference="r", record=record
+        )
+        Certificate.objects.create(
+            merchant=merchant, record=record, provider="sunbird", slug="s", external_id=tag
+        )
+        out.append(services.api_key_create(merchant=merchant, name=tag)[1])
+    yield out
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_it_keeps_its_schema_under_fuzzing(case, keys) -> None:
+    for key in keys:
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
+        _calls["n"] += 1
+    # without a key: refused, and refused the documented way
+    response = case.call_and_validate(headers={"Authorization": ""}, checks=CHECKS)
+    path = unquote(urlsplit(response.request.url).path)
+    if response.status_code == 404:  # only a path no route matches may skip the key check
+        assert resolve(path).url_name == "api-not-found", path
+    else:
+        assert response.status_code == 401, path
+    _calls["n"] += 1
+
+
+def test_it_records_the_fuzzing_figure(promise) -> None:
+    """Runs after the fuzz test in this module (file order): reports how many calls it made."""
+    if not _calls["n"]:
+        pytest.skip("the fuzz test did not run in this session")
+    promise("api_fuzz", _calls["n"], "generated requests")
+    promise("api_fuzz", len(list(schema.get_all_operations())), "operations")
