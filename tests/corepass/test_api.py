@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 from unittest import mock
 
 import pytest
@@ -84,3 +85,24 @@ def test_it_fails_clearly_when_no_document_has_the_field(api: Any, account: Any)
     assert r.status_code == 422
     assert r.json()["failure_code"] == "items_not_verified"
     assert "complete KYC in the CorePass app" in r.json()["status_detail"]
+
+
+def test_it_tells_the_customer_on_the_page_why_the_request_failed(
+    client: Any, api: Any, account: Any
+) -> None:
+    with mock.patch.object(
+        client_module(), "verified", return_value=client_module().VerifiedResult()
+    ):
+        r = api.post(
+            "/api/v1/transfers/",
+            {"provider": "corepass", "reference": "c1", "coreid": USER, "items": ["SH_ANY_DOB"]},
+            format="json",
+        )
+    page = client.get(urlsplit(r.json()["page_url"]).path)
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "complete KYC in the CorePass app" in html and "<svg" not in html
+
+
+def client_module() -> Any:
+    return client

@@ -309,3 +309,16 @@ def test_it_reprocesses_a_stored_delivery_judging_the_deadline_at_arrival(accoun
     assert transfer.status == "accepted"
     assert process_inbound(event.pk) == "processed"  # idempotent
     assert transfer.events.filter(provider_status="ACCEPTED").count() == 1
+
+
+def test_it_keeps_paid_for_data_that_arrives_after_the_request_expired(
+    client: Any, account: Any
+) -> None:
+    transfer = make_transfer(account)
+    TransferRequest.objects.filter(pk=transfer.pk).update(status="expired")
+    now = int(time.time())
+    form = sandbox.data_form(sandbox_req(transfer), now=now)
+    assert deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
+    transfer.refresh_from_db()
+    assert transfer.status == "expired"  # terminal stays terminal
+    assert IdentityField.objects.filter(transfer=transfer).count() == 1
