@@ -1,0 +1,279 @@
+"""Property tests over the parsers that stand between the internet and the database:
+CoreIDs, CorePass Ed448 signatures and deadlines, Blockpass HMAC signatures.
+
+Each parser either returns a well-formed value or raises its one documented error;
+a valid value round-trips; any single change to a signed message or signature fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+coreid = pytest.importorskip("providers.corepass.coreid")
+cp_sig = pytest.importorskip("providers.corepass.signature")
+bp_sig = pytest.importorskip("providers.blockpass.signature")
+
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey  # noqa: E402
+
+from providers.errors import SignatureError  # noqa: E402
+
+VECTORS = Path("/work/shared/vectors/corepass-seed-samples.json")
+PROFILE = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+_tried = {"n": 0}
+
+hex40 = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
+prefixes = st.sampled_from(sorted(coreid.NETWORKS))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def make_coreid(prefix: str, body: str) -> str:
+    return prefix + coreid.check_digits(prefix, body) + body
+
+
+def count() -> None:
+    _tried["n"] += 1
+
+
+@PROFILE
+@given(st.one_of(st.text(max_size=60), st.from_regex(r"\A[a-z]{2}[0-9]{2}[0-9a-f]{40}\Z")))
+def test_it_parses_any_text_as_a_coreid_or_says_why(text: str) -> None:
+    count()
+    try:
+        value = coreid.normalize(text)
+    except coreid.CoreIDError as exc:
+        assert str(exc)
+        assert not coreid.is_valid(text)
+        return
+    assert len(value) == coreid.LENGTH and value == value.lower() and coreid.is_valid(value)
+
+
+@PROFILE
+@given(prefixes, hex40, st.sampled_from(["", " ", "\t", "\n"]))
+def test_it_accepts_every_well_formed_coreid_in_any_case(prefix: str, body: str, pad: str) -> None:
+    count()
+    cid = make_coreid(prefix, body)
+    assert coreid.normalize(pad + cid.upper() + pad) == cid
+    assert coreid.network(cid) == coreid.NETWORKS[prefix]
+
+
+@PROFILE
+@given(prefixes, hex40, st.integers(min_value=2, max_value=43), st.sampled_from("0123456789abcdef"))
+def test_it_catches_every_single_character_typo(prefix: str, body: str, at: int, char: str) -> None:
+    count()
+    cid = make_coreid(prefix, body)
+    assume(cid[at] != char and not (at < 4 and not char.isdigit()))
+    typo = cid[:at] + char + cid[at + 1 :]
+    assert not coreid.is_valid(typo), (cid, typo)
+
+
+def test_it_accepts_the_coreids_of_the_seed() -> None:
+    vectors = json.loads(VECTORS.read_text())["vectors"] if VECTORS.exists() else []
+    users = {v["payload"]["user"] for v in vectors if "user" in v["payload"]}
+    if not users:
+        pytest.skip("seed vectors not present")
+    assert all(coreid.is_valid(u) for u in users)
+
+
+@PROFILE
+@given(
+    st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.hex()), json_values)
+)
+def test_it_splits_any_signature_field_or_refuses_it(value) -> None:
+    count()
+    try:
+        sig, key = cp_sig.split_signature(value)
+    except SignatureError as exc:
+        assert exc.reason
+        return
+    assert len(sig) == cp_sig.SIG_LEN and len(key) == cp_sig.KEY_LEN
+
+
+@PROFILE
+@given(st.text(max_size=200))
+def test_it_parses_any_public_key_text_or_refuses_it(text: str) -> None:
+    count()
+    try:
+        key = cp_sig.parse_public_key(text)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    assert len(key) == cp_sig.KEY_LEN
+
+
+KEY = Ed448PrivateKey.generate()
+PUBLIC = cp_sig.public_bytes(KEY)
+NOW = 1_700_000_000
+
+
+def signed_status(user, fields, status, expiration, deadline, tx_hash):
+    payload = {
+        "user": user,
+        "fields": fields,
+        "status": status,
+        "expiration": expiration,
+        "deadline": deadline,
+    }
+    if tx_hash is not None:
+        payload["tx_hash"] = tx_hash
+    msg = cp_sig.status_message(
+        user=user,
+        fields=fields,
+        status=status,
+        expiration=expiration,
+        deadline=deadline,
+        tx_hash=tx_hash,
+    )
+    payload["signature"] = cp_sig.sign(KEY, msg)
+    return payload
+
+
+status_payloads = st.builds(
+    signed_status,
+    user=st.builds(make_coreid, prefixes, hex40),
+    fields=st.lists(st.text(max_size=20).map(cp_sig.field_hash), max_size=3),
+    status=st.sampled_from(["PENDING", "ACCEPTED", "KYC_RECEIVED", "FINISH_SUCCESS", "<&>"]),
+    expiration=st.integers(min_value=NOW, max_value=NOW + 900),
+    deadline=st.integers(min_value=NOW, max_value=NOW + cp_sig.DEADLINE_WINDOW),
+    tx_hash=st.none() | st.text(alphabet="0123456789abcdefx", min_size=1, max_size=66),
+)
+
+
+@PROFILE
+@given(status_payloads)
+def test_it_verifies_what_the_connector_signed(payload) -> None:
+    count()
+    cp_sig.verify_status(payload, public_key=PUBLIC, now=NOW)
+
+
+@PROFILE
+@given(
+    status_payloads,
+    st.sampled_from(["user", "status", "expiration", "deadline", "fields", "tx_hash"]),
+    st.data(),
+)
+def test_it_refuses_any_change_to_a_signed_status(payload, key, data) -> None:
+    count()
+    changed = dict(payload)
+    if key in ("expiration", "deadline"):
+        changed[key] = payload[key] - data.draw(st.integers(min_value=1, max_value=60))
+    elif key == "fields":
+        changed[key] = [*payload["fields"], cp_sig.field_hash("SH_EXTRA")]
+    elif key == "tx_hash":
+        changed[key] = (payload.get("tx_hash") or "") + "0"
+    else:
+        changed[key] = payload[key] + "x"
+    with pytest.raises(SignatureError):
+        cp_sig.verify_status(changed, public_key=PUBLIC, now=NOW - 120)
+
+
+@PROFILE
+@given(
+    status_payloads,
+    st.integers(min_value=0, max_value=170),
+    st.integers(min_value=1, max_value=255),
+)
+def test_it_refuses_any_flipped_signature_byte(payload, at, flip) -> None:
+    count()
+    import base64
+
+    raw = bytearray(base64.b64decode(payload["signature"]))
+    raw[at] ^= flip
+    with pytest.raises(SignatureError):
+        cp_sig.verify_status(
+            {**payload, "signature": base64.b64encode(bytes(raw)).decode()},
+            public_key=PUBLIC,
+            now=NOW,
+        )
+
+
+@PROFILE
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["user", "fields", "status", "expiration", "deadline", "signature", "tx_hash", "infos"]
+        ),
+        json_values,
+    )
+)
+def test_it_never_accepts_or_crashes_on_arbitrary_callbacks(payload) -> None:
+    count()
+    for verify in (cp_sig.verify_status, cp_sig.verify_data, cp_sig.verify_origin_hint):
+        with pytest.raises(SignatureError):
+            verify(payload, public_key=PUBLIC, now=NOW)
+
+
+@PROFILE
+@given(st.one_of(st.integers(min_value=-(2**63), max_value=2**63), json_values))
+def test_it_accepts_only_live_deadlines(deadline) -> None:
+    count()
+    try:
+        value = cp_sig.check_deadline(deadline, now=NOW)
+    except SignatureError:
+        try:
+            as_int = int(deadline)
+        except (TypeError, ValueError, OverflowError):
+            return
+        assert as_int < NOW or as_int - NOW > cp_sig.DEADLINE_WINDOW + cp_sig.CLOCK_SKEW
+        return
+    assert NOW <= value <= NOW + cp_sig.DEADLINE_WINDOW + cp_sig.CLOCK_SKEW
+
+
+@PROFILE
+@given(
+    st.binary(max_size=2000),
+    st.text(min_size=1, max_size=40),
+    st.one_of(st.none(), st.text(max_size=80)),
+)
+def test_it_accepts_a_blockpass_delivery_only_with_its_hmac(body, secret, signature) -> None:
+    count()
+    bp_sig.verify(body, bp_sig.sign(body, secret), [secret])
+    bp_sig.verify(body, bp_sig.sign(body, secret).upper(), [secret])
+    if signature is not None and signature.strip().lower() == bp_sig.sign(body, secret):
+        return
+    with pytest.raises(SignatureError):
+        bp_sig.verify(body, signature, [secret])
+    with pytest.raises(SignatureError):
+        bp_sig.verify(body + b"x", bp_sig.sign(body, secret), [secret])
+
+
+def test_it_verifies_the_seed_status_samples() -> None:
+    if not VECTORS.exists():
+        pytest.skip("seed vectors not present")
+    vectors = [
+        v
+        for v in json.loads(VECTORS.read_text())["vectors"]
+        if v["kind"] == "status" and v["verifies"]
+    ]
+    for v in vectors:
+        key = bytes.fromhex(v["signer_public_key_hex"])
+        cp_sig.verify_status(v["payload"], public_key=key, now=v["payload"]["deadline"] - 1)
+        with pytest.raises(SignatureError):
+            cp_sig.verify_status(
+                {**v["payload"], "status": "FINISH_SUCCESS"},
+                public_key=key,
+                now=v["payload"]["deadline"] - 1,
+            )
+    assert vectors
+
+
+def test_it_records_the_parser_figure(promise) -> None:
+    if not _tried["n"]:
+        pytest.skip("the property tests did not run in this session")
+    promise("parser_properties", _tried["n"], "generated inputs")

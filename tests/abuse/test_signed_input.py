@@ -1,0 +1,181 @@
+"""Bad input that needs a provider's own signing: replayed deliveries, expired deadlines,
+a stranger's key, an unknown request. Each is refused with a clear 4xx (or, for a replay
+or a resolution nobody asked for, answered without effect) and the delivery is kept."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+
+from kyc.models import (
+    InboundEvent,
+    KYCRecord,
+    Merchant,
+    ProviderAccount,
+    TransferEvent,
+    TransferRequest,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def kept(before: set[int]) -> InboundEvent:
+    new = InboundEvent.objects.exclude(pk__in=before).order_by("-pk")
+    assert new.exists(), "the delivery was not kept"
+    return new.first()
+
+
+def ids() -> set[int]:
+    return set(InboundEvent.objects.values_list("pk", flat=True))
+
+
+def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
+    sig = pytest.importorskip("providers.corepass.signature")
+    coreid = pytest.importorskip("providers.corepass.coreid")
+    pytest.importorskip("kyc.flows.corepass.views")
+    key, stranger = Ed448PrivateKey.generate(), Ed448PrivateKey.generate()
+    merchant = Merchant.objects.create(name="cp", slug="cp")
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="corepass",
+        enabled=True,
+        settings={
+            "connector_url": "http://127.0.0.1:9",
+            "connector_public_key": sig.public_bytes(key).hex(),
+        },
+    )
+    body40 = "0" * 39 + "1"
+    user = "ab" + coreid.check_digits("ab", body40) + body40
+    record = KYCRecord.objects.create(merchant=merchant, reference="cp")
+    t = TransferRequest.objects.create(
+        merchant=merchant,
+        account=account,
+        provider="corepass",
+        reference="cp",
+        record=record,
+        subject=user,
+        items=["SH_EMAIL"],
+        status="pending",
+    )
+    url = f"/hooks/corepass/t/{t.callback_token}/status"
+
+    def status(status: str, *, deadline: int, signer=key, who: str = user) -> bytes:
+        fields = [sig.field_hash("SH_EMAIL")]
+        expiration = int(time.time()) + 600
+        msg = sig.status_message(
+            user=who, fields=fields, status=status, expiration=expiration, deadline=deadline
+        )
+        return json.dumps(
+            {
+                "user": who,
+                "fields": fields,
+                "status": status,
+                "expiration": expiration,
+                "deadline": deadline,
+                "signature": sig.sign(signer, msg),
+            }
+        ).encode()
+
+    def post(body: bytes):
+        return client.post(url, body, content_type="application/json")
+
+    now = int(time.time())
+    cases = {
+        "expired deadline": (status("ACCEPTED", deadline=now - 30), range(400, 500)),
+        "stranger's key": (
+            status("ACCEPTED", deadline=now + 120, signer=stranger),
+            range(400, 500),
+        ),
+        "another customer": (
+            status("ACCEPTED", deadline=now + 120, who=user[:-1] + "2"),
+            range(400, 500),
+        ),
+    }
+    events_before = TransferEvent.objects.filter(transfer=t).count()
+    for name, (body, expected) in cases.items():
+        before = ids()
+        r = post(body)
+        assert r.status_code in expected, (name, r.status_code, r.content)
+        assert r.json()["message"], name
+        event = kept(before)
+        assert event.state == InboundEvent.State.REFUSED and event.error, (name, event.state)
+    t.refresh_from_db()
+    assert (
+        t.status == "pending" and TransferEvent.objects.filter(transfer=t).count() == events_before
+    )
+
+    good = status("ACCEPTED", deadline=now + 120)
+    assert post(good).status_code == 200
+    after_first = TransferEvent.objects.filter(transfer=t).count()
+    t.refresh_from_db()
+    assert t.provider_status == "ACCEPTED"
+    before = ids()
+    replay = post(good)  # the same delivery again: no effect, still kept
+    assert replay.status_code in (200, 409), replay.content
+    kept(before)
+    assert TransferEvent.objects.filter(transfer=t).count() == after_first
+    promise("webhook_bad_input", len(cases) + 1, "signed bad inputs tried")
+
+
+def test_it_refuses_bad_blockpass_webhooks(client, promise) -> None:
+    sig = pytest.importorskip("providers.blockpass.signature")
+    pytest.importorskip("kyc.flows.blockpass.views")
+    merchant = Merchant.objects.create(name="bp", slug="bp")
+    secret = "whsec-zq-123"
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="blockpass",
+        enabled=True,
+        settings={
+            "api_url": "http://127.0.0.1:9",
+            "client_id": "c",
+            "client_secret": "s",
+            "webhook_secret": secret,
+        },
+    )
+    url = f"/hooks/blockpass/{account.webhook_token}/"
+
+    def post(payload: dict, *, delivery: str | None = None, secret_: str = secret):
+        body = json.dumps(payload).encode()
+        return client.post(
+            url,
+            body,
+            content_type="application/json",
+            HTTP_X_BLOCKPASS_EVENT=str(payload.get("action", "")),
+            HTTP_X_BLOCKPASS_DELIVERY=delivery or str(uuid.uuid4()),
+            HTTP_X_BLOCKPASS_SIGNATURE=sig.sign(body, secret_),
+        )
+
+    resolved = {
+        "action": "certPormise.resolved",
+        "env": "prod",
+        "data": {"certPromisesId": "p-1", "blockpassID": "no-such-customer"},
+    }
+    before = ids()
+    r = post(resolved, secret_="wrong-secret")
+    assert 400 <= r.status_code < 500 and r.json()["message"]
+    assert kept(before).state == InboundEvent.State.REFUSED
+
+    # unknown request: a resolution for a customer who never registered here
+    before = ids()
+    r = post(resolved)
+    event = kept(before)
+    if r.status_code < 400:  # answered so Blockpass stops retrying; kept, not processed
+        assert event.state in (InboundEvent.State.FAILED, InboundEvent.State.IGNORED), event.state
+        assert "no record" in event.error
+    else:
+        assert r.status_code < 500
+
+    # replayed delivery id: same answer, no second effect, still kept
+    ping = {"action": "serviceInfo.updated", "isPing": True}
+    delivery = str(uuid.uuid4())
+    assert post(ping, delivery=delivery).status_code == 200
+    before = ids()
+    again = post(ping, delivery=delivery)
+    assert again.status_code == 200 and "duplicate" in again.json()["message"]
+    assert kept(before).state == InboundEvent.State.DUPLICATE
+    promise("webhook_bad_input", 3, "signed bad inputs tried")
