@@ -1,0 +1,101 @@
+"""Redis (broker and cache) stopped while provider deliveries arrive: each is accepted and
+committed (PostgreSQL is the source of truth); once Redis is back the sweeper enqueues
+them and a real worker processes each exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from kyc.models import InboundEvent, Merchant, ProviderAccount, TransferRequest
+from providers import registry
+from tests.conftest import ROOT, _worker_env, wait_for
+from tests.faults.redis_server import PrivateRedis
+from tests.faults.server import Server
+
+DELIVERIES = 6
+
+
+def sweep(env: dict[str, str]) -> int:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from kyc.tasks import sweep_inbox; print('swept', sweep_inbox())",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = [x for x in out.stdout.splitlines() if x.startswith("swept ")][-1]
+    return int(line.split()[1])
+
+
+@pytest.mark.worker
+def test_it_keeps_deliveries_while_redis_is_down_and_processes_them_once(
+    transactional_db, start_worker, promise
+) -> None:
+    pytest.importorskip("kyc.flows.portmone.views")
+    from providers.portmone import client
+
+    redis_ = PrivateRedis().start()
+    env = _worker_env(
+        {"REDIS_URL": redis_.url(0), "CACHE_URL": redis_.url(1), "INBOX_SWEEP_AFTER_SECONDS": "0"}
+    )
+    server = Server(env)
+    try:
+        merchant = Merchant.objects.create(name="rd", slug="rd")
+        account = ProviderAccount.objects.create(
+            merchant=merchant,
+            provider="portmone",
+            enabled=True,
+            settings=registry.get("portmone").sandbox_settings(
+                sandbox_url="http://127.0.0.1:9/sandbox/portmone"
+            ),
+        )
+        TransferRequest.objects.create(
+            merchant=merchant,
+            account=account,
+            provider="portmone",
+            reference="rd",
+            provider_ref="share-0",
+            status="pending",
+        )
+        url = f"{server.url}/hooks/portmone/{account.webhook_token}/"
+
+        redis_.stop()  # broker and cache gone
+        health = requests.get(server.url + "/healthz", timeout=15)
+        assert health.status_code == 503 and health.json()["broker"].startswith("error")
+        for i in range(DELIVERIES):
+            body = json.dumps({client.F_ID: f"share-{i}", client.F_STATUS: "approved"})
+            r = requests.post(
+                url, data=body, headers={"Content-Type": "application/json"}, timeout=15
+            )
+            assert r.status_code in (200, 202), (r.status_code, r.text)
+        events = InboundEvent.objects.filter(account=account)
+        assert events.count() == DELIVERIES  # committed while Redis was down
+        assert set(events.values_list("state", flat=True)) == {InboundEvent.State.RECEIVED}
+
+        redis_.start()  # back, empty: nothing was queued while it was down
+        start_worker(extra_env={"REDIS_URL": redis_.url(0), "CACHE_URL": redis_.url(1)})
+        assert sweep(env) == DELIVERIES
+        wait_for(lambda: not events.filter(state=InboundEvent.State.RECEIVED).exists(), timeout=60)
+        assert sweep(env) == 0  # nothing left to send
+        for event in events:
+            assert event.state in (InboundEvent.State.PROCESSED, InboundEvent.State.IGNORED), (
+                event.error
+            )
+            assert event.attempts == 1, (event.pk, event.attempts)  # processed exactly once
+        promise("redis_down", DELIVERIES, "deliveries survived a Redis outage")
+    finally:
+        server.stop()
+        redis_.stop()
