@@ -169,3 +169,49 @@ def test_it_redoes_a_reconciliation_killed_mid_call_and_applies_it_once(
         promise("worker_killed", 1, "tasks killed mid provider call")
     finally:
         fake.close()
+
+
+@pytest.mark.worker
+def test_it_resumes_an_issuance_killed_mid_step_and_issues_once(
+    merchant, live_server, start_worker, promise
+) -> None:
+    sunbird = pytest.importorskip("kyc.flows.sunbird.services")
+    from kyc.flows.sunbird.models import IssuanceRun
+    from kyc.models import Certificate
+    from providers.sunbird.adapter import ADAPTER
+    from tests.sunbird.conftest import make_run
+
+    ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="sunbird",
+        enabled=True,
+        settings=ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/sunbird"),
+    )
+    base = f"{live_server.url}/sandbox/sunbird"
+    import requests
+
+    learners = 60
+    requests.post(
+        f"{base}/console/batch/batch-k",
+        json={"learners": learners, "delay": 0.2, "rate": 40},
+        timeout=10,
+    )
+    fast = {"SUNBIRD_POLL_SECONDS": "0.3"}
+    first = start_worker(extra_env=fast)
+    run = make_run(merchant, batch_id="batch-k", enqueue=True, expected_count=learners)
+
+    def collecting() -> bool:
+        run.refresh_from_db()
+        return run.current_step == "collect" and 0 < run.collected_count < learners
+
+    wait_for(collecting, timeout=30, interval=0.05)
+    first.kill()
+    start_worker(extra_env=fast)
+    assert sunbird.reconcile(stale_after=0) == 1  # beat: a run whose heartbeat went quiet
+    wait_for(lambda: IssuanceRun.objects.get(pk=run.pk).status in ("done", "failed"), timeout=40)
+    run.refresh_from_db()
+    assert run.status == "done", run.last_error
+    assert Certificate.objects.filter(merchant=merchant, batch_id="batch-k").count() == learners
+    counts = requests.get(f"{base}/console/state", timeout=10).json()["counts"]
+    assert counts["issue"] == 1 and counts["assign_key"] == 1  # the issuing call happened once
+    promise("worker_killed", 1, "tasks killed mid provider call")
