@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nbench: interrupted; stopping the stack", file=sys.stderr)
     finally:
         stack.stop()
+        for pool in OUT_DIR.glob("*.pool.*"):  # pre-signed requests: tens of MB, single use
+            pool.unlink(missing_ok=True)
     elapsed = time.time() - started
     report = table(figures)
     print()
