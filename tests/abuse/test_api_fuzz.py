@@ -75,6 +75,21 @@ def test_it_keeps_its_schema_under_fuzzing(case, keys) -> None:
     _calls["n"] += 1
 
 
+@pytest.mark.soak
+@schema.parametrize()
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_it_keeps_its_schema_under_long_fuzzing(case, keys) -> None:
+    for key in keys:
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
+        _calls["n"] += 1
+
+
 def test_it_records_the_fuzzing_figure(promise) -> None:
     """Runs after the fuzz test in this module (file order): reports how many calls it made."""
     if not _calls["n"]:

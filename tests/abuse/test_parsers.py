@@ -253,6 +253,27 @@ def test_it_accepts_a_blockpass_delivery_only_with_its_hmac(body, secret, signat
         bp_sig.verify(body + b"x", bp_sig.sign(body, secret), [secret])
 
 
+SOAK = settings(PROFILE, max_examples=3000, derandomize=False)
+
+
+@pytest.mark.soak
+@SOAK
+@given(
+    status_payloads,
+    st.integers(min_value=0, max_value=170),
+    st.integers(min_value=1, max_value=255),
+)
+def test_it_refuses_flipped_bytes_over_many_random_signatures(payload, at, flip) -> None:
+    test_it_refuses_any_flipped_signature_byte.hypothesis.inner_test(payload, at, flip)
+
+
+@pytest.mark.soak
+@SOAK
+@given(st.one_of(st.text(max_size=60), st.from_regex(r"\A[a-z]{2}[0-9]{2}[0-9a-f]{40}\Z")))
+def test_it_parses_many_random_coreids(text: str) -> None:
+    test_it_parses_any_text_as_a_coreid_or_says_why.hypothesis.inner_test(text)
+
+
 def test_it_verifies_the_seed_status_samples() -> None:
     if not VECTORS.exists():
         pytest.skip("seed vectors not present")

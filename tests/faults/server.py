@@ -42,15 +42,16 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.time() + 30
+        deadline = time.time() + 45
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn died:\n{self.log.read_text()[-3000:]}")
             try:
-                requests.get(self.url + "/login/", timeout=1)
+                requests.get(self.url + "/login/", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading
                 time.sleep(0.2)
+        self.stop()
         raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:

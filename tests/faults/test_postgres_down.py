@@ -26,7 +26,11 @@ def proxied_server(transactional_db):
             "CONN_MAX_AGE": "60",
         }
     )
-    server = Server(env)
+    try:
+        server = Server(env)
+    except Exception:
+        proxy.close()
+        raise
     yield proxy, server
     server.stop()
     proxy.close()

@@ -44,6 +44,19 @@ def sweep(env: dict[str, str]) -> int:
 def test_it_keeps_deliveries_while_redis_is_down_and_processes_them_once(
     transactional_db, start_worker, promise
 ) -> None:
+    outage(DELIVERIES, start_worker, promise)
+
+
+@pytest.mark.soak
+@pytest.mark.worker
+def test_it_keeps_hundreds_of_deliveries_through_repeated_redis_outages(
+    transactional_db, start_worker, promise
+) -> None:
+    for _ in range(2):
+        outage(100, start_worker, promise)
+
+
+def outage(deliveries: int, start_worker, promise) -> None:
     pytest.importorskip("kyc.flows.portmone.views")
     from providers.portmone import client
 
@@ -51,9 +64,11 @@ def test_it_keeps_deliveries_while_redis_is_down_and_processes_them_once(
     env = _worker_env(
         {"REDIS_URL": redis_.url(0), "CACHE_URL": redis_.url(1), "INBOX_SWEEP_AFTER_SECONDS": "0"}
     )
-    server = Server(env)
+    server = None
     try:
-        merchant = Merchant.objects.create(name="rd", slug="rd")
+        server = Server(env)
+        slug = f"rd-{Merchant.objects.count()}"
+        merchant = Merchant.objects.create(name=slug, slug=slug)
         account = ProviderAccount.objects.create(
             merchant=merchant,
             provider="portmone",
@@ -75,27 +90,31 @@ def test_it_keeps_deliveries_while_redis_is_down_and_processes_them_once(
         redis_.stop()  # broker and cache gone
         health = requests.get(server.url + "/healthz", timeout=15)
         assert health.status_code == 503 and health.json()["broker"].startswith("error")
-        for i in range(DELIVERIES):
+        for i in range(deliveries):
             body = json.dumps({client.F_ID: f"share-{i}", client.F_STATUS: "approved"})
             r = requests.post(
                 url, data=body, headers={"Content-Type": "application/json"}, timeout=15
             )
             assert r.status_code in (200, 202), (r.status_code, r.text)
         events = InboundEvent.objects.filter(account=account)
-        assert events.count() == DELIVERIES  # committed while Redis was down
+        assert events.count() == deliveries  # committed while Redis was down
         assert set(events.values_list("state", flat=True)) == {InboundEvent.State.RECEIVED}
 
         redis_.start()  # back, empty: nothing was queued while it was down
         start_worker(extra_env={"REDIS_URL": redis_.url(0), "CACHE_URL": redis_.url(1)})
-        assert sweep(env) == DELIVERIES
-        wait_for(lambda: not events.filter(state=InboundEvent.State.RECEIVED).exists(), timeout=60)
+        assert sweep(env) == deliveries
+        wait_for(
+            lambda: not events.filter(state=InboundEvent.State.RECEIVED).exists(),
+            timeout=60 + deliveries / 5,
+        )
         assert sweep(env) == 0  # nothing left to send
         for event in events:
             assert event.state in (InboundEvent.State.PROCESSED, InboundEvent.State.IGNORED), (
                 event.error
             )
             assert event.attempts == 1, (event.pk, event.attempts)  # processed exactly once
-        promise("redis_down", DELIVERIES, "deliveries survived a Redis outage")
+        promise("redis_down", deliveries, "deliveries survived a Redis outage")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         redis_.stop()
