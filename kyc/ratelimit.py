@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,15 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
     key = f"rl:{bucket}:{int(time.time() // window)}"
     try:
+        client = _redis_client(key)
+        if client is not None:
+            # One round trip per hit (add + incr through the cache API take three);
+            # the expiry is set once, by the hit that created the counter.
+            full_key = cache.make_and_validate_key(key)
+            count = int(client.incr(full_key))
+            if count == 1:
+                client.expire(full_key, window + 1)
+            return count <= limit
         if cache.add(key, 1, window + 1):
             return True
         try:
@@ -31,3 +41,9 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
         log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
         return True
     return count <= limit
+
+
+def _redis_client(key: str) -> Any:
+    """The raw redis client when the cache is Redis (settings' backend has raw_client()), else None."""
+    raw = getattr(caches["default"], "raw_client", None)
+    return raw() if raw is not None else None
