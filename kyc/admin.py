@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -52,10 +53,49 @@ def _merchant_field(model: Any) -> str | None:
     return None
 
 
+class MerchantFilter(admin.SimpleListFilter):
+    """Filter by merchant, listing only the user's merchants.
+
+    Django's RelatedOnlyFieldListFilter runs SELECT DISTINCT merchant_id over the
+    whole table on every changelist page (tens of ms at 100,000 rows).
+    """
+
+    title = "merchant"
+    parameter_name = "merchant"
+
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        self.merchant_path = getattr(model_admin, "merchant_path", "merchant")
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [
+            (m.pk, m.name)
+            for m in selectors.merchants_for_user(request.user).order_by("name")[:200]
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value and str(value).isdigit():
+            return queryset.filter(**{self.merchant_path: int(value)})
+        return queryset
+
+
+class DeferEncryptedChangeList(ChangeList):
+    """Changelists never show encrypted columns, so they are not fetched (nor decrypted)."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        qs = super().get_queryset(request, exclude_parameters)
+        hidden = [f.name for f in encrypted_fields(self.model)]
+        return qs.defer(*hidden) if hidden else qs
+
+
 class MerchantScopedAdmin(admin.ModelAdmin):
     """Scopes everything a non-superuser sees to the merchants they belong to."""
 
     merchant_path: str = "merchant"
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return DeferEncryptedChangeList
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
@@ -112,14 +152,14 @@ class MerchantAdmin(MerchantScopedAdmin):
 @admin.register(Membership)
 class MembershipAdmin(MerchantScopedAdmin):
     list_display = ("user", "merchant", "role")
-    list_filter = ("role", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("role", MerchantFilter)
     autocomplete_fields = ("merchant",)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(MerchantScopedAdmin):
     list_display = ("name", "prefix", "merchant", "created_at", "last_used_at", "revoked_at")
-    list_filter = (("merchant", admin.RelatedOnlyFieldListFilter),)
+    list_filter = (MerchantFilter,)
     readonly_fields = ("prefix", "hashed", "created_at", "last_used_at", "revoked_at", "created_by")
     fields = ("merchant", "name", *readonly_fields)
     actions = ("revoke",)
@@ -138,7 +178,7 @@ class ApiKeyAdmin(MerchantScopedAdmin):
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(MerchantScopedAdmin):
     list_display = ("merchant", "provider", "enabled", "updated_at", "last_error")
-    list_filter = ("provider", "enabled", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("provider", "enabled", MerchantFilter)
     readonly_fields = (
         "merchant",
         "provider",
@@ -240,7 +280,7 @@ def _reveal_link(obj: IdentityField) -> str:
 @admin.register(KYCRecord)
 class KYCRecordAdmin(MerchantScopedAdmin):
     list_display = ("reference", "merchant", "provider", "review_status", "created_at", "erased_at")
-    list_filter = ("review_status", "provider", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("review_status", "provider", MerchantFilter)
     search_fields = ("reference",)
     list_select_related = ("merchant",)
     show_full_result_count = False
@@ -335,7 +375,7 @@ class CertPromiseAdmin(MerchantScopedAdmin):
         "last_error",
         "updated_at",
     )
-    list_filter = ("state", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("state", MerchantFilter)
     search_fields = ("promise_id",)
     readonly_fields = (
         "merchant",
@@ -354,7 +394,7 @@ class CertPromiseAdmin(MerchantScopedAdmin):
 @admin.register(Certificate)
 class CertificateAdmin(MerchantScopedAdmin):
     list_display = ("slug", "external_id", "merchant", "record", "status", "batch_id", "created_at")
-    list_filter = ("provider", "status", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("provider", "status", MerchantFilter)
     search_fields = ("external_id", "slug", "batch_id")
     list_select_related = ("merchant", "record")
     show_full_result_count = False
@@ -418,7 +458,7 @@ class TransferRequestAdmin(MerchantScopedAdmin):
         "provider_status",
         "created_at",
     )
-    list_filter = ("status", "provider", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", "provider", MerchantFilter)
     search_fields = ("reference", "provider_ref")
     list_select_related = ("merchant",)
     show_full_result_count = False
@@ -501,7 +541,7 @@ class InboundEventAdmin(MerchantScopedAdmin):
         "attempts",
         "error",
     )
-    list_filter = ("provider", "state", "verified", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("provider", "state", "verified", MerchantFilter)
     search_fields = ("dedupe_key", "kind")
     list_select_related = ("merchant",)
     show_full_result_count = False

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from kyc.admin import MerchantScopedAdmin
+from kyc.admin import MerchantFilter, MerchantScopedAdmin
 from kyc.flows.sunbird import services
 from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 
@@ -16,7 +16,7 @@ from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 @admin.register(KeyReservation)
 class KeyReservationAdmin(MerchantScopedAdmin):
     list_display = ("key_id", "purpose", "root_org_id", "root_org_name", "added_by", "created_at")
-    list_filter = ("purpose", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("purpose", MerchantFilter)
     search_fields = ("key_id", "root_org_id", "root_org_name", "comment")
     readonly_fields = ("added_by", "run", "created_at")
     fields = (
@@ -68,7 +68,7 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
         "expected_count",
         "created_at",
     )
-    list_filter = ("status", ("merchant", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("status", MerchantFilter)
     search_fields = ("course_id", "batch_id", "root_org_id", "root_org_name")
     inlines = (IssuanceStepInline,)
     actions = ("resume",)
