@@ -162,3 +162,40 @@ def test_it_never_autocompletes_merchant_a_for_b(world, client, promise) -> None
             checks += 1
     assert checks >= 1
     promise("isolation_matrix", checks, "autocomplete checks")
+
+
+def test_it_gives_merchant_b_staff_nothing_of_a_on_merchant_pages(world, client, promise) -> None:
+    """Pages outside the admin and the API that take a request id (transfer detail, a
+    flow's review page, ...): B's staff get 404 for A's request."""
+    from kyc.models import TransferRequest
+
+    a, b = world
+    # A's requests, including rows fitted to proxy models (e.g. "Incode requests in review")
+    candidates = [o for m, o in a.objects.items() if issubclass(m, TransferRequest)]
+    routes = []
+    for route, p in walk(get_resolver().url_patterns):
+        if route.startswith(("admin/", "api/", "sandbox/", "hooks/")) or not p.name:
+            continue
+        if list(p.pattern.regex.groupindex) == ["pk"] and "uuid" in str(p.pattern):
+            routes.append(p.name)
+    assert routes, "no merchant page takes a request id?"
+    checks = 0
+    for name in routes:
+        client.force_login(a.staff)
+        # control: a request of A's that this page shows to A
+        url = next(
+            (
+                u
+                for u in (reverse(name, kwargs={"pk": o.pk}) for o in candidates)
+                if client.get(u).status_code in (200, 302)
+            ),
+            None,
+        )
+        assert url, f"{name}: A's staff cannot open any of A's requests"
+        client.force_login(b.staff)
+        for method in ("get", "post"):
+            r = getattr(client, method)(url)
+            assert r.status_code in (403, 404, 405), (url, method, r.status_code)
+            assert A_TAG not in r.content.decode()
+            checks += 1
+    promise("isolation_matrix", checks, "merchant page checks")
