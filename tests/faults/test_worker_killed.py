@@ -215,3 +215,76 @@ def test_it_resumes_an_issuance_killed_mid_step_and_issues_once(
     counts = requests.get(f"{base}/console/state", timeout=10).json()["counts"]
     assert counts["issue"] == 1 and counts["assign_key"] == 1  # the issuing call happened once
     promise("worker_killed", 1, "tasks killed mid provider call")
+
+
+@pytest.mark.soak
+@pytest.mark.worker
+def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> None:
+    """Soak: 24 pulls, a worker killed every time the provider holds a call (every 5th);
+    every certificate stored exactly once in the end."""
+    import threading
+
+    services = pytest.importorskip("kyc.flows.blockpass.services")
+    n = 24
+    held: list[int] = []
+
+    def reply(method: str, path: str, call: int):
+        if call % 5 == 1:
+            held.append(call)
+            threading.Event().wait(20)  # hangs until the worker holding it is killed
+        promise_id = path.rsplit("/", 1)[-1]
+        return 200, {"data": {"slug": "onfido-service-cert", "raw": f"RAW-{promise_id}"}}
+
+    fake = FakeProvider(reply)
+    try:
+        merchant = Merchant.objects.create(name="sk", slug="sk")
+        ProviderAccount.objects.create(
+            merchant=merchant,
+            provider="blockpass",
+            enabled=True,
+            settings={"api_url": fake.url, "client_id": "c", "client_secret": "s"},
+        )
+        expires = (timezone.now() + dt.timedelta(hours=1)).isoformat()
+        record = KYCRecord.objects.create(
+            merchant=merchant,
+            reference="sk",
+            secrets={
+                services.SECRETS_KEY: {
+                    "access_token": "t",
+                    "refresh_token": "r",
+                    "expires_at": expires,
+                }
+            },
+        )
+        for i in range(n):
+            CertPromise.objects.create(
+                merchant=merchant,
+                record=record,
+                provider="blockpass",
+                promise_id=f"p{i}",
+                next_attempt_at=timezone.now(),
+            )
+        pending = CertPromise.objects.filter(state=CertPromise.State.PENDING)
+        kills = 0
+        worker = start_worker()
+        for _ in range(40):
+            seen = len(held)
+            pending.update(next_attempt_at=timezone.now())  # leases of the dead run out
+            services.reconcile()
+            try:
+                wait_for(lambda: not pending.exists() or len(held) > seen, timeout=30)
+            except AssertionError:
+                continue
+            if not pending.exists():
+                break
+            worker.kill()
+            kills += 1
+            worker = start_worker()
+        assert not pending.exists()
+        certs = Certificate.objects.filter(merchant=merchant)
+        assert certs.count() == n
+        assert sorted(c.raw for c in certs) == sorted(f"RAW-p{i}".encode() for i in range(n))
+        assert kills >= 3
+        promise("worker_killed", kills, "tasks killed mid provider call")
+    finally:
+        fake.close()
