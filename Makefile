@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak bench lint install migrate demo clean
+.PHONY: run test soak bench lint install migrate demo clean promises
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: migrate
 test: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+	$(BIN)/python scripts/promises.py
+
+# Re-render README's "What we promise" table from the figures the last test run recorded.
+promises:
+	$(BIN)/python scripts/promises.py
 
 # Longer fault and soak runs.
 soak: install
