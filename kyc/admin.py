@@ -97,6 +97,10 @@ class MerchantScopedAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return DeferEncryptedChangeList
 
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # Newest first, and a stable order for pagination and autocomplete.
+        return self.ordering or ("-pk",)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
