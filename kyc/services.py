@@ -467,6 +467,7 @@ def inbound_store(
     transfer: TransferRequest | None = None,
     state: str = InboundEvent.State.RECEIVED,
     error: str = "",
+    verified: bool = False,
 ) -> tuple[InboundEvent, InboundEvent | None]:
     """Store a delivery before anything else. Returns (row, original) where original is
     the earlier delivery with the same dedupe key (the new row is then a duplicate)."""
@@ -483,6 +484,7 @@ def inbound_store(
         "remote_addr": remote_addr or None,
         "state": state,
         "error": error,
+        "verified": verified,
     }
     if dedupe_key:
         try:

@@ -47,6 +47,17 @@ def test_the_app_page_registers_uploads_and_resolves(client: Any, sandbox_accoun
     client.post("/sandbox/blockpass/", {"action": "ping"})
     wait_for(lambda: InboundEvent.objects.filter(state=InboundEvent.State.IGNORED).exists())
     client.post("/sandbox/blockpass/", {"action": "resolve", "bpid": bpid, "raw": "RAW"})
+    # No worker in this test: run the processing the webhook enqueued.
+    from kyc.tasks import process_inbound
+
+    stored = wait_for(
+        lambda: (
+            InboundEvent.objects.filter(kind="certPormise.resolved")
+            .values_list("pk", flat=True)
+            .first()
+        )
+    )
+    process_inbound(stored)
     promise = wait_for(lambda: CertPromise.objects.filter(record=record).first())
     # No worker in this test: the pull task was enqueued; run it here.
     from kyc.flows.blockpass.services import cert_promise_pull

@@ -9,11 +9,25 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from kyc.flows.blockpass import services
 from kyc.models import CertPromise, InboundEvent, ProviderAccount
 from providers.blockpass import signature
 from tests.blockpass.conftest import SECRET, deliver, payload
 
 pytestmark = pytest.mark.django_db
+
+REAL_ENQUEUE = services._enqueue_process  # before the autouse fixture replaces it
+
+
+@pytest.fixture(autouse=True)
+def inline_processing() -> Any:
+    """Process accepted deliveries right away, as a worker would (the enqueue itself is
+    tested in test_it_answers_after_one_insert_and_leaves_processing_to_a_worker)."""
+    with mock.patch(
+        "kyc.flows.blockpass.services._enqueue_process",
+        side_effect=lambda pk: services.inbound_process(event_id=pk),
+    ) as m:
+        yield m
 
 
 @pytest.fixture
@@ -194,3 +208,52 @@ def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
     assert process_inbound(good.pk) == InboundEvent.State.PROCESSED
     assert process_inbound(forged.pk) == InboundEvent.State.REFUSED
     assert process_inbound(good.pk) == InboundEvent.State.PROCESSED  # idempotent
+
+
+def test_it_answers_after_one_insert_and_leaves_processing_to_a_worker(
+    client: Any,
+    bp_account: ProviderAccount,
+    bp_record: Any,
+    enqueued: Any,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_max_num_queries: Any,
+) -> None:
+    from kyc.tasks import process_inbound
+
+    with (
+        mock.patch.object(services, "_enqueue_process", REAL_ENQUEUE),
+        mock.patch.object(process_inbound, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        CaptureInserts() as inserts,
+        django_assert_max_num_queries(5),
+    ):
+        resp = deliver(client, bp_account, payload("certPormise.resolved"), delivery="d-async")
+    assert resp.status_code == 200
+    assert inserts.count == 1  # the one durable write: the delivery itself
+    event = InboundEvent.objects.get()
+    assert event.state == InboundEvent.State.RECEIVED and event.verified
+    assert len(callbacks) == 1
+    delay.assert_called_once_with(event.pk)
+    assert not CertPromise.objects.exists()
+    assert process_inbound(event.pk) == InboundEvent.State.PROCESSED  # what the worker runs
+    assert CertPromise.objects.get().promise_id == "5df316xxxxxxxece66"
+
+
+class CaptureInserts:
+    """Counts INSERT statements sent to the database inside the block."""
+
+    def __enter__(self) -> CaptureInserts:
+        from django.db import connection
+
+        self.count = 0
+        self._cm = connection.execute_wrapper(self._wrap)
+        self._cm.__enter__()
+        return self
+
+    def _wrap(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith("INSERT"):
+            self.count += 1
+        return execute(sql, params, many, context)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)

@@ -510,15 +510,6 @@ def _dedupe_key(headers: Mapping[str, str], body: bytes) -> str:
     return f"blockpass:body:{hashlib.sha256(body).hexdigest()}"
 
 
-def _refuse(event: InboundEvent, reason: str, *, release_key: bool) -> None:
-    kyc_services.inbound_mark(
-        event=event, state=InboundEvent.State.REFUSED, error=reason, verified=False
-    )
-    if release_key:
-        # A forged delivery must not burn the id of the genuine one that may follow.
-        InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
-
-
 @dataclass
 class WebhookAnswer:
     status: int
@@ -533,17 +524,28 @@ def webhook_receive(
     body: bytes,
     remote_addr: str | None,
 ) -> WebhookAnswer:
-    """Store first, then verify, then process. Never raises for bad input."""
-    event, original = kyc_services.inbound_store(
-        provider=PROVIDER,
-        path=path,
-        headers=headers,
-        body=body,
-        remote_addr=remote_addr,
-        kind=headers.get("x-blockpass-event", ""),
-        dedupe_key=_dedupe_key(headers, body),
-        account=account,
-    )
+    """Verify and parse in memory, store once, enqueue the processing. Never raises for bad input.
+
+    One durable write per delivery, committed before the answer: a refused one is
+    stored REFUSED without its delivery id (a forgery must not burn the id of the
+    genuine delivery that may follow); an accepted one is stored verified and
+    processed by a worker (kyc.tasks.process_inbound -> inbound_process), which the
+    inbox sweeper re-enqueues if the broker was down.
+    """
+    kind = headers.get("x-blockpass-event", "")
+
+    def store(**fields: Any) -> tuple[InboundEvent, InboundEvent | None]:
+        fields.setdefault("kind", kind)
+        return kyc_services.inbound_store(
+            provider=PROVIDER,
+            path=path,
+            headers=headers,
+            body=body,
+            remote_addr=remote_addr,
+            account=account,
+            **fields,
+        )
+
     try:
         signature.verify(
             body,
@@ -551,21 +553,39 @@ def webhook_receive(
             signature.active_secrets(account.settings or {}, now=timezone.now()),
         )
     except SignatureError as exc:
-        _refuse(event, exc.reason, release_key=original is None)
+        store(state=InboundEvent.State.REFUSED, error=exc.reason)
         return WebhookAnswer(401, exc.reason)
+    try:
+        parsed = WebhookEvent.parse(json.loads(body))
+    except ValueError as exc:
+        store(state=InboundEvent.State.REFUSED, error=f"bad body: {exc}"[:200], verified=True)
+        return WebhookAnswer(400, "body is not a Blockpass event")
+    # A ping needs no processing: it is kept as IGNORED in the same single write.
+    event, original = store(
+        dedupe_key=_dedupe_key(headers, body),
+        verified=True,
+        kind=parsed.action or kind,
+        state=InboundEvent.State.IGNORED if parsed.is_ping else InboundEvent.State.RECEIVED,
+        error="ping" if parsed.is_ping else "",
+    )
     if original is not None:
-        InboundEvent.objects.filter(pk=event.pk).update(verified=True)
         if original.state == InboundEvent.State.FAILED:
             # Blockpass retried a delivery we failed to apply: try the original again.
-            InboundEvent.objects.filter(pk=original.pk).update(state=InboundEvent.State.RECEIVED)
-            inbound_process(event_id=original.pk)
+            InboundEvent.objects.filter(pk=original.pk, state=InboundEvent.State.FAILED).update(
+                state=InboundEvent.State.RECEIVED
+            )
+            _enqueue_process(original.pk)
         return WebhookAnswer(200, "duplicate delivery, no effect")
-    InboundEvent.objects.filter(pk=event.pk).update(verified=True)
-    inbound_process(event_id=event.pk)
-    event.refresh_from_db()
-    if event.state == InboundEvent.State.REFUSED:
-        return WebhookAnswer(400, event.error or "refused")
-    return WebhookAnswer(200, "ok")
+    if parsed.is_ping:
+        return WebhookAnswer(200, "pong")
+    _enqueue_process(event.pk)
+    return WebhookAnswer(200, "accepted")
+
+
+def _enqueue_process(event_pk: int) -> None:
+    from kyc.tasks import process_inbound
+
+    transaction.on_commit(lambda: process_inbound.delay(event_pk))
 
 
 def inbound_process(*, event_id: int) -> None:
