@@ -87,6 +87,8 @@ class Adapter(Protocol):
 
     def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]: ...
 
+    def sandbox_console(self, *, settings: dict[str, Any], webhook_url: str) -> None: ...
+
     def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
         """Settings that point an account at the built-in sandbox (used by `manage.py demo`)."""
         ...
@@ -111,6 +113,10 @@ class BaseAdapter:
 
     def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
         return "Nothing to test for this provider."
+
+    def sandbox_console(self, *, settings: dict[str, Any], webhook_url: str) -> None:
+        """Fill in the built-in sandbox's own console, as a merchant would in the vendor's
+        (used by `manage.py demo`, so `make run` works end to end with no manual step)."""
 
     def start_transfer(self, request: StartRequest) -> StartResult:
         raise NotImplementedError(f"{self.name} does not start verifications")

@@ -35,6 +35,16 @@ class BlockpassAdapter(BaseAdapter):
             "certificates": "onfido-service-cert",
         }
 
+    def sandbox_console(self, *, settings: dict[str, Any], webhook_url: str) -> None:
+        from providers.blockpass import sandbox
+
+        sandbox.service_configure(
+            client_id=settings["client_id"],
+            client_secret=settings["client_secret"],
+            webhook_secret=settings["webhook_secret"],
+            merchant_url=webhook_url,
+        )
+
     def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
         for key in ("api_url", "client_id", "client_secret"):
             if not settings.get(key):

@@ -174,5 +174,10 @@ class IncodeAdapter(BaseAdapter):
             "auto_approve": True,
         }
 
+    def sandbox_console(self, *, settings: dict[str, Any], webhook_url: str) -> None:
+        from providers.incode import sandbox
+
+        sandbox.webhook_configure(api_key=settings["api_key"], url=webhook_url)
+
 
 ADAPTER = IncodeAdapter()

@@ -340,8 +340,17 @@ def console_webhook(request: HttpRequest) -> JsonResponse:
     url = str(_json_body(request).get("url") or "")
     if not url.startswith(("http://", "https://")):
         return _err(400, "url must be http(s)")
-    cache.set(_k("webhook", _h(key)), url, TTL)
+    webhook_configure(api_key=key, url=url)
     return JsonResponse({"success": True})
+
+
+def webhook_configure(*, api_key: str, url: str) -> None:
+    """Where this sandbox sends the webhooks of an API key's interviews (its console setting)."""
+    cache.set(_k("webhook", _h(api_key)), url, TTL)
+
+
+def webhook_configured(*, api_key: str) -> str | None:
+    return cache.get(_k("webhook", _h(api_key)))
 
 
 @csrf_exempt
@@ -390,7 +399,7 @@ def console(request: HttpRequest) -> HttpResponse:
         elif not url.startswith(("http://", "https://")):
             message = "The webhook URL must be http(s)."
         else:
-            cache.set(_k("webhook", _h(key)), url, TTL)
+            webhook_configure(api_key=key, url=url)
             message = "Webhook URL saved."
     return render(request, "sandbox/incode/console.html", {"message": message})
 

@@ -126,3 +126,18 @@ def test_it_serves_the_openapi_schema(client) -> None:
     assert r.status_code == 200
     assert b"/api/v1/transfers/" in r.content
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_fills_in_the_sandbox_consoles_so_the_demo_runs_end_to_end(settings) -> None:
+    from providers.blockpass import sandbox as bp_sandbox
+
+    call_command("demo")
+    bp = ProviderAccount.objects.get(provider="blockpass")
+    svc = bp_sandbox.service_get(bp.settings["client_id"])
+    assert svc["merchant_url"] == f"{settings.PUBLIC_URL}/hooks/blockpass/{bp.webhook_token}/"
+    inc = ProviderAccount.objects.get(provider="incode")
+    from providers.incode import sandbox as incode_sandbox
+
+    hook = incode_sandbox.webhook_configured(api_key=inc.settings["api_key"])
+    assert hook == f"{settings.PUBLIC_URL}/hooks/incode/{inc.webhook_token}/"

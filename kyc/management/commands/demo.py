@@ -69,6 +69,11 @@ class Command(BaseCommand):
                     enabled=True,
                     actor=user,
                 )
+            if settings.SANDBOX:
+                adapter.sandbox_console(
+                    settings=account.settings,
+                    webhook_url=f"{settings.PUBLIC_URL}/hooks/{name}/{account.webhook_token}/",
+                )
         self.stdout.write(
             f"Demo ready: {settings.PUBLIC_URL}/  login {DEMO_USER} / {DEMO_PASSWORD}\n"
             f"API key: {raw}\n"
