@@ -370,6 +370,18 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
 
 @admin.register(CertPromise)
 class CertPromiseAdmin(MerchantScopedAdmin):
+    actions = ("retry_pull",)
+
+    @admin.action(description="Retry the pull of selected failed promises")
+    def retry_pull(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # Re-armed promises are pulled by the provider flow's reconcile() within a minute.
+        count = services.cert_promise_retry(
+            promise_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request, f"{count} failed promise(s) will be pulled again within a minute."
+        )
+
     list_display = (
         "promise_id",
         "merchant",

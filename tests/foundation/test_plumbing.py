@@ -140,3 +140,20 @@ def test_it_times_out_instead_of_hanging() -> None:
             )
     finally:
         listener.close()
+
+
+@pytest.mark.django_db
+def test_it_lets_staff_rearm_failed_promises_only(merchant) -> None:
+    from kyc.models import AuditEntry, CertPromise
+
+    failed = CertPromise.objects.create(
+        merchant=merchant, promise_id="p1", state="failed", attempts=12, last_error="boom"
+    )
+    pulled = CertPromise.objects.create(merchant=merchant, promise_id="p2", state="pulled")
+    assert services.cert_promise_retry(promise_ids=[failed.pk, pulled.pk]) == 1
+    failed.refresh_from_db()
+    pulled.refresh_from_db()
+    assert (failed.state, failed.attempts, failed.last_error) == ("pending", 0, "")
+    assert failed.next_attempt_at is not None
+    assert pulled.state == "pulled"
+    assert AuditEntry.objects.filter(action="cert_promise.retry").count() == 1
