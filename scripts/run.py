@@ -61,7 +61,14 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    def on_signal(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    # Explicit handlers: a shell's background job inherits SIGINT as ignored, and
+    # Python then installs no KeyboardInterrupt handler of its own.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         while True:
             for name, p in procs.items():
