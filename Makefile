@@ -31,7 +31,7 @@ demo: migrate
 test: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
-	$(BIN)/python scripts/promises.py
+	@$(BIN)/python scripts/promises.py > /dev/null
 
 # Re-render README's "What we promise" table from the figures the last test run recorded.
 promises:
