@@ -169,7 +169,10 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _user_items(body: dict[str, Any]) -> tuple[str, list[str]] | HttpResponse:
+def _user_items(body: dict[str, Any] | None) -> tuple[str, list[str]] | HttpResponse:
+    """`user` and `items` of a connector request, or the connector's 400 answer."""
+    if body is None:
+        return _bad("invalid request body")
     user = str(body.get("user") or "")
     if not coreid.is_valid(user):
         return _bad("user is not a valid core id")
@@ -186,8 +189,6 @@ def _user_items(body: dict[str, Any]) -> tuple[str, list[str]] | HttpResponse:
 @require_POST
 def verified(request: HttpRequest) -> HttpResponse:
     body = _json_body(request)
-    if body is None:
-        return _bad("invalid request body")
     parsed = _user_items(body)
     if isinstance(parsed, HttpResponse):
         return parsed
@@ -204,12 +205,11 @@ def verified(request: HttpRequest) -> HttpResponse:
 @require_POST
 def qrcode(request: HttpRequest) -> HttpResponse:
     body = _json_body(request)
-    if body is None:
-        return _bad("invalid request body")
     parsed = _user_items(body)
     if isinstance(parsed, HttpResponse):
         return parsed
     user, items = parsed
+    assert body is not None  # _user_items answered 400 for a missing body
     now = int(time.time())
     expiration = body.get("expiration")
     if (
@@ -270,7 +270,7 @@ def _png_base64(text: str) -> str:
     return base64.b64encode(image.to_string()).decode()
 
 
-def _find(body: dict[str, Any]) -> dict[str, Any] | HttpResponse:
+def _find(body: dict[str, Any] | None) -> dict[str, Any] | HttpResponse:
     parsed = _user_items(body)
     if isinstance(parsed, HttpResponse):
         return parsed
@@ -284,10 +284,7 @@ def _find(body: dict[str, Any]) -> dict[str, Any] | HttpResponse:
 @csrf_exempt
 @require_POST
 def status(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    if body is None:
-        return _bad("invalid request body")
-    req = _find(body)
+    req = _find(_json_body(request))
     if isinstance(req, HttpResponse):
         return req
     return JsonResponse(_latest(req))
@@ -296,10 +293,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def all_statuses(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    if body is None:
-        return _bad("invalid request body")
-    req = _find(body)
+    req = _find(_json_body(request))
     if isinstance(req, HttpResponse):
         return req
     return JsonResponse({"AllStatuses": list(reversed(req["statuses"]))})
