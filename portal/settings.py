@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
 TRANSFER_STALE_AFTER_SECONDS = env.int("TRANSFER_STALE_AFTER_SECONDS", default=120)
 INBOX_SWEEP_AFTER_SECONDS = env.int("INBOX_SWEEP_AFTER_SECONDS", default=60)
 PUBLIC_RATE_LIMIT_PER_MINUTE = env.int("PUBLIC_RATE_LIMIT_PER_MINUTE", default=600)
+LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", default=20)
 
 # --- logging: nothing sensitive, see portal/logging.py -----------------------
 LOGGING = {

@@ -12,7 +12,7 @@ admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.login_limited(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("keys/", views.api_keys, name="api_keys"),
     path("keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),

@@ -141,3 +141,13 @@ def test_it_fills_in_the_sandbox_consoles_so_the_demo_runs_end_to_end(settings) 
 
     hook = incode_sandbox.webhook_configured(api_key=inc.settings["api_key"])
     assert hook == f"{settings.PUBLIC_URL}/hooks/incode/{inc.webhook_token}/"
+
+
+@pytest.mark.django_db
+def test_it_rate_limits_password_guessing(client, settings) -> None:
+    settings.LOGIN_RATE_LIMIT_PER_MINUTE = 3
+    codes = [
+        client.post("/login/", {"username": "x", "password": "wrong"}).status_code for _ in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    assert client.get("/login/").status_code == 200  # reading the page is not limited
