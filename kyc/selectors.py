@@ -54,7 +54,7 @@ def records_for_merchant(merchant: Merchant) -> QuerySet[KYCRecord]:
     return KYCRecord.objects.filter(merchant=merchant)
 
 
-def _page_key(page_token: str) -> str:
+def page_state_key(page_token: str) -> str:
     return f"transfer-page:{page_token}"
 
 
@@ -64,7 +64,7 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
     Services refresh it after every committed change, so a poll costs no
     database round trip while nothing changes.
     """
-    key = _page_key(page_token)
+    key = page_state_key(page_token)
     if not refresh:
         try:
             state = cache.get(key)

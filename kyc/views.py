@@ -59,9 +59,15 @@ def transfer_page(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
     """Polled every 2 s. Served from the cache; answers 286 once terminal so htmx stops."""
-    if _limited(request):
+    # One Redis round trip for both the rate limit and the cached state: this is the
+    # hottest endpoint (every open customer page, every 2 s).
+    allowed, state = ratelimit.hit_and_get(
+        f"page:{remote_addr(request)}", selectors.page_state_key(token)
+    )
+    if not allowed:
         return HttpResponse("Too many requests", status=429)
-    state = selectors.transfer_page_state(page_token=token)
+    if state is None:  # not cached yet (or the cache is down): from the database
+        state = selectors.transfer_page_state(page_token=token)
     if state is None:
         raise Http404("No such request")
     from kyc import page_hooks

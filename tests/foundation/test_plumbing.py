@@ -157,3 +157,19 @@ def test_it_lets_staff_rearm_failed_promises_only(merchant) -> None:
     assert failed.next_attempt_at is not None
     assert pulled.state == "pulled"
     assert AuditEntry.objects.filter(action="cert_promise.retry").count() == 1
+
+
+def test_it_counts_a_hit_and_reads_the_cached_state_together() -> None:
+    from django.core.cache import cache
+
+    from kyc import ratelimit
+
+    cache.set("page-state", {"status": "pending"}, 60)
+    results = [ratelimit.hit_and_get("poller", "page-state", limit=2) for _ in range(3)]
+    assert results == [
+        (True, {"status": "pending"}),
+        (True, {"status": "pending"}),
+        (False, {"status": "pending"}),
+    ]
+    assert ratelimit.hit_and_get("other", "no-such-key", limit=5) == (True, None)
+    assert ratelimit.hit("poller", limit=3) is False  # one counter shared with hit()
