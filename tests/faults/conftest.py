@@ -1,7 +1,40 @@
-"""Promise figures (see tests/faults/promise_log.py) for this directory's tests."""
+"""Promise figures (see tests/faults/promise_log.py) and shared set-ups for this directory's tests."""
 
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from kyc.flows.blockpass import services as bp_services
+from kyc.models import KYCRecord, Merchant, ProviderAccount
 from tests.faults.promise_log import (  # noqa: F401
     _write_promises,
     promise,
     pytest_runtest_makereport,
 )
+
+
+def blockpass_customer(
+    *, slug: str, api_url: str, token_valid_for: dt.timedelta
+) -> tuple[Any, Any]:
+    """A Blockpass account against `api_url` and one registered customer holding a token."""
+    merchant = Merchant.objects.create(name=slug, slug=slug)
+    ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="blockpass",
+        enabled=True,
+        settings={"api_url": api_url, "client_id": "c", "client_secret": "s"},
+    )
+    expires = (timezone.now() + token_valid_for).isoformat()
+    record = KYCRecord.objects.create(
+        merchant=merchant,
+        reference=slug,
+        secrets={
+            bp_services.SECRETS_KEY: {
+                "access_token": "t",
+                "refresh_token": "r",
+                "expires_at": expires,
+            }
+        },
+    )
+    return merchant, record

@@ -14,9 +14,10 @@ from celery.app.task import Task
 from django.conf import settings
 from django.utils import timezone
 
-from kyc.models import CertPromise, KYCRecord, Merchant, ProviderAccount
+from kyc.models import CertPromise, Merchant, ProviderAccount
 from providers import http
 from providers.errors import RetryableError
+from tests.faults.conftest import blockpass_customer
 from tests.faults.fake_provider import FakeProvider
 
 
@@ -74,24 +75,8 @@ def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(pr
         return real_apply_async(self, args, kwargs, **options)
 
     try:
-        merchant = Merchant.objects.create(name="sl", slug="sl")
-        ProviderAccount.objects.create(
-            merchant=merchant,
-            provider="blockpass",
-            enabled=True,
-            settings={"api_url": fake.url, "client_id": "c", "client_secret": "s"},
-        )
-        expires = (timezone.now() + dt.timedelta(days=1)).isoformat()
-        record = KYCRecord.objects.create(
-            merchant=merchant,
-            reference="sl",
-            secrets={
-                services.SECRETS_KEY: {
-                    "access_token": "t",
-                    "refresh_token": "r",
-                    "expires_at": expires,
-                }
-            },
+        merchant, record = blockpass_customer(
+            slug="sl", api_url=fake.url, token_valid_for=dt.timedelta(days=1)
         )
         p = CertPromise.objects.create(
             merchant=merchant,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kyc.models import Certificate, CertPromise, KYCRecord, Merchant, ProviderAccount
 from tests.conftest import wait_for
+from tests.faults.conftest import blockpass_customer
 from tests.faults.fake_provider import FakeProvider
 
 
@@ -237,24 +238,8 @@ def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> 
 
     fake = FakeProvider(reply)
     try:
-        merchant = Merchant.objects.create(name="sk", slug="sk")
-        ProviderAccount.objects.create(
-            merchant=merchant,
-            provider="blockpass",
-            enabled=True,
-            settings={"api_url": fake.url, "client_id": "c", "client_secret": "s"},
-        )
-        expires = (timezone.now() + dt.timedelta(hours=1)).isoformat()
-        record = KYCRecord.objects.create(
-            merchant=merchant,
-            reference="sk",
-            secrets={
-                services.SECRETS_KEY: {
-                    "access_token": "t",
-                    "refresh_token": "r",
-                    "expires_at": expires,
-                }
-            },
+        merchant, record = blockpass_customer(
+            slug="sk", api_url=fake.url, token_valid_for=dt.timedelta(hours=1)
         )
         for i in range(n):
             CertPromise.objects.create(
