@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from kyc import selectors
+from kyc import flows, selectors
 from kyc.crypto import lookup_hash
 from kyc.models import (
     ApiKey,
@@ -37,7 +38,7 @@ from kyc.qr import render_svg
 from kyc.status import TERMINAL, Status, can_move
 from providers import registry
 from providers.base import FieldValue, StartRequest, StatusUpdate
-from providers.errors import InvalidInput, ProviderError
+from providers.errors import AuthenticationError, InvalidInput, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,8 @@ def transfer_create(
         )
     except ProviderError as exc:
         transfer_fail(transfer_id=transfer.pk, code=exc.code, detail=exc.message, source=source)
+        if isinstance(exc, AuthenticationError):
+            account_auth_failed(account=account, message=exc.message)
         transfer.refresh_from_db()
         return transfer
 
@@ -321,7 +324,20 @@ def transfer_create(
             source=source,
         )
         _publish_on_commit(t)
+        started = flows.hook(provider, "transfer_started")
+        if started is not None:  # e.g. a poll chain for providers without callbacks
+            transaction.on_commit(partial(started, transfer_id=str(t.pk)))
     return t
+
+
+def account_auth_failed(*, account: ProviderAccount, message: str) -> None:
+    """The provider refused the merchant's credentials: say so on the settings page.
+    A flow that caches tokens drops them in its own `account_auth_failed` hook."""
+    fn = flows.hook(account.provider, "account_auth_failed")
+    if fn is not None:
+        fn(account_id=account.pk, message=message)
+    else:
+        provider_account_set_state(account_id=account.pk, updates={}, error=message)
 
 
 def transfer_apply(
@@ -582,15 +598,22 @@ def record_erase(
         audit_log(
             actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts}
         )
+        # Providers that keep the customer's data too are asked to erase it, after commit.
+        hooks = [fn for p in flows.FLOWS if (fn := flows.hook(p, "record_erased")) is not None]
+        transaction.on_commit(partial(_record_erased_hooks, hooks, record.pk))
     return counts
+
+
+def _record_erased_hooks(hooks: list[Any], record_id: int) -> None:
+    for fn in hooks:
+        fn(record_id=record_id)
 
 
 def _transfers_erase(qs: Any, now: dt.datetime) -> int:
     """Blank what identifies the customer on requests; provider_data records when."""
-    ids = list(qs.exclude(provider_data__has_key="pii_erased_at").values_list("pk", flat=True))
-    for pk in ids:
-        t = TransferRequest.objects.only("pk", "provider_data").get(pk=pk)
-        TransferRequest.objects.filter(pk=pk).update(
+    rows = list(qs.exclude(provider_data__has_key="pii_erased_at").only("pk", "provider_data"))
+    for t in rows:
+        TransferRequest.objects.filter(pk=t.pk).update(
             subject="",
             qr_payload="",
             qr_svg="",  # the QR encodes the payload
@@ -598,7 +621,7 @@ def _transfers_erase(qs: Any, now: dt.datetime) -> int:
             provider_secrets={},
             provider_data={**(t.provider_data or {}), "pii_erased_at": now.isoformat()},
         )
-    return len(ids)
+    return len(rows)
 
 
 _CORE_ERASED = ("IdentityField", "Certificate", "InboundEvent", "TransferRequest", "KYCRecord")

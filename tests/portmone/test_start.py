@@ -115,3 +115,18 @@ def test_it_describes_the_cached_token_without_showing_it() -> None:
     )
     assert lines["Partner token"].startswith("cached, valid until 2999-01-01")
     assert "pmt_secret" not in str(lines)
+
+
+def test_it_starts_the_poll_chain_once_the_request_is_committed(
+    api, account, django_capture_on_commit_callbacks
+) -> None:
+    from unittest import mock
+
+    with mock.patch("kyc.flows.portmone.tasks.start_polling") as start:
+        with django_capture_on_commit_callbacks(execute=True):
+            r = _create(api)
+        assert r.status_code == 201
+        start.assert_called_once_with(r.json()["id"])
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _create(api, items=["shoe_size"]).status_code == 422
+        start.assert_called_once()  # a request the provider refused is not polled

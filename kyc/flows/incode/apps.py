@@ -6,8 +6,3 @@ class IncodeFlowConfig(AppConfig):
     label = "kyc_incode"
     verbose_name = "Incode"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from kyc.flows.incode import signals
-
-        signals.connect()

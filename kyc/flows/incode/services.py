@@ -424,6 +424,18 @@ def interviews_to_delete() -> list[Any]:
     )
 
 
+def record_erased(*, record_id: int) -> None:
+    """Hook (kyc.services.record_erase, after commit): ask Incode to delete the customer's
+    interviews too. reconcile() retries the ones a broker outage lost."""
+    from kyc.flows.incode import tasks
+
+    ids = TransferRequest.objects.filter(record_id=record_id, provider="incode").exclude(
+        provider_ref=""
+    )
+    for pk in ids.values_list("pk", flat=True):
+        tasks.delete_interview.delay(str(pk))
+
+
 def interview_delete(*, transfer_id: Any) -> bool:
     """Ask Incode to delete the interview's PII. Idempotent: done once, 404 counts as done."""
     transfer = TransferRequest.objects.select_related("account").filter(pk=transfer_id).first()

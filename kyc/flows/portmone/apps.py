@@ -6,8 +6,3 @@ class PortmoneFlowConfig(AppConfig):
     label = "kyc_portmone"
     verbose_name = "Portmone data share"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from kyc.flows.portmone import signals
-
-        signals.connect()

@@ -68,6 +68,13 @@ def account_auth_failed(*, account_id: int, message: str) -> None:
     )
 
 
+def transfer_started(*, transfer_id: str) -> None:
+    """Hook (kyc.services.transfer_create, after commit): start the status-poll chain."""
+    from kyc.flows.portmone import tasks
+
+    tasks.start_polling(transfer_id)
+
+
 def transfer_check(*, transfer_id: Any, source: str = "poll") -> str:
     """Ask Portmone about one request and apply the answer. Returns the status after."""
     lock = f"portmone-check:{transfer_id}"
