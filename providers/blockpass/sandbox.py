@@ -219,9 +219,12 @@ def _log(client_id: str, line: str) -> None:
     cache.set(_k("log", client_id), [*lines[-30:], f"{time.strftime('%H:%M:%S')} {line}"], TTL)
 
 
-def app_register(*, client_id: str, name: str = "", email: str = "") -> dict[str, Any]:
+def app_register(
+    *, client_id: str, name: str = "", email: str = "", ref_id: str = ""
+) -> dict[str, Any]:
     """A customer taps "Register" for this service: the app calls the merchant's register
-    endpoint with a one-time code. Returns {bpid, status, answer}."""
+    endpoint with a one-time code (and the `refId` the merchant's page passed, if any).
+    Returns {bpid, status, answer}."""
     svc = service_get(client_id)
     if not svc or not svc.get("merchant_url"):
         raise ValueError("configure the merchant URL in the sandbox console first")
@@ -231,7 +234,8 @@ def app_register(*, client_id: str, name: str = "", email: str = "") -> dict[str
     cache.set(_k("code", code), {"bpid": bpid, "client_id": client_id}, 600)
     users = cache.get(_k("users", client_id)) or []
     cache.set(_k("users", client_id), [*users[-50:], bpid], TTL)  # listed before the call
-    resp = requests.post(svc["merchant_url"] + "api/register", json={"code": code}, timeout=(3, 20))
+    body = {"code": code, **({"refId": ref_id} if ref_id else {})}
+    resp = requests.post(svc["merchant_url"] + "api/register", json=body, timeout=(3, 20))
     answer = _safe_json(resp)
     cache.set(_k("session", bpid), answer.get("accessToken", ""), TTL)
     _log(client_id, f"register {bpid}: {resp.status_code}")

@@ -2,6 +2,21 @@
 
 The SDK example never checks it; we do, in constant time, against the current
 secret and (during a rotation grace period) the previous one.
+
+Replays (a provider limitation): Blockpass signs the raw body only, and neither the body
+(`{action, env, isPing, data: {certPromisesId, blockpassID}}`) nor the headers
+(`x-blockpass-event`, `x-blockpass-delivery`, `x-blockpass-signature`) carry a time (seed
+blockpass-certpromise.md, "Appendix - Webhook Payload format"); the delivery id is not signed.
+So an old signed body sent again with a fresh delivery id cannot be refused by age. It is
+contained instead: delivery ids are deduplicated per account; a certificate promise is pulled
+at most once and a pulled or gone one is final (a replay can at most re-arm a failed promise
+for one more pull, which Blockpass answers 404 once the data was consumed); and
+serviceInfo.updated only notes what changed and when.
+
+Merchant-signed refIds: the `refId` the Blockpass app sends to register/login comes from the
+merchant's page, i.e. through the customer's hands. It names the new record's reference only
+when the merchant signed it: `<reference>.<hex HMAC-SHA256(client secret, "blockpass-refid:" +
+reference)>` (see `sign_ref`).
 """
 
 from __future__ import annotations
@@ -16,6 +31,9 @@ from providers.errors import SignatureError
 
 HEADER = "x-blockpass-signature"
 ROTATION_GRACE = dt.timedelta(hours=24)
+# Domain separation: a refId MAC can never double as a webhook body signature or vice versa.
+REF_CONTEXT = b"blockpass-refid:"
+_MAC_HEX_LEN = 64
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -63,3 +81,26 @@ def rotate(stored: Mapping[str, Any], new_secret: str, *, now: dt.datetime) -> d
             merged["webhook_secret_previous"] = old
             merged["webhook_secret_previous_until"] = (now + ROTATION_GRACE).isoformat()
     return merged
+
+
+def _ref_mac(reference: str, secret: str) -> str:
+    msg = REF_CONTEXT + reference.encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
+
+def sign_ref(reference: str, secret: str) -> str:
+    """The refId a merchant's server hands the Blockpass app for its own customer `reference`."""
+    return f"{reference}.{_ref_mac(reference, secret)}"
+
+
+def verify_ref(ref_id: str, secrets: Iterable[str]) -> str | None:
+    """The reference a merchant-signed refId vouches for; None when unsigned or forged."""
+    reference, dot, mac = ref_id.rpartition(".")
+    usable = [s for s in secrets if s]
+    if not dot or not reference or len(mac) != _MAC_HEX_LEN or not usable:
+        return None
+    given = mac.lower().encode("ascii", "replace")
+    ok = False
+    for secret in usable:  # no early exit, as in verify()
+        ok |= hmac.compare_digest(_ref_mac(reference, secret).encode("ascii"), given)
+    return reference if ok else None

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from secrets import token_hex
 from typing import Any, TypeVar
 
 from django.core import signing
@@ -269,29 +270,100 @@ def _handshake(
 
 
 def record_for_blockpass_id(*, account: ProviderAccount, blockpass_id: str) -> KYCRecord | None:
-    return KYCRecord.objects.filter(
-        merchant=account.merchant, external_key=lookup_hash(blockpass_id)
-    ).first()
+    """The record created for this Blockpass identity. Only Blockpass records count: a record of
+    another provider that carries this id was bound by a refId before that was refused (issue
+    13), and is never handed to the Blockpass app again."""
+    return (
+        KYCRecord.objects.filter(
+            merchant=account.merchant,
+            provider=PROVIDER,
+            external_key=lookup_hash(blockpass_id),
+            erased_at=None,
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+# References the portal gives Blockpass records itself; a refId never names one.
+RESERVED_REFERENCE_PREFIX = "blockpass-"
+
+
+def reference_from_ref_id(*, account: ProviderAccount, ref_id: str) -> str | None:
+    """The merchant reference a refId vouches for, or None.
+
+    The app passes `refId` from the merchant's page, so through the customer's hands: an
+    unsigned one could claim another customer's reference (today's or a future one). Only a
+    merchant-signed refId (signature.sign_ref with the account's client secret) names the
+    reference of a *new* record; it never selects an existing one.
+    """
+    ref_id = (ref_id or "").strip()
+    if not ref_id:
+        return None
+    secret = str((account.settings or {}).get("client_secret") or "")
+    reference = signature.verify_ref(ref_id, [secret])
+    if reference is None:
+        # The value is the merchant's customer id: not logged.
+        log.info("blockpass: unsigned or wrongly signed refId ignored (account %s)", account.pk)
+        return None
+    reference = reference.strip()
+    if not reference or len(reference) > 200 or reference.startswith(RESERVED_REFERENCE_PREFIX):
+        return None
+    return reference
+
+
+def _record_create_bound(
+    *, account: ProviderAccount, reference: str, bpid: str
+) -> KYCRecord | None:
+    """A new record bound to this Blockpass identity from its creation; None if `reference` is
+    taken (by anyone: the taken record is never touched)."""
+    try:
+        with transaction.atomic():
+            return KYCRecord.objects.create(
+                merchant=account.merchant,
+                reference=reference,
+                provider=PROVIDER,
+                external_id=bpid,
+                external_key=lookup_hash(bpid),
+            )
+    except IntegrityError:
+        return None
+
+
+def record_register(
+    *, account: ProviderAccount, blockpass_id: str, reference: str | None
+) -> tuple[KYCRecord, bool]:
+    """The record of this Blockpass identity: the one created for it, else a new one.
+
+    An existing record is selected by the Blockpass identity only, never by a reference: a
+    reference that is taken (another customer, another provider, an erased record) gives this
+    customer a fresh, separate record, so nothing of the other one can be read or written.
+    """
+    record = record_for_blockpass_id(account=account, blockpass_id=blockpass_id)
+    if record is not None:
+        return record, False
+    own = f"{RESERVED_REFERENCE_PREFIX}{blockpass_id}"[:180]
+    candidates = [reference] if reference else []
+    candidates += [own, f"{own}-{token_hex(8)}"]
+    for candidate in candidates:
+        record = _record_create_bound(account=account, reference=candidate, bpid=blockpass_id)
+        if record is not None:
+            return record, True
+        # Taken, maybe by a concurrent register of this very identity: that one is ours.
+        record = record_for_blockpass_id(account=account, blockpass_id=blockpass_id)
+        if record is not None:
+            return record, False
+    raise InvalidInput("could not create a record for this customer; try again", field="refId")
 
 
 def _record_register(
     *, account: ProviderAccount, hs: Handshake, ref_id: str
 ) -> tuple[KYCRecord, bool]:
-    bpid = hs.profile.blockpass_id
-    record = record_for_blockpass_id(account=account, blockpass_id=bpid)
-    created = record is None
-    if record is None:
-        reference = (ref_id or "").strip()[:200] or f"blockpass-{bpid}"
-        record = kyc_services.record_get_or_create(
-            merchant=account.merchant, reference=reference, provider=PROVIDER, external_id=bpid
-        )
-        if record.external_key != lookup_hash(bpid):  # refId already names another customer
-            record = kyc_services.record_get_or_create(
-                merchant=account.merchant,
-                reference=f"blockpass-{bpid}",
-                provider=PROVIDER,
-                external_id=bpid,
-            )
+    record, created = record_register(
+        account=account,
+        blockpass_id=hs.profile.blockpass_id,
+        reference=reference_from_ref_id(account=account, ref_id=ref_id),
+    )
     record_token_store(record_id=record.pk, token=hs.token)
     record.refresh_from_db()
     if record.review_status == KYCRecord.Review.NOT_FOUND:
@@ -419,7 +491,9 @@ def merchant_upload(*, account: ProviderAccount, upload: Upload) -> dict[str, An
         raise InvalidInput("Invalid Access Token", field="accessToken") from None
     if session.get("a") != account.pk:
         raise InvalidInput("Invalid Access Token", field="accessToken")
-    record = KYCRecord.objects.filter(pk=session.get("r"), merchant=account.merchant).first()
+    record = KYCRecord.objects.filter(
+        pk=session.get("r"), merchant=account.merchant, provider=PROVIDER, erased_at=None
+    ).first()
     if record is None:
         raise InvalidInput("Kyc record could not found", field="accessToken")
 
@@ -505,12 +579,15 @@ def cert_promise_note(
 # --- webhook ---------------------------------------------------------------------------
 
 
-def _dedupe_key(headers: Mapping[str, str], body: bytes) -> str:
+def _dedupe_key(account: ProviderAccount, headers: Mapping[str, str], body: bytes) -> str:
+    """Scoped to the account: InboundEvent.dedupe_key is unique across all tenants, and a
+    delivery id is only the sender's word, so one tenant's deliveries (or a forger with that
+    tenant's secret) must not burn another tenant's ids."""
     delivery = (headers.get("x-blockpass-delivery") or "").strip()
     if delivery:
-        return f"blockpass:{delivery}"[:200]
+        return f"blockpass:{account.pk}:{delivery}"[:200]
     # No delivery id: the same body twice is the same event.
-    return f"blockpass:body:{hashlib.sha256(body).hexdigest()}"
+    return f"blockpass:{account.pk}:body:{hashlib.sha256(body).hexdigest()}"
 
 
 @dataclass
@@ -565,7 +642,7 @@ def webhook_receive(
         return WebhookAnswer(400, "body is not a Blockpass event")
     # A ping needs no processing: it is kept as IGNORED in the same single write.
     event, original = store(
-        dedupe_key=_dedupe_key(headers, body),
+        dedupe_key=_dedupe_key(account, headers, body),
         verified=True,
         kind=parsed.action or kind,
         state=InboundEvent.State.IGNORED if parsed.is_ping else InboundEvent.State.RECEIVED,
