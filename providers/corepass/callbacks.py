@@ -8,6 +8,7 @@ connector writing a form most plausibly sends scalar parts plus `infos` as JSON 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -164,6 +165,42 @@ def error_callback(doc: dict[str, Any]) -> ErrorCallback:
     )
 
 
-def pepper_matches(pepper: str, *, user: str, field_id: str) -> bool:
-    """A pepper ends with the CoreID and the hex of the field id (PROVIDER-FACTS)."""
-    return pepper.lower().endswith((user + field_id.encode().hex()).lower())
+# The pepper's layout (PROVIDER-FACTS, both seed samples): hex of 49 random printable
+# characters, then the CoreID, then hex of the field id. The random part makes the
+# pepper unguessable; a pepper without it (e.g. "00" + CoreID + hex(fieldID)) was not
+# made by a connector.
+PEPPER_RANDOM_CHARS = 49
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+# Printable ASCII without space: letters, digits and punctuation (the seed's sample
+# uses letters, digits and %&*@; the exact set the connector draws from is not documented).
+_PRINTABLE = frozenset(range(0x21, 0x7F))
+
+
+def pepper_problem(pepper: str, *, user: str, field_id: str) -> str | None:
+    """Why `pepper` cannot be the connector's pepper of this user's field, or None."""
+    name = field_id[:60]
+    tail = (user + field_id.encode().hex()).lower()
+    if not pepper.lower().endswith(tail):
+        return f"pepper of {name} does not belong to this user and field"
+    random_hex = pepper[: len(pepper) - len(tail)]
+    if random_hex and (not _HEX.match(random_hex) or len(random_hex) % 2):
+        return f"pepper of {name} has a random part that is not hex"
+    random_part = bytes.fromhex(random_hex)
+    if len(random_part) != PEPPER_RANDOM_CHARS:
+        return (
+            f"pepper of {name} has a random part of {len(random_part)} characters, "
+            f"not {PEPPER_RANDOM_CHARS}"
+        )
+    if not set(random_part) <= _PRINTABLE:
+        return f"pepper of {name} has a random part that is not printable characters"
+    return None
+
+
+def fingerprint(cb: DataCallback) -> str:
+    """What makes two data deliveries the same data: user, field ids, values and peppers.
+    A connector retry is re-signed with a new deadline but carries the same fingerprint."""
+    canon = json.dumps(
+        [cb.user.lower(), sorted((i.field_id, i.value, i.pepper.lower()) for i in cb.infos)],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canon.encode()).hexdigest()

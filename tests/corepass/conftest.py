@@ -101,6 +101,25 @@ def sandbox_req(transfer: TransferRequest, *, expiration: int = 2_000_000_000) -
     }
 
 
+def mark_delivered(transfer: TransferRequest) -> None:
+    """The connector has shown it delivered this request's data (a verified CALLBACK_SUCCEED
+    status callback or its /kyc/status would): kept data deliveries may now be applied.
+    For the seed's data sample, whose signing key signed no status sample."""
+    from kyc.flows.corepass import services
+
+    services.transfer_data_ready(transfer_id=transfer.pk, by="test: connector")
+
+
+def status_callback(
+    client: Any, transfer: TransferRequest, status: str, *, now: int, tx_hash: str = ""
+) -> Any:
+    """Deliver the sandbox connector's signed status callback `status` for this request."""
+    body = sandbox.status_body(sandbox_req(transfer), status, tx_hash, now=now)
+    response = deliver(client, transfer, "status", body, now=now)
+    assert response.status_code == 200, response.json()
+    return response
+
+
 @pytest.fixture
 def account(merchant: Any) -> ProviderAccount:
     return make_account(merchant)

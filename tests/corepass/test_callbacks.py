@@ -15,7 +15,15 @@ from kyc.flows.corepass import services
 from kyc.models import IdentityField, InboundEvent, TransferRequest
 from providers.corepass import callbacks, client, sandbox
 from providers.corepass.schemas import StatusEntry
-from tests.corepass.conftest import deliver, make_account, make_transfer, sandbox_req, stored
+from tests.corepass.conftest import (
+    deliver,
+    make_account,
+    make_transfer,
+    mark_delivered,
+    sandbox_req,
+    status_callback,
+    stored,
+)
 
 pytestmark = pytest.mark.django_db
 DATA_USER = "ab432e666932c53128d9f73712b058a7a8f7df52f5cb"
@@ -60,6 +68,7 @@ def test_it_applies_the_seed_status_samples_with_tx_hash_on_the_timeline(
 
 def test_it_stores_the_seed_data_sample_encrypted_and_completes(client: Any, merchant: Any) -> None:
     transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    mark_delivered(transfer)
     r = deliver(client, transfer, "data", data, now=data["deadline"] - 1)
     assert r.status_code == 200, r.json()
     transfer.refresh_from_db()
@@ -77,6 +86,7 @@ def test_it_stores_the_seed_data_sample_encrypted_and_completes(client: Any, mer
 
 def test_it_accepts_the_data_callback_as_multipart_form_data(client: Any, merchant: Any) -> None:
     transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    mark_delivered(transfer)
     form = {
         **{k: str(v) for k, v in data.items() if k != "infos"},
         "infos": json.dumps(data["infos"]),
@@ -110,6 +120,7 @@ def test_it_stores_a_repeated_data_callback_once_and_answers_200_both_times(
     client: Any, merchant: Any
 ) -> None:
     transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    mark_delivered(transfer)
     first = deliver(client, transfer, "data", data, now=data["deadline"])
     second = deliver(client, transfer, "data", data, now=data["deadline"])
     assert (first.status_code, second.status_code) == (200, 200)
@@ -319,6 +330,7 @@ def test_it_keeps_paid_for_data_that_arrives_after_the_request_expired(
     now = int(time.time())
     form = sandbox.data_form(sandbox_req(transfer), now=now)
     assert deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
+    status_callback(client, transfer, "CALLBACK_SUCCEED", now=now)
     transfer.refresh_from_db()
     assert transfer.status == "expired"  # terminal stays terminal
     assert IdentityField.objects.filter(transfer=transfer).count() == 1

@@ -16,7 +16,14 @@ from providers.corepass import sandbox
 from providers.corepass.adapter import ADAPTER
 from providers.errors import ProviderError
 from tests.conftest import wait_for
-from tests.corepass.conftest import USER, deliver, make_account, make_transfer, sandbox_req
+from tests.corepass.conftest import (
+    USER,
+    deliver,
+    make_account,
+    make_transfer,
+    sandbox_req,
+    status_callback,
+)
 
 
 def test_it_catches_up_on_lost_callbacks_from_all_statuses(
@@ -64,6 +71,7 @@ def test_it_gives_data_to_a_later_request_that_shares_the_qr(client: Any, accoun
     now = int(time.time())
     form = sandbox.data_form(sandbox_req(first), now=now)
     assert deliver(client, first, "data", form, now=now, multipart=True).status_code == 200
+    status_callback(client, first, "CALLBACK_SUCCEED", now=now)
     assert IdentityField.objects.filter(transfer=later).count() == 1
     assert TransferRequest.objects.get(pk=later.pk).status == "completed"
 

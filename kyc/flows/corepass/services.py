@@ -17,14 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from kyc import services as core
-from kyc.models import IdentityField, InboundEvent, TransferRequest
-from kyc.status import TERMINAL, Status
+from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
+from kyc.status import TERMINAL, Status, can_move
 from providers.base import FieldValue, StatusUpdate
 from providers.corepass import adapter as cp
 from providers.corepass import callbacks, client
 from providers.corepass import items as catalogue
 from providers.corepass import signature as sig
-from providers.corepass.schemas import StatusEntry
+from providers.corepass.schemas import DataCallback, StatusEntry
 from providers.errors import PermanentError, ProviderError, RetryableError, SignatureError
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,28 @@ State = InboundEvent.State
 # (which only bounds the time to accept): keep the request alive this long.
 PROCESSING_GRACE = dt.timedelta(minutes=30)
 _ACTIVE = (Status.PENDING, Status.ACCEPTED, Status.PROCESSING)
+
+# The data callback's signature covers only its deadline (PROVIDER-FACTS): a data
+# delivery proves neither whose data it is nor that the connector sent it for this
+# request. The connector sends the data once the transfer is CONFIRMED (seed) and moves
+# to CALLBACK_SUCCEED when we answered its delivery 200, then FINISH_SUCCESS. Deliveries
+# are therefore only kept until one of these is shown for this request (by a status
+# callback signed over user, field hashes and expiration, or by the connector's own
+# answer): from then on the connector's own delivery is certainly among those we kept,
+# so a single distinct delivery is it, and two different ones are a conflict for staff.
+# Deciding at CONFIRMED instead would let a forgery that arrives before the genuine data
+# win; deciding here never does.
+DELIVERED = frozenset({"CALLBACK_SUCCEED", "FINISH_SUCCESS"})
+# Statuses after which the connector's delivery is on its way: worth asking again soon.
+IN_FLIGHT = frozenset({"CONFIRMED", "CALLBACK_FAILED"})
+# /kyc/status answers about the latest request for a user + items: an answer dated
+# before our request (minus this clock skew) is about an earlier request.
+STATUS_SKEW = 300
+# Throttle of the /kyc/status question a kept data delivery triggers (the inbox sweeper
+# asks again later), so a flood of deliveries never floods the connector.
+CONFIRM_THROTTLE = 10
+HELD = "held: waiting for the connector to show it delivered this request's data"
+CONFLICT = "data:conflict"  # InboundEvent.kind of deliveries kept for staff review
 
 
 def now_ts() -> int:
@@ -161,25 +183,44 @@ def _status(
         raise Refused(400, f"unknown field hash {unknown[0][:16]}…")
     if cb.status not in cp.RANK:
         raise Refused(400, f"unknown status {cb.status[:40]}")
+    expected = (transfer.provider_data or {}).get("expiration")
+    if expected and str(expected) != str(cb.expiration):
+        # The connector echoes the expiration we asked with: another one means another request.
+        raise Refused(400, "expiration does not match this request")
     changed = apply_status(
         transfer,
         StatusEntry(status=cb.status, tx_hash=cb.tx_hash),
         source="callback",
         inbound=event,
     )
+    note = "" if changed else "no change (late or repeated)"
+    ready = False
+    if cb.status in DELIVERED:
+        if _names_exactly(cb.fields, list(transfer.items)):
+            transfer_data_ready(transfer_id=transfer.pk, by=f"signed {cb.status} status callback")
+            ready = True
+        else:
+            note = "fields are not exactly this request's items: not proof of its data delivery"
     core.inbound_mark(
-        event=event,
-        state=State.PROCESSED,
-        error="" if changed else "no change (late or repeated)",
-        verified=True,
-        kind=f"status:{cb.status}",
+        event=event, state=State.PROCESSED, error=note, verified=True, kind=f"status:{cb.status}"
     )
+    if ready:
+        data_settle(transfer_id=transfer.pk)
     return 200, "ok"
+
+
+def _names_exactly(fields: tuple[str, ...], items: list[str]) -> bool:
+    """True when a status callback's `fields` name exactly this request's items."""
+    known = cp.item_hashes(items)
+    named = {known.get(f.lower(), f) for f in fields}
+    return bool(items) and named == set(items)
 
 
 def _data(
     event: InboundEvent, transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
 ) -> tuple[int, str]:
+    """Check a data delivery and keep it (verified, encrypted) for `data_settle`, which
+    applies it only once the connector has shown this transfer CONFIRMED."""
     cb = callbacks.data_callback(doc)
     sig.verify_data(doc, public_key=key, now=now)
     _check_user(transfer, cb.user)
@@ -187,53 +228,274 @@ def _data(
     for info in cb.infos:
         if info.field_id not in requested:
             raise Refused(400, f"field {info.field_id[:60]} was not requested")
-        if not callbacks.pepper_matches(info.pepper, user=transfer.subject, field_id=info.field_id):
-            raise Refused(
-                400, f"pepper of {info.field_id[:60]} does not belong to this user and field"
-            )
-    missing = sorted(set(transfer.items) - {i.field_id for i in cb.infos})
+        problem = callbacks.pepper_problem(
+            info.pepper, user=transfer.subject, field_id=info.field_id
+        )
+        if problem:
+            raise Refused(400, problem)
+    core.inbound_mark(event=event, state=State.RECEIVED, error=HELD, verified=True, kind="data")
+    data_settle(transfer_id=transfer.pk)
+    # Committed (settle's transaction): only now may the connector hear 200.
+    event.refresh_from_db(fields=["state", "kind", "error"])
+    if event.state == State.PROCESSED:
+        return 200, "stored"
+    if event.state == State.DUPLICATE:
+        return 200, "already stored"
+    if event.kind == CONFLICT:
+        return 200, "stored; kept for staff review"
+    return 200, "stored; waiting for the connector to confirm the transfer"
+
+
+# --- data deliveries: held until CONFIRMED is shown, conflicts go to staff -------------
+
+
+def transfer_data_ready(*, transfer_id: Any, by: str) -> None:
+    """Record that the connector showed it delivered this request's data (DELIVERED)."""
     with transaction.atomic():
-        # The row lock serialises concurrent deliveries of the same data: the second
-        # one waits, then sees the stored fields and only records a duplicate.
-        TransferRequest.objects.select_for_update().only("pk").get(pk=transfer.pk)
-        if _has_data(transfer.pk):
-            core.inbound_mark(
-                event=event,
-                state=State.DUPLICATE,
-                error="data already stored",
-                verified=True,
-                kind="data",
+        t = (
+            TransferRequest.objects.select_for_update()
+            .only("pk", "provider_data")
+            .get(pk=transfer_id)
+        )
+        data = dict(t.provider_data or {})
+        if not data.get("data_ready"):
+            data["data_ready"] = {"by": by[:120], "at": timezone.now().isoformat()}
+            TransferRequest.objects.filter(pk=t.pk).update(provider_data=data)
+
+
+def _parsed(event: InboundEvent) -> DataCallback | None:
+    try:
+        doc = callbacks.parse_body(event.headers.get("content-type", ""), bytes(event.body or b""))
+        return callbacks.data_callback(doc)
+    except callbacks.MalformedCallback:
+        return None
+
+
+def _fields(cb: DataCallback) -> list[FieldValue]:
+    return [FieldValue(key=i.field_id, value=i.value, pepper=i.pepper) for i in cb.infos]
+
+
+def data_settle(*, transfer_id: Any) -> None:
+    """Decide on the verified data deliveries of a request that are not decided yet.
+
+    Until the connector has shown it delivered this request's data (DELIVERED) they stay
+    held and the connector is asked (task). Then its own delivery is among them: one
+    distinct delivery is applied (its retries are duplicates); two different ones go to
+    staff review with every delivery kept, never first-wins. A delivery that differs
+    from data already applied is kept and flagged the same way. Runs under the row lock."""
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+        held = list(
+            InboundEvent.objects.filter(
+                transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
+            ).order_by("pk")
+        )
+        if not held:
+            return
+        ready = (t.provider_data or {}).get("data_ready")
+        if not ready:
+            _ask_connector_on_commit(t.pk)
+            return
+        applied = InboundEvent.objects.filter(
+            transfer_id=t.pk, verified=True, state=State.PROCESSED, kind="data"
+        ).first()
+        in_review = list(
+            InboundEvent.objects.filter(transfer_id=t.pk, verified=True, kind=CONFLICT).order_by(
+                "pk"
             )
-            return 200, "already stored"
-        fields = [FieldValue(key=i.field_id, value=i.value, pepper=i.pepper) for i in cb.infos]
-        detail = "Data received"
-        if missing:
-            detail += "; not sent: " + ", ".join(missing)
+        )
+        _decide(t, held, applied=applied, in_review=in_review)
+
+
+def _decide(
+    t: TransferRequest,
+    held: list[InboundEvent],
+    *,
+    applied: InboundEvent | None,
+    in_review: list[InboundEvent],
+) -> None:
+    parsed: dict[int, DataCallback] = {}
+    for e in [*held, *in_review, *([applied] if applied else [])]:
+        cb = _parsed(e)
+        if cb is None:  # verified once, so only a corrupted row gets here
+            core.inbound_mark(event=e, state=State.REFUSED, error="cannot be read again")
+        else:
+            parsed[e.pk] = cb
+    held = [e for e in held if e.pk in parsed]
+    prints = {pk: callbacks.fingerprint(cb) for pk, cb in parsed.items()}
+    # What is already decided (applied, or kept for review) is what new deliveries are
+    # compared with: the same data again is a harmless duplicate.
+    known = {
+        prints[e.pk]: e.pk for e in [*in_review, *([applied] if applied else [])] if e.pk in prints
+    }
+    if known:
+        for e in held:
+            if prints[e.pk] in known:
+                core.inbound_mark(
+                    event=e, state=State.DUPLICATE, error=f"same data as #{known[prints[e.pk]]}"
+                )
+            else:
+                _keep_for_review(t, [e], reason="differs from data delivered earlier", others=known)
+        return
+    groups: dict[str, list[InboundEvent]] = {}
+    for e in held:
+        groups.setdefault(prints[e.pk], []).append(e)
+    if len(groups) == 1:
+        first = held[0]
+        _apply(t, first, parsed[first.pk])
+        for e in held[1:]:
+            core.inbound_mark(event=e, state=State.DUPLICATE, error=f"same data as #{first.pk}")
+        return
+    reason = f"{len(groups)} different data deliveries for one request"
+    _keep_for_review(t, held, reason=reason, others={})
+
+
+def _keep_for_review(
+    t: TransferRequest, events: list[InboundEvent], *, reason: str, others: dict[str, int]
+) -> None:
+    """Keep deliveries for staff (nothing applied) and put the request in review when its
+    status allows; a request already finished keeps its status and gets a timeline entry."""
+    ids = sorted({e.pk for e in events} | set(others.values()))
+    listed = ", ".join(f"#{i}" for i in ids)
+    for e in events:
+        core.inbound_mark(
+            event=e,
+            state=State.IGNORED,
+            error=f"kept for staff review: {reason} (deliveries {listed})",
+            kind=CONFLICT,
+        )
+    detail = f"CorePass data conflict: {reason}; deliveries {listed} kept for staff review."
+    if can_move(t.status, Status.REVIEW):
         core.transfer_apply(
-            transfer_id=transfer.pk,
+            transfer_id=t.pk,
+            update=StatusUpdate(status=Status.REVIEW, detail=detail),
+            source="callback",
+            inbound=events[-1],
+        )
+    else:
+        TransferEvent.objects.create(
+            transfer=t,
+            kind="error",
+            status=t.status,
+            detail=detail,
+            source="callback",
+            inbound=events[-1],
+        )
+
+
+def _apply(t: TransferRequest, event: InboundEvent, cb: DataCallback) -> None:
+    fields = _fields(cb)
+    missing = sorted(set(t.items) - {i.field_id for i in cb.infos})
+    detail = "Data received"
+    if missing:
+        detail += "; not sent: " + ", ".join(missing)
+    core.transfer_apply(
+        transfer_id=t.pk,
+        update=StatusUpdate(status=Status.COMPLETED, detail=detail, fields=fields),
+        source="callback",
+        inbound=event,
+    )
+    for follower in _followers(t):
+        if not _has_data(follower.pk):
+            core.transfer_apply(
+                transfer_id=follower.pk,
+                update=StatusUpdate(
+                    status=Status.COMPLETED,
+                    detail=detail + " (through the earlier request sharing its QR code)",
+                    fields=fields,
+                ),
+                source="callback",
+                inbound=event,
+            )
+    core.inbound_mark(event=event, state=State.PROCESSED, error="", verified=True, kind="data")
+
+
+def _ask_connector_on_commit(transfer_id: Any) -> None:
+    if not cache.add(f"corepass-confirm:{transfer_id}", 1, CONFIRM_THROTTLE):
+        return
+    from kyc.flows.corepass import tasks
+
+    pk = str(transfer_id)
+    transaction.on_commit(lambda: tasks.confirm_data.delay(pk), robust=True)
+
+
+class NotYet(RetryableError):
+    """The connector's delivery is on its way (CONFIRMED): ask again shortly."""
+
+
+def data_confirm(*, transfer_id: Any) -> str:
+    """Ask the connector's /kyc/status whether it delivered the data of a request that
+    holds data deliveries (its status callback may be late or lost), then settle.
+    Raises RetryableError (NotYet while the connector's delivery is in flight)."""
+    t = TransferRequest.objects.select_related("account").get(pk=transfer_id)
+    if not InboundEvent.objects.filter(
+        transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
+    ).exists():
+        return "nothing held"
+    if not (t.provider_data or {}).get("data_ready"):
+        try:
+            entry = client.status(
+                t.account.settings.get("connector_url", ""),
+                user=t.subject,
+                items=list(t.items),
+            )
+        except RetryableError:
+            raise
+        except ProviderError as exc:
+            log.info("corepass confirm %s: %s", t.pk, exc.code)
+            return "not confirmed"
+        apply_status(t, entry, source="poll")
+        if not _ready_from_connector(t, [entry], by="connector /kyc/status"):
+            if entry.status in IN_FLIGHT:
+                raise NotYet(f"connector reports {entry.status}")
+            return f"connector reports {entry.status}"
+    data_settle(transfer_id=t.pk)
+    return "settled"
+
+
+def _ready_from_connector(t: TransferRequest, entries: list[StatusEntry], *, by: str) -> bool:
+    """Record DELIVERED if the connector's own answer says so for a status dated after
+    this request was made (an older one is about an earlier request)."""
+    since = int(t.created_at.timestamp()) - STATUS_SKEW
+    fresh = [e for e in entries if e.status in DELIVERED and e.created_at >= since]
+    if not fresh:
+        return False
+    transfer_data_ready(transfer_id=t.pk, by=f"{by} answered {fresh[-1].status}")
+    return True
+
+
+def data_delivery_accept(*, event_id: int, actor: Any) -> bool:
+    """Staff settle a conflict: apply the chosen kept delivery and complete the request
+    (from review only); the other kept deliveries stay, marked as not chosen."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        if event.kind != CONFLICT or not event.verified or event.transfer_id is None:
+            return False
+        t = TransferRequest.objects.select_for_update().get(pk=event.transfer_id)
+        cb = _parsed(event)
+        if t.status != Status.REVIEW or cb is None or _has_data(t.pk):
+            return False
+        core.transfer_apply(
+            transfer_id=t.pk,
             update=StatusUpdate(
                 status=Status.COMPLETED,
-                detail=detail,
-                fields=fields,
+                detail=f"Data delivery #{event.pk} chosen in review",
+                fields=_fields(cb),
             ),
-            source="callback",
+            source="staff",
             inbound=event,
         )
-        for follower in _followers(transfer):
-            if not _has_data(follower.pk):
-                core.transfer_apply(
-                    transfer_id=follower.pk,
-                    update=StatusUpdate(
-                        status=Status.COMPLETED,
-                        detail=detail + " (through the earlier request sharing its QR code)",
-                        fields=fields,
-                    ),
-                    source="callback",
-                    inbound=event,
-                )
         core.inbound_mark(event=event, state=State.PROCESSED, verified=True, kind="data")
-    # Committed: only now may the connector hear 200 (it will not send this again).
-    return 200, "stored"
+        for other in InboundEvent.objects.filter(transfer_id=t.pk, kind=CONFLICT).exclude(
+            pk=event.pk
+        ):
+            core.inbound_mark(
+                event=other, state=State.IGNORED, error=f"not chosen in review (#{event.pk} was)"
+            )
+        core.audit_log(
+            actor=actor, action="corepass.data_chosen", obj=t, detail={"delivery": event.pk}
+        )
+    return True
 
 
 def _error_hint(
@@ -289,6 +551,8 @@ def error_confirm(*, event: InboundEvent) -> None:
     core.inbound_mark(
         event=event, state=State.IGNORED, error=f"not confirmed: connector reports {entry.status}"
     )
+    if _ready_from_connector(transfer, [entry], by="connector /kyc/status"):
+        data_settle(transfer_id=transfer.pk)
 
 
 def inbound_process(*, event_id: int) -> None:
@@ -323,6 +587,8 @@ def transfer_check(*, transfer_id: Any) -> int:
     # Older statuses first: each adds its tx hash to the timeline; rank keeps order.
     for entry in entries:
         apply_status(transfer, entry, source="poll")
+    if _ready_from_connector(transfer, entries, by="connector /kyc/all-statuses"):
+        data_settle(transfer_id=transfer.pk)
     return len(entries)
 
 
