@@ -116,9 +116,11 @@ def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
     enabled_form = EnabledForm(
         request.POST or None, initial={"enabled": account.enabled}, prefix="acct"
     )
-    if request.method == "POST" and "test" in request.POST:
+    if request.method == "POST" and "test" in request.POST and form.is_valid():
+        # Test exactly what was submitted (stored secrets only while the address is
+        # unchanged, see ProviderSettingsForm); nothing is saved, no stored state is used.
         try:
-            text = adapter.test_connection(settings=account.settings, state=account.state)
+            text = adapter.test_connection(settings=form.merged_settings(), state={})
             messages.success(request, f"Connection works: {text}")
         except ProviderError as exc:
             messages.error(request, f"Connection failed ({exc.code}): {exc.message}")

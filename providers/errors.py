@@ -4,17 +4,31 @@ from __future__ import annotations
 
 
 class ProviderError(Exception):
-    """Base class. `code` is a short machine-readable reason shown to merchants."""
+    """Base class. `code` is a short machine-readable reason shown to merchants.
+
+    `message` is shown to merchants (settings page, API `status_detail`, `last_error`,
+    transfer events), so it is written by the portal and never carries what the provider
+    sent back. `detail` holds the provider's own words (a body excerpt, the URL path) for
+    the server log and for code that recognises known answers; it is never rendered.
+    """
 
     retryable: bool = False
     code: str = "provider_error"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        detail: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.status = status
+        self.detail = detail
 
     def __str__(self) -> str:
         return self.message
@@ -42,6 +56,13 @@ class AuthenticationError(PermanentError):
 
 class NotFoundError(PermanentError):
     code = "provider_not_found"
+
+
+class OutboundRefused(PermanentError):
+    """The portal itself refused to make the call: the URL or the address it resolves to is
+    outside the outbound policy (providers/http.py). Nothing was sent."""
+
+    code = "outbound_refused"
 
 
 class InvalidInput(ValueError):

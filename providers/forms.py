@@ -1,14 +1,21 @@
 """Base for every provider's merchant settings form.
 
 Secret fields are write-only: the form never renders their value, only the last
-4 characters as a hint, and leaving one blank keeps what is stored.
+4 characters as a hint, and leaving one blank keeps what is stored, except when a
+setting that decides where requests go (a URL, a path) changes in the same submit:
+then stored secrets are never carried over to the new address; they must be typed
+again, or the form refuses (naming the fields). URL fields pass the outbound policy
+of providers/http.py (http/https only, no credentials, the provider's allowed hosts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django import forms
+
+from providers.errors import OutboundRefused
 
 
 class SecretInput(forms.PasswordInput):
@@ -18,14 +25,40 @@ class SecretInput(forms.PasswordInput):
         )
 
 
+def url_validator(provider: str) -> Any:
+    """A form validator applying the outbound policy's URL checks (no DNS at save time)."""
+
+    def validate(value: str) -> None:
+        from providers import http
+
+        try:
+            http.check_url(str(value).rstrip("/") + "/", provider=provider)
+        except OutboundRefused as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    return validate
+
+
 class ProviderSettingsForm(forms.Form):
+    # The registry name; the outbound policy's allow-list is per provider.
+    provider_name: ClassVar[str] = ""
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Base URLs (checked against the outbound policy on save).
+    url_fields: ClassVar[tuple[str, ...]] = ()
+    # Other settings that decide where requests go (API paths, realms): with url_fields,
+    # a change to any of them means stored secrets are not carried over.
+    location_extra_fields: ClassVar[tuple[str, ...]] = ()
+    # Secrets the portal sends to the provider (default: every secret field).
+    outbound_secret_fields: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, *args: Any, stored: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self.stored = dict(stored or {})
         initial = {k: v for k, v in self.stored.items() if k not in self.secret_fields}
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
+        for name in self.url_fields:
+            if name in self.fields:
+                self.fields[name].validators.append(url_validator(self.provider_name))
         for name in self.secret_fields:
             field = self.fields[name]
             field.required = False
@@ -34,14 +67,67 @@ class ProviderSettingsForm(forms.Form):
             hint = f"stored, ends in …{current[-4:]}" if current else "not set"
             field.widget.attrs["placeholder"] = hint
             field.help_text = (field.help_text + " " if field.help_text else "") + (
-                "Leave blank to keep the stored value." if current else ""
+                "Leave blank to keep the stored value (type it again when you change the URL)."
+                if current
+                else ""
             )
+
+    # --- where requests go ----------------------------------------------------------
+
+    def location_of(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """The settings that decide where requests go, normalised for comparison
+        (subclasses fill in defaults for blank paths)."""
+        names = (*self.url_fields, *self.location_extra_fields)
+        return {n: str(values.get(n) or "").strip().rstrip("/") for n in names}
+
+    def changed_location(self) -> list[str]:
+        """Location settings this submit changes (compared with what is stored)."""
+        before = self.location_of(self.stored)
+        after = self.location_of({**self.stored, **self.cleaned_data})
+        return [n for n in before if before[n] != after[n]]
+
+    def _outbound_secrets(self) -> tuple[str, ...]:
+        if self.outbound_secret_fields is None:
+            return self.secret_fields
+        return self.outbound_secret_fields
+
+    def full_clean(self) -> None:
+        # After every clean() (subclasses normalise paths there): a stored secret is never
+        # carried over to a changed address; the merchant types it again or nothing is saved.
+        super().full_clean()
+        if not self.is_bound or not hasattr(self, "cleaned_data"):
+            return
+        changed = self.changed_location()
+        if not changed:
+            return
+        missing = [
+            n
+            for n in self._outbound_secrets()
+            if self.stored.get(n) and not self.cleaned_data.get(n)
+        ]
+        if not missing:
+            return
+        changed_labels = ", ".join(str(self.fields[n].label or n) for n in changed)
+        missing_labels = ", ".join(str(self.fields[n].label or n) for n in missing)
+        for name in missing:
+            self.add_error(
+                name,
+                f"Enter it again: {changed_labels} changed, and stored secrets are never "
+                "sent to a new address.",
+            )
+        self.add_error(
+            None,
+            f"{changed_labels} changed: enter {missing_labels} again (stored secrets are "
+            "not kept when the address changes).",
+        )
 
     def merged_settings(self) -> dict[str, Any]:
         """Cleaned values merged over what is stored; blank secrets keep the stored one."""
         merged = dict(self.stored)
+        # Outbound secrets left blank after an address change are cleared, never carried.
+        cleared = self._outbound_secrets() if self.changed_location() else ()
         for name, value in self.cleaned_data.items():
-            if name in self.secret_fields and not value:
+            if name in self.secret_fields and not value and name not in cleared:
                 continue
             merged[name] = value
         return merged

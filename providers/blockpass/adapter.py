@@ -60,9 +60,13 @@ class BlockpassAdapter(BaseAdapter):
         except AuthenticationError as exc:
             raise AuthenticationError(
                 f"Blockpass answered {exc.status} to a token request: the client id or "
-                f"secret is probably wrong ({exc.message})"
+                "secret is probably wrong.",
+                status=exc.status,
+                detail=exc.detail,
             ) from None
-        except PermanentError:
+        except PermanentError as exc:
+            if exc.status is None or exc.status < 400:
+                raise  # refused by the portal, a redirect or a non-JSON answer: no proof
             # Refusing an unknown code (not the credentials) is the expected answer.
             return "Blockpass answered and did not refuse the client credentials."
         except ProviderError:

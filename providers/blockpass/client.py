@@ -16,6 +16,14 @@ from providers import http
 from providers.blockpass.schemas import Profile, PulledCertificate, Token
 from providers.errors import PermanentError
 
+PROVIDER = "blockpass"
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    """Every call of this module goes through the outbound policy as blockpass."""
+    return http.call(method, url, provider=PROVIDER, **kwargs)
+
+
 TOKEN_GENERATE = "/api/3rdService/token/generate"
 TOKEN_RENEW = "/api/3rdService/token/renew"
 USER = "/api/3rdService/user"
@@ -44,7 +52,11 @@ def _parse(factory: Any, payload: Any, what: str) -> Any:
     try:
         return factory(payload)
     except ValueError as exc:
-        raise PermanentError(f"{what}: {exc}", code="provider_bad_answer") from None
+        raise PermanentError(
+            f"{what}: the provider's answer has an unexpected shape.",
+            code="provider_bad_answer",
+            detail=str(exc)[:300],
+        ) from None
 
 
 def token_generate(
@@ -65,12 +77,12 @@ def token_generate(
     }
     if session_code:
         body["session_code"] = session_code
-    payload = http.call("POST", _url(api_url, TOKEN_GENERATE), json=body, sess=_session())
+    payload = _call("POST", _url(api_url, TOKEN_GENERATE), json=body, sess=_session())
     return _parse(lambda p: Token.from_answer(p, now=now), payload, "token generate")
 
 
 def token_renew(*, api_url: str, client_secret: str, token: Token, now: dt.datetime) -> Token:
-    payload = http.call(
+    payload = _call(
         "POST",
         _url(api_url, TOKEN_RENEW),
         json={
@@ -96,14 +108,14 @@ def _auth(access_token: str) -> dict[str, str]:
 
 
 def user(*, api_url: str, access_token: str) -> Profile:
-    payload = http.call("GET", _url(api_url, USER), headers=_auth(access_token), sess=_session())
+    payload = _call("GET", _url(api_url, USER), headers=_auth(access_token), sess=_session())
     return _parse(Profile.from_answer, payload, "user")
 
 
 def promise_pull(*, api_url: str, access_token: str, promise_id: str) -> PulledCertificate:
     """One pull. 404 (NotFoundError) means consumed or gone: Blockpass deletes the raw data
     after the first successful pull."""
-    payload = http.call(
+    payload = _call(
         "GET",
         _url(api_url, PROMISE_PULL + quote(promise_id, safe="")),
         headers=_auth(access_token),

@@ -10,7 +10,11 @@ from providers.forms import ProviderSettingsForm
 
 
 class BlockpassSettingsForm(ProviderSettingsForm):
+    provider_name = "blockpass"
     secret_fields = ("client_secret", "webhook_secret")
+    url_fields = ("api_url",)
+    # The webhook secret only verifies what Blockpass sends us; it is never sent anywhere.
+    outbound_secret_fields = ("client_secret",)
     api_url = forms.URLField(
         label="API base URL", help_text="e.g. https://kyc.blockpass.org (sandbox: your sandbox URL)"
     )

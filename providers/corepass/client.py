@@ -15,6 +15,14 @@ from providers import http
 from providers.corepass.schemas import QRCodeRequest, QRCodeResult, StatusEntry, VerifiedResult
 from providers.errors import PermanentError
 
+PROVIDER = "corepass"
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    """Every call of this module goes through the outbound policy as corepass."""
+    return http.call(method, url, provider=PROVIDER, **kwargs)
+
+
 # The connector accepts an expiration 5 to 15 minutes ahead.
 MIN_EXPIRATION = 5 * 60
 MAX_EXPIRATION = 15 * 60
@@ -48,10 +56,11 @@ def _url(base: str, path: str) -> str:
 
 def _post(base: str, path: str, body: dict[str, Any], sess: requests.Session | None = None) -> Any:
     try:
-        return http.call("POST", _url(base, path), json=body, sess=sess)
+        return _call("POST", _url(base, path), json=body, sess=sess)
     except PermanentError as exc:
         if exc.status == 400:
-            text = exc.message.lower()
+            # The connector's words live in `detail` (never shown); the merchant gets ours.
+            text = f"{exc.detail} {exc.message}".lower()
             for fragment, code, message in _KNOWN_400:
                 if fragment in text:
                     raise PermanentError(message, code=code, status=400) from exc

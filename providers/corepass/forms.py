@@ -9,6 +9,8 @@ from providers.forms import ProviderSettingsForm
 
 
 class CorePassSettingsForm(ProviderSettingsForm):
+    provider_name = "corepass"
+    url_fields = ("connector_url",)
     connector_url = forms.URLField(
         label="Connector URL", help_text="Base URL of your CorePass connector."
     )

@@ -14,6 +14,7 @@ from providers.base import BaseAdapter, StartRequest, StartResult
 from providers.errors import InvalidInput, PermanentError
 from providers.incode import client, schemas
 from providers.incode.forms import IncodeSettingsForm
+from providers.links import safe_href
 
 # Refresh an admin token this long before it expires: with the hourly beat task a
 # 24 h token is replaced at 22-23 h, and a token used later than that is replaced first.
@@ -113,8 +114,9 @@ class IncodeAdapter(BaseAdapter):
             api_key=s["api_key"],
             flow_id=s["flow_id"],
             external_customer_id=request.reference,
-            # Where the phone goes at the end of the flow: the merchant's URL, else our page.
-            redirection_url=request.redirect_url or request.page_url,
+            # Where the phone goes at the end of the flow: the merchant's URL (https only,
+            # like every link we show), else our page.
+            redirection_url=safe_href(request.redirect_url) or request.page_url,
         )
         url = client.onboarding_url(
             api_url=s["api_url"],

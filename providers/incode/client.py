@@ -15,6 +15,14 @@ from providers import http
 from providers.errors import NotFoundError, PermanentError
 from providers.incode import schemas
 
+PROVIDER = "incode"
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    """Every call of this module goes through the outbound policy as incode."""
+    return http.call(method, url, provider=PROVIDER, **kwargs)
+
+
 API_VERSION = "1.0"
 
 
@@ -33,7 +41,11 @@ def _parse(fn: Any, data: Any, what: str) -> Any:
     try:
         return fn(data)
     except schemas.BadPayload as exc:
-        raise PermanentError(f"{what}: {exc}", code="provider_bad_answer") from None
+        raise PermanentError(
+            f"{what}: the provider's answer has an unexpected shape.",
+            code="provider_bad_answer",
+            detail=str(exc)[:300],
+        ) from None
 
 
 def omni_start(
@@ -51,13 +63,13 @@ def omni_start(
         body["redirectionUrl"] = redirection_url
     if external_customer_id:
         body["externalCustomerId"] = external_customer_id
-    data = http.call("POST", _url(api_url, "/omni/start"), json=body, headers=_headers(api_key))
+    data = _call("POST", _url(api_url, "/omni/start"), json=body, headers=_headers(api_key))
     return _parse(schemas.parse_session, data, "/omni/start")
 
 
 def onboarding_url(*, api_url: str, api_key: str, token: str, client_id: str) -> str:
     """`GET /0/omni/onboarding-url?clientId=`: the phone link of the session `token`."""
-    data = http.call(
+    data = _call(
         "GET",
         _url(api_url, f"/0/omni/onboarding-url?clientId={quote(client_id)}"),
         headers=_headers(api_key, token),
@@ -74,7 +86,7 @@ def executive_login(
     *, api_url: str, api_key: str, email: str, password: str, now: dt.datetime
 ) -> schemas.AdminToken:
     """`POST /executive/log-in`: an admin token (24 h) for scores, OCR, approve and delete."""
-    data = http.call(
+    data = _call(
         "POST",
         _url(api_url, "/executive/log-in"),
         json={"email": email, "password": password},
@@ -93,7 +105,7 @@ def onboarding_status(*, api_url: str, api_key: str, token: str, interview_id: s
 
     Not in the seed; used by Incode's public samples to poll when no webhook arrives.
     """
-    data = http.call(
+    data = _call(
         "GET",
         _url(api_url, f"/omni/get/onboarding/status?id={quote(interview_id)}"),
         headers=_headers(api_key, token),
@@ -103,7 +115,7 @@ def onboarding_status(*, api_url: str, api_key: str, token: str, interview_id: s
 
 
 def get_score(*, api_url: str, api_key: str, admin_token: str, interview_id: str) -> schemas.Score:
-    data = http.call(
+    data = _call(
         "GET",
         _url(api_url, f"/omni/get/score?id={quote(interview_id)}"),
         headers=_headers(api_key, admin_token),
@@ -113,7 +125,7 @@ def get_score(*, api_url: str, api_key: str, admin_token: str, interview_id: str
 
 def get_ocr_data(*, api_url: str, api_key: str, admin_token: str, interview_id: str) -> Any:
     """The raw OCR answer (PII): parse with schemas.ocr_fields and store encrypted."""
-    return http.call(
+    return _call(
         "GET",
         _url(api_url, f"/omni/get/ocr-data?id={quote(interview_id)}"),
         headers=_headers(api_key, admin_token),
@@ -123,7 +135,7 @@ def get_ocr_data(*, api_url: str, api_key: str, admin_token: str, interview_id: 
 def process_approve(
     *, api_url: str, api_key: str, admin_token: str, interview_id: str
 ) -> schemas.Approval:
-    data = http.call(
+    data = _call(
         "POST",
         _url(api_url, f"/omni/process/approve?interviewId={quote(interview_id)}"),
         json={},
@@ -135,7 +147,7 @@ def process_approve(
 def delete_interview(*, api_url: str, api_key: str, admin_token: str, interview_id: str) -> bool:
     """`DELETE /omni/interview`: Incode erases the interview's PII. False if it was already gone."""
     try:
-        http.call(
+        _call(
             "DELETE",
             _url(api_url, f"/omni/interview?interviewId={quote(interview_id)}"),
             headers=_headers(api_key, admin_token),

@@ -4,7 +4,9 @@ from providers.forms import ProviderSettingsForm
 
 
 class IncodeSettingsForm(ProviderSettingsForm):
+    provider_name = "incode"
     secret_fields = ("api_key", "executive_password")
+    url_fields = ("api_url",)
     api_url = forms.URLField(label="API URL", help_text="e.g. https://demo-api.incodesmile.com")
     api_key = forms.CharField(label="API key")
     client_id = forms.CharField()

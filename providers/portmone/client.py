@@ -29,6 +29,14 @@ from providers import http
 from providers.errors import AuthenticationError, PermanentError
 from providers.portmone.schemas import SHARE_STATES, SharedFacts, ShareRequest, ShareStatus, Token
 
+PROVIDER = "portmone"
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    """Every call of this module goes through the outbound policy as portmone."""
+    return http.call(method, url, provider=PROVIDER, **kwargs)
+
+
 DEFAULT_PATHS: dict[str, str] = {
     "auth_path": "/api/v1/partner/auth",
     "create_path": "/api/v1/data-share-requests",
@@ -100,7 +108,9 @@ def _status(value: Any, where: str) -> str:
     status = str(value or "").lower()
     if status not in SHARE_STATES:
         raise PermanentError(
-            f"{where}: unknown share request status {status!r}", code="provider_bad_answer"
+            f"{where}: Portmone answered an unknown share request status",
+            code="provider_bad_answer",
+            detail=status[:100],
         )
     return status
 
@@ -116,7 +126,7 @@ def authenticate(cfg: ClientConfig, *, now: dt.datetime | None = None) -> Token:
             "Portmone partner login and password are not set", code="provider_not_configured"
         )
     try:
-        answer = http.call(
+        answer = _call(
             "POST",
             cfg.url("auth_path"),
             json={F_LOGIN: cfg.login, F_PASSWORD: cfg.password},
@@ -151,7 +161,7 @@ def create_share_request(
     if callback_url:
         body[F_CALLBACK_URL] = callback_url
     data = _object(
-        http.call("POST", cfg.url("create_path"), json=body, headers=_bearer(token)),
+        _call("POST", cfg.url("create_path"), json=body, headers=_bearer(token)),
         "create share request",
     )
     share_id, code = str(data.get(F_ID) or ""), str(data.get(F_CODE) or "")
@@ -170,7 +180,7 @@ def create_share_request(
 
 def get_status(cfg: ClientConfig, token: str, share_id: str) -> ShareStatus:
     data = _object(
-        http.call("GET", cfg.url("status_path", share_id), headers=_bearer(token)),
+        _call("GET", cfg.url("status_path", share_id), headers=_bearer(token)),
         "share request status",
     )
     return ShareStatus(
@@ -189,7 +199,7 @@ def _text(value: Any) -> str:
 
 def pull_facts(cfg: ClientConfig, token: str, share_id: str) -> SharedFacts:
     data = _object(
-        http.call("GET", cfg.url("facts_path", share_id), headers=_bearer(token)),
+        _call("GET", cfg.url("facts_path", share_id), headers=_bearer(token)),
         "pull facts",
     )
     facts = data.get(F_FACTS)

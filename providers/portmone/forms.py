@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -22,7 +23,10 @@ def _path_field(name: str, label: str) -> forms.CharField:
 
 
 class PortmoneSettingsForm(ProviderSettingsForm):
+    provider_name = "portmone"
     secret_fields = ("password",)
+    url_fields = ("base_url",)
+    location_extra_fields = tuple(DEFAULT_PATHS)
     base_url = forms.URLField(label="Base URL", help_text="Portmone partner API, e.g. https://…")
     login = forms.CharField(label="Partner login", max_length=200)
     password = forms.CharField(label="Partner password", max_length=500)
@@ -49,6 +53,13 @@ class PortmoneSettingsForm(ProviderSettingsForm):
         for name, default in DEFAULT_PATHS.items():
             if not self.initial.get(name):
                 self.initial[name] = default
+
+    def location_of(self, values: Mapping[str, Any]) -> dict[str, str]:
+        # A blank stored path means the default (ClientConfig.from_settings).
+        location = super().location_of(values)
+        for name, default in DEFAULT_PATHS.items():
+            location[name] = location[name] or default
+        return location
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

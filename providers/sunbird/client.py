@@ -19,6 +19,14 @@ from providers import http
 from providers.errors import PermanentError
 from providers.sunbird.schemas import CertRecord, RootOrg, TokenInfo
 
+PROVIDER = "sunbird"
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    """Every call of this module goes through the outbound policy as sunbird."""
+    return http.call(method, url, provider=PROVIDER, **kwargs)
+
+
 # name -> (default path as in the seed, current Sunbird alternative for the help text)
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "token": (
@@ -98,7 +106,7 @@ def _headers(cfg: Config, user_token: str | None) -> dict[str, str]:
 
 def fetch_token(cfg: Config, *, now: dt.datetime) -> TokenInfo:
     """Keycloak password grant, form-encoded as in the seed."""
-    data = http.call(
+    data = _call(
         "POST",
         cfg.url("token", realm=cfg.realm),
         data={
@@ -143,7 +151,7 @@ def org_search(cfg: Config, *, user_token: str | None = None) -> list[RootOrg]:
             "fields": ["id", "orgName", "channel"],
         },
     }
-    data = http.call("POST", cfg.url("org_search"), json=body, headers=_headers(cfg, user_token))
+    data = _call("POST", cfg.url("org_search"), json=body, headers=_headers(cfg, user_token))
     return parse_orgs(data)
 
 
@@ -162,7 +170,7 @@ def parse_orgs(data: dict[str, Any]) -> list[RootOrg]:
 
 def org_keys(cfg: Config, *, org_id: str, user_token: str) -> dict[str, list[str]]:
     """The sign/enc keys currently assigned to an org (used to resume an interrupted assign)."""
-    data = http.call(
+    data = _call(
         "POST",
         cfg.url("org_read"),
         json={"request": {"organisationId": org_id}},
@@ -179,7 +187,7 @@ def assign_keys(
     cfg: Config, *, org_id: str, sign_keys: list[str], enc_keys: list[str], user_token: str
 ) -> dict[str, Any]:
     body = {"request": {"id": org_id, "signKeys": sign_keys, "encKeys": enc_keys}}
-    data = http.call("PATCH", cfg.url("assign_key"), json=body, headers=_headers(cfg, user_token))
+    data = _call("PATCH", cfg.url("assign_key"), json=body, headers=_headers(cfg, user_token))
     return _summary(data)
 
 
@@ -187,7 +195,7 @@ def content_update(
     cfg: Config, *, course_id: str, cert_template: dict[str, Any], user_token: str
 ) -> dict[str, Any]:
     body = {"request": {"content": {"certTemplate": [cert_template]}}}
-    data = http.call(
+    data = _call(
         "PATCH",
         cfg.url("content_update", course_id=course_id),
         json=body,
@@ -216,7 +224,7 @@ def issue(
             "filters": filters,
         }
     }
-    data = http.call("POST", url, json=body, headers=_headers(cfg, user_token))
+    data = _call("POST", url, json=body, headers=_headers(cfg, user_token))
     return _summary(data)
 
 
@@ -245,7 +253,7 @@ def cert_search(
             "size": limit,
         }
     }
-    data = http.call("POST", cfg.url("cert_search"), json=body, headers=_headers(cfg, user_token))
+    data = _call("POST", cfg.url("cert_search"), json=body, headers=_headers(cfg, user_token))
     return parse_cert_page(data, batch_id=batch_id, course_id=course_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -11,7 +12,10 @@ from providers.sunbird.client import ENDPOINTS
 
 
 class SunbirdSettingsForm(ProviderSettingsForm):
+    provider_name = "sunbird"
     secret_fields = ("api_key", "password")
+    url_fields = ("base_url",)
+    location_extra_fields = (*(f"path_{name}" for name in ENDPOINTS), "realm")
     base_url = forms.URLField(label="Base URL", help_text="e.g. https://staging.ntp.net.in")
     api_key = forms.CharField(label="API key", help_text="Sent as Authorization: Bearer <key>.")
     realm = forms.CharField(label="Keycloak realm", initial="sunbird")
@@ -38,6 +42,14 @@ class SunbirdSettingsForm(ProviderSettingsForm):
                 initial=self.stored.get(key) or default,
                 help_text=f"Default (seed): {default}. Alternative: {alternative}.",
             )
+
+    def location_of(self, values: Mapping[str, Any]) -> dict[str, str]:
+        # Blank paths and realm mean the defaults (client.Config.from_settings).
+        location = super().location_of(values)
+        for name, (default, _) in ENDPOINTS.items():
+            location[f"path_{name}"] = location[f"path_{name}"] or default
+        location["realm"] = location["realm"] or "sunbird"
+        return location
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

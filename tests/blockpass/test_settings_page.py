@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def _save(client: Any, **values: Any) -> Any:
     data = {
-        "api_url": "https://bp.example",
+        "api_url": "https://kyc.blockpass.org",
         "client_id": "svc",
         "acct-enabled": "on",
         "allow_cert_promise": "on",

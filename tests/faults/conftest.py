@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from kyc.flows.blockpass import services as bp_services
@@ -12,6 +13,15 @@ from tests.faults.promise_log import (  # noqa: F401
     promise,
     pytest_runtest_makereport,
 )
+
+
+@pytest.fixture(autouse=True)
+def _outbound_loopback(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault tests put fake providers and proxies on 127.0.0.1 ports: the outbound policy's
+    explicit opt-in, for these tests only (settings here, the environment for the workers
+    they start)."""
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.0/8"]
+    monkeypatch.setenv("OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
 
 
 def blockpass_customer(

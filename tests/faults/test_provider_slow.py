@@ -31,6 +31,7 @@ def test_it_bounds_every_provider_call_by_a_timeout(promise) -> None:
             http.call(
                 "POST",
                 fake.url + "/slow",
+                provider="corepass",
                 sess=http.session(timeout=(0.5, 0.5), retries=2),
                 json={},
             )
@@ -45,13 +46,21 @@ def test_it_retries_idempotent_calls_with_backoff_and_posts_never() -> None:
     fake = FakeProvider(lambda m, p, n: (503, {"error": "busy"}))
     try:
         with pytest.raises(RetryableError):
-            http.call("GET", fake.url + "/thing", sess=http.session(retries=2))
+            http.call(
+                "GET", fake.url + "/thing", provider="corepass", sess=http.session(retries=2)
+            )
         assert len(fake.calls) == 3  # first try + 2 retries, then the caller decides
         gaps = [b[0] - a[0] for a, b in zip(fake.calls, fake.calls[1:], strict=False)]
         assert gaps[-1] >= 0.3  # urllib3 backoff: 0, 0.4 s
         fake.calls.clear()
         with pytest.raises(RetryableError):
-            http.call("POST", fake.url + "/thing", sess=http.session(retries=2), json={})
+            http.call(
+                "POST",
+                fake.url + "/thing",
+                provider="corepass",
+                sess=http.session(retries=2),
+                json={},
+            )
         assert len(fake.calls) == 1
     finally:
         fake.close()

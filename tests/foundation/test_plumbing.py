@@ -96,7 +96,8 @@ class _Counting(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def counting_server():
+def counting_server(settings):
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]  # the outbound policy's test opt-in
     _Counting.hits = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -108,10 +109,10 @@ def test_it_retries_idempotent_calls_but_never_posts(counting_server) -> None:
     url, handler = counting_server
     sess = phttp.session(retries=2)
     with pytest.raises(RetryableError):
-        phttp.call("GET", url, sess=sess)
+        phttp.call("GET", url, provider="corepass", sess=sess)
     assert handler.hits.count("GET") == 3
     with pytest.raises(RetryableError):
-        phttp.call("POST", url, sess=sess, json={})
+        phttp.call("POST", url, provider="corepass", sess=sess, json={})
     assert handler.hits.count("POST") == 1
 
 
@@ -122,13 +123,14 @@ def test_it_maps_statuses_to_typed_errors(counting_server, status, error) -> Non
     url, handler = counting_server
     handler.status = status
     with pytest.raises(error) as exc:
-        phttp.call("POST", url, sess=phttp.session(retries=0))
+        phttp.call("POST", url, provider="corepass", sess=phttp.session(retries=0))
     assert exc.value.retryable is (error is RetryableError)
 
 
-def test_it_times_out_instead_of_hanging() -> None:
+def test_it_times_out_instead_of_hanging(settings) -> None:
     import socket
 
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]  # the outbound policy's test opt-in
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts the connection, never answers
@@ -136,7 +138,10 @@ def test_it_times_out_instead_of_hanging() -> None:
     try:
         with pytest.raises(RetryableError, match="timed out"):
             phttp.call(
-                "POST", f"http://127.0.0.1:{port}/", sess=phttp.session(timeout=(1, 0.5), retries=0)
+                "POST",
+                f"http://127.0.0.1:{port}/",
+                provider="corepass",
+                sess=phttp.session(timeout=(1, 0.5), retries=0),
             )
     finally:
         listener.close()

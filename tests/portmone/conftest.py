@@ -18,7 +18,7 @@ from kyc.models import ProviderAccount
 from providers import http
 from providers.portmone.adapter import ADAPTER
 
-SANDBOX = "http://testserver/sandbox/portmone/"
+SANDBOX = "http://localhost/sandbox/portmone/"  # a host the settings form accepts
 PAYLOADS = Path(__file__).parent / "payloads"
 
 
@@ -53,9 +53,11 @@ class DjangoTransport(requests.adapters.BaseAdapter):
 
 
 @pytest.fixture
-def sandbox_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[requests.Session]:
+def sandbox_http(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[requests.Session]:
+    # The in-process sandbox is the portal's own sandbox (PUBLIC_URL + /sandbox/portmone/).
+    settings.PUBLIC_URL = "http://localhost"
     sess = http.session()
-    sess.mount("http://testserver/", DjangoTransport())
+    sess.mount("http://localhost/", DjangoTransport())
     monkeypatch.setattr(http, "_shared", sess)
     yield sess
 

@@ -8,7 +8,7 @@ from providers.portmone.forms import PortmoneSettingsForm
 from tests.portmone.conftest import SANDBOX
 
 VALID = {
-    "base_url": "http://localhost:8108/sandbox/portmone/",
+    "base_url": "https://partner.portmone.com.ua/",
     "login": "demo-partner",
     "password": "demo-partner-password",
     **DEFAULT_PATHS,
@@ -51,14 +51,11 @@ def test_it_refuses_paths_without_a_slash_or_the_id() -> None:
 @pytest.mark.django_db
 def test_it_tests_the_connection_against_portmone(staff_client, merchant, sandbox_http) -> None:
     staff_client.post("/providers/portmone/", {**VALID, "save": "1"})
-    account = ProviderAccount.objects.get(merchant=merchant, provider="portmone")
-    account.settings = {**account.settings, "base_url": SANDBOX}  # served in-process
-    account.save()
-    r = staff_client.post("/providers/portmone/", {"test": "1"}, follow=True)
+    # Test connection tests what the form submits (here the sandbox, served in-process).
+    submitted = {**VALID, "base_url": SANDBOX, "test": "1"}
+    r = staff_client.post("/providers/portmone/", submitted, follow=True)
     assert "Connection works: signed in to Portmone as demo-partner" in r.content.decode()
-    account.settings = {**account.settings, "password": "nope"}
-    account.save()
-    r = staff_client.post("/providers/portmone/", {"test": "1"}, follow=True)
+    r = staff_client.post("/providers/portmone/", {**submitted, "password": "nope"}, follow=True)
     body = r.content.decode()
     assert "Connection failed (provider_auth_failed)" in body
     assert "refused the partner login and password (401 at /api/v1/partner/auth)" in body

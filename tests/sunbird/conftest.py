@@ -16,12 +16,13 @@ ROOT_ORG = ROOT_ORGS[0]["id"]
 
 
 @pytest.fixture
-def sunbird_account(merchant: Any, live_server: Any) -> ProviderAccount:
+def sunbird_account(merchant: Any, public_url: str) -> ProviderAccount:
+    # public_url: the sandbox is the portal's own (the only loopback the outbound policy allows).
     return ProviderAccount.objects.create(
         merchant=merchant,
         provider="sunbird",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/sunbird"),
+        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/sunbird"),
     )
 
 

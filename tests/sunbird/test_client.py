@@ -21,7 +21,9 @@ def _cfg(live_server: Any, **over: Any) -> client.Config:
     return client.Config.from_settings(s)
 
 
-def test_it_gets_a_user_token_and_sends_it_with_the_api_key(live_server: Any) -> None:
+def test_it_gets_a_user_token_and_sends_it_with_the_api_key(
+    live_server: Any, public_url: str
+) -> None:
     now = dt.datetime.now(dt.UTC)
     cfg = _cfg(live_server)
     info = client.fetch_token(cfg, now=now)
@@ -42,7 +44,7 @@ def test_it_gets_a_user_token_and_sends_it_with_the_api_key(live_server: Any) ->
     assert client.org_keys(cfg, org_id=orgs[0].id, user_token=token)["signKeys"] == ["a"]
 
 
-def test_it_is_refused_once_the_sandbox_token_expired(live_server: Any) -> None:
+def test_it_is_refused_once_the_sandbox_token_expired(live_server: Any, public_url: str) -> None:
     import time
 
     requests.post(f"{live_server.url}/sandbox/sunbird/console/token-ttl", json={"seconds": 1})

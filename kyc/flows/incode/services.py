@@ -111,18 +111,34 @@ def admin_tokens_refresh_due(*, now: dt.datetime | None = None) -> int:
     """Beat: refresh every enabled account's token that is due. One failure never stops the rest."""
     now = now or timezone.now()
     refreshed = 0
-    for account in ProviderAccount.objects.filter(provider=PROVIDER, enabled=True):
-        s = account.settings or {}
-        if not (s.get("executive_email") and s.get("executive_password")):
-            continue
-        if incode.usable_admin_token(account.state or {}, now=now, settings=s):
-            continue
+    ids = ProviderAccount.objects.filter(provider=PROVIDER, enabled=True).values_list(
+        "pk", flat=True
+    )
+    for account_id in list(ids):
         try:
-            admin_token_refresh(account_id=account.pk, now=now)
-            refreshed += 1
+            refreshed += admin_token_refresh_if_due(account_id=account_id, now=now)
         except ProviderError:
             continue  # recorded on the account; the next run tries again
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure never stops the rest
+            # Type only: a message could carry a setting's value.
+            log.error(
+                "incode admin token refresh crashed for account %s: %s",
+                account_id,
+                type(exc).__name__,
+            )
     return refreshed
+
+
+def admin_token_refresh_if_due(*, account_id: int, now: dt.datetime) -> bool:
+    """Refresh one account's admin token when it is due; False when nothing was due."""
+    account = ProviderAccount.objects.get(pk=account_id)
+    s = account.settings or {}
+    if not (s.get("executive_email") and s.get("executive_password")):
+        return False
+    if incode.usable_admin_token(account.state or {}, now=now, settings=s):
+        return False
+    admin_token_refresh(account_id=account_id, now=now)
+    return True
 
 
 # --- start (token-server endpoints reuse the generic start) ----------------------
