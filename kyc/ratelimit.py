@@ -1,15 +1,35 @@
-"""Fixed-window rate limits in the shared cache (Redis in production), per key."""
+"""Fixed-window rate limits in the shared cache (Redis in production), per key.
+
+Counters live in the `ratelimit` cache alias when settings define one: in embedded
+mode that is a file cache that never culls a live counter (the default file cache
+drops a random third of its entries when full, which would reset an exhausted limit).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+import unicodedata
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import BaseCache, cache, caches
 
 log = logging.getLogger(__name__)
+
+LIMITS_ALIAS = "ratelimit"
+
+
+def _limits() -> BaseCache:
+    """The cache holding the counters: the `ratelimit` alias, else the default cache."""
+    return caches[LIMITS_ALIAS] if LIMITS_ALIAS in settings.CACHES else cache
+
+
+def _limits_share_default() -> bool:
+    """True when counters and the default cache live in the same Redis (one pipeline)."""
+    own = settings.CACHES.get(LIMITS_ALIAS)
+    return own is None or own.get("LOCATION") == settings.CACHES["default"].get("LOCATION")
 
 
 def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
@@ -20,22 +40,23 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     """
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
     key = f"rl:{bucket}:{int(time.time() // window)}"
+    counters = _limits()
     try:
         client = _redis_client(key)
         if client is not None:
             # One round trip per hit (add + incr through the cache API take three);
             # the expiry is set once, by the hit that created the counter.
-            full_key = cache.make_and_validate_key(key)
+            full_key = counters.make_and_validate_key(key)
             count = int(client.incr(full_key))
             if count == 1:
                 client.expire(full_key, window + 1)
             return count <= limit
-        if cache.add(key, 1, window + 1):
+        if counters.add(key, 1, window + 1):
             return True
         try:
-            count = cache.incr(key)
+            count = counters.incr(key)
         except ValueError:  # expired between add and incr
-            cache.add(key, 1, window + 1)
+            counters.add(key, 1, window + 1)
             return True
     except Exception as exc:  # redis.ConnectionError and friends: the cache is down
         log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
@@ -44,8 +65,8 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
 
 
 def _redis_client(key: str) -> Any:
-    """The raw redis client when the cache is Redis (settings' backend has raw_client()), else None."""
-    raw = getattr(caches["default"], "raw_client", None)
+    """The raw redis client when the counters' cache is Redis (it has raw_client()), else None."""
+    raw = getattr(_limits(), "raw_client", None)
     return raw() if raw is not None else None
 
 
@@ -62,9 +83,9 @@ def hit_and_get(
     backend = caches["default"]
     try:
         client = _redis_client(key)
-        if client is None:
+        if client is None or not _limits_share_default():
             return hit(bucket, limit=limit, window=window), cache.get(cache_key)
-        full_key = backend.make_and_validate_key(key)
+        full_key = _limits().make_and_validate_key(key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.get(backend.make_and_validate_key(cache_key))
@@ -76,3 +97,31 @@ def hit_and_get(
         log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
         return True, None
     return int(count) <= limit, value
+
+
+def _account_bucket(username: str) -> str:
+    """A stable, case-folded digest of the typed user name (no user names in cache keys).
+
+    Case-folded so "Demo" and "demo" share one budget: a superset of what can log in."""
+    folded = unicodedata.normalize("NFKC", username).strip().casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()[:32]
+
+
+def login_attempt_allowed(*, address: str, username: str, kind: str = "login") -> bool:
+    """Count one login (or second-factor) attempt; False once the address or the account
+    is over its budget. Every login path calls this before checking a password, so the
+    right password is refused too until the window has passed.
+
+    Budgets: LOGIN_RATE_LIMIT_PER_MINUTE per address and per account, and
+    LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR per account (slow guessing from many addresses).
+    """
+    per_minute = settings.LOGIN_RATE_LIMIT_PER_MINUTE
+    per_hour = getattr(settings, "LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR", 100)
+    account = _account_bucket(username)
+    # All three are counted (no short-circuit): a refused attempt still spends budget.
+    results = [
+        hit(f"{kind}:addr:{address}", limit=per_minute),
+        hit(f"{kind}:acct:{account}", limit=per_minute),
+        hit(f"{kind}:acct-h:{account}", limit=per_hour, window=3600),
+    ]
+    return all(results)

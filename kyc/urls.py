@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 
 from kyc import views
+from kyc.hook_tokens import refuse_unknown_tokens
 from kyc.webhooks import guard_inbound, limit_per_token
 
 urlpatterns: list[Any] = [
@@ -23,15 +24,20 @@ for _app in settings.INSTALLED_APPS:
 
 
 def _limit_hooks(patterns: list[Any], prefix: str = "") -> None:
-    """Every provider-facing view (under hooks/) is rate limited per token and guarded
-    (413 before reading an oversized body, 503 when the database is down), whether or
-    not its flow remembered to decorate it (both decorators leave decorated views alone)."""
+    """Every provider-facing view (under hooks/) is guarded, whether or not its flow
+    remembered to decorate it (each decorator leaves an already decorated view alone):
+    - a token that matches nothing: limited per address, then kept as metadata only,
+      without running the view or reading the body (kyc/hook_tokens.py);
+    - a known token: rate limited per token, 413 before reading an oversized body,
+      503 when the database is down (kyc/webhooks.py)."""
     for p in patterns:
         route = prefix + str(p.pattern).lstrip("^")
         if isinstance(p, URLResolver):
             _limit_hooks(p.url_patterns, route)
         elif isinstance(p, URLPattern) and route.startswith("hooks/"):
-            p.callback = limit_per_token(guard_inbound(p.callback))
+            p.callback = refuse_unknown_tokens(
+                limit_per_token(guard_inbound(p.callback)), route=route
+            )
 
 
 _limit_hooks(urlpatterns)

@@ -1,7 +1,14 @@
 """A logging filter that masks secrets that slip into log messages.
 
 Code should never log secrets in the first place; this is the second line: it
-masks Authorization headers, api keys, tokens and passwords in formatted records.
+masks Authorization headers, api keys, tokens and passwords in formatted records,
+the bearer tokens that live in URL paths (a merchant's webhook token in
+/hooks/<provider>/<token>/, a request's CorePass callback token in
+/hooks/corepass/t/<token>/, a customer page token in /t/<token>/), and e-mail
+addresses and `reference=` values in query strings. settings.LOGGING attaches it
+to every handler (Django's request and runserver loggers included; Celery keeps
+that configuration; gunicorn.conf.py installs it on gunicorn's own handlers), so
+every record passes it whichever logger emitted it.
 """
 
 import logging
@@ -17,6 +24,14 @@ _PATTERNS = [
         r"refresh_token|stoc|stoc_refresh|pepper)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}&]+"
     ),
     re.compile(r"\bkp_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{20,}\b"),
+    # Tokens in URL paths: /hooks/<provider>/<token>/..., /hooks/corepass/t/<token>/...
+    # and customer pages /t/<token>/... (each of them is a bearer credential).
+    re.compile(r"(/hooks/[A-Za-z0-9_-]+/(?:t/)?)[^/\s?#\"']+"),
+    re.compile(r"((?:^|[\s\"'(=,]|://[^/\s]+)/t/)[^/\s?#\"']+"),
+    # Customer references in query strings (Incode's token server: often e-mail addresses).
+    re.compile(r"(?i)([?&]reference=)[^&\s\"'#]+"),
+    # E-mail addresses anywhere, plain or percent-encoded.
+    re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
 ]
 
 
@@ -45,14 +60,20 @@ class RedactSecretsFilter(logging.Filter):
 
 
 class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
-    """What error pages and emailed exception reports may show when DEBUG is off.
+    """What error pages and exception reports may show, with DEBUG on or off.
 
-    Django's default hides settings named like secrets and nothing else unless a
-    view is decorated. Here, when active (DEBUG off), reports carry no frame
-    local variables (they hold decrypted PII and provider settings), no POST
-    values (settings forms post secrets), and settings/META entries whose names
-    look like secrets or connection URLs (which can embed passwords) are hidden.
+    Django's default hides settings named like secrets and, with DEBUG on, nothing
+    else: its debug page would print every frame's local variables, and ours hold
+    decrypted provider settings (ProviderAccount.settings/state, the API key and
+    password a client is about to send), decrypted PII and raw deliveries. Here the
+    filter is active whatever DEBUG says: frame locals are listed by name and type
+    only, POST values are hidden (settings forms post secrets), and settings/META
+    entries whose names look like secrets or connection URLs (which can embed
+    passwords) are hidden. `make run` serves DEBUG pages, so this matters there too.
     """
+
+    def is_active(self, request: Any) -> bool:
+        return True
 
     hidden_settings = re.compile(
         "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|PEPPER|URL|LOCATION|DSN|AUTH",
@@ -67,4 +88,7 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
     def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> Any:
         if not self.is_active(request):
             return super().get_traceback_frame_variables(request, tb_frame)
-        return [(name, self.cleansed_substitute) for name in tb_frame.f_locals]
+        return [
+            (name, f"{self.cleansed_substitute} ({type(value).__name__})")
+            for name, value in tb_frame.f_locals.items()
+        ]

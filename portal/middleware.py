@@ -1,8 +1,13 @@
-"""Security headers that Django does not set by itself."""
+"""Security headers that Django does not set by itself; staff second factor; idle timeout."""
 
+import time
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 # Everything is served from our own origin: htmx from static/, QR codes inline SVG.
 CSP = (
@@ -22,3 +27,81 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         return response
+
+
+# Paths a signed-in but not yet OTP-verified user may reach: the second-factor pages
+# themselves, logging in and out, static files, and everything that does not use the
+# staff session at all (customer pages, provider hooks, key-authenticated API, sandboxes).
+_TWO_FACTOR_EXEMPT = (
+    "/2fa/",
+    "/login/",
+    "/logout/",
+    "/admin/login/",
+    "/admin/logout/",
+    "/static/",
+    "/t/",
+    "/hooks/",
+    "/api/",
+    "/sandbox/",
+    "/healthz",
+)
+
+
+class StaffTwoFactorMiddleware:
+    """With STAFF_REQUIRE_2FA on, merchant and admin pages need an OTP-verified session.
+
+    Goes after django_otp's OTPMiddleware (which adds user.is_verified()). A user with
+    no confirmed authenticator is sent to set one up, anyone else to enter a code.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.STAFF_REQUIRE_2FA and not request.path.startswith(_TWO_FACTOR_EXEMPT):
+            user = request.user
+            verified = getattr(user, "is_verified", None)
+            if user.is_authenticated and not (verified is not None and verified()):
+                from django_otp import user_has_device
+
+                from portal.twofactor import with_next
+
+                view = "otp_verify" if user_has_device(user, confirmed=True) else "otp_setup"
+                return redirect(with_next(view, request.get_full_path()))
+        return self.get_response(request)
+
+
+LAST_ACTIVITY_KEY = "_last_activity"
+# Writing the session on every request would cost a database write per page view;
+# the last-activity stamp moves at most once per this many seconds.
+_ACTIVITY_GRANULARITY = 60
+
+
+class SessionIdleTimeoutMiddleware:
+    """Log a signed-in user out after SESSION_IDLE_TIMEOUT seconds without a request.
+
+    The time of the last activity is kept in the session. htmx GETs (status polls left
+    running in an open tab) do not count as activity, so an unattended tab expires too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timeout = int(getattr(settings, "SESSION_IDLE_TIMEOUT", 0) or 0)
+        user = getattr(request, "user", None)
+        if timeout > 0 and user is not None and user.is_authenticated:
+            now = int(time.time())
+            last = request.session.get(LAST_ACTIVITY_KEY)
+            if isinstance(last, int) and now - last > timeout:
+                logout(request)
+                messages.info(request, "You were signed out after a period of inactivity.")
+            elif not _is_poll(request) and (
+                not isinstance(last, int) or now - last >= _ACTIVITY_GRANULARITY
+            ):
+                request.session[LAST_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+
+def _is_poll(request: HttpRequest) -> bool:
+    return request.method == "GET" and request.headers.get("HX-Request") == "true"

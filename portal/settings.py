@@ -8,6 +8,7 @@ Two modes:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -16,7 +17,21 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """chmod to `mode` when we own the path and it is more open (best effort)."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except OSError:
+        pass
+
+
+# Private (0700): it holds the SQLite database, the dev encryption key, broker and cache files.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+_make_private(VAR_DIR, 0o700)
 
 env = environ.Env()
 
@@ -69,8 +84,10 @@ if not _keys:
     if not _dev_key_file.exists():
         from cryptography.fernet import Fernet
 
-        _dev_key_file.write_bytes(Fernet.generate_key())
-        _dev_key_file.chmod(0o600)
+        # Created 0600 (never readable by others, not even between create and chmod).
+        _fd = os.open(_dev_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(_fd, "wb") as _key_out:
+            _key_out.write(Fernet.generate_key())
     _keys = [_dev_key_file.read_text().strip()]
 FIELD_ENCRYPTION_KEYS: list[str] = _keys
 
@@ -87,6 +104,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "kyc",
     *env.list("EXTRA_APPS", default=[]),
 ]
@@ -111,7 +130,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.SessionIdleTimeoutMiddleware",
+    "portal.middleware.StaffTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -136,10 +158,16 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------
 if EMBEDDED:
+    _sqlite_file = VAR_DIR / "portal.sqlite3"
+    # Created 0600 before SQLite opens it (its -wal/-shm files take the same mode).
+    os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT, 0o600))
+    for _f in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
+        if _f.exists():
+            _make_private(_f, 0o600)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "portal.sqlite3",
+            "NAME": _sqlite_file,
             # WAL + immediate transactions let web, worker and beat share one file.
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -155,22 +183,31 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (shared by every process: rate limits, poll state, sandboxes) ----
+# Rate-limit counters have their own alias (kyc/ratelimit.py): evicting one would
+# reset an exhausted limit (e.g. a login limit), so they must never be culled.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
 if CACHE_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "portal.cache.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": env.str("CACHE_PREFIX", default="portal"),
-        }
+    _redis_cache = {
+        "BACKEND": "portal.cache.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": env.str("CACHE_PREFIX", default="portal"),
     }
+    # The same Redis (counters carry their own expiry, so Redis never needs to evict them).
+    CACHES = {"default": _redis_cache, "ratelimit": dict(_redis_cache)}
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
-        }
+        },
+        # Culls expired counters only, never a live one (portal/limitcache.py).
+        "ratelimit": {
+            "BACKEND": "portal.limitcache.RateLimitFileCache",
+            "LOCATION": str(VAR_DIR / "ratelimit"),
+            "TIMEOUT": 3700,
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        },
     }
 
 # --- celery -----------------------------------------------------------------
@@ -196,6 +233,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Keep LOGGING below (every handler redacts secrets) instead of Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "kyc.tasks.sweep_inbox", "schedule": 60.0},
@@ -215,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Staff (every signed-in user) need a TOTP second factor on merchant and admin pages.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="KYC portal")
+# Signed-in sessions end after this many seconds without a request (0: never).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=1800)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -270,17 +314,37 @@ TRANSFER_STALE_AFTER_SECONDS = env.int("TRANSFER_STALE_AFTER_SECONDS", default=1
 INBOX_SWEEP_AFTER_SECONDS = env.int("INBOX_SWEEP_AFTER_SECONDS", default=60)
 PUBLIC_RATE_LIMIT_PER_MINUTE = env.int("PUBLIC_RATE_LIMIT_PER_MINUTE", default=600)
 LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", default=20)
+LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR = env.int("LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR", default=100)
+# Posts to /hooks/ URLs whose token matches nothing, per sender address (then 429, nothing stored).
+UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE = env.int("UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE", default=30)
 
-# --- logging: nothing sensitive, see portal/logging.py -----------------------
+# --- logging: nothing sensitive, see portal/logfilter.py ---------------------
+# The filter sits on every handler, not on loggers: a record reaches a handler from
+# whichever logger emitted it. Django's defaults give "django" and "django.server"
+# handlers of their own (no filter); both are replaced here.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "portal.logfilter.RedactSecretsFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": [], "propagate": True, "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "propagate": False, "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
     },
 }

@@ -5,15 +5,19 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kyc import urls as kyc_urls
-from portal import issuance, views
+from portal import issuance, twofactor, views
+from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
 admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("login/", views.login_limited(auth_views.LoginView.as_view()), name="login"),
+    # Every login path shares one limiter (per address and per account): kyc.ratelimit.
+    path("login/", login_limited(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("2fa/setup/", twofactor.setup, name="otp_setup"),
+    path("2fa/verify/", twofactor.verify, name="otp_verify"),
     path("keys/", views.api_keys, name="api_keys"),
     path("keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("providers/", views.provider_settings_index, name="provider_settings_index"),
@@ -26,6 +30,8 @@ urlpatterns = [
     path("issuance/<int:pk>/progress", issuance.issuance_progress, name="issuance_progress"),
     path("issuance/<int:pk>/retry", issuance.issuance_retry, name="issuance_retry"),
     path("healthz", views.healthz, name="healthz"),
+    # Before admin.site.urls, so the admin's own login view is reached only through the limiter.
+    path("admin/login/", login_limited(admin.site.login), name="admin_login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

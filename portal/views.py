@@ -13,24 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kyc import ratelimit, selectors, services
+from kyc import selectors, services
 from kyc.models import ApiKey, Merchant, ProviderAccount, TransferRequest
 from providers import registry
 from providers.errors import InvalidInput, ProviderError
-
-
-def login_limited(view: Any) -> Any:
-    """Password guessing gets LOGIN_RATE_LIMIT_PER_MINUTE attempts per address, then 429."""
-
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method == "POST" and not ratelimit.hit(
-            f"login:{request.META.get('REMOTE_ADDR', '-')}",
-            limit=settings.LOGIN_RATE_LIMIT_PER_MINUTE,
-        ):
-            return HttpResponse("Too many login attempts; wait a minute and try again.", status=429)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def current_merchant(request: HttpRequest) -> Merchant:

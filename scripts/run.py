@@ -1,7 +1,7 @@
 """`make run`: migrate, load the demo, then run web + Celery worker + beat together.
 
-Embedded defaults (SQLite and an on-disk broker under var/) unless DATABASE_URL /
-REDIS_URL are set. Ctrl-C (or SIGTERM) stops every process this started.
+Embedded defaults (SQLite and an on-disk broker under var/, private: 0700/0600)
+unless DATABASE_URL / REDIS_URL are set. Ctrl-C (or SIGTERM) stops every process this started.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ PY = sys.executable
 
 
 def main() -> int:
+    # Everything this and its children create (SQLite file and its WAL, broker and
+    # cache files, the dev key, the demo key) is readable by this user only.
+    os.umask(0o077)
     port = os.environ.get("PORT", "8000")
     env = dict(os.environ)
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
