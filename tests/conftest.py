@@ -1,4 +1,16 @@
-"""Shared fixtures: merchants, API clients, a real Celery worker, a real browser."""
+"""Shared fixtures: merchants, API clients, a real Celery worker, a real browser.
+
+Skips are failures in CI. With `CI=true` (or `STRICT_SKIPS=1`) the run exits non-zero
+when any test was skipped for a reason not in ALLOWED_SKIPS below, so a moved module, a
+missing seed file or an unmounted route can never turn a test into a quiet skip. The
+allow-list is short on purpose; each entry says why the skip is acceptable:
+
+- "wrk is not installed": `wrk` is an optional load tool used only by the bench smoke
+  test (tests/bench); `make bench` documents installing it.
+
+Anything else that skips in CI is an error: import the project's own modules normally
+(never `pytest.importorskip`), and fail, not skip, when a fixture or file is missing.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +32,85 @@ from rest_framework.test import APIClient
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Skip reasons CI accepts (reason -> why it is acceptable); see the module docstring.
+ALLOWED_SKIPS: dict[str, str] = {
+    "wrk is not installed": "optional load tool for tests/bench only",
+}
+
+
+def in_ci() -> bool:
+    """True in CI (CI=true) or when asked to be as strict locally (STRICT_SKIPS=1)."""
+    truthy = ("1", "true", "yes")
+    return (
+        os.environ.get("CI", "").lower() in truthy
+        or os.environ.get("STRICT_SKIPS", "").lower() in truthy
+    )
+
+
+def _skip_reason(report: Any) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ").strip()
+
+
+def unexpected_skips(reports: list[Any]) -> list[tuple[str, str]]:
+    """(test id, reason) of every skip whose reason is not on the allow-list."""
+    return [
+        (r.nodeid, _skip_reason(r))
+        for r in reports
+        if r.skipped and _skip_reason(r) not in ALLOWED_SKIPS
+    ]
+
+
+def _skipped_reports(config: Any) -> list[Any]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter else []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    if in_ci() and unexpected_skips(_skipped_reports(session.config)):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if not in_ci():
+        return
+    skips = unexpected_skips(_skipped_reports(config))
+    if skips:
+        terminalreporter.section("unexpected skips (CI fails on these)", red=True, bold=True)
+        for nodeid, reason in skips:
+            terminalreporter.line(f"{nodeid}: {reason}")
+        terminalreporter.line(
+            "Only the reasons in tests/conftest.py ALLOWED_SKIPS may skip in CI; "
+            "make these tests run (or fail) instead."
+        )
+
+
+# nodeid -> "passed" | "failed" | "skipped", as the run goes (see module_outcomes)
+_OUTCOMES: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    if report.failed:
+        _OUTCOMES[report.nodeid] = "failed"
+    elif report.skipped:
+        _OUTCOMES.setdefault(report.nodeid, "skipped")
+    elif report.when == "call":
+        _OUTCOMES.setdefault(report.nodeid, "passed")
+
+
+@pytest.fixture
+def module_outcomes(request: Any) -> dict[str, str]:
+    """The outcome so far of every other test selected in this test's file:
+    nodeid -> passed | failed | skipped | not run. Figure tests assert on it."""
+    me = request.node
+    return {
+        item.nodeid: _OUTCOMES.get(item.nodeid, "not run")
+        for item in request.session.items
+        if item.path == me.path and item is not me
+    }
 
 
 @pytest.fixture(autouse=True)

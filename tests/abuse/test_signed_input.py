@@ -34,9 +34,8 @@ def ids() -> set[int]:
 
 
 def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
-    sig = pytest.importorskip("providers.corepass.signature")
-    coreid = pytest.importorskip("providers.corepass.coreid")
-    pytest.importorskip("kyc.flows.corepass.views")
+    from providers.corepass import coreid
+    from providers.corepass import signature as sig
     key, stranger = Ed448PrivateKey.generate(), Ed448PrivateKey.generate()
     merchant = Merchant.objects.create(name="cp", slug="cp")
     account = ProviderAccount.objects.create(
@@ -122,8 +121,7 @@ def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
 
 
 def test_it_refuses_bad_blockpass_webhooks(client, promise) -> None:
-    sig = pytest.importorskip("providers.blockpass.signature")
-    pytest.importorskip("kyc.flows.blockpass.views")
+    from providers.blockpass import signature as sig
     merchant = Merchant.objects.create(name="bp", slug="bp")
     secret = "whsec-zq-123"
     account = ProviderAccount.objects.create(

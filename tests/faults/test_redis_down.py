@@ -57,7 +57,6 @@ def test_it_keeps_hundreds_of_deliveries_through_repeated_redis_outages(
 
 
 def outage(deliveries: int, start_worker, promise) -> None:
-    pytest.importorskip("kyc.flows.portmone.views")
     from providers.portmone import client
 
     redis_ = PrivateRedis().start()

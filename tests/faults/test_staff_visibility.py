@@ -18,7 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_shows_delivery_state_and_reprocesses_on_request(client, promise) -> None:
-    pytest.importorskip("kyc.flows.portmone.services")
     mine, theirs = (
         Merchant.objects.create(name="m", slug="m"),
         Merchant.objects.create(name="t", slug="t"),

@@ -32,8 +32,7 @@ def test_it_configures_celery_to_redeliver_on_worker_loss() -> None:
 
 @pytest.mark.worker
 def test_it_redoes_a_pull_killed_mid_call_and_stores_it_once(start_worker, promise) -> None:
-    services = pytest.importorskip("kyc.flows.blockpass.services")
-    tasks = pytest.importorskip("kyc.flows.blockpass.tasks")
+    from kyc.flows.blockpass import services, tasks
 
     def reply(method: str, path: str, n: int):
         if n == 1:
@@ -108,9 +107,9 @@ def test_it_redoes_a_pull_killed_mid_call_and_stores_it_once(start_worker, promi
 def test_it_redoes_a_reconciliation_killed_mid_call_and_applies_it_once(
     start_worker, promise
 ) -> None:
-    services = pytest.importorskip("kyc.flows.corepass.services")
     from django.core.cache import cache
 
+    from kyc.flows.corepass import services
     from kyc.models import TransferEvent, TransferRequest
 
     statuses = {
@@ -176,7 +175,7 @@ def test_it_redoes_a_reconciliation_killed_mid_call_and_applies_it_once(
 def test_it_resumes_an_issuance_killed_mid_step_and_issues_once(
     merchant, live_server, start_worker, promise
 ) -> None:
-    sunbird = pytest.importorskip("kyc.flows.sunbird.services")
+    from kyc.flows.sunbird import services as sunbird
     from kyc.flows.sunbird.models import IssuanceRun
     from kyc.models import Certificate
     from providers.sunbird.adapter import ADAPTER
@@ -225,7 +224,7 @@ def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> 
     every certificate stored exactly once in the end."""
     import threading
 
-    services = pytest.importorskip("kyc.flows.blockpass.services")
+    from kyc.flows.blockpass import services
     n = 24
     held: list[int] = []
 
