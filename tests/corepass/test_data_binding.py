@@ -221,6 +221,25 @@ def test_it_flags_a_different_delivery_after_the_data_was_applied(
 
 
 @pytest.mark.django_db
+def test_it_keeps_a_reprocessed_applied_delivery_a_duplicate(client: Any, account: Any) -> None:
+    from kyc.tasks import process_inbound
+
+    transfer = make_transfer(account)
+    now = int(time.time())
+    form = sandbox.data_form(sandbox_req(transfer), now=now)
+    deliver(client, transfer, "data", form, now=now, multipart=True)
+    status_callback(client, transfer, "FINISH_SUCCESS", now=now)
+    applied = _data_events(transfer)[0]
+    assert applied.state == "processed"
+    # Staff "Reprocess" puts it back to RECEIVED: it must not be applied a second time.
+    InboundEvent.objects.filter(pk=applied.pk).update(state="received")
+    assert process_inbound(applied.pk) == "duplicate"
+    assert transfer.events.filter(kind="data").count() == 1
+    transfer.refresh_from_db()
+    assert transfer.status == "completed"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("answer", "held", "outcome"),
     [

@@ -24,7 +24,7 @@ from providers.corepass import adapter as cp
 from providers.corepass import callbacks, client
 from providers.corepass import items as catalogue
 from providers.corepass import signature as sig
-from providers.corepass.schemas import DataCallback, StatusEntry
+from providers.corepass.schemas import DataCallback, Info, StatusEntry
 from providers.errors import PermanentError, ProviderError, RetryableError, SignatureError
 
 log = logging.getLogger(__name__)
@@ -328,11 +328,18 @@ def _decide(
     known = {
         prints[e.pk]: e.pk for e in [*in_review, *([applied] if applied else [])] if e.pk in prints
     }
+    if applied is None and _has_data(t.pk):
+        # Stored without an applied delivery of its own (an applied one sent through
+        # staff reprocessing, or data shared from an earlier request): compare with it.
+        known.setdefault(_stored_print(t), 0)
     if known:
         for e in held:
             if prints[e.pk] in known:
+                same = known[prints[e.pk]]
                 core.inbound_mark(
-                    event=e, state=State.DUPLICATE, error=f"same data as #{known[prints[e.pk]]}"
+                    event=e,
+                    state=State.DUPLICATE,
+                    error=f"same data as #{same}" if same else "same data as stored",
                 )
             else:
                 _keep_for_review(t, [e], reason="differs from data delivered earlier", others=known)
@@ -350,12 +357,22 @@ def _decide(
     _keep_for_review(t, held, reason=reason, others={})
 
 
+def _stored_print(t: TransferRequest) -> str:
+    infos = tuple(
+        Info(field_id=f.key, value=f.value or "", pepper=f.pepper or "")
+        for f in IdentityField.objects.filter(transfer_id=t.pk)
+    )
+    return callbacks.fingerprint(
+        DataCallback(user=t.subject, infos=infos, deadline=0, expiration=0, signature="")
+    )
+
+
 def _keep_for_review(
     t: TransferRequest, events: list[InboundEvent], *, reason: str, others: dict[str, int]
 ) -> None:
     """Keep deliveries for staff (nothing applied) and put the request in review when its
     status allows; a request already finished keeps its status and gets a timeline entry."""
-    ids = sorted({e.pk for e in events} | set(others.values()))
+    ids = sorted({e.pk for e in events} | {pk for pk in others.values() if pk})
     listed = ", ".join(f"#{i}" for i in ids)
     for e in events:
         core.inbound_mark(
