@@ -4,9 +4,13 @@ import os
 
 from celery import Celery
 
+from portal.logfilter import install_celery_redaction
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
+# Celery's own log handlers (task logger) pass the same redaction as settings.LOGGING's.
+install_celery_redaction()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # kyc.tasks plus every per-provider flow app's tasks module.
 app.autodiscover_tasks()

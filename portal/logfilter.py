@@ -92,3 +92,19 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
             (name, f"{self.cleansed_substitute} ({type(value).__name__})")
             for name, value in tb_frame.f_locals.items()
         ]
+
+
+def redact_handlers_of(logger: logging.Logger | None = None, **_: Any) -> None:
+    """Put the filter on every handler of `logger` (once). Connected to Celery's
+    after_setup_logger / after_setup_task_logger: Celery gives its task logger
+    handlers of its own, outside settings.LOGGING."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
+            handler.addFilter(RedactSecretsFilter())
+
+
+def install_celery_redaction() -> None:
+    from celery import signals
+
+    signals.after_setup_logger.connect(redact_handlers_of, weak=False)
+    signals.after_setup_task_logger.connect(redact_handlers_of, weak=False)

@@ -4,7 +4,8 @@ configured against the built-in sandbox. Running it again creates nothing new.""
 from __future__ import annotations
 
 import hashlib
-import hmac
+import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -21,12 +22,33 @@ DEMO_PASSWORD = "demo-password"
 STAFF_GROUP = "Merchant staff"
 
 
-def demo_api_key() -> str:
-    """Stable per installation (derived from SECRET_KEY), so every run prints the same key."""
-    secret = hmac.new(settings.SECRET_KEY.encode(), b"demo-api-key", hashlib.sha256).hexdigest()[
-        :40
-    ]
-    return f"kp_demo0000_{secret}"
+DEMO_KEY_NAME = "demo key"
+
+
+def demo_key_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-api-key"
+
+
+def demo_api_key(*, merchant: Merchant, user: Any) -> str:
+    """The demo merchant's API key: random like any other key (never derived from
+    something public such as the development SECRET_KEY), created once. Its plaintext
+    is kept in var/demo-api-key (0600, in the private var/) so every `make run` can
+    print it; "" when the key was created elsewhere and its plaintext is not at hand."""
+    # Keys of earlier versions were derived from the public development SECRET_KEY.
+    for legacy in ApiKey.objects.filter(prefix="demo0000", revoked_at__isnull=True):
+        services.api_key_revoke(key=legacy, actor=user)
+    path = demo_key_file()
+    saved = path.read_text().strip() if path.exists() else ""
+    active = ApiKey.objects.filter(merchant=merchant, name=DEMO_KEY_NAME, revoked_at__isnull=True)
+    if saved and active.filter(hashed=hashlib.sha256(saved.encode()).hexdigest()).exists():
+        return saved
+    if active.exists():
+        return ""
+    _, raw = services.api_key_create(merchant=merchant, name=DEMO_KEY_NAME, created_by=user)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(raw)
+    return raw
 
 
 def staff_group() -> Group:
@@ -54,9 +76,9 @@ class Command(BaseCommand):
             user=user, merchant=merchant, defaults={"role": Membership.Role.OWNER}
         )
 
-        raw = demo_api_key()
-        if not ApiKey.objects.filter(prefix="demo0000").exists():
-            services.api_key_create(merchant=merchant, name="demo key", created_by=user, raw=raw)
+        raw = demo_api_key(merchant=merchant, user=user) or (
+            "created on an earlier run; make a new one on the API keys page"
+        )
 
         for name in registry.PROVIDERS:
             adapter = registry.get(name)
