@@ -3,23 +3,32 @@
 Staff who are not superusers see only their own merchants' rows: in changelists,
 change pages (404 for others'), filters, foreign-key choices and autocomplete.
 PII is masked; revealing a value needs the `kyc.reveal_pii` permission and is audited.
+
+What a staff member may do with a row is decided by their role at the row's merchant,
+through kyc.permissions (the one table): each model admin names the Action (or Gate)
+that viewing, adding, changing and deleting need, and each admin action the Action it
+needs, on top of Django's model permissions. Append-only history (deliveries, transfer
+events, audit entries) is deleted by nobody.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from kyc import selectors, services
+from kyc import permissions, selectors, services
 from kyc.crypto import encrypted_fields
 from kyc.models import (
     ApiKey,
@@ -35,6 +44,7 @@ from kyc.models import (
     TransferEvent,
     TransferRequest,
 )
+from kyc.permissions import Action, Gate, Rule
 from kyc.status import Status
 
 MASK = "•••• hidden"
@@ -89,10 +99,99 @@ class DeferEncryptedChangeList(ChangeList):
         return qs.defer(*hidden) if hidden else qs
 
 
-class MerchantScopedAdmin(admin.ModelAdmin):
-    """Scopes everything a non-superuser sees to the merchants they belong to."""
+def merchant_id_of(obj: Model, merchant_path: str) -> int | None:
+    """The id of the merchant an object belongs to, following e.g. "record__merchant"."""
+    *hops, last = merchant_path.split("__")
+    target: Any = obj
+    for hop in hops:
+        target = getattr(target, hop, None)
+        if target is None:
+            return None
+    return target.pk if last == "pk" else getattr(target, f"{last}_id", None)
+
+
+class RoleRules:
+    """What each admin operation needs (kyc.permissions), shared by model admins and inlines."""
+
+    view_rule: Rule = Action.VIEW
+    add_rule: Rule = Gate.NOBODY
+    change_rule: Rule = Gate.NOBODY
+    delete_rule: Rule = Gate.NOBODY
+
+
+class MerchantScopedAdmin(RoleRules, admin.ModelAdmin):
+    """Scopes everything a non-superuser sees to the merchants they belong to, and lets
+    them do only what their role at the object's merchant allows."""
 
     merchant_path: str = "merchant"
+
+    # --- roles -------------------------------------------------------------------
+
+    def _allows(self, request: HttpRequest, rule: Rule, obj: Any = None) -> bool:
+        merchant = None if obj is None else merchant_id_of(obj, self.merchant_path)
+        if obj is not None and merchant is None and not request.user.is_superuser:
+            return False  # a row of no merchant is the operators' business
+        return permissions.allows(request.user, rule, merchant)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._allows(
+            request, self.view_rule, obj
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request) and self._allows(request, self.add_rule)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._allows(
+            request, self.change_rule, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._allows(
+            request, self.delete_rule, obj
+        )
+
+    # Admin actions declare `permissions=[...]`; Django asks has_<name>_permission.
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_anywhere(request.user, Action.REVIEW)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_anywhere(request.user, Action.ERASE)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_anywhere(request.user, Action.RETRY)
+
+    def has_manage_api_keys_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_anywhere(request.user, Action.MANAGE_API_KEYS)
+
+    def has_start_issuance_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_anywhere(request.user, Action.START_ISSUANCE)
+
+    def permitted(self, request: HttpRequest, queryset: QuerySet, action: Action) -> QuerySet:
+        """The selected rows at merchants where the user's role allows `action`; a user
+        who is, say, compliance at one merchant and viewer at another acts on the first only."""
+        if request.user.is_superuser:
+            return queryset
+        allowed = queryset.filter(
+            **{f"{self.merchant_path}__in": permissions.merchants_where(request.user, action)}
+        )
+        skipped = queryset.count() - allowed.count()
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected row(s) skipped: your role there does not allow you to "
+                f"{permissions.LABELS[action]}.",
+                messages.WARNING,
+            )
+        return allowed
+
+    def write_merchant_ids(self, request: HttpRequest) -> list[int]:
+        """Merchants a new or changed row may point at: those where the user may add/change."""
+        ids: set[int] = set()
+        for rule in (self.add_rule, self.change_rule):
+            if isinstance(rule, Action):
+                ids.update(permissions.merchants_where(request.user, rule))
+        return sorted(ids)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return DeferEncryptedChangeList
@@ -105,13 +204,18 @@ class MerchantScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(
-            **{f"{self.merchant_path}__in": selectors.merchant_ids_for_user(request.user)}
+        # Only rows at merchants where the role may view this model: another merchant's
+        # row, or one the role may not see, is simply not there (404).
+        ids = (
+            permissions.merchants_where(request.user, self.view_rule)
+            if isinstance(self.view_rule, Action)
+            else []
         )
+        return qs.filter(**{f"{self.merchant_path}__in": ids})
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if not request.user.is_superuser:
-            ids = selectors.merchant_ids_for_user(request.user)
+            ids = self.write_merchant_ids(request)
             rel = db_field.related_model
             if rel is get_user_model():
                 kwargs["queryset"] = rel.objects.filter(memberships__merchant__in=ids).distinct()
@@ -135,52 +239,134 @@ class MerchantScopedAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(MerchantScopedAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    """Rows nobody adds, changes or deletes through the admin (superusers included)."""
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    add_rule = change_rule = delete_rule = Gate.NOBODY
 
 
 @admin.register(Merchant)
 class MerchantAdmin(MerchantScopedAdmin):
     merchant_path = "pk"
+    change_rule = Action.MANAGE_MERCHANT
+    add_rule = delete_rule = Gate.OPERATOR  # staff never create or remove merchants
     list_display = ("name", "slug", "retention_days", "created_at")
+    readonly_fields = ("created_at",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
 
+class MembershipForm(forms.ModelForm):
+    """Refuses what the change-permission check cannot see: the submitted values."""
+
+    request: HttpRequest  # set by MembershipAdmin.get_form
+
+    class Meta:
+        model = Membership
+        fields = ("user", "merchant", "role")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        user = self.request.user
+        if user.is_superuser:
+            return data
+        # On a change, user and merchant are read-only: they come from the instance.
+        merchant = data.get("merchant") or getattr(self.instance, "merchant", None)
+        member = data.get("user") or getattr(self.instance, "user", None)
+        if member is not None and member.pk == user.pk:
+            raise ValidationError("You cannot change your own membership; ask another owner.")
+        if data.get("role") == Membership.Role.OWNER and (
+            merchant is None or permissions.role_for(user, merchant) != Membership.Role.OWNER
+        ):
+            raise ValidationError({"role": "Only an owner of this merchant can make an owner."})
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(MerchantScopedAdmin):
+    """Admins and owners manage members. Nobody changes or removes their own membership
+    (no raising one's own role), only owners make owners, and an owner's membership is
+    changed or removed by nobody but a superuser (no owner pushes another out)."""
+
+    add_rule = change_rule = delete_rule = Action.MANAGE_MEMBERS
+    form = MembershipForm
     list_display = ("user", "merchant", "role")
     list_filter = ("role", MerchantFilter)
     autocomplete_fields = ("merchant",)
 
+    def _untouchable(self, request: HttpRequest, obj: Membership | None) -> bool:
+        if obj is None or request.user.is_superuser:
+            return False
+        return obj.user_id == request.user.pk or obj.role == Membership.Role.OWNER
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and not self._untouchable(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._untouchable(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A membership changes role, never hands (user) or merchant.
+        return ("user", "merchant") if obj is not None else ()
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request  # type: ignore[attr-defined]
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.audit_log(
+            actor=request.user,
+            action="membership.changed" if change else "membership.added",
+            obj=obj,
+            detail={"user": obj.user_id, "role": obj.role, "via": "admin"},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.audit_log(
+            actor=request.user,
+            action="membership.removed",
+            obj=obj,
+            detail={"user": obj.user_id, "role": obj.role, "via": "admin"},
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(MerchantScopedAdmin):
+    # Keys are created on the merchant's API keys page (shown once there), and revoked,
+    # never deleted: the row says who made the key and when it stopped working.
+    view_rule = change_rule = Action.MANAGE_API_KEYS
     list_display = ("name", "prefix", "merchant", "created_at", "last_used_at", "revoked_at")
     list_filter = (MerchantFilter,)
-    readonly_fields = ("prefix", "hashed", "created_at", "last_used_at", "revoked_at", "created_by")
-    fields = ("merchant", "name", *readonly_fields)
+    readonly_fields = (
+        "merchant",
+        "prefix",
+        "hashed",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "created_by",
+    )
+    fields = ("name", *readonly_fields)
     actions = ("revoke",)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return (
-            False  # keys are created on the merchant's API keys page, where the key is shown once
-        )
-
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["manage_api_keys"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for key in queryset:
+        for key in self.permitted(request, queryset, Action.MANAGE_API_KEYS):
             services.api_key_revoke(key=key, actor=request.user)
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(MerchantScopedAdmin):
+    # The account's webhook token is on the page: only those who manage settings see it.
+    view_rule = change_rule = Action.MANAGE_PROVIDER_SETTINGS
     list_display = ("merchant", "provider", "enabled", "updated_at", "last_error")
     list_filter = ("provider", "enabled", MerchantFilter)
     readonly_fields = (
@@ -200,9 +386,6 @@ class ProviderAccountAdmin(MerchantScopedAdmin):
         "last_error",
         "updated_at",
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # created from the merchant's provider settings pages
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # Every change to a provider account is audited, wherever it is made (names, never values).
@@ -229,7 +412,19 @@ class ProviderAccountAdmin(MerchantScopedAdmin):
         )
 
 
-class IdentityFieldInline(admin.TabularInline):
+class ReviewInline(admin.TabularInline):
+    """Inline rows of a record whose status and comment are a reviewer's decision."""
+
+    merchant_path = "merchant"  # of the parent object the inline is shown on
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        merchant = None if obj is None else merchant_id_of(obj, self.merchant_path)
+        return super().has_change_permission(request, obj) and permissions.allows(
+            request.user, Action.REVIEW, merchant
+        )
+
+
+class IdentityFieldInline(ReviewInline):
     model = IdentityField
     extra = 0
     fields = (
@@ -253,7 +448,7 @@ class IdentityFieldInline(admin.TabularInline):
         return _reveal_link(obj)
 
 
-class CertificateInline(admin.TabularInline):
+class CertificateInline(ReviewInline):
     model = Certificate
     fk_name = "record"
     extra = 0
@@ -301,15 +496,15 @@ class KYCRecordAdmin(MerchantScopedAdmin):
     )
     inlines = (IdentityFieldInline, CertificateInline)
     actions = ("erase_pii",)
+    # Review status and comment are the editable fields; records are erased, not deleted.
+    change_rule = Action.REVIEW
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.action(description="Erase this customer's personal data now")
+    @admin.action(description="Erase this customer's personal data now", permissions=["erase"])
     def erase_pii(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for record in queryset:
+        records = list(self.permitted(request, queryset, Action.ERASE))
+        for record in records:
             services.record_erase(record=record, actor=request.user, reason="erased by staff")
-        self.message_user(request, f"Erased personal data of {queryset.count()} record(s).")
+        self.message_user(request, f"Erased personal data of {len(records)} record(s).")
 
 
 @admin.register(IdentityField)
@@ -353,8 +548,11 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
         field = self.get_queryset(request).select_related("record__merchant").filter(pk=pk).first()
         if field is None:
             raise Http404("No such field")
-        if not request.user.has_perm("kyc.reveal_pii"):
-            raise PermissionDenied("You need the 'Can reveal personal data' permission.")
+        if not permissions.can(request.user, field.record.merchant, Action.REVEAL_PII):
+            raise PermissionDenied(
+                "Revealing needs a compliance or owner role at this merchant and the "
+                "'Can reveal personal data' permission."
+            )
         value = services.pii_reveal(field=field, actor=request.user)
         return render(
             request,
@@ -370,13 +568,14 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
 
 @admin.register(CertPromise)
 class CertPromiseAdmin(MerchantScopedAdmin):
-    actions = ("retry_pull",)
+    actions = ("retry_pull",)  # rows are written by the pull, never by hand
 
-    @admin.action(description="Retry the pull of selected failed promises")
+    @admin.action(description="Retry the pull of selected failed promises", permissions=["retry"])
     def retry_pull(self, request: HttpRequest, queryset: QuerySet) -> None:
         # Re-armed promises are pulled by the provider flow's reconcile() within a minute.
+        allowed = self.permitted(request, queryset, Action.RETRY)
         count = services.cert_promise_retry(
-            promise_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+            promise_ids=list(allowed.values_list("pk", flat=True)), actor=request.user
         )
         self.message_user(
             request, f"{count} failed promise(s) will be pulled again within a minute."
@@ -444,12 +643,10 @@ class CertificateAdmin(MerchantScopedAdmin):
         "erased_at",
     )
     autocomplete_fields = ()
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    change_rule = Action.REVIEW  # status, comment, allow_resubmit; erased, never deleted
 
 
-class TransferEventInline(admin.TabularInline):
+class TransferEventInline(admin.TabularInline):  # append-only history
     model = TransferEvent
     extra = 0
     fields = ("created_at", "kind", "status", "provider_status", "tx_hash", "detail", "source")
@@ -460,6 +657,9 @@ class TransferEventInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -502,13 +702,12 @@ class TransferRequestAdmin(MerchantScopedAdmin):
     fields = readonly_fields
     inlines = (TransferEventInline,)
     actions = ("approve", "reject")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # staff start verifications from the "New verification" page
+    # Started from the "New verification" page or the API; every field is read-only here
+    # and a request is never deleted (its events are append-only history).
 
     def _decide(self, request: HttpRequest, queryset: QuerySet, approve: bool) -> None:
         done = 0
-        for t in queryset.filter(status=Status.REVIEW):
+        for t in self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW):
             done += services.transfer_review(
                 transfer=t, approve=approve, reason="", actor=request.user
             )
@@ -519,11 +718,11 @@ class TransferRequestAdmin(MerchantScopedAdmin):
             level,
         )
 
-    @admin.action(description="Approve selected requests in review")
+    @admin.action(description="Approve selected requests in review", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._decide(request, queryset, True)
 
-    @admin.action(description="Reject selected requests in review")
+    @admin.action(description="Reject selected requests in review", permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._decide(request, queryset, False)
 
@@ -583,19 +782,17 @@ class InboundEventAdmin(MerchantScopedAdmin):
     )
     fields = readonly_fields
     actions = ("reprocess",)
+    # Stored deliveries are evidence of what a provider sent: nobody edits or deletes them
+    # (the add/change/delete rules stay Gate.NOBODY).
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.action(description="Reprocess selected deliveries")
+    @admin.action(description="Reprocess selected deliveries", permissions=["retry"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         from kyc import tasks
 
         ids = list(
-            queryset.exclude(state=InboundEvent.State.DUPLICATE).values_list("pk", flat=True)
+            self.permitted(request, queryset, Action.RETRY)
+            .exclude(state=InboundEvent.State.DUPLICATE)
+            .values_list("pk", flat=True)
         )
         InboundEvent.objects.filter(pk__in=ids).update(state=InboundEvent.State.RECEIVED)
         for pk in ids:
@@ -609,3 +806,52 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor", "merchant", "action", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("object_id", "action")
+
+
+def view_on_site(request: HttpRequest, content_type_id: str, object_id: str) -> HttpResponse:
+    """The admin's /admin/r/<ct>/<id>/ shortcut, scoped like everything else.
+
+    Django's own view looks the object up unscoped and answers "has no associated URL"
+    for one that exists but "doesn't exist" otherwise, telling staff whether another
+    merchant's object exists. Here an object the user may not view gets exactly the
+    answer of one that does not exist.
+    """
+    if not request.user.is_superuser:
+        obj = None
+        try:
+            model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
+        except (ValueError, ContentType.DoesNotExist):
+            model = None
+        model_admin = admin.site._registry.get(model) if model is not None else None
+        if model_admin is not None:
+            try:
+                obj = model_admin.get_queryset(request).filter(pk=object_id).first()
+            except (ValueError, ValidationError):
+                obj = None
+        if model_admin is None or obj is None or not model_admin.has_view_permission(request, obj):
+            raise Http404("No such object")
+    return shortcut(request, content_type_id, object_id)
+
+
+def staff_permissions() -> set[tuple[str, str]]:
+    """(app label, codename) of the Django permissions merchant staff need: view every
+    registered kyc model, and add/change/delete where some role may (the role decides
+    per merchant). Never `reveal_pii`: that is granted per person."""
+    needed: set[tuple[str, str]] = set()
+    for model, model_admin in admin.site._registry.items():
+        if not isinstance(model_admin, RoleRules):
+            continue
+        opts = model._meta
+        for verb, rule in (
+            ("view", model_admin.view_rule),
+            ("add", model_admin.add_rule),
+            ("change", model_admin.change_rule),
+            ("delete", model_admin.delete_rule),
+        ):
+            if isinstance(rule, Action):
+                needed.add((opts.app_label, f"{verb}_{opts.model_name}"))
+        for inline in model_admin.inlines:
+            if issubclass(inline, ReviewInline):
+                inline_opts = inline.model._meta
+                needed.add((inline_opts.app_label, f"change_{inline_opts.model_name}"))
+    return needed

@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from kyc.flows.sunbird import services
 from kyc.flows.sunbird.models import DEFAULT_CERT_NAME, IssuanceRun
+from kyc.permissions import Action, require
 from portal.views import current_merchant
 from providers.errors import InvalidInput
 
@@ -85,6 +86,7 @@ class IssuanceRunForm(forms.Form):
 
 
 @login_required
+@require(Action.VIEW)
 @require_GET
 def issuance_list(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -93,6 +95,7 @@ def issuance_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require(Action.START_ISSUANCE)
 @require_http_methods(["GET", "POST"])
 def issuance_new(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -132,6 +135,7 @@ def _run_for(request: HttpRequest, pk: int) -> IssuanceRun:
 
 
 @login_required
+@require(Action.VIEW)
 @require_GET
 def issuance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
@@ -139,6 +143,7 @@ def issuance_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require(Action.VIEW)
 @require_GET
 def issuance_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The polled fragment; 286 once the run is done or failed, so htmx stops polling."""
@@ -152,6 +157,7 @@ def issuance_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require(Action.START_ISSUANCE)
 @require_POST
 def issuance_retry(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)

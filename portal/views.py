@@ -15,18 +15,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kyc import selectors, services
 from kyc.models import ApiKey, Merchant, ProviderAccount, TransferRequest
+from kyc.permissions import Action, primary_merchant, require
 from providers import registry
 from providers.errors import InvalidInput, ProviderError
 
 
 def current_merchant(request: HttpRequest) -> Merchant:
-    merchant = selectors.merchants_for_user(request.user).order_by("pk").first()
+    merchant = primary_merchant(request.user)  # the merchant @require checked the role at
     if merchant is None:
         raise Http404("Your user belongs to no merchant yet; ask an owner to add you.")
     return merchant
 
 
 @login_required
+@require(Action.VIEW)
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -47,6 +49,7 @@ class ApiKeyForm(forms.Form):
 
 
 @login_required
+@require(Action.MANAGE_API_KEYS)
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -66,6 +69,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require(Action.MANAGE_API_KEYS)
 @require_POST
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk, merchant=current_merchant(request))
@@ -75,6 +79,7 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require(Action.MANAGE_PROVIDER_SETTINGS)
 @require_GET
 def provider_settings_index(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -90,6 +95,7 @@ class EnabledForm(forms.Form):
 
 
 @login_required
+@require(Action.MANAGE_PROVIDER_SETTINGS)
 @require_http_methods(["GET", "POST"])
 def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
     try:
@@ -151,6 +157,7 @@ class NewTransferForm(forms.Form):
 
 
 @login_required
+@require(Action.START_VERIFICATION)
 @require_http_methods(["GET", "POST"])
 def transfer_new(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
@@ -187,6 +194,7 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require(Action.VIEW)
 @require_GET
 def transfer_detail(request: HttpRequest, pk: str) -> HttpResponse:
     transfer = get_object_or_404(TransferRequest, pk=pk, merchant=current_merchant(request))

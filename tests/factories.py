@@ -35,12 +35,21 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
     settings = factory.LazyFunction(dict)
 
 
-def staff_user(merchant: Merchant, *, reveal: bool = False, **kwargs: Any) -> Any:
-    """A staff user of one merchant with every kyc permission (reveal_pii only if asked)."""
+def staff_user(
+    merchant: Merchant,
+    *,
+    reveal: bool = False,
+    role: str = Membership.Role.OWNER,
+    **kwargs: Any,
+) -> Any:
+    """A staff user of one merchant with every kyc permission (reveal_pii only if asked).
+
+    The role decides what they may do there (kyc.permissions); the default, owner, may do
+    everything, so tests about something else are not about roles."""
     user = UserFactory(is_staff=True, **kwargs)
     perms = Permission.objects.filter(content_type__app_label__startswith="kyc")
     if not reveal:
         perms = perms.exclude(codename="reveal_pii")
     user.user_permissions.set(perms)
-    Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.COMPLIANCE)
+    Membership.objects.create(user=user, merchant=merchant, role=role)
     return user

@@ -11,11 +11,13 @@ from django.utils.html import format_html
 
 from kyc.admin import ReadOnlyAdmin
 from kyc.flows.incode.models import IncodeReview
+from kyc.permissions import Action
 from kyc.status import Status
 
 
 @admin.register(IncodeReview)
 class IncodeReviewAdmin(ReadOnlyAdmin):
+    view_rule = Action.REVIEW  # the review queue: reviewers' work, decided on the review page
     list_display = (
         "reference",
         "merchant",

@@ -14,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kyc import selectors, services
+from kyc import permissions, selectors, services
 from kyc import tasks as kyc_tasks
 from kyc.flows.incode import services as incode_services
 from kyc.models import InboundEvent, Merchant, ProviderAccount, TransferRequest
+from kyc.permissions import Action
 from kyc.status import Status
 from kyc.webhooks import BodyTooLarge, answer, headers_of, read_body, remote_addr, too_many
 from providers.errors import InvalidInput
@@ -184,6 +185,8 @@ def review(request: HttpRequest, pk: str) -> HttpResponse:
     )
     if transfer is None:
         raise Http404("No such request")
+    if not permissions.can(request.user, transfer.merchant, Action.REVIEW):
+        return permissions.forbidden(request, transfer.merchant, Action.REVIEW)
     error = ""
     if request.method == "POST":
         decision = request.POST.get("decision")

@@ -11,10 +11,13 @@ from django.http import HttpRequest
 from kyc.admin import MerchantFilter, MerchantScopedAdmin
 from kyc.flows.sunbird import services
 from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
+from kyc.permissions import Action
 
 
 @admin.register(KeyReservation)
 class KeyReservationAdmin(MerchantScopedAdmin):
+    # Which signing keys runs may use: issuance configuration, for those who start runs.
+    add_rule = change_rule = delete_rule = Action.START_ISSUANCE
     list_display = ("key_id", "purpose", "root_org_id", "root_org_name", "added_by", "created_at")
     list_filter = ("purpose", MerchantFilter)
     search_fields = ("key_id", "root_org_id", "root_org_name", "comment")
@@ -72,6 +75,8 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
     search_fields = ("course_id", "batch_id", "root_org_id", "root_org_name")
     inlines = (IssuanceStepInline,)
     actions = ("resume",)
+    # Started from the merchant page (it validates keys and settings); a run's inputs are
+    # what the steps sent to Sunbird, so it is never edited or deleted afterwards.
     readonly_fields = (
         "status",
         "current_step",
@@ -88,17 +93,18 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
         "finished_at",
     )
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # runs start from the merchant page (it validates keys and settings)
-
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # A run's inputs are what the steps sent to Sunbird: never edited after the fact.
         return [f.name for f in IssuanceRun._meta.fields]
 
-    @admin.action(description="Retry / resume from the first unfinished step")
+    @admin.action(
+        description="Retry / resume from the first unfinished step",
+        permissions=["start_issuance"],
+    )
     def resume(self, request: HttpRequest, queryset: QuerySet[IssuanceRun]) -> None:
         n = 0
-        for run in queryset.exclude(status=IssuanceRun.Status.DONE):
+        allowed = self.permitted(request, queryset, Action.START_ISSUANCE)
+        for run in allowed.exclude(status=IssuanceRun.Status.DONE):
             services.run_resume(run_id=run.pk, actor=request.user)
             n += 1
         messages.success(request, f"{n} run(s) resumed.")
@@ -108,13 +114,4 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
 class IssuanceStepAdmin(MerchantScopedAdmin):
     merchant_path = "run__merchant"
     list_display = ("run", "name", "status", "attempts", "started_at", "finished_at")
-    list_filter = ("status", "name")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    list_filter = ("status", "name")  # steps are written by the run only (rules: nobody)

@@ -52,9 +52,21 @@ def demo_api_key(*, merchant: Merchant, user: Any) -> str:
 
 
 def staff_group() -> Group:
+    """What every merchant's staff member needs in the admin: to see the kyc models and
+    to use the admin operations some role may use. The role at each merchant
+    (kyc.permissions) decides what the person may really do there; `reveal_pii` is
+    never in the group, it is granted person by person."""
+    from kyc.admin import staff_permissions
+
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-    # kyc and every per-provider flow app (labels kyc_<provider>).
-    perms = Permission.objects.filter(content_type__app_label__startswith="kyc")
+    wanted = staff_permissions()
+    perms = [
+        p
+        for p in Permission.objects.filter(
+            content_type__app_label__startswith="kyc"
+        ).select_related("content_type")
+        if (p.content_type.app_label, p.codename) in wanted
+    ]
     group.permissions.set(perms)
     return group
 
@@ -72,6 +84,10 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
         user.groups.add(staff_group())
+        # The demo owner shows the audited reveal too: the one permission not in the group.
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="kyc", codename="reveal_pii")
+        )
         Membership.objects.get_or_create(
             user=user, merchant=merchant, defaults={"role": Membership.Role.OWNER}
         )

@@ -1,0 +1,354 @@
+"""Every merchant page x every role: allowed roles succeed, the others get a 403 page and
+nothing changes.
+
+The URLconf is enumerated: a merchant page added without a rule here fails
+test_it_has_a_rule_for_every_merchant_url, so no page can be forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kyc.flows.sunbird.models import IssuanceRun
+from kyc.models import ApiKey, Membership, ProviderAccount, TransferRequest
+from kyc.status import Status
+from providers import registry
+from providers.errors import PermanentError
+from tests import factories
+from tests.corepass.conftest import USER
+from tests.roles.conftest import ADMIN, COMPLIANCE, OWNER, ROLES, VIEWER, World, member_client
+from tests.sunbird.test_pages import FORM as ISSUANCE_FORM
+
+pytestmark = pytest.mark.django_db
+
+EVERYONE = {OWNER, ADMIN, COMPLIANCE, VIEWER}
+MANAGERS = {OWNER, ADMIN}  # provider settings, API keys, start verifications and runs
+REVIEWERS = {OWNER, COMPLIANCE}  # review, reveal, erase
+
+# Who may use each merchant page (URL name -> roles). Independent of kyc/permissions.py
+# on purpose: this is the specification the code is checked against.
+PAGE_ROLES: dict[str, set[str]] = {
+    "dashboard": EVERYONE,
+    "transfer_detail": EVERYONE,
+    "issuance_list": EVERYONE,
+    "issuance_detail": EVERYONE,
+    "issuance_progress": EVERYONE,
+    "api_keys": MANAGERS,
+    "api_key_revoke": MANAGERS,
+    "provider_settings_index": MANAGERS,
+    "provider_settings": MANAGERS,
+    "transfer_new": MANAGERS,
+    "issuance_new": MANAGERS,
+    "issuance_retry": MANAGERS,
+    "incode_review": REVIEWERS,
+}
+
+# Not merchant pages: the admin (tests/roles/test_admin.py), the API and the Incode
+# token server (API keys and scopes), provider hooks, sandboxes, customer pages.
+NOT_MERCHANT_PREFIXES = ("admin/", "api/", "hooks/", "sandbox/", "t/", "static/")
+# Pages of one's own account, open to any signed-in user (or anyone).
+ACCOUNT_PAGES = {"login", "logout", "healthz", "otp_setup", "otp_verify"}
+
+
+def _patterns(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
+    for p in patterns:
+        route = prefix + str(p.pattern).lstrip("^")
+        if isinstance(p, URLResolver):
+            yield from _patterns(p.url_patterns, route)
+        elif isinstance(p, URLPattern):
+            yield route, p.name
+
+
+def merchant_urls() -> dict[str, str]:
+    """name -> route of every URL that is a merchant page."""
+    found: dict[str, str] = {}
+    for route, name in _patterns(get_resolver().url_patterns):
+        if route.startswith(NOT_MERCHANT_PREFIXES) or name in ACCOUNT_PAGES:
+            continue
+        assert name, f"merchant URL {route!r} has no name, so it can have no rule"
+        found[name] = route
+    return found
+
+
+def test_it_has_a_rule_for_every_merchant_url() -> None:
+    urls = merchant_urls()
+    assert set(urls) == set(PAGE_ROLES), (
+        f"merchant URLs without a role rule here: {sorted(set(urls) - set(PAGE_ROLES))}; "
+        f"rules for URLs that no longer exist: {sorted(set(PAGE_ROLES) - set(urls))}"
+    )
+
+
+# --- the cases ------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One request to one page; `effect` asserts what changed (allowed) or did not."""
+
+    id: str
+    url_name: str
+    method: str
+    path: Callable[[World], str]
+    data: Callable[[World], dict[str, Any]] = lambda w: {}
+    effect: Callable[[World, bool], None] = lambda w, allowed: None
+    ok_status: tuple[int, ...] = (200,)
+
+
+def _key_minted(w: World, allowed: bool) -> None:
+    assert ApiKey.objects.filter(merchant=w.merchant, name="minted").exists() is allowed
+
+
+def _key_revoked(w: World, allowed: bool) -> None:
+    w.owner_key.refresh_from_db()
+    assert (w.owner_key.revoked_at is not None) is allowed
+
+
+def _settings_saved(w: World, allowed: bool) -> None:
+    before = dict(w.corepass.settings)
+    w.corepass.refresh_from_db()
+    assert w.corepass.enabled is not allowed  # the submit switches the account off
+    if not allowed:
+        assert w.corepass.settings == before
+
+
+def _transfer_started(w: World, allowed: bool) -> None:
+    assert TransferRequest.objects.filter(merchant=w.merchant, reference="new-ref").exists() is (
+        allowed
+    )
+
+
+def _run_started(w: World, allowed: bool) -> None:
+    assert IssuanceRun.objects.filter(merchant=w.merchant, batch_id="batch-5").exists() is allowed
+
+
+def _run_resumed(w: World, allowed: bool) -> None:
+    w.run.refresh_from_db()
+    assert (w.run.status == IssuanceRun.Status.RUNNING) is allowed
+    if not allowed:
+        assert w.run.status == IssuanceRun.Status.FAILED
+
+
+def _reviewed(w: World, allowed: bool) -> None:
+    w.in_review.refresh_from_db()
+    assert w.in_review.status == (Status.REJECTED if allowed else Status.REVIEW)
+
+
+def _corepass_form(w: World) -> dict[str, Any]:
+    # The stored settings again (same address), with the account switched off.
+    s = w.corepass.settings
+    return {
+        "connector_url": s["connector_url"],
+        "connector_public_key": s["connector_public_key"],
+        "default_items": s.get("default_items") or "SH_EMAIL",
+    }
+
+
+CASES = [
+    Case("dashboard", "dashboard", "get", lambda w: reverse("dashboard")),
+    Case(
+        "transfer_detail",
+        "transfer_detail",
+        "get",
+        lambda w: reverse("transfer_detail", args=[w.transfer.pk]),
+    ),
+    Case("issuance_list", "issuance_list", "get", lambda w: reverse("issuance_list")),
+    Case(
+        "issuance_detail",
+        "issuance_detail",
+        "get",
+        lambda w: reverse("issuance_detail", args=[w.run.pk]),
+    ),
+    Case(
+        "issuance_progress",
+        "issuance_progress",
+        "get",
+        lambda w: reverse("issuance_progress", args=[w.run.pk]),
+        ok_status=(200, 286),  # 286: the run is over, htmx stops polling
+    ),
+    Case("api_keys", "api_keys", "get", lambda w: reverse("api_keys")),
+    Case(
+        "api_keys:mint",
+        "api_keys",
+        "post",
+        lambda w: reverse("api_keys"),
+        data=lambda w: {"name": "minted", "scopes": ["read", "write", "pii"]},
+        effect=_key_minted,
+    ),
+    Case(
+        "api_key_revoke:owner's key",
+        "api_key_revoke",
+        "post",
+        lambda w: reverse("api_key_revoke", args=[w.owner_key.pk]),
+        effect=_key_revoked,
+        ok_status=(302,),
+    ),
+    Case(
+        "provider_settings_index",
+        "provider_settings_index",
+        "get",
+        lambda w: reverse("provider_settings_index"),
+    ),
+    Case(
+        "provider_settings",
+        "provider_settings",
+        "get",
+        lambda w: reverse("provider_settings", args=["corepass"]),
+    ),
+    Case(
+        "provider_settings:save",
+        "provider_settings",
+        "post",
+        lambda w: reverse("provider_settings", args=["corepass"]),
+        data=_corepass_form,
+        effect=_settings_saved,
+        ok_status=(302,),
+    ),
+    Case("transfer_new", "transfer_new", "get", lambda w: reverse("transfer_new")),
+    Case(
+        "transfer_new:start",
+        "transfer_new",
+        "post",
+        lambda w: reverse("transfer_new"),
+        data=lambda w: {
+            "provider": "corepass",
+            "reference": "new-ref",
+            "coreid": USER,
+            "items": "SH_EMAIL",
+        },
+        effect=_transfer_started,
+        ok_status=(302,),
+    ),
+    Case("issuance_new", "issuance_new", "get", lambda w: reverse("issuance_new")),
+    Case(
+        "issuance_new:start",
+        "issuance_new",
+        "post",
+        lambda w: reverse("issuance_new"),
+        data=lambda w: dict(ISSUANCE_FORM),
+        effect=_run_started,
+        ok_status=(302,),
+    ),
+    Case(
+        "issuance_retry",
+        "issuance_retry",
+        "post",
+        lambda w: reverse("issuance_retry", args=[w.run.pk]),
+        effect=_run_resumed,
+        ok_status=(302,),
+    ),
+    Case(
+        "incode_review",
+        "incode_review",
+        "get",
+        lambda w: reverse("incode_review", args=[w.in_review.pk]),
+    ),
+    Case(
+        "incode_review:decide",
+        "incode_review",
+        "post",
+        lambda w: reverse("incode_review", args=[w.in_review.pk]),
+        data=lambda w: {"decision": "reject", "reason": "Document unreadable"},
+        effect=_reviewed,
+        ok_status=(302,),
+    ),
+]
+
+
+def test_it_has_a_case_for_every_merchant_url() -> None:
+    assert {c.url_name for c in CASES} == set(PAGE_ROLES)
+
+
+@pytest.fixture
+def no_outbound() -> Iterator[dict[str, mock.MagicMock]]:
+    """Nothing leaves the test: a started transfer fails at once (after it is committed),
+    issuance steps are not enqueued, org search answers nothing."""
+    corepass = type(registry.get("corepass"))
+    with (
+        mock.patch.object(
+            corepass, "start_transfer", side_effect=PermanentError("stubbed", code="stubbed")
+        ) as start,
+        mock.patch("kyc.flows.sunbird.tasks.enqueue_step") as enqueue,
+        mock.patch("kyc.flows.sunbird.services.root_orgs_list", return_value=[]) as orgs,
+    ):
+        yield {"start": start, "enqueue": enqueue, "orgs": orgs}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_it_lets_only_allowed_roles_use_each_page(
+    case: Case, role: str, world: World, no_outbound: dict[str, mock.MagicMock]
+) -> None:
+    client = member_client(world.merchant, role)
+    allowed = role in PAGE_ROLES[case.url_name]
+    response = getattr(client, case.method)(case.path(world), case.data(world))
+    if allowed:
+        assert response.status_code in case.ok_status, (
+            response.status_code,
+            response.content[:2000],
+        )
+    else:
+        assert response.status_code == 403
+        assert "Not allowed" in response.content.decode()
+        if case.method == "post":
+            assert not no_outbound["start"].called and not no_outbound["enqueue"].called
+    case.effect(world, allowed)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_tests_a_connection_only_for_roles_that_manage_settings(role: str, world: World) -> None:
+    """A viewer pressing "Test connection" must not make the portal call anyone."""
+    client = member_client(world.merchant, role)
+    corepass = type(registry.get("corepass"))
+    with mock.patch.object(corepass, "test_connection", return_value="fine") as test:
+        response = client.post(
+            reverse("provider_settings", args=["corepass"]), {**_corepass_form(world), "test": "1"}
+        )
+    if role in MANAGERS:
+        assert response.status_code in (200, 302) and b"Not allowed" not in response.content
+    else:
+        assert response.status_code == 403 and not test.called
+    world.corepass.refresh_from_db()
+    assert world.corepass.enabled  # testing never saves
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_shows_only_the_controls_the_role_can_use(role: str, world: World) -> None:
+    client = member_client(world.merchant, role)
+    page = client.get(reverse("issuance_detail", args=[world.run.pk])).content.decode()
+    links = {
+        "New verification": MANAGERS,
+        "API keys": MANAGERS,
+        "Providers": MANAGERS,
+        'id="retry"': MANAGERS,  # retry button of the failed run
+    }
+    for marker, roles in links.items():
+        assert (marker in page) is (role in roles), marker
+    listing = client.get(reverse("issuance_list")).content.decode()
+    assert ("Start an issuance run" in listing) is (role in MANAGERS)
+
+
+def test_it_refuses_a_member_of_no_merchant(db: Any) -> None:
+    client = Client()
+    client.force_login(factories.UserFactory(is_staff=True))
+    assert client.get(reverse("dashboard")).status_code == 404
+    assert client.post(reverse("api_keys"), {"name": "x"}).status_code == 404
+    assert not ApiKey.objects.filter(name="x").exists()
+
+
+def test_it_checks_the_role_at_the_merchant_the_page_acts_for(world: World) -> None:
+    """Owner elsewhere does not make a viewer here an owner here."""
+    client = member_client(world.merchant, VIEWER)
+    elsewhere = factories.MerchantFactory()
+    Membership.objects.create(user=client.user, merchant=elsewhere, role=OWNER)  # type: ignore[attr-defined]
+    assert elsewhere.pk > world.merchant.pk  # the pages act for the first merchant
+    response = client.post(reverse("api_keys"), {"name": "minted", "scopes": ["read"]})
+    assert response.status_code == 403
+    assert not ApiKey.objects.filter(name="minted").exists()
+    assert ProviderAccount.objects.filter(merchant=world.merchant, enabled=True).count() == 3
