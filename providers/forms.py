@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django import forms
+from django.forms.utils import pretty_name
 
 from providers.errors import OutboundRefused
 
@@ -86,6 +87,10 @@ class ProviderSettingsForm(forms.Form):
         after = self.location_of({**self.stored, **self.cleaned_data})
         return [n for n in before if before[n] != after[n]]
 
+    def _label(self, name: str) -> str:
+        field = self.fields.get(name)
+        return str(field.label) if field is not None and field.label else pretty_name(name)
+
     def _outbound_secrets(self) -> tuple[str, ...]:
         if self.outbound_secret_fields is None:
             return self.secret_fields
@@ -107,8 +112,8 @@ class ProviderSettingsForm(forms.Form):
         ]
         if not missing:
             return
-        changed_labels = ", ".join(str(self.fields[n].label or n) for n in changed)
-        missing_labels = ", ".join(str(self.fields[n].label or n) for n in missing)
+        changed_labels = ", ".join(self._label(n) for n in changed)
+        missing_labels = ", ".join(self._label(n) for n in missing)
         for name in missing:
             self.add_error(
                 name,

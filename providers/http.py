@@ -366,7 +366,6 @@ class _TimeoutSession(requests.Session):
         # No proxies, .netrc credentials or CA overrides from the environment: the
         # connection goes where the policy checked, with what the client module set.
         self.trust_env = False
-        self.max_redirects = 0
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
