@@ -164,38 +164,65 @@ def test_it_never_autocompletes_merchant_a_for_b(world, client, promise) -> None
     promise("isolation_matrix", checks, "autocomplete checks")
 
 
-def test_it_gives_merchant_b_staff_nothing_of_a_on_merchant_pages(world, client, promise) -> None:
-    """Pages outside the admin and the API that take a request id (transfer detail, a
-    flow's review page, ...): B's staff get 404 for A's request."""
-    from kyc.models import TransferRequest
+def owner_path(model: type[models.Model], seen: frozenset = frozenset()) -> str | None:
+    """The lookup from a model to its merchant (e.g. "run__merchant"), or None."""
+    from kyc.models import Merchant
 
+    for f in model._meta.concrete_fields:
+        if f.is_relation and f.related_model is Merchant:
+            return f.name
+    for f in model._meta.concrete_fields:
+        target = f.related_model
+        if f.is_relation and target is not None and target not in seen | {model}:
+            rest = owner_path(target, seen | {model})
+            if rest:
+                return f"{f.name}__{rest}"
+    return None
+
+
+def owns_pk(side: Any, pk: Any) -> bool:
+    """Whether any row of this side's merchant, in any table, has this primary key (an
+    integer id in a URL could name one of B's own rows of another model)."""
+    for model in side.objects:
+        path = owner_path(model)
+        if path and model._default_manager.filter(pk=pk, **{path: side.merchant}).exists():
+            return True
+    return False
+
+
+def test_it_gives_merchant_b_staff_nothing_of_a_on_merchant_pages(world, client, promise) -> None:
+    """Pages outside the admin and the API that take an object id, uuid or integer
+    (transfer detail, a flow's review page, issuance runs, key revocation, ...): B's staff
+    get 403/404/405 for A's object; A's staff reach it (the control)."""
     a, b = world
-    # A's requests, including rows fitted to proxy models (e.g. "Incode requests in review")
-    candidates = [o for m, o in a.objects.items() if issubclass(m, TransferRequest)]
     routes = []
     for route, p in walk(get_resolver().url_patterns):
         if route.startswith(("admin/", "api/", "sandbox/", "hooks/")) or not p.name:
             continue
-        if list(p.pattern.regex.groupindex) == ["pk"] and "uuid" in str(p.pattern):
-            routes.append(p.name)
-    assert routes, "no merchant page takes a request id?"
+        if list(p.pattern.regex.groupindex) == ["pk"]:
+            routes.append((p.name, "<int:" in str(p.pattern)))
+    names = {name for name, _ in routes}
+    assert {"transfer_detail", "issuance_detail", "api_key_revoke"} <= names, names
     checks = 0
-    for name in routes:
+    for name, by_int in routes:
+        # A's objects with the right kind of id; an integer B also uses would be ambiguous
+        urls = [
+            reverse(name, kwargs={"pk": o.pk})
+            for o in a.objects.values()
+            if isinstance(o.pk, int) == by_int and not (by_int and owns_pk(b, o.pk))
+        ]
         client.force_login(a.staff)
-        # control: a request of A's that this page shows to A
-        url = next(
-            (
-                u
-                for u in (reverse(name, kwargs={"pk": o.pk}) for o in candidates)
-                if client.get(u).status_code in (200, 302)
-            ),
-            None,
-        )
-        assert url, f"{name}: A's staff cannot open any of A's requests"
+        shown = [u for u in urls if client.get(u).status_code in (200, 302)]
+        post_only = not shown and all(client.get(u).status_code == 405 for u in urls)
+        assert shown or post_only, f"{name}: A's staff cannot open any of A's objects"
         client.force_login(b.staff)
-        for method in ("get", "post"):
-            r = getattr(client, method)(url)
-            assert r.status_code in (403, 404, 405), (url, method, r.status_code)
-            assert A_TAG not in r.content.decode()
-            checks += 1
+        for url in shown or urls:
+            for method in ("get", "post"):
+                r = getattr(client, method)(url)
+                assert r.status_code in (403, 404, 405), (url, method, r.status_code)
+                assert A_TAG not in r.content.decode()
+                checks += 1
+        if post_only:  # control after B's attempts: A's own POST does reach its object
+            client.force_login(a.staff)
+            assert any(client.post(u).status_code in (200, 302) for u in urls), name
     promise("isolation_matrix", checks, "merchant page checks")
