@@ -85,9 +85,13 @@ if not _keys:
         from cryptography.fernet import Fernet
 
         # Created 0600 (never readable by others, not even between create and chmod).
-        _fd = os.open(_dev_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(_fd, "wb") as _key_out:
-            _key_out.write(Fernet.generate_key())
+        try:
+            _fd = os.open(_dev_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it meanwhile: use theirs
+            pass
+        else:
+            with os.fdopen(_fd, "wb") as _key_out:
+                _key_out.write(Fernet.generate_key())
     _keys = [_dev_key_file.read_text().strip()]
 FIELD_ENCRYPTION_KEYS: list[str] = _keys
 
