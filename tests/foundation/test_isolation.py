@@ -51,14 +51,20 @@ def test_it_hides_other_merchants_objects_in_the_api(
 
 
 @pytest.mark.django_db
-def test_it_refuses_missing_and_revoked_keys(merchant) -> None:
-    assert APIClient().get("/api/v1/transfers/").status_code == 401
+def test_it_refuses_missing_and_revoked_keys(merchant, a_objects) -> None:
+    missing = APIClient().get("/api/v1/transfers/")
+    assert missing.status_code == 401 and "results" not in missing.json()
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
     key, raw = services.api_key_create(merchant=merchant, name="k")
     c = APIClient()
     c.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert c.get("/api/v1/transfers/").status_code == 200
+    ok = c.get("/api/v1/transfers/")
+    assert ok.status_code == 200
+    assert [t["id"] for t in ok.json()["results"]] == [str(a_objects["transfer"].pk)]
     services.api_key_revoke(key=key)
-    assert c.get("/api/v1/transfers/").status_code == 401
+    revoked = c.get("/api/v1/transfers/")
+    assert revoked.status_code == 401 and "results" not in revoked.json()
+    assert "revoked" in revoked.json()["detail"]
 
 
 ADMIN_MODELS = ["transferrequest", "kycrecord", "certificate", "provideraccount"]
@@ -100,9 +106,14 @@ def test_it_scopes_admin_filters_and_autocomplete(
 
 
 @pytest.mark.django_db
-def test_it_shows_own_objects_to_staff(a_objects, merchant, client) -> None:
+def test_it_shows_own_objects_to_staff(a_objects, merchant, other_merchant, client) -> None:
+    transfer = a_objects["transfer"]
     client.force_login(factories.staff_user(merchant))
-    assert (
-        client.get(f"/admin/kyc/transferrequest/{a_objects['transfer'].pk}/change/").status_code
-        == 200
-    )
+    page = client.get(f"/admin/kyc/transferrequest/{transfer.pk}/change/")
+    assert page.status_code == 200
+    assert page.context["original"] == transfer and str(transfer.pk) in page.content.decode()
+    listing = client.get("/admin/kyc/transferrequest/")
+    assert [o.pk for o in listing.context["cl"].result_list] == [transfer.pk]
+    # control: the same pages for another merchant's staff show nothing of it
+    client.force_login(factories.staff_user(other_merchant))
+    assert client.get(f"/admin/kyc/transferrequest/{transfer.pk}/change/").status_code == 404

@@ -48,7 +48,8 @@ def test_it_serves_the_login_page(client) -> None:
     r = client.get("/login/")
     assert r.status_code == 200
     assert b"Log in" in r.content
-    assert client.get("/").status_code == 302
+    home = client.get("/")
+    assert home.status_code == 302 and home["Location"].startswith("/login/")
 
 
 @pytest.mark.django_db
@@ -106,9 +107,19 @@ def test_it_polls_until_terminal_then_answers_286(
 
 
 @pytest.mark.django_db
-def test_it_404s_unknown_customer_pages(client) -> None:
-    assert client.get("/t/nope/").status_code == 404
-    assert client.get("/t/nope/status").status_code == 404
+def test_it_404s_unknown_customer_pages(client, merchant) -> None:
+    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
+    t = TransferRequest.objects.create(
+        merchant=merchant, account=account, provider="corepass", reference="x", status="pending"
+    )
+    # control: the request's own token opens its page and its status fragment
+    page = client.get(f"/t/{t.page_token}/")
+    assert page.status_code == 200 and f"/t/{t.page_token}/status" in page.content.decode()
+    assert client.get(f"/t/{t.page_token}/status").status_code == 200
+    for url in ("/t/nope/", "/t/nope/status", f"/t/{t.page_token[:-1]}x/"):
+        r = client.get(url)
+        assert r.status_code == 404, url
+        assert t.page_token not in r.content.decode() and merchant.name not in r.content.decode()
 
 
 def test_it_fails_deploy_check_with_sandbox_on(settings) -> None:
@@ -125,7 +136,9 @@ def test_it_serves_the_openapi_schema(client) -> None:
     r = client.get("/api/schema/")
     assert r.status_code == 200
     assert b"/api/v1/transfers/" in r.content
-    assert client.get("/api/docs/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert "/api/schema/" in docs.content.decode() and "swagger-ui" in docs.content.decode()
 
 
 @pytest.mark.django_db

@@ -78,3 +78,10 @@ def test_it_has_a_sandbox_that_checks_the_api_key(sandbox: str) -> None:
         for headers in ({}, {"x-api-key": "someone-elses-key"}):
             r = requests.request(method, f"{sandbox}/{path}", json={}, headers=headers, timeout=5)
             assert r.status_code == 401, (path, r.status_code)
+            assert "invalid x-api-key" in r.text, path
+        # control: the planted key gets past the key check on the same call (it may still
+        # lack a session or admin token, which is a different refusal)
+        r = requests.request(
+            method, f"{sandbox}/{path}", json={}, headers={"x-api-key": API_KEY}, timeout=5
+        )
+        assert "invalid x-api-key" not in r.text and r.status_code < 500, (path, r.text)

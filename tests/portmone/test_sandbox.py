@@ -32,10 +32,14 @@ def test_it_refuses_wrong_partner_credentials(client) -> None:
 def test_it_answers_401_to_a_token_past_its_lifetime(client) -> None:
     sandbox.configure(token_ttl=5)
     token = _token(client)
-    assert _create(client, token).status_code == 201
+    created = _create(client, token)
+    assert created.status_code == 201 and created.json()["id"]  # control: a live token works
     with mock.patch.object(sandbox, "_now", return_value=sandbox._now() + 6):
-        assert _create(client, token).status_code == 401
-    assert _create(client, "made-up").status_code == 401
+        expired = _create(client, token)
+    made_up = _create(client, "made-up")
+    for r in (expired, made_up):
+        assert r.status_code == 401 and "id" not in r.json()
+        assert r.json()["error"]  # says why, in the partner API's own error shape
 
 
 def test_it_serves_facts_only_after_approval_and_only_to_the_owner(client) -> None:

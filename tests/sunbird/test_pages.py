@@ -110,8 +110,23 @@ def test_it_hides_other_merchants_runs(
         merchant=other_merchant, provider="sunbird", settings={"base_url": "http://x.invalid"}
     )
     run = make_run(other_merchant)
+    services._fail(run_id=run.pk, name="find_root_org", error="provider_unavailable: boom")
     assert staff_client.get(f"/issuance/{run.pk}/").status_code == 404
+    assert staff_client.get(f"/issuance/{run.pk}/progress").status_code == 404
     assert staff_client.post(f"/issuance/{run.pk}/retry").status_code == 404
+    assert f"/issuance/{run.pk}/" not in staff_client.get("/issuance/").content.decode()
+    run.refresh_from_db()
+    assert run.status == IssuanceRun.Status.FAILED  # the retry did nothing
+    no_enqueue.assert_not_called()
+    # control: the run's own merchant sees it and can retry it on the same routes
+    from tests import factories
+
+    staff_client.force_login(factories.staff_user(other_merchant))
+    page = staff_client.get(f"/issuance/{run.pk}/")
+    assert page.status_code == 200 and "boom" in page.content.decode()
+    assert f"/issuance/{run.pk}/" in staff_client.get("/issuance/").content.decode()
+    assert staff_client.post(f"/issuance/{run.pk}/retry").status_code == 302
+    no_enqueue.assert_called_once()
 
 
 def test_it_offers_every_endpoint_path_on_the_settings_page(staff_client: Any) -> None:
