@@ -22,7 +22,7 @@ operations are closed to them too (see `Gate`): append-only history is never del
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -221,9 +221,3 @@ def require(action: Action) -> Callable[[Callable[..., HttpResponse]], Callable[
 def actions_for(user: Any, merchant: Merchant | None) -> set[str]:
     """Every action the user may do at the merchant, for templates that hide controls."""
     return {a.value for a in Action if can(user, merchant, a)}
-
-
-def describe() -> Iterable[tuple[str, list[str]]]:
-    """(role label, allowed action labels) rows, e.g. for documentation."""
-    for role, actions in ROLE_ACTIONS.items():
-        yield Role(role).label, [LABELS[a] for a in Action if a in actions]
