@@ -10,6 +10,7 @@ import pytest
 
 from kyc import services
 from kyc.models import ProviderAccount
+from providers.portmone.client import DEFAULT_PATHS
 from tests.outbound.conftest import Capture
 
 pytestmark = pytest.mark.django_db
@@ -117,8 +118,12 @@ def test_it_tests_exactly_what_was_submitted(
         ("incode", "api_url", FORM),
         ("blockpass", "api_url", {"client_id": "c", "client_secret": "s", "webhook_secret": "w"}),
         ("corepass", "connector_url", {"connector_public_key": "00" * 57}),
-        ("portmone", "base_url", {"login": "l", "password": "p"}),
-        ("sunbird", "base_url", {"api_key": "k", "username": "u", "password": "p"}),
+        ("portmone", "base_url", {"login": "l", "password": "p", **DEFAULT_PATHS}),
+        (
+            "sunbird",
+            "base_url",
+            {"api_key": "k", "username": "u", "password": "p", "realm": "r", "client_id": "c"},
+        ),
     ],
 )
 @pytest.mark.parametrize(
@@ -137,7 +142,7 @@ def test_it_answers_a_form_error_for_a_bad_url_never_a_500(
 ) -> None:
     r = staff_client.post(f"/providers/{provider}/", {**extra, field: bad, button: "1"})
     assert r.status_code == 200
-    assert 'class="errorlist' in r.content.decode()
+    assert r.context["form"].errors.get(field), r.context["form"].errors  # this field's error
     saved = ProviderAccount.objects.filter(provider=provider)
     assert not any((a.settings or {}).get(field) == bad for a in saved)
 
