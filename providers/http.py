@@ -280,12 +280,14 @@ def resolve(target: Target) -> str:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise RetryableError(
-            "Could not reach the provider (its host name did not resolve).",
+            "Could not reach the provider (unreachable: its host name did not resolve).",
             detail=f"resolve {target.host}: {type(exc).__name__}",
         ) from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
-        raise RetryableError("Could not reach the provider.", detail=f"no address: {target.host}")
+        raise RetryableError(
+            "Could not reach the provider (unreachable).", detail=f"no address: {target.host}"
+        )
     if not target.sandbox:
         for ip in addresses:
             # Any refused address refuses the host: a name that mixes public and internal
@@ -436,7 +438,7 @@ def call(
         ) from exc
     except requests.ConnectionError as exc:
         log.warning("%s: provider unreachable (%s)", where, type(exc).__name__)
-        raise RetryableError("Could not reach the provider.", detail=where) from exc
+        raise RetryableError("Could not reach the provider (unreachable).", detail=where) from exc
     except requests.RequestException as exc:  # invalid URL, schema, headers...
         log.warning("%s: request refused by the client (%s)", where, type(exc).__name__)
         raise OutboundRefused(
