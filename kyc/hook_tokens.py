@@ -21,7 +21,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from kyc import ratelimit
-from kyc.webhooks import answer, headers_of, remote_addr
+from kyc.webhooks import answer, database_unavailable, headers_of, remote_addr
 
 # What is worth keeping of a stranger's headers, each value cut short.
 _KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for")
@@ -87,10 +87,17 @@ def refuse_unknown_tokens(
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from django.db import InterfaceError, OperationalError
+
         tokens = [str(v) for k, v in kwargs.items() if "token" in k]
-        if not tokens or all(
-            token_is_known(provider=provider, per_request=per_request, token=t) for t in tokens
-        ):
+        try:
+            known = all(
+                token_is_known(provider=provider, per_request=per_request, token=t)
+                for t in tokens
+            )
+        except (OperationalError, InterfaceError) as exc:  # the provider retries later
+            return database_unavailable(exc)
+        if known:
             return view(request, *args, **kwargs)
         if not _within_limits(request, route=route, tokens=tokens):
             response = answer(429, "Too many requests to unknown URLs; retry later.")

@@ -191,16 +191,17 @@ def guard_inbound(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
                 _ensure_kept(request, kwargs, response)
             return response
         except (OperationalError, InterfaceError) as exc:
-            _log_db_down(exc)
-            response = answer(503, "Temporarily unavailable; retry later.")
-            response["Retry-After"] = "30"
-            return response
+            return database_unavailable(exc)
 
     wrapper.inbound_guarded = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _log_db_down(exc: Exception) -> None:
+def database_unavailable(exc: Exception) -> HttpResponse:
+    """503 with Retry-After: the provider retries later; nothing was half-written."""
     import logging
 
     logging.getLogger(__name__).error("database unavailable: %s", type(exc).__name__)
+    response = answer(503, "Temporarily unavailable; retry later.")
+    response["Retry-After"] = "30"
+    return response
