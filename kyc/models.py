@@ -53,8 +53,18 @@ class Membership(models.Model):
         return f"{self.user} @ {self.merchant} ({self.role})"
 
 
+def default_api_key_scopes() -> list[str]:
+    """What a key may do unless its creator chose otherwise: no decrypted PII."""
+    return [ApiKey.Scope.READ.value, ApiKey.Scope.WRITE.value]
+
+
 class ApiKey(models.Model):
     """Stored as a SHA-256 hash; the key itself is shown once when created."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read requests, records and certificates (identity values masked)"
+        WRITE = "write", "Start verifications"
+        PII = "pii", "Read decrypted identity values (each read is audited)"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
@@ -66,6 +76,12 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A list of Scope values. A list, not three booleans, so a new scope needs no migration.
+    scopes = models.JSONField(
+        default=default_api_key_scopes,
+        blank=True,
+        help_text="What the key may do: read, write, pii (decrypted identity values).",
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -73,6 +89,17 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    @staticmethod
+    def missing_scope_message(scope: str) -> str:
+        """The 403 text (REST API and the Incode token-server endpoints alike)."""
+        return (
+            f"This API key lacks the '{scope}' scope this request needs; "
+            "an owner or administrator can create a key with it on the API keys page."
+        )
 
 
 class ProviderAccount(models.Model):

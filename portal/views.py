@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kyc import selectors, services
+from kyc import permissions, selectors, services
 from kyc.models import ApiKey, Merchant, ProviderAccount, TransferRequest
 from kyc.permissions import Action, primary_merchant, require
 from providers import registry
@@ -46,6 +46,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses this key, e.g. 'shop backend'.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices,
+        initial=[ApiKey.Scope.READ, ApiKey.Scope.WRITE],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=(
+            "Give a key only what its program needs. Warning: 'pii' lets anyone holding "
+            "the key read your customers' decrypted identity data; every such read is audited."
+        ),
+        error_messages={"required": "Choose at least one scope."},
+    )
+
+    def __init__(self, *args: Any, may_grant_pii: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A key with `pii` reads what its creator could reveal: only someone who may
+        # reveal personal data can hand that out (an admin manages keys, not PII).
+        self.may_grant_pii = may_grant_pii
+
+    def clean_scopes(self) -> list[str]:
+        scopes: list[str] = self.cleaned_data["scopes"]
+        if ApiKey.Scope.PII in scopes and not self.may_grant_pii:
+            raise forms.ValidationError(
+                "Only a member who may reveal personal data can grant the 'pii' scope."
+            )
+        return scopes
 
 
 @login_required
@@ -54,12 +78,16 @@ class ApiKeyForm(forms.Form):
 def api_keys(request: HttpRequest) -> HttpResponse:
     merchant = current_merchant(request)
     new_key = None
-    form = ApiKeyForm(request.POST or None)
+    may_grant_pii = permissions.can(request.user, merchant, Action.REVEAL_PII)
+    form = ApiKeyForm(request.POST or None, may_grant_pii=may_grant_pii)
     if request.method == "POST" and form.is_valid():
         _, new_key = services.api_key_create(
-            merchant=merchant, name=form.cleaned_data["name"], created_by=request.user
+            merchant=merchant,
+            name=form.cleaned_data["name"],
+            created_by=request.user,
+            scopes=form.cleaned_data["scopes"],
         )
-        form = ApiKeyForm()
+        form = ApiKeyForm(may_grant_pii=may_grant_pii)
     keys = ApiKey.objects.filter(merchant=merchant).order_by("-created_at")
     return render(
         request,

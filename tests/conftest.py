@@ -141,7 +141,11 @@ def other_merchant(db: Any) -> Any:
 def api_key(merchant: Any) -> str:
     from kyc import services
 
-    _, raw = services.api_key_create(merchant=merchant, name="test")
+    # Every scope: flow tests read the values they planted back through the API.
+    # tests/api_scopes holds the default key (no `pii`) to its masked answers.
+    _, raw = services.api_key_create(
+        merchant=merchant, name="test", scopes=["read", "write", "pii"]
+    )
     return raw
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -56,6 +56,37 @@ class HasMerchantKey(permissions.BasePermission):
         return isinstance(request.auth, ApiKey)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def required_scope(method: str, view: Any = None) -> str:
+    """The scope a request needs: a view's own `required_scope`, else read for safe
+    methods and write for everything else. (`pii` is never required to call a route:
+    without it identity values come back masked, see serializers.FieldValueSerializer.)"""
+    own = getattr(view, "required_scope", None)
+    if own:
+        return str(own)
+    return ApiKey.Scope.READ if method.upper() in SAFE_METHODS else ApiKey.Scope.WRITE
+
+
+class HasKeyScope(HasMerchantKey):
+    """A key, and the scope the route needs (403 naming the missing scope otherwise)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False  # DRF answers 401: no or bad key
+        scope = required_scope(request.method or "GET", view)
+        if not cast(ApiKey, request.auth).has_scope(scope):
+            raise exceptions.PermissionDenied(ApiKey.missing_scope_message(scope))
+        return True
+
+
+def may_read_pii(request: Any) -> bool:
+    """Whether this request's key may see decrypted identity values."""
+    key = getattr(request, "auth", None)
+    return isinstance(key, ApiKey) and key.has_scope(ApiKey.Scope.PII)
+
+
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     """Describes the key in the OpenAPI schema (what clients and the fuzz tests read)."""
 
@@ -66,5 +97,11 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A merchant API key: `Authorization: Bearer kp_…`.",
+            "description": (
+                "A merchant API key: `Authorization: Bearer kp_…`. Keys carry scopes: "
+                "`read` (GET routes), `write` (POST routes, e.g. starting a verification) "
+                "and `pii` (identity values decrypted in responses; each such response "
+                "is audited). A key without the scope a route needs gets 403 naming it; "
+                "without `pii`, field values are `null` with `masked: true`."
+            ),
         }

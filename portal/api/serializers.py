@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kyc.models import Certificate, IdentityField, KYCRecord, TransferEvent, TransferRequest
@@ -39,9 +41,48 @@ class TransferEventSerializer(serializers.ModelSerializer):
 
 
 class FieldValueSerializer(serializers.ModelSerializer):
+    """One identity value. It is shown only to a key with the `pii` scope, and each
+    response showing values is audited. Without `pii`, `value` is null and `masked`
+    is true; the key, status and date still say what arrived."""
+
+    # Without `pii` the value is not even decrypted (the views leave it out of the
+    # query). With it, each value served is noted in context["pii_read"]
+    # ({record id: field names}) for the one audit entry the view writes per response.
+
+    value = serializers.SerializerMethodField(
+        method_name="shown_value",
+        help_text="The value; null when masked (key without the `pii` scope) or erased.",
+    )
+    masked = serializers.SerializerMethodField(
+        help_text="True when a value exists but this key lacks the `pii` scope to see it."
+    )
+
     class Meta:
         model = IdentityField
-        fields = ("key", "value", "status", "received_at")
+        fields = ("key", "value", "masked", "status", "received_at")
+
+    def _reveal(self) -> bool:
+        return bool(self.context.get("reveal_pii"))
+
+    # Not get_value(): that name is Field.get_value(), which DRF calls for input.
+    def shown_value(self, obj: IdentityField) -> str | None:
+        if not self._reveal():
+            return None
+        value = obj.value
+        if value is not None:
+            seen: dict[int, set[str]] = self.context.get("pii_read", {})
+            seen.setdefault(obj.record_id, set()).add(obj.key)
+        return value
+
+    def get_masked(self, obj: IdentityField) -> bool:
+        return not self._reveal() and obj.erased_at is None
+
+
+def identity_fields_for_api(
+    qs: QuerySet[IdentityField], *, reveal: bool
+) -> QuerySet[IdentityField]:
+    """Peppers are never served; values are loaded (so decrypted) only when shown."""
+    return qs.defer("pepper") if reveal else qs.defer("pepper", "value")
 
 
 class TransferSerializer(serializers.ModelSerializer):
@@ -74,10 +115,14 @@ class TransferSerializer(serializers.ModelSerializer):
     def get_page_url(self, obj: TransferRequest) -> str:
         return transfer_page_url(obj)
 
+    @extend_schema_field(FieldValueSerializer(many=True))
     def get_data(self, obj: TransferRequest) -> Any:
-        """Values received for this request, once they arrived (decrypted for the merchant)."""
-        fields = IdentityField.objects.filter(transfer=obj, erased_at__isnull=True).order_by("key")
-        return FieldValueSerializer(fields, many=True).data
+        """Values received for this request, once they arrived (masked without `pii`)."""
+        fields = identity_fields_for_api(
+            IdentityField.objects.filter(transfer=obj, erased_at__isnull=True).order_by("key"),
+            reveal=bool(self.context.get("reveal_pii")),
+        )
+        return FieldValueSerializer(fields, many=True, context=self.context).data
 
 
 class TransferListSerializer(TransferSerializer):

@@ -15,4 +15,5 @@ def not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-urlpatterns = [*router.urls, re_path(r"^.*$", not_found, name="api-not-found")]
+# [\s\S], not ".": a path with an encoded newline (%0A) is an unknown API path too.
+urlpatterns = [*router.urls, re_path(r"^[\s\S]*$", not_found, name="api-not-found")]

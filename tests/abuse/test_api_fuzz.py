@@ -16,7 +16,14 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis import checks
 
 from kyc import services
-from kyc.models import Certificate, KYCRecord, Merchant, ProviderAccount, TransferRequest
+from kyc.models import (
+    Certificate,
+    IdentityField,
+    KYCRecord,
+    Merchant,
+    ProviderAccount,
+    TransferRequest,
+)
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
@@ -40,17 +47,26 @@ def keys(db) -> list[str]:
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     out = []
-    for tag in ("fuzz-a", "fuzz-b"):
+    # fuzz-a's key reads decrypted values (`pii`), fuzz-b's has the default scopes (the
+    # values come back masked): both response shapes are held to the schema.
+    for tag, scopes in (("fuzz-a", ["read", "write", "pii"]), ("fuzz-b", None)):
         merchant = Merchant.objects.create(name=tag, slug=tag)
         account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
         record = KYCRecord.objects.create(merchant=merchant, reference=f"{tag}-r")
-        TransferRequest.objects.create(
+        transfer = TransferRequest.objects.create(
             merchant=merchant, account=account, provider="corepass", reference="r", record=record
+        )
+        IdentityField.objects.create(
+            record=record,
+            provider="corepass",
+            key="SH_EMAIL",
+            value=f"{tag}@example.com",
+            transfer=transfer,
         )
         Certificate.objects.create(
             merchant=merchant, record=record, provider="sunbird", slug="s", external_id=tag
         )
-        out.append(services.api_key_create(merchant=merchant, name=tag)[1])
+        out.append(services.api_key_create(merchant=merchant, name=tag, scopes=scopes)[1])
     yield out
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)

@@ -54,7 +54,7 @@ def test_it_serves_the_login_page(client) -> None:
 
 @pytest.mark.django_db
 def test_it_shows_an_api_key_once(staff_client) -> None:
-    r = staff_client.post("/keys/", {"name": "backend"})
+    r = staff_client.post("/keys/", {"name": "backend", "scopes": ["read", "write"]})
     body = r.content.decode()
     assert "kp_" in body and "shown only this once" in body
     again = staff_client.get("/keys/").content.decode()

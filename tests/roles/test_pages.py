@@ -178,7 +178,8 @@ CASES = [
         "api_keys",
         "post",
         lambda w: reverse("api_keys"),
-        data=lambda w: {"name": "minted", "scopes": ["read", "write", "pii"]},
+        # no `pii`: only a member who may reveal PII grants it (tests/api_scopes)
+        data=lambda w: {"name": "minted", "scopes": ["read", "write"]},
         effect=_key_minted,
     ),
     Case(

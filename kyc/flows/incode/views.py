@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -12,12 +13,12 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from kyc import permissions, selectors, services
 from kyc import tasks as kyc_tasks
 from kyc.flows.incode import services as incode_services
-from kyc.models import InboundEvent, Merchant, ProviderAccount, TransferRequest
+from kyc.models import ApiKey, InboundEvent, ProviderAccount, TransferRequest
 from kyc.permissions import Action
 from kyc.status import Status
 from kyc.webhooks import BodyTooLarge, answer, headers_of, read_body, remote_addr, too_many
@@ -98,9 +99,17 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --- token-server endpoints (seed: GET /start, GET /onboarding-url) -----------------
+#
+# The seed takes everything in the query string. Query strings are written to access
+# logs (the portal's, a proxy's, the load balancer's), and merchants use e-mail
+# addresses as references, so only the redirect URL is accepted there; the reference
+# comes in the body of a POST (JSON or form) or in the X-Reference header.
+
+QUERY_PARAMS = frozenset({"redirectUrl", "redirectionUrl"})
+REFERENCE_HEADER = "X-Reference"
 
 
-def _merchant_for(request: HttpRequest) -> Merchant | None:
+def _key_for(request: HttpRequest) -> ApiKey | None:
     """`Authorization: Bearer <portal API key>`: the same keys as the REST API."""
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme != "Bearer" or not raw.strip():
@@ -109,7 +118,7 @@ def _merchant_for(request: HttpRequest) -> Merchant | None:
     if key is None:
         return None
     services.api_key_touch(key=key)
-    return key.merchant
+    return key
 
 
 def _json(data: dict[str, object], status: int = 200) -> JsonResponse:
@@ -118,27 +127,86 @@ def _json(data: dict[str, object], status: int = 200) -> JsonResponse:
     return response
 
 
+class _BadInput(Exception):
+    pass
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    """A POST's parameters: a JSON object or a form; nothing for a GET."""
+    if request.method != "POST":
+        return {}
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            raise _BadInput("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise _BadInput("the JSON body must be an object")
+        return data
+    return request.POST.dict()
+
+
+def _text(data: dict[str, Any], *names: str, limit: int) -> str:
+    for name in names:
+        value = data.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise _BadInput(f"{name} must be a string")
+        value = value.strip()
+        if len(value) > limit:
+            raise _BadInput(f"{name} is longer than {limit} characters")
+        return value
+    return ""
+
+
+def _start_input(request: HttpRequest) -> tuple[str, str]:
+    """(reference, redirect URL) from where each may come; _BadInput says what is wrong."""
+    unknown = sorted(set(request.GET) - QUERY_PARAMS)
+    if unknown:
+        # Names only: the values may be exactly what must not be echoed or logged.
+        names = ", ".join(n[:40] for n in unknown[:5])
+        raise _BadInput(
+            f"query parameter(s) not accepted: {names}. Query strings end up in access "
+            f"logs: send the customer reference in the body of a POST (JSON or form "
+            f'field "reference") or in the {REFERENCE_HEADER} header; only redirectUrl '
+            "may be in the query."
+        )
+    body = _body(request)
+    reference = _text(body, "reference", limit=200) or _text(
+        {"reference": request.headers.get(REFERENCE_HEADER, "")}, "reference", limit=200
+    )
+    redirect_url = _text(body, "redirectUrl", "redirectionUrl", limit=1000) or _text(
+        request.GET.dict(), "redirectUrl", "redirectionUrl", limit=1000
+    )
+    if redirect_url:
+        try:
+            URLValidator(schemes=["http", "https"])(redirect_url)
+        except ValidationError:
+            raise _BadInput("redirectUrl must be an http(s) URL") from None
+    return reference, redirect_url
+
+
 def _start(request: HttpRequest, *, with_url: bool) -> HttpResponse:
-    merchant = _merchant_for(request)
-    if merchant is None:
+    key = _key_for(request)
+    if key is None:
         response = _json(
             {"error": "An API key is required: 'Authorization: Bearer <api key>'."}, 401
         )
         response["WWW-Authenticate"] = "Bearer"
         return response
-    redirect_url = request.GET.get("redirectUrl") or request.GET.get("redirectionUrl") or ""
-    if redirect_url:
-        try:
-            URLValidator(schemes=["http", "https"])(redirect_url)
-        except ValidationError:
-            return _json({"error": "redirectUrl must be an http(s) URL"}, 400)
-    reference = (request.GET.get("reference") or "").strip()[:200] or f"sdk-{secrets.token_hex(8)}"
+    if not key.has_scope(ApiKey.Scope.WRITE):  # it starts a (paid) verification
+        return _json({"error": ApiKey.missing_scope_message(ApiKey.Scope.WRITE)}, 403)
+    try:
+        reference, redirect_url = _start_input(request)
+    except _BadInput as exc:
+        return _json({"error": str(exc)}, 400)
     try:
         transfer = services.transfer_create(
-            merchant=merchant,
+            merchant=key.merchant,
             provider=PROVIDER,
-            reference=reference,
-            redirect_url=redirect_url[:1000],
+            reference=reference or f"sdk-{secrets.token_hex(8)}",
+            redirect_url=redirect_url,
             source="api",
         )
     except InvalidInput as exc:
@@ -157,12 +225,16 @@ def _start(request: HttpRequest, *, with_url: bool) -> HttpResponse:
     return _json(body)
 
 
-@require_GET
+# POST carries the reference in its body; authenticated by the API key alone (no
+# cookie), so there is no session for a cross-site request to ride: no CSRF token.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
 def sdk_start(request: HttpRequest) -> HttpResponse:
     return _start(request, with_url=False)
 
 
-@require_GET
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
 def sdk_onboarding_url(request: HttpRequest) -> HttpResponse:
     return _start(request, with_url=True)
 

@@ -1,0 +1,70 @@
+"""A merchant with one customer whose identity values arrived, and keys of any scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from kyc import services
+from kyc.models import (
+    Certificate,
+    IdentityField,
+    KYCRecord,
+    Merchant,
+    ProviderAccount,
+    TransferRequest,
+)
+from tests.incode.conftest import incode_account, sandbox  # noqa: F401  (token-server tests)
+
+# Planted values: no response of a key without `pii`, and no audit entry, may contain them.
+EMAIL = "ada.planted@example.com"
+DOB = "1815-12-10"
+
+
+@dataclass
+class World:
+    merchant: Merchant
+    record: KYCRecord
+    transfer: TransferRequest
+    certificate: Certificate
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    merchant = Merchant.objects.create(name="Scopes Ltd", slug="scopes-ltd")
+    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
+    record = KYCRecord.objects.create(merchant=merchant, reference="cust-1", provider="corepass")
+    transfer = TransferRequest.objects.create(
+        merchant=merchant, account=account, provider="corepass", reference="cust-1", record=record
+    )
+    for key, value in (("SH_EMAIL", EMAIL), ("SH_Passport_DOB", DOB)):
+        IdentityField.objects.create(
+            record=record, provider="corepass", key=key, value=value, transfer=transfer
+        )
+    certificate = Certificate.objects.create(
+        merchant=merchant, record=record, provider="sunbird", slug="course", external_id="c-1"
+    )
+    return World(merchant=merchant, record=record, transfer=transfer, certificate=certificate)
+
+
+KeyFactory = Callable[..., tuple[APIClient, Any]]
+
+
+@pytest.fixture
+def key_with(world: World) -> KeyFactory:
+    """key_with("read", "pii") -> (client authenticated with that key, ApiKey)."""
+
+    def make(*scopes: str) -> tuple[APIClient, Any]:
+        key, raw = services.api_key_create(
+            merchant=world.merchant, name="-".join(scopes) or "none", scopes=scopes
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.raw_key = raw  # type: ignore[attr-defined]
+        return client, key
+
+    return make
