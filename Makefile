@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak bench lint install migrate demo clean promises
+.PHONY: run test soak bench lint install migrate demo clean promises mutate
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,22 @@ test: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
 	@$(BIN)/python scripts/promises.py > /dev/null
+
+# CI (CI=true) fails the run when a test skips for a reason outside the allow-list in
+# tests/conftest.py (ALLOWED_SKIPS); `make test STRICT_SKIPS=1` does the same locally.
+
+# Mutation testing of the security-critical modules (config: [tool.mutmut] in pyproject.toml).
+# Slow, so not part of `make test`. Prints every surviving mutant and fails if there is one.
+# Narrow it with e.g. `make mutate MUTANTS='kyc.crypto*'`.
+MUTANTS ?= kyc.crypto* kyc.status* kyc.selectors* kyc.services.x_inbound_store* \
+	portal.api.auth* providers.corepass.signature* providers.blockpass.signature* \
+	providers.corepass.callbacks*
+mutate: install
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)')
+	@$(BIN)/mutmut results > var/mutmut-results.txt 2>&1; cat var/mutmut-results.txt
+	@! grep -q ": survived$$" var/mutmut-results.txt \
+		|| (echo "make mutate: surviving mutants above: add a test that kills each"; exit 1)
 
 # Re-render README's "What we promise" table from the figures the last test run recorded.
 promises:
