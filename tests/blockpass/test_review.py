@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from kyc import services as kyc_services
+from kyc.contract import FieldValue
 from kyc.flows.blockpass import services
 from kyc.models import Certificate, IdentityField, KYCRecord, ProviderAccount
-from providers.base import FieldValue
 from providers.blockpass.forms import BlockpassSettingsForm
 
 pytestmark = pytest.mark.django_db
@@ -130,13 +130,13 @@ def test_a_final_rejection_rejects_the_record(
 
 def test_it_keeps_the_previous_webhook_secret_when_the_merchant_changes_it() -> None:
     stored = {
-        "api_url": "https://bp.example",
+        "api_url": "https://kyc.blockpass.org",
         "client_id": "c",
         "client_secret": "cs",
         "webhook_secret": "old-secret",
     }
     form = BlockpassSettingsForm(
-        {"api_url": "https://bp.example", "client_id": "c", "webhook_secret": "new-secret"},
+        {"api_url": "https://kyc.blockpass.org", "client_id": "c", "webhook_secret": "new-secret"},
         stored=stored,
     )
     assert form.is_valid(), form.errors
@@ -146,6 +146,6 @@ def test_it_keeps_the_previous_webhook_secret_when_the_merchant_changes_it() -> 
     assert merged["webhook_secret_previous_until"]
     # Saving again without a new secret keeps everything as it is.
     again = BlockpassSettingsForm(
-        {"api_url": "https://bp.example", "client_id": "c"}, stored=merged
+        {"api_url": "https://kyc.blockpass.org", "client_id": "c"}, stored=merged
     )
     assert again.is_valid() and again.merged_settings() == merged

@@ -47,14 +47,17 @@ def test_it_saves_a_base64_connector_key_and_normalised_items(staff_client: Any)
 
 
 def test_it_reports_the_test_connection_result(
-    live_server: Any, staff_client: Any, merchant: Any
+    public_url: str, staff_client: Any, merchant: Any, settings: Any
 ) -> None:
-    account = make_account(merchant, url=f"{live_server.url}/sandbox/corepass")
-    r = staff_client.post("/providers/corepass/", {"test": "1"}, follow=True)
+    # Test connection tests what is submitted, so the form is posted in full.
+    account = make_account(merchant, url=f"{public_url}/sandbox/corepass")
+    submitted = {**account.settings, "test": "1"}
+    r = staff_client.post("/providers/corepass/", submitted, follow=True)
     assert "Connection works" in r.content.decode()
-    account.settings = {**account.settings, "connector_url": "http://127.0.0.1:9/none"}
-    account.save()
-    r = staff_client.post("/providers/corepass/", {"test": "1"}, follow=True)
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]  # a closed local port: unreachable
+    r = staff_client.post(
+        "/providers/corepass/", {**submitted, "connector_url": "http://127.0.0.1:9/none"}, follow=True
+    )
     assert "Connection failed (provider_unavailable)" in r.content.decode()
 
 

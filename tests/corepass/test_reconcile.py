@@ -76,8 +76,9 @@ def test_it_gives_data_to_a_later_request_that_shares_the_qr(client: Any, accoun
     assert TransferRequest.objects.get(pk=later.pk).status == "completed"
 
 
-def test_it_tests_the_connection_against_the_sandbox(live_server: Any) -> None:
-    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/corepass/")
+def test_it_tests_the_connection_against_the_sandbox(public_url: str) -> None:
+    # the outbound policy lets the portal reach only its own sandbox on loopback
+    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/corepass/")
     assert "valid Ed448" in ADAPTER.test_connection(settings=settings_, state={})
     with pytest.raises(ProviderError, match="57-byte"):
         ADAPTER.test_connection(
@@ -85,6 +86,7 @@ def test_it_tests_the_connection_against_the_sandbox(live_server: Any) -> None:
         )
     with pytest.raises(ProviderError) as exc:
         ADAPTER.test_connection(
-            settings={**settings_, "connector_url": f"{live_server.url}/nope"}, state={}
+            settings={**settings_, "connector_url": f"{public_url}/sandbox/corepass/nope"},
+            state={},
         )
     assert exc.value.code == "provider_not_found"
