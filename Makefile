@@ -27,10 +27,13 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py demo
 
-# Every test, against PostgreSQL and Redis (DATABASE_URL / REDIS_URL override the local defaults).
+# Every test, against PostgreSQL and Redis. scripts/with_services.py brings up what the
+# tests need first: DATABASE_URL / REDIS_URL when set (never a fallback); else the servers
+# at 127.0.0.1:5432 / 6379 when they answer; else throwaway ones started from the installed
+# binaries on free ports and stopped when the run ends. As root it apt-get installs what
+# is missing (chromium, postgresql, redis-server); anyone else is told the package names.
 test: install
-	$(BIN)/python scripts/check_services.py
-	$(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+	$(BIN)/python scripts/with_services.py -- $(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
 	@$(BIN)/python scripts/promises.py > /dev/null
 
 # CI (CI=true) fails the run when a test skips for a reason outside the allow-list in

@@ -286,7 +286,7 @@ def browser() -> Iterator[Any]:
     """Debian's chromium, driven by Playwright (no downloaded browsers)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
-            "Debian's chromium is not installed: `apt-get install chromium` (.ci/run does this)."
+            "Debian's chromium is not installed: `apt-get install chromium` (make test does this when run as root)."
         )
     from playwright.sync_api import sync_playwright
 
