@@ -320,6 +320,31 @@ class ThrowawayRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _alive(pidfile: Path) -> bool:
+    try:
+        os.kill(int(pidfile.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def sweep_leftovers(min_age: float = 600.0) -> None:
+    """Remove the data of throwaway servers whose run was killed (SIGKILL skips `stop`).
+
+    Only directories older than `min_age` with no live server: a concurrent run's
+    directory is either young (still starting) or has its server's pid file.
+    """
+    dirs = [*SERVICES_DIR.glob("pg-*"), *SERVICES_DIR.glob("redis-*")]
+    dirs += Path(tempfile.gettempdir()).glob("portal-test-pg-*")
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            if time.time() - d.stat().st_mtime < min_age:
+                continue
+            pidfiles = [d / "data" / "postmaster.pid", *d.glob("redis-server.*.pid")]
+            if not any(_alive(f) for f in pidfiles if f.exists()):
+                shutil.rmtree(d, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def services(
     environ: Mapping[str, str], *, chromium: bool = True, root: bool | None = None
@@ -333,6 +358,8 @@ def services(
     if needed:
         apt_install(needed)
     env = dict(environ)
+    if pg.url is None or rd.url is None:
+        sweep_leftovers()
     with contextlib.ExitStack() as stack:
         if pg.url is None:
             pg_ctl = find_pg_ctl()

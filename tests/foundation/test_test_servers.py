@@ -162,3 +162,29 @@ def test_it_passes_on_the_commands_failure_and_still_stops_the_servers(tmp_path)
     db_url, redis_url = urls.read_text().split()
     assert not answers("127.0.0.1", port_of(db_url))
     assert not answers("127.0.0.1", port_of(redis_url))
+
+
+def test_it_sweeps_the_data_of_killed_runs_but_not_of_live_servers(tmp_path, monkeypatch) -> None:
+    services_dir, tmp = tmp_path / "var-test-services", tmp_path / "tmp"
+    monkeypatch.setattr(with_services, "SERVICES_DIR", services_dir)
+    monkeypatch.setattr(with_services.tempfile, "gettempdir", lambda: str(tmp))
+    dead_pid = 2**22 + 1  # above Linux's highest possible pid_max: never a live process
+    killed_pg = tmp / "portal-test-pg-1111-x" / "data"
+    live_pg = tmp / "portal-test-pg-2222-x" / "data"
+    killed_redis = services_dir / "redis-3333-x"
+    live_redis = services_dir / "redis-4444-x"
+    young = services_dir / "pg-5555-x"  # a concurrent run still starting: no pid file yet
+    for d in (killed_pg, live_pg, killed_redis, live_redis, young):
+        d.mkdir(parents=True)
+    (killed_pg / "postmaster.pid").write_text(f"{dead_pid}\n/data\n")
+    (live_pg / "postmaster.pid").write_text(f"{os.getpid()}\n/data\n")
+    (killed_redis / "redis-server.3333.pid").write_text(f"{dead_pid}\n")
+    (live_redis / "redis-server.4444.pid").write_text(f"{os.getpid()}\n")
+    old = time.time() - 3600
+    for d in (killed_pg.parent, live_pg.parent, killed_redis, live_redis):
+        os.utime(d, (old, old))
+
+    with_services.sweep_leftovers()
+
+    assert not killed_pg.parent.exists() and not killed_redis.exists()
+    assert live_pg.exists() and live_redis.exists() and young.exists()
