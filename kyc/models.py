@@ -431,3 +431,135 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+
+
+# --- outgoing webhooks to merchants' backends (kyc/outbox.py) -----------------------
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant's URL that receives signed events (Standard Webhooks)."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=1000)
+    # Event types, or ["*"] for every event.
+    events = models.JSONField(default=list, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # "whsec_" + base64; shown once. The previous secret keeps signing until it expires.
+    secret = EncryptedTextField()
+    previous_secret = EncryptedTextField(blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set only when the endpoint was created through a key with the `pii` scope.
+    include_pii = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Start of the current run of failures (None after any success): 5 days of it disables.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.merchant} -> {self.url}"
+
+    def subscribed(self, event_type: str) -> bool:
+        return "*" in (self.events or []) or event_type in (self.events or [])
+
+
+class WebhookMessage(models.Model):
+    """The outbox: one row per event, written in the transaction of the change it reports.
+
+    The primary key only grows, so it is the payload's `sequence` (for one object, a
+    later change always has a larger number)."""
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="webhook_messages"
+    )
+    msg_id = models.CharField(max_length=40, unique=True)  # webhook-id: "msg_…"
+    event_type = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict)  # never decrypted PII
+    # For `ping`: only this endpoint receives the message.
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # When deliveries (one per subscribed endpoint) were created; None: the sweeper does it.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["dispatched_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.msg_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One message to one endpoint, retried on the schedule until 2xx or the last attempt."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (replayable)"
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)  # in the current retry schedule
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "endpoint"], name="one_delivery_per_endpoint"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["endpoint", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} -> {self.endpoint_id} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery: what the receiver answered, and how fast."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts_log"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True)  # the first 1 KB of the answer
+    error = models.CharField(max_length=300, blank=True)
+    trigger = models.CharField(max_length=20, default="auto")  # auto | replay | recover | test
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} at {self.at:%H:%M:%S}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

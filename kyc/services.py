@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from kyc import flows, selectors
+from kyc import flows, outbox, selectors
 from kyc.crypto import lookup_hash
 from kyc.models import (
     ApiKey,
@@ -315,6 +315,7 @@ def transfer_create(
         TransferEvent.objects.create(
             transfer=transfer, status=Status.CREATED, detail="Request created", source=source
         )
+        outbox.transfer_event(transfer=transfer, old_status=None)  # verification.created
 
     callback_url, webhook_url, page_url = _urls(transfer)
     try:
@@ -344,6 +345,7 @@ def transfer_create(
         provider_account_set_state(account_id=account.pk, updates=result.state_updates)
     with transaction.atomic():
         t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
+        old_status = t.status
         t.provider_ref = result.provider_ref
         t.provider_data = {**t.provider_data, **result.data}
         t.provider_secrets = {**(t.provider_secrets or {}), **result.secrets}
@@ -367,6 +369,7 @@ def transfer_create(
             detail=result.detail or "Waiting for the customer",
             source=source,
         )
+        outbox.transfer_event(transfer=t, old_status=old_status)
         _publish_on_commit(t)
         started = flows.hook(provider, "transfer_started")
         if started is not None:  # e.g. a poll chain for providers without callbacks
@@ -396,6 +399,7 @@ def transfer_apply(
     now = timezone.now()
     with transaction.atomic():
         t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+        old_status = t.status
         changed = False
         notes: list[str] = []
         if update.provider_status and update.provider_rank >= t.provider_rank:
@@ -449,6 +453,7 @@ def transfer_apply(
                 source=source,
                 inbound=inbound,
             )
+        outbox.transfer_event(transfer=t, old_status=old_status)  # in this transaction
         _publish_on_commit(t)
     return changed
 

@@ -90,3 +90,36 @@ def ping(value: str) -> str:
 
     cache.set(f"ping:{value}", "pong", 60)
     return value
+
+
+# --- outgoing webhooks (kyc/outbox.py) ----------------------------------------------
+# One task per delivery: a slow endpoint holds only its own task (15 s at most).
+
+
+@shared_task(
+    base=SweptTask, name="kyc.tasks.dispatch_webhook_message", acks_late=True, ignore_result=True
+)
+def dispatch_webhook_message(message_id: int) -> int:
+    """Fan a committed message out to its endpoints. Safe twice: dispatched once."""
+    from kyc import outbox
+
+    return len(outbox.webhook_message_dispatch(message_id=message_id))
+
+
+@shared_task(
+    base=SweptTask, name="kyc.tasks.send_webhook_delivery", acks_late=True, ignore_result=True
+)
+def send_webhook_delivery(delivery_id: int, trigger: str = "auto") -> str:
+    """One attempt of one delivery. Safe twice: a leased delivery is not sent again."""
+    from kyc import outbox
+
+    return outbox.webhook_delivery_send(delivery_id=delivery_id, trigger=trigger)
+
+
+@shared_task(name="kyc.tasks.sweep_webhooks", acks_late=True, ignore_result=True)
+def sweep_webhooks() -> int:
+    """Beat: send what the broker or a killed worker lost, and retries due later than
+    CELERY_MAX_COUNTDOWN."""
+    from kyc import outbox
+
+    return outbox.webhook_sweep()

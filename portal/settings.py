@@ -242,6 +242,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "kyc.tasks.sweep_inbox", "schedule": 60.0},
+    "sweep-webhooks": {"task": "kyc.tasks.sweep_webhooks", "schedule": 30.0},
     "reconcile-transfers": {"task": "kyc.tasks.reconcile_transfers", "schedule": 60.0},
     "erase-expired-pii": {
         "task": "kyc.tasks.erase_expired_pii",

@@ -66,6 +66,7 @@ DEFAULT_ALLOWED_HOSTS: dict[str, tuple[str, ...]] = {
     "portmone": ("portmone.com.ua", "*.portmone.com.ua"),
     "corepass": ("*",),
     "sunbird": ("*",),
+    "webhook": ("*",),  # merchants' own backends (kyc/outbox.py), any public host
 }
 
 _V4_REFUSED = tuple(

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from kyc import outbox
 from kyc import services as kyc_services
 from kyc.crypto import lookup_hash
 from kyc.models import (
@@ -169,6 +170,8 @@ def record_review_recompute(*, record: KYCRecord) -> str:
         if new != locked.review_status:
             locked.review_status = new
             locked.save(update_fields=["review_status", "updated_at"])
+            if new in (KYCRecord.Review.APPROVED, KYCRecord.Review.REJECTED):
+                outbox.record_review_decided_event(record=locked)  # same transaction
     record.review_status = new
     return new
 
@@ -836,7 +839,7 @@ def cert_promise_store(*, promise: CertPromise, pulled: PulledCertificate) -> Ce
     """Its own transaction, first thing after the pull: Blockpass has deleted the raw data."""
     with transaction.atomic():
         p = CertPromise.objects.select_for_update().get(pk=promise.pk)
-        cert, _ = Certificate.objects.get_or_create(
+        cert, created = Certificate.objects.get_or_create(
             merchant_id=p.merchant_id,
             provider=PROVIDER,
             external_id=p.promise_id,
@@ -848,6 +851,8 @@ def cert_promise_store(*, promise: CertPromise, pulled: PulledCertificate) -> Ce
                 "status": ReviewState.RECEIVED,
             },
         )
+        if created:
+            outbox.certificate_received_event(cert=cert)
         p.state = CertPromise.State.PULLED
         p.last_error = ""
         p.next_attempt_at = None

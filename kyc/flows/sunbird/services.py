@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from kyc import outbox
 from kyc import services as kyc_services
 from kyc.flows.sunbird.models import (
     STEP_NAMES,
@@ -415,6 +416,8 @@ def _finish(*, run_id: int, name: str, result: StepResult) -> bool:
             run.status = IssuanceRun.Status.DONE
             run.finished_at = now
         run.save()
+        if nxt is None:
+            outbox.issuance_run_finished_event(run=run)  # same transaction
     return True
 
 

@@ -1,0 +1,551 @@
+"""Signed delivery to a real receiver: every event, retries, rotation, disabling, replay.
+
+The receiver verifies each request with the `standardwebhooks` package (the spec's own
+implementation), so a wrong header, body or signature fails these tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from kyc import outbox, services
+from kyc.models import (
+    AuditEntry,
+    CertPromise,
+    IdentityField,
+    KYCRecord,
+    ProviderAccount,
+    ReviewState,
+    TransferRequest,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookMessage,
+)
+from kyc.services import StatusUpdate
+from kyc.status import Status
+from providers.errors import InvalidInput
+from tests import factories
+from tests.outbox.conftest import Receiver, Shop, deliver_all, make_transfer
+
+pytestmark = pytest.mark.django_db
+
+
+def verified(receiver: Receiver, secret: str) -> list[dict[str, Any]]:
+    """Every received payload, each checked against `secret` as a receiver would."""
+    wh = Webhook(secret)
+    return [wh.verify(r.body, r.headers) for r in receiver.requests]
+
+
+def test_it_delivers_a_status_change_signed_with_the_endpoint_secret(
+    shop: Shop, receiver: Receiver
+) -> None:
+    transfer = make_transfer(shop)
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
+    )
+    deliver_all()
+    payloads = verified(receiver, shop.secret)
+    assert [p["type"] for p in payloads] == ["verification.updated", "verification.completed"]
+    data = payloads[0]["data"]
+    assert data["id"] == str(transfer.pk) and data["status"] == "completed"
+    assert data["reference"] == "order-1" and isinstance(data["sequence"], int)
+    assert payloads[0]["timestamp"].endswith("Z")
+    headers = receiver.requests[0].headers
+    assert headers["webhook-id"].startswith("msg_")
+    assert headers["content-type"] == "application/json"
+    # Another secret does not verify: the signature is really the endpoint's.
+    with pytest.raises(WebhookVerificationError):
+        Webhook(outbox.new_secret()).verify(receiver.requests[0].body, headers)
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"succeeded"}
+
+
+def test_it_numbers_changes_of_one_object_in_order(shop: Shop, receiver: Receiver) -> None:
+    transfer = make_transfer(shop)
+    for status in (Status.PENDING, Status.ACCEPTED, Status.PROCESSING):
+        services.transfer_apply(
+            transfer_id=transfer.pk, update=StatusUpdate(status=status), source="callback"
+        )
+    deliver_all()
+    updates = [p for p in verified(receiver, shop.secret) if p["type"] == "verification.updated"]
+    by_sequence = sorted(updates, key=lambda p: p["data"]["sequence"])
+    assert [p["data"]["status"] for p in by_sequence] == ["pending", "accepted", "processing"]
+    assert len({p["data"]["sequence"] for p in updates}) == 3
+
+
+def test_it_sends_nothing_for_a_callback_that_changes_no_status(
+    shop: Shop, receiver: Receiver
+) -> None:
+    transfer = make_transfer(shop)
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="callback"
+    )
+    services.transfer_apply(  # the same status again (a repeated callback)
+        transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="callback"
+    )
+    assert WebhookMessage.objects.filter(event_type="verification.updated").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        (Status.FAILED, "verification.failed"),
+        (Status.DECLINED, "verification.failed"),
+        (Status.EXPIRED, "verification.expired"),
+        (Status.CANCELLED, "verification.canceled"),
+        (Status.COMPLETED, "verification.completed"),
+    ],
+)
+def test_it_sends_the_end_event_of_each_terminal_status(
+    status: str, event: str, shop: Shop, receiver: Receiver
+) -> None:
+    transfer = make_transfer(shop)
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=status), source="callback"
+    )
+    deliver_all()
+    assert [p["type"] for p in verified(receiver, shop.secret)] == ["verification.updated", event]
+
+
+def test_it_delivers_every_event_type(shop: Shop, receiver: Receiver) -> None:
+    from kyc.flows.blockpass import services as blockpass
+    from kyc.flows.sunbird import services as sunbird
+    from kyc.flows.sunbird.models import IssuanceStep
+    from providers.blockpass.schemas import PulledCertificate
+    from tests.corepass.conftest import USER
+    from tests.sunbird.conftest import make_run
+
+    # verification.created (+ updated and failed: the provider is stubbed to refuse)
+    adapter = type(services.registry.get("corepass"))
+    with (
+        mock.patch.object(adapter, "validate_start", return_value=(USER, ["SH_EMAIL"])),
+        mock.patch.object(adapter, "start_transfer", side_effect=InvalidInput("stubbed")),
+        pytest.raises(InvalidInput),
+    ):
+        services.transfer_create(merchant=shop.merchant, provider="corepass", reference="r-1")
+    transfer = make_transfer(shop, "r-2")
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
+    )
+    expired = make_transfer(shop, "r-3")
+    TransferRequest.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    services.transfer_expire_overdue()
+    services.transfer_apply(
+        transfer_id=make_transfer(shop, "r-4").pk,
+        update=StatusUpdate(status=Status.FAILED),
+        source="callback",
+    )
+    services.transfer_apply(
+        transfer_id=make_transfer(shop, "r-5").pk,
+        update=StatusUpdate(status=Status.CANCELLED),
+        source="staff",
+    )
+    # record.review_decided: every item of a Blockpass record approved
+    record = KYCRecord.objects.create(
+        merchant=shop.merchant, reference="bp-1", provider="blockpass"
+    )
+    IdentityField.objects.create(
+        record=record, provider="blockpass", key="email", value="x", status=ReviewState.APPROVED
+    )
+    blockpass.record_review_recompute(record=record)
+    # certificate.received: a pulled certificate promise
+    promise = CertPromise.objects.create(merchant=shop.merchant, record=record, promise_id="p-1")
+    blockpass.cert_promise_store(promise=promise, pulled=PulledCertificate(slug="c", raw=b"{}"))
+    # issuance.run.finished: the last step of a Sunbird run finishes
+    ProviderAccount.objects.create(
+        merchant=shop.merchant,
+        provider="sunbird",
+        enabled=True,
+        settings={"base_url": "https://sunbird.example.org"},  # never called here
+    )
+    run = make_run(shop.merchant)
+    last = run.steps.order_by("-order").first()
+    run.steps.exclude(pk=last.pk).update(status=IssuanceStep.Status.DONE)
+    sunbird._finish(run_id=run.pk, name=last.name, result=sunbird.StepResult({}, {}))
+    # ping
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+
+    deliver_all()
+    types = [p["type"] for p in verified(receiver, shop.secret)]
+    assert set(types) == set(outbox.EVENT_TYPES), sorted(set(outbox.EVENT_TYPES) - set(types))
+    assert len(receiver.ids()) == len(set(receiver.ids()))  # one id per message
+
+
+def test_it_creates_a_created_event_in_the_transaction_of_the_request(
+    shop: Shop, receiver: Receiver
+) -> None:
+    """transfer_create commits the request before calling the provider: the created
+    message is in that commit, so a crash during the provider call still reports it."""
+    adapter = type(services.registry.get("corepass"))
+    boom = RuntimeError("worker killed during the provider call")
+    from tests.corepass.conftest import USER
+
+    with (
+        mock.patch.object(adapter, "validate_start", return_value=(USER, ["SH_EMAIL"])),
+        mock.patch.object(adapter, "start_transfer", side_effect=boom),
+        pytest.raises(RuntimeError),
+    ):
+        services.transfer_create(merchant=shop.merchant, provider="corepass", reference="r-1")
+    assert list(WebhookMessage.objects.values_list("event_type", flat=True)) == [
+        "verification.created"
+    ]
+
+
+def test_it_writes_no_message_when_the_change_rolls_back(shop: Shop) -> None:
+    transfer = make_transfer(shop)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.transfer_apply(
+            transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="poll"
+        )
+        assert WebhookMessage.objects.count() == 2  # written inside the change's transaction
+        raise RuntimeError("the request failed after the status change")
+    assert WebhookMessage.objects.count() == 0
+    transfer.refresh_from_db()
+    assert transfer.status == Status.CREATED
+
+
+def test_it_enqueues_sending_only_after_commit(shop: Shop) -> None:
+    transfer = make_transfer(shop)
+    with mock.patch("kyc.outbox._enqueue_dispatch") as enqueue:
+        with transaction.atomic():
+            services.transfer_apply(
+                transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
+            )
+            assert not enqueue.called
+    # pytest-django keeps the test in a transaction: run what a real commit would run
+    # (the equivalent with django_capture_on_commit_callbacks).
+    message = WebhookMessage.objects.get()
+    with mock.patch("kyc.tasks.dispatch_webhook_message.delay") as delay:
+        outbox._enqueue_dispatch(message.pk)
+    delay.assert_called_once_with(message.pk)
+
+
+def test_it_runs_the_dispatch_on_commit(
+    shop: Shop, django_capture_on_commit_callbacks: Any
+) -> None:
+    transfer = make_transfer(shop)
+    with (
+        mock.patch("kyc.tasks.dispatch_webhook_message.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.transfer_apply(
+            transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
+        )
+    message = WebhookMessage.objects.get()
+    delay.assert_called_once_with(message.pk)
+
+
+def test_it_retries_with_the_same_id_until_a_2xx(shop: Shop, receiver: Receiver) -> None:
+    receiver.script = [500, 500]
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    assert len(receiver.requests) == 3
+    assert len(set(receiver.ids())) == 1
+    verified(receiver, shop.secret)  # every attempt is signed
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "succeeded" and delivery.attempts == 3
+    attempts = list(delivery.attempts_log.order_by("at", "id"))
+    assert [a.status_code for a in attempts] == [500, 500, 200]
+    assert attempts[-1].response_body == '{"ok": true}'
+    assert all(a.latency_ms >= 0 for a in attempts)
+    shop.endpoint.refresh_from_db()
+    assert shop.endpoint.failing_since is None and shop.endpoint.last_success_at is not None
+
+
+def test_it_schedules_retries_from_the_setting_with_jitter(
+    shop: Shop, receiver: Receiver, settings: Any
+) -> None:
+    settings.WEBHOOK_RETRY_SCHEDULE = [0, 300, 1800]
+    receiver.default = 503
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.attempts == 1 and delivery.state == "pending"
+    wait = (delivery.next_attempt_at - delivery.attempts_log.get().at).total_seconds()
+    assert 270 <= wait <= 330  # 300 s ± 10 %
+    # Not due yet: the sweeper's send does nothing now, and sends once it is due.
+    assert outbox.webhook_delivery_send(delivery_id=delivery.pk) == "not due"
+    later = timezone.now() + dt.timedelta(seconds=331)
+    outbox.webhook_delivery_send(delivery_id=delivery.pk, now=later)
+    assert len(receiver.requests) == 2
+
+
+def send_now(delivery_id: int, trigger: str = "auto", countdown: float = 0) -> None:
+    """What the enqueued task does, inline."""
+    outbox.webhook_delivery_send(delivery_id=delivery_id, trigger=trigger)
+
+
+def test_it_gives_up_after_the_last_attempt_and_a_replay_resends_the_original_id(
+    shop: Shop, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    receiver.default = 500
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == "failed" and len(receiver.requests) == 4  # the schedule's length
+    receiver.default = 200
+    with mock.patch("kyc.outbox._enqueue_send", side_effect=send_now) as enqueue:
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox.webhook_delivery_replay(delivery=delivery)
+    enqueue.assert_called_once_with(delivery.pk, "replay")
+    assert len(receiver.requests) == 5 and len(set(receiver.ids())) == 1
+    delivery.refresh_from_db()
+    assert delivery.state == "succeeded"
+    assert delivery.attempts_log.order_by("-at", "-id").first().trigger == "replay"
+
+
+def test_it_recovers_failures_since_a_time_with_their_original_ids(
+    shop: Shop, receiver: Receiver
+) -> None:
+    receiver.default = 500
+    old = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    since = timezone.now()
+    WebhookDelivery.objects.filter(message=old).update(created_at=since - dt.timedelta(hours=1))
+    first = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    second = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    receiver.requests.clear()
+    receiver.default = 200
+    assert outbox.webhook_endpoint_recover(endpoint=shop.endpoint, since=since) == 2
+    deliver_all()
+    assert sorted(receiver.ids()) == sorted([first.msg_id, second.msg_id])
+    assert WebhookDelivery.objects.get(message=old).state == "failed"  # before `since`
+
+
+def test_it_signs_with_both_secrets_for_24_hours_after_a_rotation(
+    shop: Shop, receiver: Receiver
+) -> None:
+    old = shop.secret
+    new = outbox.webhook_endpoint_rotate_secret(endpoint=shop.endpoint)
+    assert new != old and new.startswith("whsec_")
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    request = receiver.requests[-1]
+    assert len(request.signatures) == 2
+    Webhook(old).verify(request.body, request.headers)  # receivers not yet updated
+    Webhook(new).verify(request.body, request.headers)
+    # 24 h later only the new secret signs.
+    shop.endpoint.refresh_from_db()
+    shop.endpoint.previous_secret_expires_at = timezone.now() - dt.timedelta(seconds=1)
+    shop.endpoint.save()
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    request = receiver.requests[-1]
+    assert len(request.signatures) == 1
+    Webhook(new).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(request.body, request.headers)
+
+
+def test_it_keeps_the_previous_secret_exactly_24_hours(shop: Shop) -> None:
+    now = timezone.now()
+    outbox.webhook_endpoint_rotate_secret(endpoint=shop.endpoint, now=now)
+    ep = shop.endpoint
+    assert len(outbox.signing_secrets(ep, now + dt.timedelta(hours=23, minutes=59))) == 2
+    assert outbox.signing_secrets(ep, now + dt.timedelta(hours=24)) == [ep.secret]
+
+
+def test_it_disables_an_endpoint_answering_410_at_once(shop: Shop, receiver: Receiver) -> None:
+    receiver.default = 410
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    assert len(receiver.requests) == 1  # no retry after 410
+    shop.endpoint.refresh_from_db()
+    assert not shop.endpoint.enabled and "410" in shop.endpoint.disabled_reason
+    assert AuditEntry.objects.filter(action="webhook_endpoint.disabled").count() == 1
+    assert WebhookDelivery.objects.get().state == "failed"
+    # Nothing more goes to it.
+    make_transfer(shop)
+    services.transfer_apply(
+        transfer_id=TransferRequest.objects.get().pk,
+        update=StatusUpdate(status=Status.PENDING),
+        source="poll",
+    )
+    deliver_all()
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize(("failing_days", "disabled"), [(4.9, False), (5.0, True)])
+def test_it_disables_an_endpoint_failing_everything_for_five_days(
+    failing_days: float, disabled: bool, shop: Shop, receiver: Receiver
+) -> None:
+    shop.endpoint.failing_since = timezone.now() - dt.timedelta(days=failing_days)
+    shop.endpoint.save()
+    receiver.default = 500
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    outbox.webhook_message_dispatch(message_id=WebhookMessage.objects.get().pk)
+    outbox.webhook_delivery_send(delivery_id=WebhookDelivery.objects.get().pk)
+    shop.endpoint.refresh_from_db()
+    assert shop.endpoint.enabled is not disabled
+    assert AuditEntry.objects.filter(action="webhook_endpoint.disabled").exists() is disabled
+    if disabled:
+        assert "5 days" in shop.endpoint.disabled_reason
+
+
+def test_it_starts_the_failure_window_at_the_first_failure_and_ends_it_on_success(
+    shop: Shop, receiver: Receiver
+) -> None:
+    receiver.script = [500]
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    outbox.webhook_message_dispatch(message_id=WebhookMessage.objects.get().pk)
+    delivery = WebhookDelivery.objects.get()
+    outbox.webhook_delivery_send(delivery_id=delivery.pk)
+    shop.endpoint.refresh_from_db()
+    assert shop.endpoint.failing_since is not None
+    assert shop.endpoint.last_error == "the endpoint answered 500"
+    outbox.webhook_delivery_send(delivery_id=delivery.pk)
+    shop.endpoint.refresh_from_db()
+    assert shop.endpoint.failing_since is None
+
+
+def test_it_never_puts_decrypted_pii_in_a_payload(shop: Shop, receiver: Receiver) -> None:
+    from kyc.services import FieldValue
+
+    record = KYCRecord.objects.create(merchant=shop.merchant, reference="order-9")
+    transfer = TransferRequest.objects.create(
+        merchant=shop.merchant,
+        account=shop.account,
+        provider="corepass",
+        reference="order-9",
+        record=record,
+        subject="cb69e1ee3d9bcc0b3e2c0b8d7c2a6f1e0d3b4a5c6d7e",
+        deep_link="corepass:sign/secret-deep-link",
+    )
+    services.transfer_apply(
+        transfer_id=transfer.pk,
+        update=StatusUpdate(
+            status=Status.COMPLETED,
+            fields=(FieldValue(key="SH_NAME", value="Jane Q. Secretperson", pepper="pep123"),),
+        ),
+        source="callback",
+    )
+    deliver_all()
+    bodies = b"".join(r.body for r in receiver.requests)
+    assert receiver.requests
+    for secret_value in (b"Secretperson", b"pep123", b"cb69e1ee3d9b", b"secret-deep-link"):
+        assert secret_value not in bodies
+    # ...nor at rest in the outbox
+    assert "Secretperson" not in str(list(WebhookMessage.objects.values_list("data", flat=True)))
+
+
+def test_it_keeps_only_the_first_kilobyte_of_an_answer(shop: Shop, receiver: Receiver) -> None:
+    receiver.answer = b"x" * 50_000
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code == 200 and attempt.response_body == "x" * 1024
+
+
+def test_it_does_not_follow_a_redirect(shop: Shop, receiver: Receiver) -> None:
+    receiver.default = 307
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all(rounds=1)
+    assert len(receiver.requests) == 1
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code == 307 and attempt.error == "the endpoint answered 307"
+
+
+def test_it_records_a_receiver_that_is_down(shop: Shop, receiver: Receiver) -> None:
+    shop.endpoint.url = "http://127.0.0.1:9/nothing-listens"
+    shop.endpoint.save()
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all(rounds=1)
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and attempt.error == "could not connect"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.5/hook",  # private
+        "https://169.254.169.254/latest/meta-data",  # cloud metadata
+        "https://127.0.0.1/hook",  # loopback without the operator's opt-in
+        "https://localhost/hook",
+        "ftp://example.com/hook",
+        "https://user:pw@example.com/hook",
+        "http://example.com/hook",  # public but not https
+        "not a url",
+    ],
+)
+def test_it_refuses_urls_outside_the_outbound_policy(url: str, db: Any, settings: Any) -> None:
+    settings.OUTBOUND_ALLOW_NETWORKS = []
+    merchant = factories.MerchantFactory()
+    with pytest.raises(InvalidInput) as err:
+        outbox.webhook_endpoint_create(merchant=merchant, url=url, events=["*"])
+    assert err.value.field == "url"
+    assert outbox.WebhookEndpoint.objects.count() == 0
+
+
+def test_it_refuses_at_send_time_a_host_that_now_resolves_privately(
+    shop: Shop, receiver: Receiver, settings: Any
+) -> None:
+    """DNS can change after the URL was accepted: the policy runs again on every send."""
+    shop.endpoint.url = "https://hooks.example.com/kyc"
+    shop.endpoint.save()
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    with mock.patch("socket.getaddrinfo", return_value=[(2, 1, 6, "", ("10.1.2.3", 443))]):
+        deliver_all(rounds=1)
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None
+    assert attempt.error.startswith("refused by the outbound policy")
+
+
+def test_it_refuses_unknown_event_types(db: Any, receiver: Receiver) -> None:
+    merchant = factories.MerchantFactory()
+    with pytest.raises(InvalidInput) as err:
+        outbox.webhook_endpoint_create(merchant=merchant, url=receiver.url, events=["nope"])
+    assert err.value.field == "events"
+
+
+def test_it_sends_only_subscribed_events(shop: Shop, receiver: Receiver) -> None:
+    outbox.webhook_endpoint_update(endpoint=shop.endpoint, events=["verification.completed"])
+    transfer = make_transfer(shop)
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
+    )
+    deliver_all()
+    assert receiver.types() == ["verification.completed"]
+
+
+def test_it_stores_the_secret_encrypted(shop: Shop) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM kyc_webhookendpoint WHERE id = %s", [shop.endpoint.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("fernet:") and shop.secret not in stored
+
+
+def test_it_sends_other_merchants_nothing(shop: Shop, receiver: Receiver) -> None:
+    other = factories.MerchantFactory()
+    account = factories.ProviderAccountFactory(merchant=other)
+    t = TransferRequest.objects.create(
+        merchant=other, account=account, provider="corepass", reference="theirs"
+    )
+    services.transfer_apply(
+        transfer_id=t.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
+    )
+    deliver_all()
+    assert receiver.requests == []
+
+
+def test_the_sweeper_dispatches_and_sends_what_the_broker_lost(
+    shop: Shop, receiver: Receiver
+) -> None:
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)  # its enqueue never ran
+    later = timezone.now() + dt.timedelta(seconds=30)
+    with mock.patch("kyc.outbox._enqueue_send") as send:
+        assert outbox.webhook_sweep(now=later) == 2  # one dispatched, one delivery due
+    delivery = WebhookDelivery.objects.get()
+    send.assert_called_once_with(delivery.pk)
+    outbox.webhook_delivery_send(delivery_id=delivery.pk, now=later)
+    assert len(receiver.requests) == 1
