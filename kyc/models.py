@@ -10,8 +10,8 @@ from django.db import models
 from django.utils import timezone
 
 from kyc.crypto import EncryptedBytesField, EncryptedJSONField, EncryptedTextField
+from kyc.registry import model_choices as provider_choices
 from kyc.status import Status
-from providers.registry import choices as provider_choices
 
 
 def new_token() -> str:
@@ -108,7 +108,7 @@ class ProviderAccount(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.CASCADE, related_name="provider_accounts"
     )
-    provider = models.CharField(max_length=20, choices=provider_choices())
+    provider = models.CharField(max_length=20, choices=provider_choices)
     enabled = models.BooleanField(default=False)
     settings = EncryptedJSONField(default=dict, blank=True)
     # What the portal learns while running: cached tokens, expiries, last refresh error.
@@ -140,7 +140,7 @@ class KYCRecord(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="records")
     reference = models.CharField(max_length=200, help_text="The merchant's own reference.")
-    provider = models.CharField(max_length=20, choices=provider_choices(), blank=True)
+    provider = models.CharField(max_length=20, choices=provider_choices, blank=True)
     # The provider's id of the customer (blockpassID, CoreID, interview id): an identifier,
     # so kept encrypted; `external_key` is its keyed hash for lookups.
     external_id = EncryptedTextField(blank=True, default="")
@@ -178,7 +178,7 @@ class IdentityField(models.Model):
     """One verified item (e.g. SH_Passport_DOB, email) of a record."""
 
     record = models.ForeignKey(KYCRecord, on_delete=models.CASCADE, related_name="fields")
-    provider = models.CharField(max_length=20, choices=provider_choices())
+    provider = models.CharField(max_length=20, choices=provider_choices)
     key = models.CharField(max_length=100)
     value = EncryptedTextField(null=True, blank=True)
     pepper = EncryptedTextField(null=True, blank=True)
@@ -215,7 +215,7 @@ class CertPromise(models.Model):
     record = models.ForeignKey(
         KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="cert_promises"
     )
-    provider = models.CharField(max_length=20, choices=provider_choices(), default="blockpass")
+    provider = models.CharField(max_length=20, choices=provider_choices, default="blockpass")
     promise_id = models.CharField(max_length=200)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -243,7 +243,7 @@ class Certificate(models.Model):
     promise = models.OneToOneField(
         CertPromise, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificate"
     )
-    provider = models.CharField(max_length=20, choices=provider_choices())
+    provider = models.CharField(max_length=20, choices=provider_choices)
     slug = models.CharField(
         max_length=200,
         help_text="Kind of certificate (e.g. onfido-service-cert, course certificate name).",
@@ -284,7 +284,7 @@ class TransferRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="transfers")
     account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="transfers")
-    provider = models.CharField(max_length=20, choices=provider_choices())
+    provider = models.CharField(max_length=20, choices=provider_choices)
     record = models.ForeignKey(
         KYCRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers"
     )
@@ -376,7 +376,7 @@ class InboundEvent(models.Model):
         FAILED = "failed", "Processing failed"
         IGNORED = "ignored", "Kept, nothing to do"
 
-    provider = models.CharField(max_length=20, choices=provider_choices())
+    provider = models.CharField(max_length=20, choices=provider_choices)
     merchant = models.ForeignKey(
         Merchant, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
     )

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 from django.core.cache import cache
 
-from providers import registry
+from kyc import registry
 
 CHECK_EVERY_SECONDS = 5
 
@@ -15,8 +13,8 @@ CHECK_EVERY_SECONDS = 5
 def on_poll(*, token: str, provider: str, terminal: bool) -> None:
     if terminal:
         return
-    adapter = registry.get(provider)
-    if not getattr(adapter, "poll_on_page", False):
+    found = registry.find(provider)
+    if found is None or not found.poll_on_page:
         return
     # cache.add is atomic: only one poll in each window wins the right to enqueue.
     try:
@@ -24,5 +22,4 @@ def on_poll(*, token: str, provider: str, terminal: bool) -> None:
             return
     except Exception:  # cache down: skip the check; reconcile() still runs from beat
         return
-    tasks = importlib.import_module(f"kyc.flows.{provider}.tasks")
-    tasks.check_transfer_by_page_token.delay(token)
+    found.check_on_page_poll(page_token=token)

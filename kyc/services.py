@@ -19,7 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from kyc import flows, outbox, selectors
+from kyc import outbox, registry, selectors
+from kyc.contract import FieldValue, StartRequest, StatusUpdate
 from kyc.crypto import lookup_hash
 from kyc.models import (
     ApiKey,
@@ -37,8 +38,6 @@ from kyc.models import (
 )
 from kyc.qr import render_svg
 from kyc.status import TERMINAL, Status, can_move
-from providers import registry
-from providers.base import FieldValue, StartRequest, StatusUpdate
 from providers.errors import AuthenticationError, InvalidInput, ProviderError
 
 log = logging.getLogger(__name__)
@@ -371,19 +370,18 @@ def transfer_create(
         )
         outbox.transfer_event(transfer=t, old_status=old_status)
         _publish_on_commit(t)
-        started = flows.hook(provider, "transfer_started")
-        if started is not None:  # e.g. a poll chain for providers without callbacks
-            transaction.on_commit(partial(started, transfer_id=str(t.pk)))
+        # e.g. a poll chain for providers without callbacks
+        transaction.on_commit(partial(adapter.transfer_started, transfer_id=str(t.pk)))
     return t
 
 
 def account_auth_failed(*, account: ProviderAccount, message: str) -> None:
     """The provider refused the merchant's credentials: say so on the settings page.
     A flow that caches tokens drops them in its own `account_auth_failed` hook."""
-    fn = flows.hook(account.provider, "account_auth_failed")
-    if fn is not None:
-        fn(account_id=account.pk, message=message)
-    else:
+    provider = registry.find(account.provider)
+    if provider is None or not provider.account_auth_failed(
+        account_id=account.pk, message=message
+    ):
         provider_account_set_state(account_id=account.pk, updates={}, error=message)
 
 
@@ -648,7 +646,7 @@ def record_erase(
             actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts}
         )
         # Providers that keep the customer's data too are asked to erase it, after commit.
-        hooks = [fn for p in flows.FLOWS if (fn := flows.hook(p, "record_erased")) is not None]
+        hooks = [p.record_erased for p in registry.providers()]
         transaction.on_commit(partial(_record_erased_hooks, hooks, record.pk))
     return counts
 

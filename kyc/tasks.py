@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from kyc import inbox, services
+from kyc import registry, services
 from kyc.models import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,12 @@ def process_inbound(event_id: int) -> str:
         return "missing"
     if event.state != InboundEvent.State.RECEIVED:
         return event.state
-    fn = inbox.processor(event.provider)
-    if fn is None:
+    provider = registry.find(event.provider)
+    if provider is None or not provider.process_delivery(event_id=event.pk):
         services.inbound_mark(
             event=event, state=InboundEvent.State.IGNORED, error="no processor for this provider"
         )
         return "ignored"
-    fn(event_id=event.pk)
     event.refresh_from_db()
     return event.state
 
@@ -72,10 +71,18 @@ def sweep_inbox() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_transfers() -> int:
     """Expire overdue requests and let each provider flow reconcile what it can."""
-    expired = services.transfer_expire_overdue()
-    from kyc.flows import reconcile_all
+    return services.transfer_expire_overdue() + _reconcile_providers()
 
-    return expired + reconcile_all()
+
+def _reconcile_providers() -> int:
+    """Each provider's `reconcile()`; one failing provider never stops the others."""
+    total = 0
+    for provider in registry.providers():
+        try:
+            total += int(provider.reconcile() or 0)
+        except Exception:
+            log.exception("reconcile failed for %s", provider.name)
+    return total
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -1,13 +1,10 @@
-"""Public URLs of kyc: customer pages and each flow's inbound endpoints."""
+"""Public URLs of kyc: customer pages and each registered provider's own URLs."""
 
-import importlib
-import importlib.util
 from typing import Any
 
-from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 
-from kyc import views
+from kyc import registry, views
 from kyc.hook_tokens import refuse_unknown_tokens
 from kyc.webhooks import guard_inbound, limit_per_token
 
@@ -16,11 +13,10 @@ urlpatterns: list[Any] = [
     path("t/<str:token>/status", views.transfer_status, name="transfer_status"),
 ]
 
-# Each installed flow app mounts its own endpoints (webhooks, callbacks, merchant endpoints).
-for _app in settings.INSTALLED_APPS:
-    if _app.startswith("kyc.flows."):
-        if importlib.util.find_spec(f"{_app}.urls") is not None:
-            urlpatterns.append(path("", include(f"{_app}.urls")))
+# Each registered provider mounts its own endpoints (webhooks, callbacks, merchant endpoints).
+for _provider in registry.providers():
+    if _patterns := _provider.urlpatterns():
+        urlpatterns.append(path("", include(_patterns)))
 
 
 def _limit_hooks(patterns: list[Any], prefix: str = "") -> None:

@@ -113,6 +113,16 @@ INSTALLED_APPS = [
     "kyc",
     *env.list("EXTRA_APPS", default=[]),
 ]
+# The providers, in the order of choices and URL mounting: one Provider class each
+# (kyc.contract), loaded once by kyc.registry. Adding a provider is one line here
+# (plus its Django app below while it has models, services or tasks).
+PORTAL_PROVIDERS: list[str] = [
+    "providers.corepass.provider.CorePassProvider",
+    "providers.blockpass.provider.BlockpassProvider",
+    "providers.incode.provider.IncodeProvider",
+    "providers.portmone.provider.PortmoneProvider",
+    "providers.sunbird.provider.SunbirdProvider",
+]
 # Per-provider domain apps (their own models and migrations) are listed here.
 INSTALLED_APPS += [
     app
@@ -311,7 +321,7 @@ SPECTACULAR_SETTINGS = {
     ],
     # One name per choice set (the same choices reused by several serializers).
     "ENUM_NAME_OVERRIDES": {
-        "ProviderEnum": "providers.registry.choices",
+        "ProviderEnum": "kyc.registry.choices",
         "TransferStatusEnum": "kyc.status.Status.choices",
         "ReviewStateEnum": "kyc.models.ReviewState.choices",
     },

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kyc import admin as kyc_admin
+from kyc import registry
 from kyc import urls as kyc_urls
 from portal import issuance, twofactor, views
 from portal.auth import login_limited
@@ -46,6 +47,16 @@ urlpatterns = [
 ]
 
 if settings.SANDBOX:
-    from providers.sandbox_urls import sandbox_patterns
-
-    urlpatterns.append(path("sandbox/", include(sandbox_patterns())))
+    # Each provider's sandbox plays the vendor under /sandbox/<name>/ (namespace sandbox_<name>).
+    urlpatterns.append(
+        path(
+            "sandbox/",
+            include(
+                [
+                    path(f"{p.name}/", include((patterns, f"sandbox_{p.name}")))
+                    for p in registry.providers()
+                    if (patterns := p.sandbox_urlpatterns())
+                ]
+            ),
+        )
+    )

@@ -13,10 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kyc import permissions, selectors, services
+from kyc import permissions, registry, selectors, services
 from kyc.models import ApiKey, Merchant, ProviderAccount, TransferRequest
 from kyc.permissions import Action, primary_merchant, require
-from providers import registry
 from providers.errors import InvalidInput, ProviderError
 
 

@@ -6,9 +6,9 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from kyc import registry
 from kyc.models import Certificate, IdentityField, KYCRecord, TransferEvent, TransferRequest
 from kyc.services import transfer_page_url
-from providers import registry
 
 
 class TransferCreateSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 
-from providers.base import BaseAdapter
+from kyc.contract import Provider
 from providers.blockpass import client
 from providers.blockpass.forms import BlockpassSettingsForm, slugs
 from providers.errors import AuthenticationError, PermanentError, ProviderError
@@ -17,7 +17,7 @@ from providers.errors import AuthenticationError, PermanentError, ProviderError
 PROBE_CODE = "portal-connection-test"
 
 
-class BlockpassAdapter(BaseAdapter):
+class BlockpassAdapter(Provider):
     name: ClassVar[str] = "blockpass"
     label: ClassVar[str] = "Blockpass"
     starts_transfers: ClassVar[bool] = False

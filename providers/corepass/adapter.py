@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from providers.base import BaseAdapter, StartRequest, StartResult, StatusUpdate
+from kyc.contract import Provider, StartRequest, StartResult, StatusUpdate
 from providers.corepass import client, coreid
 from providers.corepass import items as catalogue
 from providers.corepass.forms import CorePassSettingsForm
@@ -96,7 +96,7 @@ def _connector_url(settings: dict[str, Any]) -> str:
     return url
 
 
-class CorePassAdapter(BaseAdapter):
+class CorePassAdapter(Provider):
     name: ClassVar[str] = "corepass"
     label: ClassVar[str] = "CorePass"
     starts_transfers: ClassVar[bool] = True

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 from typing import Any, ClassVar
 
-from providers.base import BaseAdapter, StartRequest, StartResult
+from kyc.contract import Provider, StartRequest, StartResult
 from providers.errors import InvalidInput, PermanentError
 from providers.incode import client, schemas
 from providers.incode.forms import IncodeSettingsForm
@@ -85,7 +85,7 @@ def require(settings: dict[str, Any], *names: str) -> None:
         )
 
 
-class IncodeAdapter(BaseAdapter):
+class IncodeAdapter(Provider):
     name: ClassVar[str] = "incode"
     label: ClassVar[str] = "Incode"
     starts_transfers: ClassVar[bool] = True

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.base import FieldValue
+from kyc.contract import FieldValue
 
 # Statuses Incode reports in the onboarding-status webhook, in the order they happen.
 # The rank keeps a late intermediate status from overwriting a later one.

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from providers.base import BaseAdapter, FieldValue, StartRequest, StartResult, StatusUpdate
+from kyc.contract import FieldValue, Provider, StartRequest, StartResult, StatusUpdate
 from providers.errors import AuthenticationError, InvalidInput, SignatureError
 from providers.portmone import client
 from providers.portmone.forms import PortmoneSettingsForm
@@ -162,7 +162,7 @@ def facts_update(shared: SharedFacts) -> StatusUpdate:
     )
 
 
-class PortmoneAdapter(BaseAdapter):
+class PortmoneAdapter(Provider):
     name: ClassVar[str] = "portmone"
     label: ClassVar[str] = "Portmone"
     starts_transfers: ClassVar[bool] = True

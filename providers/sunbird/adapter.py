@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
+from kyc.contract import Provider
 from providers import errors
-from providers.base import BaseAdapter
 from providers.sunbird import client
 from providers.sunbird.forms import SunbirdSettingsForm
 
 
-class SunbirdAdapter(BaseAdapter):
+class SunbirdAdapter(Provider):
     name: ClassVar[str] = "sunbird"
     label: ClassVar[str] = "Sunbird eCreds"
     form_class = SunbirdSettingsForm

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pytest
 from django.conf import settings
 
+from kyc import registry
 from kyc.models import InboundEvent, KYCRecord, Merchant, ProviderAccount, TransferRequest
-from providers import registry
 from tests.abuse.hooks import Hook, hooks, url_for
 
 pytestmark = pytest.mark.django_db

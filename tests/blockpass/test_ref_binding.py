@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from kyc import services as kyc_services
+from kyc.contract import FieldValue
 from kyc.crypto import lookup_hash
 from kyc.flows.blockpass import services
 from kyc.models import IdentityField, KYCRecord, ProviderAccount
-from providers.base import FieldValue
 from providers.blockpass import sandbox, signature
 
 CID = "demo_service"

@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from providers.base import StartRequest
+from kyc.contract import StartRequest
 from providers.corepass import client, items
 from providers.corepass.adapter import ADAPTER, RANK, portal_status
 from providers.corepass.schemas import QRCodeResult, VerifiedResult

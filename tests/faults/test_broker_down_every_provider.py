@@ -12,9 +12,8 @@ from unittest import mock
 import pytest
 from kombu.exceptions import OperationalError
 
-from kyc import tasks
+from kyc import registry, tasks
 from kyc.models import InboundEvent, KYCRecord, Merchant, ProviderAccount, TransferRequest
-from providers import registry
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 import requests
 
+from kyc import registry
 from kyc.models import InboundEvent, Merchant, ProviderAccount, TransferRequest
-from providers import registry
 from tests.conftest import ROOT, _worker_env, wait_for
 from tests.faults.redis_server import PrivateRedis
 from tests.faults.server import Server

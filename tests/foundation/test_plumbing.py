@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kyc import services
+from kyc import registry, services
 from kyc.models import ApiKey, AppendOnlyError, ProviderAccount, TransferEvent, TransferRequest
 from providers import http as phttp
-from providers import registry
 from providers.errors import AuthenticationError, PermanentError, RetryableError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +74,7 @@ def test_it_stores_api_keys_hashed(merchant) -> None:
 def test_it_refuses_unknown_providers() -> None:
     with pytest.raises(registry.UnknownProvider):
         registry.get("nope")
-    assert {name for name, _ in registry.choices()} == set(registry.PROVIDERS)
+    assert {name for name, _ in registry.choices()} == set(registry.names())
 
 
 class _Counting(http.server.BaseHTTPRequestHandler):

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from kyc.models import ApiKey, Membership, Merchant, ProviderAccount, TransferRequest
-from providers.registry import PROVIDERS
+from kyc.registry import names as provider_names
 
 
 @pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_it_creates_the_demo_once(capsys) -> None:
     assert Merchant.objects.count() == 1
     assert Membership.objects.count() == 1
     assert ApiKey.objects.count() == 1
-    assert ProviderAccount.objects.filter(enabled=True).count() == len(PROVIDERS)
+    assert ProviderAccount.objects.filter(enabled=True).count() == len(provider_names())
     key_line = [line for line in first.splitlines() if line.startswith("API key:")][0]
     assert key_line in second
 

@@ -10,11 +10,10 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from kyc import services
+from kyc import registry, services
+from kyc.contract import StatusUpdate
 from kyc.models import KYCRecord, ProviderAccount, TransferRequest
 from kyc.status import TERMINAL, Status
-from providers import registry
-from providers.base import StatusUpdate
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from kyc import registry
 from kyc.models import AuditEntry, IdentityField, KYCRecord, ProviderAccount
-from providers import registry
 from tests import factories
 from tests.isolation.test_secrets import form_data
 

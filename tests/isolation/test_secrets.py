@@ -15,8 +15,8 @@ from django.core.signals import got_request_exception
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
+from kyc import registry
 from kyc.models import ProviderAccount
-from providers import registry
 from tests.isolation.builder import planted
 
 pytestmark = pytest.mark.django_db

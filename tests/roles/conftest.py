@@ -13,11 +13,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from kyc import services
+from kyc import registry, services
 from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep
 from kyc.models import ApiKey, Membership, Merchant, ProviderAccount, TransferRequest
 from kyc.status import Status
-from providers import registry
 from tests import factories
 from tests.sunbird.conftest import make_run
 

@@ -16,10 +16,10 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from kyc import registry
 from kyc.flows.sunbird.models import IssuanceRun
 from kyc.models import ApiKey, Membership, ProviderAccount, TransferRequest
 from kyc.status import Status
-from providers import registry
 from providers.errors import PermanentError
 from tests import factories
 from tests.corepass.conftest import USER

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kyc import outbox
 from kyc import services as kyc_services
+from kyc.contract import FieldValue
 from kyc.crypto import lookup_hash
 from kyc.models import (
     Certificate,
@@ -33,7 +34,6 @@ from kyc.models import (
     ProviderAccount,
     ReviewState,
 )
-from providers.base import FieldValue
 from providers.blockpass import client, signature
 from providers.blockpass.adapter import ADAPTER
 from providers.blockpass.schemas import (

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from kyc import services as core
+from kyc.contract import FieldValue, StatusUpdate
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status, can_move
-from providers.base import FieldValue, StatusUpdate
 from providers.corepass import adapter as cp
 from providers.corepass import callbacks, client
 from providers.corepass import items as catalogue

@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kyc import services
+from kyc.contract import StatusUpdate
 from kyc.models import InboundEvent, ProviderAccount, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status
-from providers.base import StatusUpdate
 from providers.errors import AuthenticationError, ProviderError, RetryableError
 from providers.incode import adapter as incode
 from providers.incode import client, schemas

@@ -17,10 +17,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from kyc import services
+from kyc import registry, services
 from kyc.models import InboundEvent, ProviderAccount, TransferRequest
 from kyc.status import Status, is_terminal
-from providers import registry
 from providers.errors import AuthenticationError, NotFoundError, ProviderError, SignatureError
 from providers.portmone.adapter import PortmoneAdapter, facts_update, status_update
 from providers.portmone.schemas import APPROVED

@@ -13,9 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 
-from kyc import services
+from kyc import registry, services
 from kyc.models import ApiKey, Membership, Merchant, ProviderAccount
-from providers import registry
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -96,7 +95,7 @@ class Command(BaseCommand):
             "created on an earlier run; make a new one on the API keys page"
         )
 
-        for name in registry.PROVIDERS:
+        for name in registry.names():
             adapter = registry.get(name)
             account, _ = ProviderAccount.objects.get_or_create(merchant=merchant, provider=name)
             sandbox = adapter.sandbox_settings(sandbox_url=f"{settings.PUBLIC_URL}/sandbox/{name}/")

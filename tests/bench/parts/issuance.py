@@ -66,8 +66,8 @@ def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
 
 def run(ctx: Ctx) -> list[Figure]:
     try:
+        from kyc import registry
         from kyc.flows.sunbird import services  # noqa: F401
-        from providers import registry
 
         settings = registry.get("sunbird").sandbox_settings(
             sandbox_url=f"{ctx.base_url}/sandbox/sunbird"

@@ -65,9 +65,9 @@ def render_ms() -> Summary:
 def run(ctx: Ctx) -> list[Figure]:
     from django.core.cache import cache
 
+    from kyc import registry
     from kyc import services as kyc_services
     from kyc.models import TransferRequest
-    from providers import registry
 
     window = 10.0 if ctx.quick else 120.0
     try:

@@ -77,7 +77,7 @@ def run(ctx: Ctx) -> list[Figure]:
         resolve("/hooks/blockpass/x/")
     except Resolver404:
         return [Figure("webhook_vs_insert", None, note="Blockpass webhook endpoint not mounted")]
-    from providers import registry
+    from kyc import registry
 
     secret = secrets.token_hex(16)
     settings = {}

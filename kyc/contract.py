@@ -1,0 +1,168 @@
+"""The provider contract: what the core asks of a provider, and what crosses between them.
+
+The core (`kyc`) never imports a provider. It loads each one from
+`settings.PORTAL_PROVIDERS` through `kyc.registry` and talks to it only through a
+`Provider` instance: every hook below is typed and, unless a provider overrides
+it, does nothing. A provider subclasses `Provider` once, in
+`providers/<name>/provider.py`.
+
+This module imports no Django at run time, so a provider's wire modules
+(client, schemas) may use its dataclasses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from django.urls import URLPattern, URLResolver
+
+    from providers.forms import ProviderSettingsForm
+
+    UrlPatterns = list[URLPattern | URLResolver]
+
+
+# --- what crosses the boundary ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Everything a provider needs to start one verification."""
+
+    transfer_id: str
+    reference: str
+    settings: dict[str, Any]
+    state: dict[str, Any]
+    # Unguessable per-request base URL for callbacks (ends with "/"), e.g.
+    # https://portal/hooks/corepass/t/<callback_token>/ ; the provider appends paths.
+    callback_url: str
+    # The account's webhook URL (per merchant), for providers that use one.
+    webhook_url: str
+    page_url: str
+    subject: str = ""  # e.g. a CoreID
+    items: tuple[str, ...] = ()
+    redirect_url: str = ""
+    now: dt.datetime | None = None
+
+
+@dataclass
+class StartResult:
+    """What the provider answered when a verification started."""
+
+    provider_ref: str = ""  # the provider's id of this request (interview id, share id, ...)
+    qr_payload: str = ""  # text the customer page encodes as a QR code
+    deep_link: str = ""  # link for the "open in app" button on phones
+    expires_at: dt.datetime | None = None
+    provider_status: str = ""
+    status: str = "pending"  # portal status after starting
+    items: tuple[str, ...] | None = None  # items actually requested, when the provider chose them
+    data: dict[str, Any] = field(default_factory=dict)  # non-secret facts to keep
+    secrets: dict[str, Any] = field(default_factory=dict)  # kept encrypted (session tokens)
+    state_updates: dict[str, Any] = field(default_factory=dict)  # account state (cached tokens)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    key: str
+    value: str
+    pepper: str = ""
+
+
+@dataclass
+class StatusUpdate:
+    """One thing the provider told us about a request."""
+
+    status: str | None = None  # portal status it implies, None = unchanged
+    provider_status: str = ""
+    provider_rank: int = 0  # the provider's own order; provider_status never goes backwards
+    tx_hash: str = ""
+    detail: str = ""
+    failure_code: str = ""
+    fields: list[FieldValue] = field(default_factory=list)
+    occurred_at: dt.datetime | None = None
+
+
+# --- the contract -------------------------------------------------------------
+
+
+class Provider:
+    """One provider as the core sees it. Subclasses override what they support."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    # Whether merchants (API, "New verification") can start requests with it.
+    starts_transfers: ClassVar[bool] = False
+    # Whether the customer page's poll should trigger a (rate-limited) provider check.
+    poll_on_page: ClassVar[bool] = False
+    # The merchant's settings form (secrets write-only).
+    form_class: ClassVar[type[ProviderSettingsForm]]
+
+    # Starting a request (kyc.services.transfer_create).
+
+    def validate_start(
+        self, *, subject: str, items: list[str], settings: dict[str, Any]
+    ) -> tuple[str, list[str]]:
+        """Check merchant input before anything is stored; raise InvalidInput."""
+        return subject, items
+
+    def start_transfer(self, request: StartRequest) -> StartResult:
+        raise NotImplementedError(f"{self.name} does not start verifications")
+
+    def transfer_started(self, *, transfer_id: str) -> None:
+        """After the started request is committed (e.g. begin a poll chain)."""
+
+    # Settings page.
+
+    def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
+        """Non-secret facts for the settings page (token expiry, last refresh error)."""
+        return []
+
+    def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
+        """Raise a ProviderError with the exact failure, or return a short success text."""
+        return "Nothing to test for this provider."
+
+    def account_auth_failed(self, *, account_id: int, message: str) -> bool:
+        """The provider refused the merchant's credentials. Return True when handled here
+        (e.g. cached tokens dropped); False lets the core just record the message."""
+        return False
+
+    # Deliveries, reconciliation, pages, erasure.
+
+    def process_delivery(self, *, event_id: int) -> bool:
+        """Process one stored InboundEvent (idempotent). False: this provider has no
+        processor, and the core marks the delivery ignored."""
+        return False
+
+    def reconcile(self) -> int:
+        """Beat: catch up with requests the provider went quiet about. Returns how many moved."""
+        return 0
+
+    def check_on_page_poll(self, *, page_token: str) -> None:
+        """The customer page polled (rate-limited by the core, `poll_on_page` only)."""
+
+    def record_erased(self, *, record_id: int) -> None:
+        """A KYC record was erased (after commit): erase what the provider keeps too."""
+
+    # URLs.
+
+    def urlpatterns(self) -> UrlPatterns:
+        """Inbound endpoints and pages of its own, mounted at the site root. Views under
+        hooks/ are guarded by the core (unknown tokens, rate limit, body size)."""
+        return []
+
+    def sandbox_urlpatterns(self) -> UrlPatterns:
+        """The vendor's sandbox, mounted under /sandbox/<name>/ only when SANDBOX is on."""
+        return []
+
+    # Sandbox (`manage.py demo`).
+
+    def sandbox_settings(self, *, sandbox_url: str) -> dict[str, Any]:
+        """Settings that point an account at the built-in sandbox."""
+        return {}
+
+    def sandbox_console(self, *, settings: dict[str, Any], webhook_url: str) -> None:
+        """Fill in the built-in sandbox's own console, as a merchant would in the vendor's
+        (used by `manage.py demo`, so `make run` works end to end with no manual step)."""

@@ -1,0 +1,39 @@
+"""Portmone as the core sees it: the adapter (settings form, start a share request)
+plus the flow's hooks (poll chain, page-poll check, stored deliveries, reconcile)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kyc.flows.portmone import services, tasks, urls
+from providers.portmone.adapter import PortmoneAdapter
+
+if TYPE_CHECKING:
+    from kyc.contract import UrlPatterns
+
+
+class PortmoneProvider(PortmoneAdapter):
+    def transfer_started(self, *, transfer_id: str) -> None:
+        services.transfer_started(transfer_id=transfer_id)
+
+    def account_auth_failed(self, *, account_id: int, message: str) -> bool:
+        services.account_auth_failed(account_id=account_id, message=message)
+        return True
+
+    def process_delivery(self, *, event_id: int) -> bool:
+        services.inbound_process(event_id=event_id)
+        return True
+
+    def reconcile(self) -> int:
+        return services.reconcile()
+
+    def check_on_page_poll(self, *, page_token: str) -> None:
+        tasks.check_transfer_by_page_token.delay(page_token)
+
+    def urlpatterns(self) -> UrlPatterns:
+        return list(urls.urlpatterns)
+
+    def sandbox_urlpatterns(self) -> UrlPatterns:
+        from providers.portmone import sandbox  # loaded only when SANDBOX mounts it
+
+        return list(sandbox.urlpatterns)

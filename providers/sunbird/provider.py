@@ -1,0 +1,22 @@
+"""Sunbird eCreds as the core sees it: the adapter (settings form) plus the flow's
+reconciliation of issuance runs. It receives no deliveries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kyc.flows.sunbird import services
+from providers.sunbird.adapter import SunbirdAdapter
+
+if TYPE_CHECKING:
+    from kyc.contract import UrlPatterns
+
+
+class SunbirdProvider(SunbirdAdapter):
+    def reconcile(self) -> int:
+        return services.reconcile()
+
+    def sandbox_urlpatterns(self) -> UrlPatterns:
+        from providers.sunbird import sandbox  # loaded only when SANDBOX mounts it
+
+        return list(sandbox.urlpatterns)
