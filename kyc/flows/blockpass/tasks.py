@@ -8,7 +8,7 @@ from django.conf import settings
 from kyc.flows.blockpass import services
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.blockpass.tasks.pull_cert_promise", acks_late=True, ignore_result=True)
 def pull_cert_promise(promise_pk: int) -> str:
     """Pull one certificate promise. Safe to run twice or concurrently: the claim is a row lock
     with skip_locked plus a lease, and a pulled promise is never claimed again."""

@@ -8,13 +8,13 @@ from kyc.flows.incode import services
 from kyc.models import TransferRequest
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.incode.tasks.refresh_admin_tokens", acks_late=True, ignore_result=True)
 def refresh_admin_tokens() -> int:
     """Beat (hourly): replace every merchant's admin token before its 24 hours are up."""
     return services.admin_tokens_refresh_due()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.incode.tasks.delete_interview", acks_late=True, ignore_result=True)
 def delete_interview(transfer_id: str) -> bool:
     """Ask Incode to delete an erased customer's interview (reconcile() retries failures)."""
     try:
@@ -23,7 +23,7 @@ def delete_interview(transfer_id: str) -> bool:
         return False  # counted on the transfer; reconcile() tries again
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.incode.tasks.approve_at_incode", acks_late=True, ignore_result=True)
 def approve_at_incode(transfer_id: str) -> bool:
     """After a compliance approval: create the identity at Incode too."""
     try:
@@ -32,13 +32,15 @@ def approve_at_incode(transfer_id: str) -> bool:
         return False
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.incode.tasks.check_transfer", acks_late=True, ignore_result=True)
 def check_transfer(transfer_id: str) -> str:
     """Ask Incode whether the customer finished (no webhook came)."""
     return services.transfer_check(transfer_id=transfer_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(
+    name="kyc.flows.incode.tasks.check_transfer_by_page_token", acks_late=True, ignore_result=True
+)
 def check_transfer_by_page_token(page_token: str) -> str:
     """Enqueued (rate-limited) by the customer page's poll: see kyc.page_hooks."""
     pk = TransferRequest.objects.filter(page_token=page_token).values_list("pk", flat=True).first()

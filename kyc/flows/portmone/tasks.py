@@ -19,12 +19,14 @@ from kyc.status import TERMINAL
 _DONE = frozenset({"missing", *TERMINAL})
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.portmone.tasks.check_transfer", acks_late=True, ignore_result=True)
 def check_transfer(transfer_id: str) -> str:
     return services.transfer_check(transfer_id=transfer_id, source="poll")
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(
+    name="kyc.flows.portmone.tasks.check_transfer_by_page_token", acks_late=True, ignore_result=True
+)
 def check_transfer_by_page_token(page_token: str) -> str:
     pk = (
         TransferRequest.objects.filter(page_token=page_token, provider=services.PROVIDER)
@@ -36,7 +38,7 @@ def check_transfer_by_page_token(page_token: str) -> str:
     return services.transfer_check(transfer_id=pk, source="poll")
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.portmone.tasks.poll_transfer", acks_late=True, ignore_result=True)
 def poll_transfer(transfer_id: str, attempt: int = 0) -> str:
     result = services.transfer_check(transfer_id=transfer_id, source="poll")
     if result in _DONE or attempt + 1 >= services.MAX_POLLS:

@@ -21,32 +21,34 @@ def _run(run_id: int, name: str, token: str) -> str:
     return outcome.detail or (outcome.next_step or "end")
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.sunbird.tasks.step_find_root_org", acks_late=True, ignore_result=True)
 def step_find_root_org(run_id: int, token: str) -> str:
     return _run(run_id, "find_root_org", token)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.sunbird.tasks.step_reserve_keys", acks_late=True, ignore_result=True)
 def step_reserve_keys(run_id: int, token: str) -> str:
     return _run(run_id, "reserve_keys", token)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.sunbird.tasks.step_assign_keys", acks_late=True, ignore_result=True)
 def step_assign_keys(run_id: int, token: str) -> str:
     return _run(run_id, "assign_keys", token)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(
+    name="kyc.flows.sunbird.tasks.step_attach_template", acks_late=True, ignore_result=True
+)
 def step_attach_template(run_id: int, token: str) -> str:
     return _run(run_id, "attach_template", token)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.sunbird.tasks.step_issue", acks_late=True, ignore_result=True)
 def step_issue(run_id: int, token: str) -> str:
     return _run(run_id, "issue", token)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="kyc.flows.sunbird.tasks.step_collect", acks_late=True, ignore_result=True)
 def step_collect(run_id: int, token: str) -> str:
     return _run(run_id, "collect", token)
 
