@@ -130,7 +130,7 @@ INSTALLED_APPS += [
         "kyc.flows.corepass",
         "kyc.flows.blockpass",
         "kyc.flows.incode",
-        "kyc.flows.portmone",
+        "providers.portmone",
         "kyc.flows.sunbird",
     )
     if (BASE_DIR / app.replace(".", "/") / "apps.py").exists()

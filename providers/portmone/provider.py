@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kyc.flows.portmone import services, tasks, urls
+from providers.portmone import services, tasks, urls
 from providers.portmone.adapter import PortmoneAdapter
 
 if TYPE_CHECKING:

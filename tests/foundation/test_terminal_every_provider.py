@@ -86,8 +86,8 @@ def test_it_never_moves_a_terminal_request(merchant, provider: str, final: str) 
 def test_it_does_not_ask_the_provider_about_a_terminal_request(merchant, final: str) -> None:
     from kyc.flows.corepass import services as corepass
     from kyc.flows.incode import services as incode
-    from kyc.flows.portmone import services as portmone
     from providers.corepass import client as corepass_client
+    from providers.portmone import services as portmone
 
     checks = {
         "corepass": (

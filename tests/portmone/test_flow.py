@@ -8,9 +8,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from kyc.flows.portmone import services, tasks
 from kyc.models import IdentityField, InboundEvent, TransferRequest
-from providers.portmone import sandbox
+from providers.portmone import sandbox, services, tasks
 from tests.portmone.conftest import as_json, payload
 
 

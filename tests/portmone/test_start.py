@@ -123,7 +123,7 @@ def test_it_starts_the_poll_chain_once_the_request_is_committed(
 ) -> None:
     from unittest import mock
 
-    with mock.patch("kyc.flows.portmone.tasks.start_polling") as start:
+    with mock.patch("providers.portmone.tasks.start_polling") as start:
         with django_capture_on_commit_callbacks(execute=True):
             r = _create(api)
         assert r.status_code == 201

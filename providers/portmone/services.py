@@ -69,7 +69,7 @@ def account_auth_failed(*, account_id: int, message: str) -> None:
 
 def transfer_started(*, transfer_id: str) -> None:
     """Hook (kyc.services.transfer_create, after commit): start the status-poll chain."""
-    from kyc.flows.portmone import tasks
+    from providers.portmone import tasks
 
     tasks.start_polling(transfer_id)
 
@@ -135,7 +135,7 @@ def _check(transfer_id: Any, source: str) -> str:
 
 def reconcile(*, now: dt.datetime | None = None) -> int:
     """Ask again about open requests nobody checked lately (poll chain ended, worker lost)."""
-    from kyc.flows.portmone import tasks
+    from providers.portmone import tasks
 
     cutoff = (now or timezone.now()) - STALE_AFTER
     ids = list(

@@ -11,10 +11,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from kyc import services
-from kyc.flows.portmone.services import PROVIDER, adapter
 from kyc.models import InboundEvent, ProviderAccount
 from kyc.webhooks import BodyTooLarge, answer, headers_of, read_body, remote_addr, too_many
 from providers.errors import SignatureError
+from providers.portmone.services import PROVIDER, adapter
 
 
 @csrf_exempt

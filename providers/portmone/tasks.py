@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from kyc.flows.portmone import services
 from kyc.models import TransferRequest
 from kyc.status import TERMINAL
+from providers.portmone import services
 
 _DONE = frozenset({"missing", *TERMINAL})
 

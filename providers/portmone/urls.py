@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kyc.flows.portmone import views
+from providers.portmone import views
 
 urlpatterns = [
     path("hooks/portmone/<str:token>/", views.webhook, name="portmone_webhook"),
