@@ -127,7 +127,7 @@ PORTAL_PROVIDERS: list[str] = [
 INSTALLED_APPS += [
     app
     for app in (
-        "kyc.flows.corepass",
+        "providers.corepass",
         "kyc.flows.blockpass",
         "kyc.flows.incode",
         "providers.portmone",

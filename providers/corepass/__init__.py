@@ -13,7 +13,7 @@ Wire facts (proven against the seed's own samples, see shared/PROVIDER-FACTS.md)
   unguessable per-request callback URL, the user check, the pepper check and single use.
 - Error callback: no known message verifies its signature. Policy: an error callback is
   only a *hint*; it is stored, and the request is failed only after the connector's own
-  ``/api/v1/kyc/status`` confirms a failed status (see kyc/flows/corepass/services.py).
+  ``/api/v1/kyc/status`` confirms a failed status (see providers/corepass/services.py).
 
 Any-document items
 ------------------

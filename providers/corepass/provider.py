@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kyc.flows.corepass import services, urls
+from providers.corepass import services, urls
 from providers.corepass.adapter import CorePassAdapter
 
 if TYPE_CHECKING:

@@ -82,7 +82,7 @@ def deliver(
     """POST a callback to the request's URL with the callback clock set to `now`."""
     url = f"/hooks/corepass/t/{transfer.callback_token}/{kind}"
     patch = (
-        mock.patch("kyc.flows.corepass.services.now_ts", return_value=now)
+        mock.patch("providers.corepass.services.now_ts", return_value=now)
         if now is not None
         else mock.patch.object(object, "__doc__")
     )
@@ -105,7 +105,7 @@ def mark_delivered(transfer: TransferRequest) -> None:
     """The connector has shown it delivered this request's data (a verified CALLBACK_SUCCEED
     status callback or its /kyc/status would): kept data deliveries may now be applied.
     For the seed's data sample, whose signing key signed no status sample."""
-    from kyc.flows.corepass import services
+    from providers.corepass import services
 
     services.transfer_data_ready(transfer_id=transfer.pk, by="test: connector")
 

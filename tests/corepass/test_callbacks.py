@@ -11,9 +11,8 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from kyc.flows.corepass import services
 from kyc.models import IdentityField, InboundEvent, TransferRequest
-from providers.corepass import callbacks, client, sandbox
+from providers.corepass import callbacks, client, sandbox, services
 from providers.corepass.schemas import StatusEntry
 from tests.corepass.conftest import (
     deliver,

@@ -20,9 +20,8 @@ from unittest import mock
 import pytest
 import requests
 
-from kyc.flows.corepass import services
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
-from providers.corepass import callbacks, client, sandbox
+from providers.corepass import callbacks, client, sandbox, services
 from providers.corepass.schemas import StatusEntry
 from providers.errors import RetryableError
 from tests.conftest import wait_for
@@ -284,7 +283,7 @@ def client_module() -> Any:
 def test_it_confirms_data_with_no_status_callback_through_the_sandbox_kyc_status(
     public_url: str, merchant: Any, api: Any, settings: Any, client: Any, monkeypatch: Any
 ) -> None:
-    from kyc.flows.corepass import tasks
+    from providers.corepass import tasks
     from tests.corepass.conftest import make_account
 
     asked: list[str] = []

@@ -165,7 +165,7 @@ def test_it_stores_one_result_when_the_same_data_arrives_concurrently(
             r = requests.post(url, json=data, timeout=20)
         codes.append(r.status_code)
 
-    with mock.patch("kyc.flows.corepass.services.now_ts", return_value=data["deadline"]):
+    with mock.patch("providers.corepass.services.now_ts", return_value=data["deadline"]):
         threads = [threading.Thread(target=send, args=(i % 2 == 0,)) for i in range(4)]
         for t in threads:
             t.start()

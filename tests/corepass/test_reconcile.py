@@ -10,9 +10,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from kyc.flows.corepass import services
 from kyc.models import IdentityField, TransferRequest
-from providers.corepass import sandbox
+from providers.corepass import sandbox, services
 from providers.corepass.adapter import ADAPTER
 from providers.errors import ProviderError
 from tests.conftest import wait_for
@@ -29,7 +28,7 @@ from tests.corepass.conftest import (
 def test_it_catches_up_on_lost_callbacks_from_all_statuses(
     public_url: str, merchant: Any, api: Any, settings: Any, monkeypatch: Any
 ) -> None:
-    from kyc.flows.corepass import tasks
+    from providers.corepass import tasks
 
     # Run the per-request check task inline (the worker path is covered in test_e2e).
     monkeypatch.setattr(

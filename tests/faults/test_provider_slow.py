@@ -119,8 +119,8 @@ def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(pr
 
 @pytest.mark.django_db
 def test_it_asks_a_down_connector_once_per_stale_period(promise) -> None:
-    from kyc.flows.corepass import services
     from kyc.models import TransferRequest
+    from providers.corepass import services
 
     merchant = Merchant.objects.create(name="cd", slug="cd")
     account = ProviderAccount.objects.create(

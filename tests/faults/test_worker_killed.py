@@ -109,8 +109,8 @@ def test_it_redoes_a_reconciliation_killed_mid_call_and_applies_it_once(
 ) -> None:
     from django.core.cache import cache
 
-    from kyc.flows.corepass import services
     from kyc.models import TransferEvent, TransferRequest
+    from providers.corepass import services
 
     statuses = {
         "AllStatuses": [

@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from kyc import services as core
-from kyc.flows.corepass import services
 from kyc.models import InboundEvent, TransferRequest
 from kyc.webhooks import (
     BodyTooLarge,
@@ -30,6 +29,7 @@ from kyc.webhooks import (
     remote_addr,
     too_many,
 )
+from providers.corepass import services
 
 log = logging.getLogger(__name__)
 

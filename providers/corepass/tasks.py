@@ -4,8 +4,8 @@ from typing import Any
 
 from celery import shared_task
 
-from kyc.flows.corepass import services
 from kyc.tasks import SweptTask
+from providers.corepass import services
 from providers.errors import RetryableError
 
 

@@ -430,7 +430,7 @@ def _apply(t: TransferRequest, event: InboundEvent, cb: DataCallback) -> None:
 def _ask_connector_on_commit(transfer_id: Any) -> None:
     if not cache.add(f"corepass-confirm:{transfer_id}", 1, CONFIRM_THROTTLE):
         return
-    from kyc.flows.corepass import tasks
+    from providers.corepass import tasks
 
     pk = str(transfer_id)
     transaction.on_commit(lambda: tasks.confirm_data.delay(pk), robust=True)
@@ -621,7 +621,7 @@ def reconcile(*, now: dt.datetime | None = None, limit: int = 50) -> int:
         .order_by("last_heard_at")
         .values_list("pk", flat=True)[:limit]
     )
-    from kyc.flows.corepass import tasks
+    from providers.corepass import tasks
 
     enqueued = 0
     for pk in ids:

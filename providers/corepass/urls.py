@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kyc.flows.corepass import views
+from providers.corepass import views
 
 # The connector gets `<base>data` as `callback` and `<base>status` as `statusCallback`,
 # where <base> = /hooks/corepass/t/<callback_token>/ (unguessable, one per request).

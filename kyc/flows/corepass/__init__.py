@@ -1,1 +1,0 @@
-"""CorePass KYC-transfer flow: per-request callbacks, inbox processing, reconciliation."""
