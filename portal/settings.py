@@ -128,7 +128,7 @@ INSTALLED_APPS += [
     app
     for app in (
         "providers.corepass",
-        "kyc.flows.blockpass",
+        "providers.blockpass",
         "kyc.flows.incode",
         "providers.portmone",
         "kyc.flows.sunbird",

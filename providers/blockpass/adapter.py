@@ -1,5 +1,5 @@
 """Blockpass as the portal sees it. Blockpass starts nothing: its app calls the merchant's
-endpoints and later resolves certificate promises (see kyc/flows/blockpass)."""
+endpoints and later resolves certificate promises (see services.py)."""
 
 from __future__ import annotations
 

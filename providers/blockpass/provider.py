@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kyc.flows.blockpass import services, urls
+from providers.blockpass import services, urls
 from providers.blockpass.adapter import BlockpassAdapter
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from unittest import mock
 import pytest
 
 from kyc import services as kyc_services
-from kyc.flows.blockpass import services
 from kyc.models import Certificate, CertPromise, InboundEvent, ProviderAccount
+from providers.blockpass import services
 from tests.blockpass.conftest import BPID, bp_settings, deliver, payload
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def inline_processing() -> Any:
     """Process accepted deliveries right away, as a worker would."""
     with mock.patch(
-        "kyc.flows.blockpass.services._enqueue_process",
+        "providers.blockpass.services._enqueue_process",
         side_effect=lambda pk: services.inbound_process(event_id=pk),
     ) as m:
         yield m
@@ -28,7 +28,7 @@ def inline_processing() -> Any:
 
 @pytest.fixture
 def enqueued() -> Any:
-    with mock.patch("kyc.flows.blockpass.services._enqueue_pull") as m:
+    with mock.patch("providers.blockpass.services._enqueue_pull") as m:
         yield m
 
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from kyc.flows.blockpass import tasks
 from kyc.models import Certificate, CertPromise, InboundEvent, KYCRecord, ProviderAccount
-from providers.blockpass import sandbox
+from providers.blockpass import sandbox, tasks
 from tests.conftest import wait_for
 
 CID = "demo_service"

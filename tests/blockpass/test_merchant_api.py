@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from kyc.flows.blockpass import services
 from kyc.models import Certificate, CertPromise, IdentityField, KYCRecord, ProviderAccount
-from providers.blockpass import sandbox
+from providers.blockpass import sandbox, services
 
 CID = "demo_service"
 

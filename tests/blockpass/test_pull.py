@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from kyc.flows.blockpass import services, tasks
 from kyc.models import Certificate, CertPromise, KYCRecord
+from providers.blockpass import services, tasks
 from providers.blockpass.schemas import PulledCertificate, Token
 from providers.errors import AuthenticationError, NotFoundError, RetryableError
 
@@ -97,7 +97,7 @@ def test_it_marks_a_404_gone_with_a_message_and_stops(bp_record: KYCRecord) -> N
     with mock.patch(PULL, side_effect=NotFoundError("404", status=404)) as pull:
         assert services.cert_promise_pull(promise_pk=promise.pk).state == CertPromise.State.GONE
         assert services.cert_promise_pull(promise_pk=promise.pk).state == "skipped"
-        with mock.patch("kyc.flows.blockpass.services._enqueue_pull") as enqueue:
+        with mock.patch("providers.blockpass.services._enqueue_pull") as enqueue:
             assert services.reconcile(now=timezone.now() + dt.timedelta(days=1)) == 0
         enqueue.assert_not_called()
     pull.assert_called_once()
@@ -176,7 +176,7 @@ def test_the_task_reschedules_with_a_bounded_countdown(bp_record: KYCRecord, set
         again.assert_not_called()
     promise.refresh_from_db()
     assert promise.next_attempt_at > timezone.now() + dt.timedelta(seconds=3)
-    with mock.patch("kyc.flows.blockpass.services._enqueue_pull") as enqueue:
+    with mock.patch("providers.blockpass.services._enqueue_pull") as enqueue:
         assert services.reconcile(now=timezone.now()) == 0
         assert services.reconcile(now=promise.next_attempt_at) == 1
     enqueue.assert_called_once_with(promise.pk)

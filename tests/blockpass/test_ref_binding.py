@@ -12,9 +12,8 @@ import pytest
 from kyc import services as kyc_services
 from kyc.contract import FieldValue
 from kyc.crypto import lookup_hash
-from kyc.flows.blockpass import services
 from kyc.models import IdentityField, KYCRecord, ProviderAccount
-from providers.blockpass import sandbox, signature
+from providers.blockpass import sandbox, services, signature
 
 CID = "demo_service"
 CLIENT_SECRET = "demo-client-secret"  # tests/blockpass/conftest.py bp_settings

@@ -8,8 +8,8 @@ import pytest
 
 from kyc import services as kyc_services
 from kyc.contract import FieldValue
-from kyc.flows.blockpass import services
 from kyc.models import Certificate, IdentityField, KYCRecord, ProviderAccount
+from providers.blockpass import services
 from providers.blockpass.forms import BlockpassSettingsForm
 
 pytestmark = pytest.mark.django_db

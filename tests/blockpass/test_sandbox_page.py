@@ -60,7 +60,7 @@ def test_the_app_page_registers_uploads_and_resolves(client: Any, sandbox_accoun
     process_inbound(stored)
     promise = wait_for(lambda: CertPromise.objects.filter(record=record).first())
     # No worker in this test: the pull task was enqueued; run it here.
-    from kyc.flows.blockpass.services import cert_promise_pull
+    from providers.blockpass.services import cert_promise_pull
 
     assert cert_promise_pull(promise_pk=promise.pk).state == "pulled"
     assert Certificate.objects.get(promise=promise).raw == b"RAW"

@@ -9,9 +9,8 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from kyc.flows.blockpass import services
 from kyc.models import CertPromise, InboundEvent, ProviderAccount
-from providers.blockpass import signature
+from providers.blockpass import services, signature
 from tests.blockpass.conftest import SECRET, deliver, payload
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +23,7 @@ def inline_processing() -> Any:
     """Process accepted deliveries right away, as a worker would (the enqueue itself is
     tested in test_it_answers_after_one_insert_and_leaves_processing_to_a_worker)."""
     with mock.patch(
-        "kyc.flows.blockpass.services._enqueue_process",
+        "providers.blockpass.services._enqueue_process",
         side_effect=lambda pk: services.inbound_process(event_id=pk),
     ) as m:
         yield m
@@ -32,7 +31,7 @@ def inline_processing() -> Any:
 
 @pytest.fixture
 def enqueued() -> Any:
-    with mock.patch("kyc.flows.blockpass.services._enqueue_pull") as m:
+    with mock.patch("providers.blockpass.services._enqueue_pull") as m:
         yield m
 
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from kyc.flows.blockpass import services as bp_services
 from kyc.models import KYCRecord, Merchant, ProviderAccount
+from providers.blockpass import services as bp_services
 from tests.faults.promise_log import (  # noqa: F401
     _write_promises,
     promise,

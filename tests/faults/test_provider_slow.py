@@ -68,7 +68,7 @@ def test_it_retries_idempotent_calls_with_backoff_and_posts_never() -> None:
 
 @pytest.mark.django_db
 def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(promise) -> None:
-    from kyc.flows.blockpass import services, tasks
+    from providers.blockpass import services, tasks
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     assert settings.CELERY_MAX_COUNTDOWN < visibility
 

@@ -32,7 +32,7 @@ def test_it_configures_celery_to_redeliver_on_worker_loss() -> None:
 
 @pytest.mark.worker
 def test_it_redoes_a_pull_killed_mid_call_and_stores_it_once(start_worker, promise) -> None:
-    from kyc.flows.blockpass import services, tasks
+    from providers.blockpass import services, tasks
 
     def reply(method: str, path: str, n: int):
         if n == 1:
@@ -224,7 +224,7 @@ def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> 
     every certificate stored exactly once in the end."""
     import threading
 
-    from kyc.flows.blockpass import services
+    from providers.blockpass import services
     n = 24
     held: list[int] = []
 

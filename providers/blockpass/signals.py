@@ -18,7 +18,7 @@ def _item_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) ->
     record_id = instance.record_id
 
     def recompute() -> None:
-        from kyc.flows.blockpass import services
+        from providers.blockpass import services
 
         services.record_review_recompute_by_id(record_id=record_id)
 

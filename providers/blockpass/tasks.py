@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from kyc.flows.blockpass import services
+from providers.blockpass import services
 
 
 @shared_task(name="kyc.flows.blockpass.tasks.pull_cert_promise", acks_late=True, ignore_result=True)

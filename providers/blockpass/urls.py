@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from kyc.flows.blockpass import views
+from providers.blockpass import views
 
 urlpatterns = [
     # The merchant's webhook: the URL the provider settings page shows.

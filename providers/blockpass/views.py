@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from kyc import services as kyc_services
 from kyc import webhooks
-from kyc.flows.blockpass import services
 from kyc.models import InboundEvent, ProviderAccount
+from providers.blockpass import services
 from providers.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
 
 log = logging.getLogger(__name__)

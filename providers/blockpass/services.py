@@ -793,7 +793,7 @@ def cert_promise_resolve(*, account: ProviderAccount, data: Mapping[str, Any]) -
 
 
 def _enqueue_pull(promise_pk: int, countdown: int | None = None) -> None:
-    from kyc.flows.blockpass.tasks import pull_cert_promise
+    from providers.blockpass.tasks import pull_cert_promise
 
     if countdown:
         pull_cert_promise.apply_async((promise_pk,), countdown=countdown)
