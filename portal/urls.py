@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from kyc import admin as kyc_admin
 from kyc import registry
 from kyc import urls as kyc_urls
-from portal import issuance, twofactor, views
+from portal import issuance, twofactor, views, webhooks
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
@@ -24,6 +24,13 @@ urlpatterns = [
     path("keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("providers/", views.provider_settings_index, name="provider_settings_index"),
     path("providers/<str:provider>/", views.provider_settings, name="provider_settings"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook_test"),
+    path("webhooks/<int:pk>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/toggle/", webhooks.webhook_toggle, name="webhook_toggle"),
+    path("webhooks/deliveries/<int:pk>/replay/", webhooks.webhook_replay, name="webhook_replay"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
     path("transfers/new/", views.transfer_new, name="transfer_new"),
     path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
     path("issuance/", issuance.issuance_list, name="issuance_list"),

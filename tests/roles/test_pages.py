@@ -16,9 +16,17 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from kyc import registry
+from kyc import outbox, registry
 from kyc.flows.sunbird.models import IssuanceRun
-from kyc.models import ApiKey, Membership, ProviderAccount, TransferRequest
+from kyc.models import (
+    ApiKey,
+    Membership,
+    ProviderAccount,
+    TransferRequest,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 from kyc.status import Status
 from providers.errors import PermanentError
 from tests import factories
@@ -48,6 +56,13 @@ PAGE_ROLES: dict[str, set[str]] = {
     "issuance_new": MANAGERS,
     "issuance_retry": MANAGERS,
     "incode_review": REVIEWERS,
+    "webhooks": MANAGERS,
+    "webhook_detail": MANAGERS,
+    "webhook_test": MANAGERS,
+    "webhook_rotate": MANAGERS,
+    "webhook_toggle": MANAGERS,
+    "webhook_delete": MANAGERS,
+    "webhook_replay": MANAGERS,
 }
 
 # Not merchant pages: the admin (tests/roles/test_admin.py), the API and the Incode
@@ -138,6 +153,44 @@ def _run_resumed(w: World, allowed: bool) -> None:
 def _reviewed(w: World, allowed: bool) -> None:
     w.in_review.refresh_from_db()
     assert w.in_review.status == (Status.REJECTED if allowed else Status.REVIEW)
+
+
+def _endpoint(w: World) -> WebhookEndpoint:
+    """The merchant's webhook endpoint, with one failed delivery (created on first use)."""
+    endpoint = WebhookEndpoint.objects.filter(merchant=w.merchant).first()
+    if endpoint is None:
+        endpoint = WebhookEndpoint.objects.create(
+            merchant=w.merchant, url="https://hooks.example.com/kyc", secret=outbox.new_secret()
+        )
+        message = outbox.webhook_message_create(merchant=w.merchant, type="ping", data={})
+        WebhookDelivery.objects.create(message=message, endpoint=endpoint, state="failed")
+    return endpoint
+
+
+def _endpoint_created(w: World, allowed: bool) -> None:
+    assert WebhookEndpoint.objects.filter(url="https://hooks.example.com/new").exists() is allowed
+
+
+def _ping_queued(w: World, allowed: bool) -> None:
+    assert WebhookMessage.objects.filter(event_type="ping", endpoint__isnull=False).exists() is (
+        allowed
+    )
+
+
+def _secret_rotated(w: World, allowed: bool) -> None:
+    assert bool(_endpoint(w).previous_secret) is allowed
+
+
+def _endpoint_toggled(w: World, allowed: bool) -> None:
+    assert _endpoint(w).enabled is not allowed
+
+
+def _endpoint_deleted(w: World, allowed: bool) -> None:
+    assert WebhookEndpoint.objects.filter(merchant=w.merchant).exists() is not allowed
+
+
+def _delivery_replayed(w: World, allowed: bool) -> None:
+    assert WebhookDelivery.objects.get().state == ("pending" if allowed else "failed")
 
 
 def _corepass_form(w: World) -> dict[str, Any]:
@@ -257,6 +310,63 @@ CASES = [
         lambda w: reverse("incode_review", args=[w.in_review.pk]),
         data=lambda w: {"decision": "reject", "reason": "Document unreadable"},
         effect=_reviewed,
+        ok_status=(302,),
+    ),
+    Case("webhooks", "webhooks", "get", lambda w: reverse("webhooks")),
+    Case(
+        "webhooks:create",
+        "webhooks",
+        "post",
+        lambda w: reverse("webhooks"),
+        # the URL resolves nowhere here: accepted (sends would fail and say so)
+        data=lambda w: {"url": "https://hooks.example.com/new", "events": ["*"]},
+        effect=_endpoint_created,
+    ),
+    Case(
+        "webhook_detail",
+        "webhook_detail",
+        "get",
+        lambda w: reverse("webhook_detail", args=[_endpoint(w).pk]),
+    ),
+    Case(
+        "webhook_test",
+        "webhook_test",
+        "post",
+        lambda w: reverse("webhook_test", args=[_endpoint(w).pk]),
+        effect=_ping_queued,
+        ok_status=(302,),
+    ),
+    Case(
+        "webhook_rotate",
+        "webhook_rotate",
+        "post",
+        lambda w: reverse("webhook_rotate", args=[_endpoint(w).pk]),
+        effect=_secret_rotated,
+    ),
+    Case(
+        "webhook_toggle",
+        "webhook_toggle",
+        "post",
+        lambda w: reverse("webhook_toggle", args=[_endpoint(w).pk]),
+        effect=_endpoint_toggled,
+        ok_status=(302,),
+    ),
+    Case(
+        "webhook_delete",
+        "webhook_delete",
+        "post",
+        lambda w: reverse("webhook_delete", args=[_endpoint(w).pk]),
+        effect=_endpoint_deleted,
+        ok_status=(302,),
+    ),
+    Case(
+        "webhook_replay",
+        "webhook_replay",
+        "post",
+        lambda w: reverse(
+            "webhook_replay", args=[WebhookDelivery.objects.get(endpoint=_endpoint(w)).pk]
+        ),
+        effect=_delivery_replayed,
         ok_status=(302,),
     ),
 ]
