@@ -45,6 +45,15 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # (CIDR) provider URLs may reach besides public addresses. Both empty by default.
 PROVIDER_ALLOWED_HOSTS = env.str("PROVIDER_ALLOWED_HOSTS", default="")
 OUTBOUND_ALLOW_NETWORKS = env.list("OUTBOUND_ALLOW_NETWORKS", default=[])
+# Outgoing webhooks (kyc/outbox.py): seconds before each attempt (the first is immediate;
+# after the last failure the delivery is failed and replayable), the failure window that
+# disables an endpoint, and how long a claimed send is not claimed again.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 86400)
+WEBHOOK_SEND_LEASE_SECONDS = env.int("WEBHOOK_SEND_LEASE_SECONDS", default=60)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=20)
 
 # --- security ---------------------------------------------------------------
 if DEBUG:
@@ -129,7 +138,7 @@ INSTALLED_APPS += [
     for app in (
         "providers.corepass",
         "providers.blockpass",
-        "kyc.flows.incode",
+        "providers.incode",
         "providers.portmone",
         "kyc.flows.sunbird",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kyc.flows.incode import services, tasks, urls
+from providers.incode import services, tasks, urls
 from providers.incode.adapter import IncodeAdapter
 
 if TYPE_CHECKING:

@@ -84,9 +84,9 @@ def test_it_never_moves_a_terminal_request(merchant, provider: str, final: str) 
 
 @pytest.mark.parametrize("final", sorted(TERMINAL))
 def test_it_does_not_ask_the_provider_about_a_terminal_request(merchant, final: str) -> None:
-    from kyc.flows.incode import services as incode
     from providers.corepass import client as corepass_client
     from providers.corepass import services as corepass
+    from providers.incode import services as incode
     from providers.portmone import services as portmone
 
     checks = {

@@ -11,10 +11,9 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from kyc.flows.incode import services, tasks
 from kyc.models import ProviderAccount
 from providers.errors import AuthenticationError
-from providers.incode import client
+from providers.incode import client, services, tasks
 from providers.incode.adapter import ADAPTER
 from tests.incode.conftest import API_KEY, account_for
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kyc import services
-from kyc.flows.incode import services as incode_services
 from kyc.models import TransferRequest
+from providers.incode import services as incode_services
 from tests.incode.conftest import sandbox_interview
 
 
@@ -36,7 +36,7 @@ def test_it_deletes_the_interview_at_incode_when_the_record_is_erased(
 def test_it_retries_deletions_a_broker_outage_lost(
     api: Any, incode_account: Any, sandbox: str, eager: None, monkeypatch: Any
 ) -> None:
-    from kyc.flows.incode import tasks
+    from providers.incode import tasks
 
     t = _start(api, "outage")
     monkeypatch.setattr(tasks.delete_interview, "delay", lambda *a, **k: None)  # lost
@@ -52,7 +52,7 @@ def test_it_retries_deletions_a_broker_outage_lost(
 def test_it_stops_retrying_a_deletion_after_ten_failures(
     api: Any, incode_account: Any, eager: None, monkeypatch: Any
 ) -> None:
-    from kyc.flows.incode import tasks
+    from providers.incode import tasks
 
     t = _start(api, "stuck")
     monkeypatch.setattr(tasks.delete_interview, "delay", lambda *a, **k: None)

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from kyc.flows.incode import services as incode_services
 from kyc.models import TransferRequest
 from kyc.status import Status
+from providers.incode import services as incode_services
 from tests.incode.conftest import account_for, finish_on_phone
 
 

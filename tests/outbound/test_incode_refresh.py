@@ -9,9 +9,8 @@ from unittest import mock
 import pytest
 
 from kyc import services
-from kyc.flows.incode import tasks
 from kyc.models import ProviderAccount
-from providers.incode import schemas
+from providers.incode import schemas, tasks
 from tests import factories
 
 pytestmark = pytest.mark.django_db

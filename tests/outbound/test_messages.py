@@ -81,7 +81,7 @@ def test_it_shows_a_generic_reason_in_the_api_and_on_the_account(
 def test_it_records_a_generic_reason_for_a_failed_admin_token_refresh(
     merchant: Any, staff_client: Any, provider_at: Any
 ) -> None:
-    from kyc.flows.incode import tasks
+    from providers.incode import tasks
 
     provider = provider_at(401)
     account = services.provider_account_get_or_create(merchant=merchant, provider="incode")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from kyc.flows.incode import services
 from kyc.models import TransferRequest
+from providers.incode import services
 
 
 @shared_task(name="kyc.flows.incode.tasks.refresh_admin_tokens", acks_late=True, ignore_result=True)

@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from kyc.admin import ReadOnlyAdmin
-from kyc.flows.incode.models import IncodeReview
 from kyc.permissions import Action
 from kyc.status import Status
+from providers.incode.models import IncodeReview
 
 
 @admin.register(IncodeReview)

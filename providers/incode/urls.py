@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kyc.flows.incode import views
+from providers.incode import views
 
 # The token-server endpoints sit under /api/incode/, not /api/v1/: portal/api/urls.py
 # answers every unknown /api/v1/ path itself (JSON 404), which would shadow them.

@@ -17,13 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kyc import permissions, selectors, services
 from kyc import tasks as kyc_tasks
-from kyc.flows.incode import services as incode_services
 from kyc.models import ApiKey, InboundEvent, ProviderAccount, TransferRequest
 from kyc.permissions import Action
 from kyc.status import Status
 from kyc.webhooks import BodyTooLarge, answer, headers_of, read_body, remote_addr, too_many
 from providers.errors import InvalidInput
 from providers.incode import schemas
+from providers.incode import services as incode_services
 
 PROVIDER = "incode"
 

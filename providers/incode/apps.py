@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class IncodeFlowConfig(AppConfig):
-    name = "kyc.flows.incode"
+    name = "providers.incode"
     label = "kyc_incode"
     verbose_name = "Incode"
     default_auto_field = "django.db.models.BigAutoField"

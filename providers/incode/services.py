@@ -398,7 +398,7 @@ def transfer_decide(*, transfer: TransferRequest, approve: bool, reason: str, ac
         transfer=transfer, approve=approve, reason=reason, actor=actor
     )
     if changed and approve and transfer.provider_ref:
-        from kyc.flows.incode import tasks
+        from providers.incode import tasks
 
         pk = str(transfer.pk)
         transaction.on_commit(lambda: tasks.approve_at_incode.delay(pk))
@@ -443,7 +443,7 @@ def interviews_to_delete() -> list[Any]:
 def record_erased(*, record_id: int) -> None:
     """Hook (kyc.services.record_erase, after commit): ask Incode to delete the customer's
     interviews too. reconcile() retries the ones a broker outage lost."""
-    from kyc.flows.incode import tasks
+    from providers.incode import tasks
 
     ids = TransferRequest.objects.filter(record_id=record_id, provider="incode").exclude(
         provider_ref=""
@@ -497,7 +497,7 @@ def _mark(*, transfer_id: Any, key: str, value: Any) -> None:
 
 def reconcile() -> int:
     """Every minute (beat): ask Incode about quiet requests, retry lost interview deletions."""
-    from kyc.flows.incode import tasks
+    from providers.incode import tasks
 
     checks = transfers_to_check()
     for pk in checks:
