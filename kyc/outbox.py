@@ -100,9 +100,6 @@ TIMEOUT_SECONDS = 15.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 ANSWER_KEPT_BYTES = 1024
 SECRET_OVERLAP = dt.timedelta(hours=24)
-# A claimed delivery is not claimed again for this long (a killed worker's send is retried
-# after it); longer than the request timeout plus bookkeeping.
-SEND_LEASE = dt.timedelta(seconds=60)
 # Messages not dispatched this long after their commit are dispatched by the sweeper.
 DISPATCH_GRACE = dt.timedelta(seconds=10)
 POLICY_NAME = "webhook"  # the outbound policy's allow-list entry (providers/http.py)
@@ -117,6 +114,12 @@ def disable_after() -> dt.timedelta:
     return dt.timedelta(
         seconds=float(getattr(settings, "WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86400))
     )
+
+
+def send_lease() -> dt.timedelta:
+    """A claimed delivery is not claimed again for this long (a killed worker's send is
+    retried after it): longer than the request timeout plus bookkeeping."""
+    return dt.timedelta(seconds=float(getattr(settings, "WEBHOOK_SEND_LEASE_SECONDS", 60)))
 
 
 def max_endpoints() -> int:
@@ -585,7 +588,7 @@ def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
         )
         if d is None or (d.next_attempt_at is not None and d.next_attempt_at > now):
             return None
-        d.next_attempt_at = now + SEND_LEASE
+        d.next_attempt_at = now + send_lease()
         d.save(update_fields=["next_attempt_at", "updated_at"])
     return d
 

@@ -52,6 +52,9 @@ class Receiver:
     answer: bytes = b'{"ok": true}'
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, the first request is held (not answered) until `release` is set.
+    hold_first: bool = False
+    release: threading.Event = field(default_factory=threading.Event)
 
     def next_status(self) -> int:
         with self.lock:
@@ -72,6 +75,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             receiver.requests.append(
                 Received({k.lower(): v for k, v in self.headers.items()}, body)
             )
+            if receiver.hold_first and len(receiver.requests) == 1:
+                receiver.release.wait(30)
             status = receiver.next_status()
             self.send_response(status)
             self.send_header("content-type", "application/json")
@@ -97,6 +102,7 @@ def receiver(settings: Any) -> Iterator[Receiver]:
     try:
         yield rec
     finally:
+        rec.release.set()
         server.shutdown()
         server.server_close()
 
