@@ -1,6 +1,6 @@
 """Who may do what inside a merchant: the one permission table.
 
-Every merchant page (portal/views.py, portal/issuance.py, the flow review pages), every
+Every merchant page (portal/views.py, providers/<name>/views.py), every
 admin model and admin action, and the API-key page ask this module; nothing else reads
 `Membership.role`. A role is per merchant (one membership per user and merchant).
 
@@ -176,6 +176,14 @@ def primary_merchant(user: Any) -> Merchant | None:
     if not hasattr(user, "_kyc_primary"):
         user._kyc_primary = selectors.merchants_for_user(user).order_by("pk").first()
     return user._kyc_primary
+
+
+def current_merchant(request: HttpRequest) -> Merchant:
+    """The merchant a merchant page acts for (portal's and providers' own pages alike)."""
+    merchant = primary_merchant(request.user)  # the merchant @require checked the role at
+    if merchant is None:
+        raise Http404("Your user belongs to no merchant yet; ask an owner to add you.")
+    return merchant
 
 
 def forbidden(request: HttpRequest, merchant: Merchant | None, action: Action) -> HttpResponse:

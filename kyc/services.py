@@ -1,7 +1,7 @@
 """Every write to the domain goes through a function here: `<entity>_<action>(*, ...)`.
 
 Views, the API, forms and tasks parse input, call one of these, and render.
-Provider-specific flows live in kyc/flows/<provider>/services.py and build on these.
+Each provider's own writes live in providers/<name>/services.py and build on these.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ INSTALLED_APPS += [
         "providers.blockpass",
         "providers.incode",
         "providers.portmone",
-        "kyc.flows.sunbird",
+        "providers.sunbird",
     )
     if (BASE_DIR / app.replace(".", "/") / "apps.py").exists()
 ]

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from kyc import admin as kyc_admin
 from kyc import registry
 from kyc import urls as kyc_urls
-from portal import issuance, twofactor, views, webhooks
+from portal import twofactor, views, webhooks
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
@@ -33,11 +33,6 @@ urlpatterns = [
     path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
     path("transfers/new/", views.transfer_new, name="transfer_new"),
     path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
-    path("issuance/", issuance.issuance_list, name="issuance_list"),
-    path("issuance/new/", issuance.issuance_new, name="issuance_new"),
-    path("issuance/<int:pk>/", issuance.issuance_detail, name="issuance_detail"),
-    path("issuance/<int:pk>/progress", issuance.issuance_progress, name="issuance_progress"),
-    path("issuance/<int:pk>/retry", issuance.issuance_retry, name="issuance_retry"),
     path("healthz", views.healthz, name="healthz"),
     # Before admin.site.urls, so the admin's own login view is reached only through the limiter.
     path("admin/login/", login_limited(admin.site.login), name="admin_login"),

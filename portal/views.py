@@ -14,16 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kyc import permissions, registry, selectors, services
-from kyc.models import ApiKey, Merchant, ProviderAccount, TransferRequest
-from kyc.permissions import Action, primary_merchant, require
+from kyc.models import ApiKey, ProviderAccount, TransferRequest
+from kyc.permissions import Action, current_merchant, require
 from providers.errors import InvalidInput, ProviderError
-
-
-def current_merchant(request: HttpRequest) -> Merchant:
-    merchant = primary_merchant(request.user)  # the merchant @require checked the role at
-    if merchant is None:
-        raise Http404("Your user belongs to no merchant yet; ask an owner to add you.")
-    return merchant
 
 
 @login_required

@@ -1,7 +1,8 @@
 """Sunbird eCreds as the portal sees it: settings, connection test, state lines.
 
 Sunbird issues certificates; it starts no verification (starts_transfers stays False).
-The issuance run itself lives in kyc.flows.sunbird, which calls providers.sunbird.client.
+The issuance run itself lives in services.py and tasks.py (its merchant pages in views.py),
+which call client.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python -m tests.bench.issuance_worker <run_id>
 
 A fresh process per run, so the peak (VmHWM) belongs to this run alone; it runs
-the same step code the Celery tasks run (kyc.flows.sunbird.services.run_execute_inline).
+the same step code the Celery tasks run (providers.sunbird.services.run_execute_inline).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def main(run_id: int) -> dict[str, object]:
     import django
 
     django.setup()
-    from kyc.flows.sunbird import services
-    from kyc.flows.sunbird.models import IssuanceRun
+    from providers.sunbird import services
+    from providers.sunbird.models import IssuanceRun
 
     IssuanceRun.objects.get(pk=run_id)  # connect and load models before the baseline reading
     rss_before = _status_kb("VmRSS")

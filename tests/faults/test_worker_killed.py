@@ -175,10 +175,10 @@ def test_it_redoes_a_reconciliation_killed_mid_call_and_applies_it_once(
 def test_it_resumes_an_issuance_killed_mid_step_and_issues_once(
     merchant, live_server, start_worker, promise
 ) -> None:
-    from kyc.flows.sunbird import services as sunbird
-    from kyc.flows.sunbird.models import IssuanceRun
     from kyc.models import Certificate
+    from providers.sunbird import services as sunbird
     from providers.sunbird.adapter import ADAPTER
+    from providers.sunbird.models import IssuanceRun
     from tests.sunbird.conftest import make_run
 
     ProviderAccount.objects.create(

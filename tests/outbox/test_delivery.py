@@ -114,10 +114,10 @@ def test_it_sends_the_end_event_of_each_terminal_status(
 
 
 def test_it_delivers_every_event_type(shop: Shop, receiver: Receiver) -> None:
-    from kyc.flows.sunbird import services as sunbird
-    from kyc.flows.sunbird.models import IssuanceStep
     from providers.blockpass import services as blockpass
     from providers.blockpass.schemas import PulledCertificate
+    from providers.sunbird import services as sunbird
+    from providers.sunbird.models import IssuanceStep
     from tests.corepass.conftest import USER
     from tests.sunbird.conftest import make_run
 

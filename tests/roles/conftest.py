@@ -14,9 +14,9 @@ from django.conf import settings
 from django.test import Client
 
 from kyc import registry, services
-from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep
 from kyc.models import ApiKey, Membership, Merchant, ProviderAccount, TransferRequest
 from kyc.status import Status
+from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests import factories
 from tests.sunbird.conftest import make_run
 

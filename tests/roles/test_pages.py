@@ -17,7 +17,6 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kyc import outbox, registry
-from kyc.flows.sunbird.models import IssuanceRun
 from kyc.models import (
     ApiKey,
     Membership,
@@ -29,6 +28,7 @@ from kyc.models import (
 )
 from kyc.status import Status
 from providers.errors import PermanentError
+from providers.sunbird.models import IssuanceRun
 from tests import factories
 from tests.corepass.conftest import USER
 from tests.roles.conftest import ADMIN, COMPLIANCE, OWNER, ROLES, VIEWER, World, member_client
@@ -385,8 +385,8 @@ def no_outbound() -> Iterator[dict[str, mock.MagicMock]]:
         mock.patch.object(
             corepass, "start_transfer", side_effect=PermanentError("stubbed", code="stubbed")
         ) as start,
-        mock.patch("kyc.flows.sunbird.tasks.enqueue_step") as enqueue,
-        mock.patch("kyc.flows.sunbird.services.root_orgs_list", return_value=[]) as orgs,
+        mock.patch("providers.sunbird.tasks.enqueue_step") as enqueue,
+        mock.patch("providers.sunbird.services.root_orgs_list", return_value=[]) as orgs,
     ):
         yield {"start": start, "enqueue": enqueue, "orgs": orgs}
 

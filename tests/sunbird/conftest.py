@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from kyc.flows.sunbird import services
 from kyc.models import ProviderAccount
+from providers.sunbird import services
 from providers.sunbird.adapter import ADAPTER
 from providers.sunbird.sandbox import ROOT_ORGS
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from kyc.flows.sunbird.models import IssuanceRun
 from kyc.models import Certificate
+from providers.sunbird.models import IssuanceRun
 from tests import factories
 from tests.sunbird.conftest import ROOT_ORG
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import STEP_NAMES, IssuanceRun, IssuanceStep
 from kyc.models import Certificate
+from providers.sunbird import services
+from providers.sunbird.models import STEP_NAMES, IssuanceRun, IssuanceStep
 from tests.sunbird.conftest import make_run
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 from kyc.models import AuditEntry
+from providers.sunbird import services
+from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 from tests.sunbird.conftest import ROOT_ORG, make_run
 
 pytestmark = pytest.mark.django_db

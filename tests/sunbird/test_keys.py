@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import KeyReservation
+from providers.sunbird import services
+from providers.sunbird.models import KeyReservation
 from tests import factories
 
 
@@ -101,8 +101,8 @@ def test_it_lets_staff_watch_and_resume_runs_in_the_admin(
 ) -> None:
     from unittest import mock
 
-    from kyc.flows.sunbird.models import IssuanceRun
     from kyc.models import ProviderAccount
+    from providers.sunbird.models import IssuanceRun
     from tests.sunbird.conftest import make_run
 
     for m in (merchant, other_merchant):
@@ -118,7 +118,7 @@ def test_it_lets_staff_watch_and_resume_runs_in_the_admin(
     assert client.get(f"/admin/kyc_sunbird/issuancerun/{theirs.pk}/change/").status_code == 404
     page = client.get(f"/admin/kyc_sunbird/issuancerun/{mine.pk}/change/").content.decode()
     assert "find_root_org" in page and "boom" in page
-    with mock.patch("kyc.flows.sunbird.tasks.enqueue_step") as enqueue:
+    with mock.patch("providers.sunbird.tasks.enqueue_step") as enqueue:
         client.post(
             "/admin/kyc_sunbird/issuancerun/",
             {"action": "resume", "_selected_action": [mine.pk, theirs.pk]},

@@ -7,8 +7,8 @@ from unittest import mock
 
 import pytest
 
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep
+from providers.sunbird import services
+from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests.sunbird.conftest import ROOT_ORG, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ FORM = {
 
 @pytest.fixture
 def no_enqueue() -> Any:
-    with mock.patch("kyc.flows.sunbird.tasks.enqueue_step") as enqueue:
+    with mock.patch("providers.sunbird.tasks.enqueue_step") as enqueue:
         yield enqueue
 
 

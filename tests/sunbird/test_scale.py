@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import IssuanceRun
 from kyc.models import Certificate, ProviderAccount
+from providers.sunbird import services
+from providers.sunbird.models import IssuanceRun
 from tests.sunbird.conftest import make_run
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kyc.flows.sunbird import services, tasks
-from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep
 from kyc.models import Certificate, ProviderAccount
+from providers.sunbird import services, tasks
+from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests.sunbird.conftest import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)

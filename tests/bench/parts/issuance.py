@@ -24,7 +24,7 @@ ROOT_ORG = "0128000000000000001"  # the sandbox's demo root org
 
 
 def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
-    from kyc.flows.sunbird import services
+    from providers.sunbird import services
 
     tag = uuid.uuid4().hex[:10]
     batch_id = f"bench{tag}x{learners}"
@@ -67,7 +67,7 @@ def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
 def run(ctx: Ctx) -> list[Figure]:
     try:
         from kyc import registry
-        from kyc.flows.sunbird import services  # noqa: F401
+        from providers.sunbird import services  # noqa: F401
 
         settings = registry.get("sunbird").sandbox_settings(
             sandbox_url=f"{ctx.base_url}/sandbox/sunbird"

@@ -2,9 +2,10 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import kyc.flows.sunbird.models
 from django.conf import settings
 from django.db import migrations, models
+
+import providers.sunbird.models
 
 
 class Migration(migrations.Migration):
@@ -34,7 +35,7 @@ class Migration(migrations.Migration):
                 ('signatories', models.JSONField(blank=True, default=list)),
                 ('html_template_url', models.URLField(max_length=1000)),
                 ('notify_template', models.JSONField(blank=True, default=dict)),
-                ('filters', models.JSONField(blank=True, default=kyc.flows.sunbird.models.default_filters)),
+                ('filters', models.JSONField(blank=True, default=providers.sunbird.models.default_filters)),
                 ('reissue', models.BooleanField(default=False, help_text='Issue again to learners who already have a certificate.')),
                 ('expected_count', models.PositiveIntegerField(blank=True, help_text="Learners expected; blank: the registry's count.", null=True)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed (retry the failed step)')], db_index=True, default='pending', max_length=20)),

@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kyc.admin import MerchantFilter, MerchantScopedAdmin
-from kyc.flows.sunbird import services
-from kyc.flows.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 from kyc.permissions import Action
+from providers.sunbird import services
+from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 
 
 @admin.register(KeyReservation)

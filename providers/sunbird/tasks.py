@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from kyc.flows.sunbird import services
+from providers.sunbird import services
 
 
 def _run(run_id: int, name: str, token: str) -> str:

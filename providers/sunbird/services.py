@@ -34,16 +34,16 @@ from django.utils import timezone
 
 from kyc import outbox
 from kyc import services as kyc_services
-from kyc.flows.sunbird.models import (
+from kyc.models import Certificate, Merchant, ProviderAccount
+from providers.errors import AuthenticationError, InvalidInput, ProviderError
+from providers.sunbird import client
+from providers.sunbird.models import (
     STEP_NAMES,
     IssuanceRun,
     IssuanceStep,
     KeyReservation,
     reserved_message,
 )
-from kyc.models import Certificate, Merchant, ProviderAccount
-from providers.errors import AuthenticationError, InvalidInput, ProviderError
-from providers.sunbird import client
 from providers.sunbird.schemas import CertRecord
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ def run_resume(*, run_id: int, actor: Any = None, enqueue: bool = True) -> Issua
 
 
 def _enqueue_on_commit(run_id: int, name: str, token: str, countdown: float = 0) -> None:
-    from kyc.flows.sunbird import tasks
+    from providers.sunbird import tasks
 
     transaction.on_commit(lambda: tasks.enqueue_step(run_id, name, token, countdown))
 
