@@ -18,7 +18,9 @@ The life of a message:
    lost, and every retry due later than Celery's longest countdown.
 
 The `webhook-id` is the message's `msg_id`: the same on every attempt, replay and recover.
-Payloads never carry decrypted PII; receivers fetch identity values through the API.
+Payloads carry no decrypted PII (verification values come masked, as the API shows them
+to a key without `pii`), unless the endpoint was created by a key with the `pii` scope
+that still has it; each such send is audited.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from kyc import services
 from kyc.models import (
     ApiKey,
     Certificate,
+    IdentityField,
     KYCRecord,
     Merchant,
     TransferRequest,
@@ -557,11 +560,63 @@ def webhook_message_dispatch(*, message_id: int, now: dt.datetime | None = None)
     return ids
 
 
-def message_body(message: WebhookMessage) -> str:
-    """The exact bytes signed and sent (the same on every attempt)."""
+def message_body(message: WebhookMessage, *, values: list[dict[str, Any]] | None = None) -> str:
+    """The exact text signed and sent. `values`: a verification's identity values as the
+    API shows them (`data` of a transfer), read at send time."""
     data = {**message.data, "sequence": message.pk}
+    if values is not None:
+        data["data"] = values
     payload = {"type": message.event_type, "timestamp": _iso(message.created_at), "data": data}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def may_send_pii(endpoint: WebhookEndpoint) -> bool:
+    """Decrypted values only for an endpoint created by a key that had, and still has,
+    the `pii` scope: revoking the key or its scope stops them at once."""
+    key = endpoint.created_by_key
+    return bool(
+        endpoint.include_pii
+        and key is not None
+        and key.revoked_at is None
+        and key.has_scope(ApiKey.Scope.PII)
+    )
+
+
+def _identity_values(
+    message: WebhookMessage, endpoint: WebhookEndpoint, delivery_id: int
+) -> list[dict[str, Any]] | None:
+    """A verification's values (FieldValueSerializer's shape): masked (null) unless the
+    endpoint may receive PII; each send of decrypted values is audited like an API read."""
+    if message.object_type != "verification" or message.event_type == PING:
+        return None
+    reveal = may_send_pii(endpoint)
+    fields = IdentityField.objects.filter(
+        transfer_id=uuid.UUID(message.object_id), erased_at__isnull=True
+    ).order_by("key")
+    fields = fields.defer("pepper") if reveal else fields.defer("pepper", "value")
+    rows = [
+        {
+            "key": f.key,
+            "value": f.value if reveal else None,
+            "masked": not reveal,
+            "status": f.status,
+            "received_at": _iso(f.received_at),
+        }
+        for f in fields
+    ]
+    if reveal and rows:
+        services.audit_log(
+            actor=None,
+            action="pii.webhook_sent",
+            obj=endpoint,
+            detail={
+                "key": endpoint.created_by_key.prefix if endpoint.created_by_key else "",
+                "delivery": delivery_id,
+                "transfer": message.object_id,
+                "fields": [r["key"] for r in rows],
+            },
+        )
+    return rows
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime) -> list[str]:
@@ -582,7 +637,7 @@ def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
     with transaction.atomic():
         d = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("message", "endpoint")
+            .select_related("message", "endpoint", "endpoint__created_by_key")
             .filter(pk=delivery_id, state=WebhookDelivery.State.PENDING)
             .first()
         )
@@ -669,7 +724,7 @@ def webhook_delivery_send(
             updated_at=now,
         )
         return "endpoint disabled"
-    body = message_body(message)
+    body = message_body(message, values=_identity_values(message, endpoint, d.pk))
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
