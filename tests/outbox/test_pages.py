@@ -120,3 +120,19 @@ def test_it_shows_only_this_merchants_endpoints(owner: Client, receiver: Receive
     assert owner.get(reverse("webhook_detail", args=[theirs.pk])).status_code == 404
     assert owner.post(reverse("webhook_delete", args=[theirs.pk])).status_code == 404
     assert WebhookEndpoint.objects.filter(pk=theirs.pk).exists()
+
+
+def test_it_warns_on_the_dashboard_about_a_disabled_endpoint(
+    owner: Client, receiver: Receiver
+) -> None:
+    endpoint, _ = outbox.webhook_endpoint_create(
+        merchant=owner.merchant,  # type: ignore[attr-defined]
+        url=receiver.url,
+    )
+    assert "Webhooks not delivered" not in owner.get(reverse("dashboard")).content.decode()
+    receiver.default = 410
+    outbox.webhook_endpoint_test(endpoint=endpoint)
+    deliver_all()
+    page = owner.get(reverse("dashboard")).content.decode()
+    assert "Webhooks not delivered" in page and "The endpoint answered 410 Gone." in page
+    assert reverse("webhook_detail", args=[endpoint.pk]) in page
