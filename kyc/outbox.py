@@ -151,21 +151,50 @@ def webhook_message_create(
     endpoint: WebhookEndpoint | None = None,
 ) -> WebhookMessage:
     """Write an outgoing message in the current transaction; it is sent after commit."""
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown webhook event type {type!r}")
-    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
-    message = WebhookMessage.objects.create(
-        merchant_id=merchant_id,
-        msg_id=new_message_id(),
-        event_type=type,
+    return webhook_messages_create(
+        merchant=merchant,
+        types=[type],
+        data=data,
         object_type=object_type,
-        object_id=str(object_id),
-        data=dict(data),
+        object_id=object_id,
         endpoint=endpoint,
+    )[0]
+
+
+def webhook_messages_create(
+    *,
+    merchant: Merchant | int,
+    types: Iterable[str],
+    data: Mapping[str, Any],
+    object_type: str = "",
+    object_id: str = "",
+    endpoint: WebhookEndpoint | None = None,
+) -> list[WebhookMessage]:
+    """Several events about one change (e.g. verification.updated + .completed): one
+    INSERT in the change's transaction, whatever their number."""
+    type_list = list(types)
+    unknown = [t for t in type_list if t not in EVENT_TYPES]
+    if unknown:
+        raise ValueError(f"unknown webhook event type(s) {unknown!r}")
+    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
+    messages = WebhookMessage.objects.bulk_create(
+        [
+            WebhookMessage(
+                merchant_id=merchant_id,
+                msg_id=new_message_id(),
+                event_type=t,
+                object_type=object_type,
+                object_id=str(object_id),
+                data=dict(data),
+                endpoint=endpoint,
+            )
+            for t in type_list
+        ]
     )
     # robust: a broker outage after commit must not fail the change; the sweeper sends it.
-    transaction.on_commit(partial(_enqueue_dispatch, message.pk), robust=True)
-    return message
+    for message in messages:
+        transaction.on_commit(partial(_enqueue_dispatch, message.pk), robust=True)
+    return messages
 
 
 def _enqueue_dispatch(message_id: int) -> None:
@@ -250,12 +279,9 @@ def transfer_event(*, transfer: TransferRequest, old_status: str | None) -> list
         "object_id": str(transfer.pk),
     }
     if old_status is None:
-        return [webhook_message_create(type=VERIFICATION_CREATED, **kw)]
-    out = [webhook_message_create(type=VERIFICATION_UPDATED, **kw)]
+        return webhook_messages_create(types=[VERIFICATION_CREATED], **kw)
     end = TERMINAL_EVENTS.get(transfer.status)
-    if end:
-        out.append(webhook_message_create(type=end, **kw))
-    return out
+    return webhook_messages_create(types=[VERIFICATION_UPDATED, *([end] if end else [])], **kw)
 
 
 def record_review_decided_event(*, record: KYCRecord) -> WebhookMessage:
