@@ -125,6 +125,10 @@ def send_lease() -> dt.timedelta:
     return dt.timedelta(seconds=float(getattr(settings, "WEBHOOK_SEND_LEASE_SECONDS", 60)))
 
 
+def batch_max() -> int:
+    return int(getattr(settings, "WEBHOOK_BATCH_MAX", 20))
+
+
 def max_endpoints() -> int:
     return int(getattr(settings, "WEBHOOK_MAX_ENDPOINTS", 20))
 
@@ -736,8 +740,39 @@ def _read_bounded(resp: requests.Response, *, deadline: float) -> str:
 def webhook_delivery_send(
     *, delivery_id: int, trigger: str = "auto", now: dt.datetime | None = None
 ) -> str:
-    """One attempt of one delivery. Safe to call twice: only the claimant sends."""
+    """One attempt of one delivery. Safe to call twice: only the claimant sends.
+
+    After a success, the endpoint's other due deliveries follow on the same worker and
+    pooled connection (oldest first, at most WEBHOOK_BATCH_MAX, within the request
+    timeout): a backlog drains in batches, and the first failure stops the batch so a
+    failing endpoint keeps no worker busy."""
     now = now or timezone.now()
+    state = _send_one(delivery_id, trigger, now)
+    if state != WebhookDelivery.State.SUCCEEDED:
+        return state
+    endpoint_id = WebhookDelivery.objects.filter(pk=delivery_id).values_list(
+        "endpoint_id", flat=True
+    )[0]
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    for _ in range(batch_max()):
+        if time.monotonic() > deadline:
+            break
+        nxt = (
+            WebhookDelivery.objects.filter(
+                endpoint_id=endpoint_id,
+                state=WebhookDelivery.State.PENDING,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .order_by("id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if nxt is None or _send_one(nxt, "auto", timezone.now()) != WebhookDelivery.State.SUCCEEDED:
+            break
+    return state
+
+
+def _send_one(delivery_id: int, trigger: str, now: dt.datetime) -> str:
     d = _claim(delivery_id, now)
     if d is None:
         return "not due"

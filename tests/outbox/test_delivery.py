@@ -549,3 +549,25 @@ def test_the_sweeper_dispatches_and_sends_what_the_broker_lost(
     send.assert_called_once_with(delivery.pk)
     outbox.webhook_delivery_send(delivery_id=delivery.pk, now=later)
     assert len(receiver.requests) == 1
+
+
+def test_it_sends_an_endpoints_backlog_in_one_batch_oldest_first(
+    shop: Shop, receiver: Receiver
+) -> None:
+    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(4)]
+    for m in messages:
+        outbox.webhook_message_dispatch(message_id=m.pk)
+    first = WebhookDelivery.objects.order_by("id").first()
+    assert outbox.webhook_delivery_send(delivery_id=first.pk) == "succeeded"
+    assert receiver.ids() == [m.msg_id for m in messages]  # one task sent all four
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"succeeded"}
+
+
+def test_it_stops_a_batch_at_the_first_failure(shop: Shop, receiver: Receiver) -> None:
+    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(4)]
+    for m in messages:
+        outbox.webhook_message_dispatch(message_id=m.pk)
+    receiver.script = [200, 500]
+    first = WebhookDelivery.objects.order_by("id").first()
+    outbox.webhook_delivery_send(delivery_id=first.pk)
+    assert len(receiver.requests) == 2  # the third and fourth wait for their own tasks
