@@ -867,7 +867,23 @@ def webhook_sweep(*, now: dt.datetime | None = None) -> int:
     for pk in due.values_list("pk", flat=True)[:1000]:
         _enqueue_send(pk)
         count += 1
+    webhook_retention_purge(now=now)
     return count
+
+
+def webhook_retention_purge(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Forget messages (with their deliveries and attempts: answers can echo anything)
+    older than WEBHOOK_RETENTION_DAYS, unless a delivery is still pending. Filters on
+    dispatched_at so the (dispatched_at, created_at) index serves every sweep."""
+    now = now or timezone.now()
+    days = float(getattr(settings, "WEBHOOK_RETENTION_DAYS", 30))
+    old = (
+        WebhookMessage.objects.filter(dispatched_at__lt=now - dt.timedelta(days=days))
+        .exclude(deliveries__state=WebhookDelivery.State.PENDING)
+        .values_list("pk", flat=True)[:limit]
+    )
+    deleted, _ = WebhookMessage.objects.filter(pk__in=list(old)).delete()
+    return deleted
 
 
 # --- what the pages show ---------------------------------------------------------------

@@ -54,6 +54,8 @@ WEBHOOK_RETRY_SCHEDULE = env.list(
 WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 86400)
 WEBHOOK_SEND_LEASE_SECONDS = env.int("WEBHOOK_SEND_LEASE_SECONDS", default=60)
 WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=20)
+WEBHOOK_BATCH_MAX = env.int("WEBHOOK_BATCH_MAX", default=20)  # sends per task to one endpoint
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)  # then logs are purged
 
 # --- security ---------------------------------------------------------------
 if DEBUG:

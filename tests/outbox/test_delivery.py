@@ -571,3 +571,28 @@ def test_it_stops_a_batch_at_the_first_failure(shop: Shop, receiver: Receiver) -
     first = WebhookDelivery.objects.order_by("id").first()
     outbox.webhook_delivery_send(delivery_id=first.pk)
     assert len(receiver.requests) == 2  # the third and fourth wait for their own tasks
+
+
+def test_it_forgets_finished_messages_after_the_retention_period(
+    shop: Shop, receiver: Receiver, settings: Any
+) -> None:
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    done = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    receiver.default = 500
+    settings.WEBHOOK_RETRY_SCHEDULE = [0, 3600]
+    waiting = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    deliver_all()
+    assert WebhookDelivery.objects.get(message=waiting).state == "pending"
+    later = timezone.now() + dt.timedelta(days=31)
+    with mock.patch("kyc.outbox._enqueue_send"):
+        outbox.webhook_sweep(now=later)
+    assert not WebhookMessage.objects.filter(pk=done.pk).exists()
+    assert not WebhookAttempt.objects.filter(delivery__message_id=done.pk).exists()
+    assert WebhookMessage.objects.filter(pk=waiting.pk).exists()  # still being delivered
+    # ...and within the period nothing goes.
+    recent = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    outbox.webhook_message_dispatch(message_id=recent.pk)
+    WebhookDelivery.objects.filter(message=recent).update(state="succeeded")
+    outbox.webhook_retention_purge(now=timezone.now() + dt.timedelta(days=29))
+    assert WebhookMessage.objects.filter(pk=recent.pk).exists()
