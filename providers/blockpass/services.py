@@ -52,6 +52,7 @@ from providers.errors import (
     RetryableError,
     SignatureError,
 )
+from providers.renewal import call_with_renewal
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +125,13 @@ def call_with_token(
     if token.expired(now=now):
         token = _renew(account=account, token=token, now=now)
         persist(token)
-    try:
-        return fn(token.access_token)
-    except AuthenticationError as exc:
-        if exc.status != 401:
-            raise
-    token = _renew(account=account, token=token, now=now)
-    persist(token)
-    return fn(token.access_token)
+
+    def renew(refused: Token) -> Token:
+        fresh = _renew(account=account, token=refused, now=now)
+        persist(fresh)
+        return fresh
+
+    return call_with_renewal(lambda t: fn(t.access_token), current=token, renew=renew)
 
 
 # --- review status -------------------------------------------------------------------

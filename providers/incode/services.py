@@ -20,9 +20,10 @@ from kyc import services
 from kyc.contract import StatusUpdate
 from kyc.models import InboundEvent, ProviderAccount, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status
-from providers.errors import AuthenticationError, ProviderError, RetryableError
+from providers.errors import ProviderError, RetryableError
 from providers.incode import adapter as incode
 from providers.incode import client, schemas
+from providers.renewal import call_with_renewal
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,11 @@ def with_admin_token(
     *, account_id: int, call: Callable[[str], T], now: dt.datetime | None = None
 ) -> T:
     """Make one call with the admin token; on 401 refresh once and retry once."""
-    token = admin_token_get(account_id=account_id, now=now)
-    try:
-        return call(token)
-    except AuthenticationError as exc:
-        if exc.status != 401:
-            raise
-    fresh = admin_token_refresh(account_id=account_id, now=now, stale=token)
-    return call(fresh)
+    return call_with_renewal(
+        call,
+        current=admin_token_get(account_id=account_id, now=now),
+        renew=lambda stale: admin_token_refresh(account_id=account_id, now=now, stale=stale),
+    )
 
 
 def admin_tokens_refresh_due(*, now: dt.datetime | None = None) -> int:

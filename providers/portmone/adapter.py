@@ -32,6 +32,7 @@ from providers.portmone.schemas import (
     ShareStatus,
     Token,
 )
+from providers.renewal import call_with_renewal
 
 T = TypeVar("T")
 
@@ -98,18 +99,20 @@ def _authed(
     if token is None:
         fresh = client.authenticate(cfg, now=now)
         token, updates = fresh.value, token_state(fresh, cfg, now)
-    try:
-        return Authed(call(cfg, token), updates)
-    except AuthenticationError as exc:
-        if exc.status != 401:
-            raise
-    # The token was refused: renew once and try once more.
-    fresh = client.authenticate(cfg, now=now)
-    updates = token_state(fresh, cfg, now)
-    try:
-        return Authed(call(cfg, fresh.value), updates)
-    except AuthenticationError as exc:
-        raise AuthenticationError(AUTH_REFUSED_TWICE, status=exc.status) from exc
+
+    def renew(_refused: str) -> str:
+        fresh = client.authenticate(cfg, now=now)
+        updates.clear()
+        updates.update(token_state(fresh, cfg, now))
+        return fresh.value
+
+    value = call_with_renewal(
+        lambda t: call(cfg, t),
+        current=token,
+        renew=renew,
+        refused_twice=lambda exc: AuthenticationError(AUTH_REFUSED_TWICE, status=exc.status),
+    )
+    return Authed(value, updates)
 
 
 def parse_facts(value: str | list[str] | tuple[str, ...]) -> list[str]:

@@ -35,7 +35,8 @@ from django.utils import timezone
 from kyc import outbox
 from kyc import services as kyc_services
 from kyc.models import Certificate, Merchant, ProviderAccount
-from providers.errors import AuthenticationError, InvalidInput, ProviderError
+from providers.errors import InvalidInput, ProviderError
+from providers.renewal import call_with_renewal
 from providers.sunbird import client
 from providers.sunbird.models import (
     STEP_NAMES,
@@ -487,11 +488,14 @@ class _Session:
         return info.access_token
 
     def call(self, fn: Callable[[str], T]) -> T:
-        """Call with the cached token; on 401 get a new token once and call again."""
-        try:
-            return fn(self.token())
-        except AuthenticationError:
-            return fn(self.token(force=True))
+        """Call with the cached token; when refused (any AuthenticationError, getting the
+        token included), get a new token once and call again."""
+        return call_with_renewal(
+            lambda force: fn(self.token(force=force)),
+            current=False,
+            renew=lambda _cached: True,
+            refused=lambda _exc: True,
+        )
 
 
 def _step_find_root_org(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
