@@ -94,3 +94,16 @@ def test_it_points_a_demo_account_at_the_sandbox(provider: Provider, settings: A
 def test_it_answers_page_polls_only_for_providers_without_callbacks(provider: Provider) -> None:
     overrides = type(provider).check_on_page_poll is not Provider.check_on_page_poll
     assert provider.poll_on_page == overrides
+
+
+def test_it_keeps_each_provider_in_one_folder_with_a_readme(provider: Provider) -> None:
+    """One folder per provider: its class, its Django app and a README that says where
+    each part lives (no provider code left anywhere else)."""
+    from pathlib import Path
+
+    from django.apps import apps
+
+    folder = Path(__file__).resolve().parents[2] / "providers" / provider.name
+    assert (folder / "provider.py").is_file() and (folder / "README.md").is_file()
+    app = apps.get_app_config(f"kyc_{provider.name}")
+    assert Path(app.path).resolve() == folder
