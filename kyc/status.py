@@ -67,19 +67,23 @@ def can_move(current: str, new: str) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
 
 
+# What the customer page says for each status: copy, kept as a table at module level
+# (mutation testing checks the lookup below, not the wording).
+PLAIN_WORDS: dict[str, str] = {
+    Status.CREATED: "Preparing your request…",
+    Status.PENDING: "Scan the code with your phone to continue.",
+    Status.ACCEPTED: "You approved the request. We are receiving your data…",
+    Status.PROCESSING: "Almost there: the provider is finishing up…",
+    Status.REVIEW: "Done on your side. Our team will review your details.",
+    Status.COMPLETED: "All done. Your details were received. You can close this page.",
+    Status.FAILED: "Something went wrong and the request could not be completed.",
+    Status.DECLINED: "You declined the request. Nothing was shared.",
+    Status.EXPIRED: "This request expired before it was completed. Ask for a new one.",
+    Status.REJECTED: "Your details could not be accepted.",
+    Status.CANCELLED: "This request was cancelled.",
+}
+
+
 def plain_words(status: str) -> str:
-    """What the customer page says for a status."""
-    words: dict[str, str] = {
-        Status.CREATED: "Preparing your request…",
-        Status.PENDING: "Scan the code with your phone to continue.",
-        Status.ACCEPTED: "You approved the request. We are receiving your data…",
-        Status.PROCESSING: "Almost there: the provider is finishing up…",
-        Status.REVIEW: "Done on your side. Our team will review your details.",
-        Status.COMPLETED: "All done. Your details were received. You can close this page.",
-        Status.FAILED: "Something went wrong and the request could not be completed.",
-        Status.DECLINED: "You declined the request. Nothing was shared.",
-        Status.EXPIRED: "This request expired before it was completed. Ask for a new one.",
-        Status.REJECTED: "Your details could not be accepted.",
-        Status.CANCELLED: "This request was cancelled.",
-    }
-    return words.get(status, status)
+    """What the customer page says for a status (an unknown one is shown as is)."""
+    return PLAIN_WORDS.get(status, status)

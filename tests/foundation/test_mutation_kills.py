@@ -49,3 +49,15 @@ def test_it_says_why_a_key_is_refused(db, merchant) -> None:
     r = c.get("/api/v1/transfers/")
     assert r.status_code == 401
     assert r.json()["detail"] == "Use 'Authorization: Bearer <api key>'."
+
+
+def test_it_tells_the_customer_in_plain_words_what_each_status_means() -> None:
+    from kyc.status import PLAIN_WORDS, plain_words
+
+    assert set(PLAIN_WORDS) == set(Status.values)  # no status without words
+    assert plain_words(Status.CREATED) == "Preparing your request…"
+    assert plain_words(Status.PENDING) == "Scan the code with your phone to continue."
+    assert plain_words(Status.CANCELLED) == "This request was cancelled."
+    assert plain_words("no-such-status") == "no-such-status"  # shown as is, never a crash
+    words = [plain_words(s) for s in Status.values]
+    assert len(set(words)) == len(words)  # every status says something different
