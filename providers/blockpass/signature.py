@@ -99,10 +99,13 @@ def sign_ref(reference: str, secret: str) -> str:
 
 def verify_ref(ref_id: str, secrets: Iterable[str]) -> str | None:
     """The reference a merchant-signed refId vouches for; None when unsigned or forged."""
-    reference, dot, mac = ref_id.rpartition(".")
-    usable = [s for s in secrets if s]
-    if not dot or not reference or len(mac) != _MAC_HEX_LEN or not usable:
+    reference, _, mac = ref_id.rpartition(".")  # no dot: the reference is empty
+    if not reference:
         return None
+    # Only saves the HMACs: a MAC of another length never compares equal below.
+    if len(mac) != _MAC_HEX_LEN:  # pragma: no mutate
+        return None
+    usable = [s for s in secrets if s]  # an empty key is no secret
     given = mac.lower().encode(_HEX, "replace")
     ok = False
     for secret in usable:  # no early exit, as in verify()

@@ -105,4 +105,7 @@ def test_it_vouches_only_for_a_refid_the_merchant_signed() -> None:
     ):
         assert signature.verify_ref(forged, ["cs"]) is None, forged
     assert signature.verify_ref(ref_id, ["other"]) is None
+    assert signature.verify_ref(ref_id, ["cs", "old"]) == "cust.with.dots"  # first key matches
+    # a merchant-signed empty reference names nothing
+    assert signature.verify_ref(signature.sign_ref("", "cs"), ["cs"]) is None
     assert signature.verify_ref(ref_id, []) is None and signature.verify_ref(ref_id, [""]) is None
