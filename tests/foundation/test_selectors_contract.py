@@ -152,3 +152,36 @@ def test_it_lists_only_the_merchants_own_transfers_and_records(merchant, other_m
     assert listed == [mine] and theirs not in listed and references == ["r-1"]
     assert len(queries) == 1
     assert list(selectors.records_for_merchant(merchant)) == [record]
+
+
+def test_it_asks_the_database_only_about_well_formed_tokens_and_loads_the_merchant_once(
+    merchant,
+) -> None:
+    _, raw = services.api_key_create(merchant=merchant, name="k")
+    _, prefix, secret = raw.split("_", 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.api_key_for_token(f"xx_{prefix}_{secret}") is None
+        assert selectors.api_key_for_token(f"kp_{prefix}") is None
+    assert len(queries) == 0  # garbage costs no query
+    with CaptureQueriesContext(connection) as queries:
+        key = selectors.api_key_for_token(raw)
+        assert key is not None and key.merchant.name == merchant.name
+    assert len(queries) == 1  # the key and its merchant in one query
+
+
+def test_it_caches_the_fragment_for_an_hour(merchant) -> None:
+    t = _transfer(merchant, status="pending")
+    selectors.transfer_page_state(page_token=t.page_token)
+    redis_key = cache.make_and_validate_key(selectors.page_state_key(t.page_token))
+    ttl = cache._cache.get_client(redis_key).ttl(redis_key)  # type: ignore[attr-defined]
+    assert selectors.PAGE_STATE_TTL - 60 < ttl <= selectors.PAGE_STATE_TTL == 3600
+
+
+def test_it_lists_events_of_the_same_instant_in_arrival_order(merchant) -> None:
+    t = _transfer(merchant, status="pending")
+    at = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
+    # stored in the opposite order of their ids: only the id can break the tie
+    TransferEvent.objects.create(id=900_001, transfer=t, created_at=at, status="accepted", kind="b")
+    TransferEvent.objects.create(id=900_000, transfer=t, created_at=at, status="pending", kind="a")
+    state = selectors.transfer_page_state(page_token=t.page_token, refresh=True)
+    assert state is not None and [e["kind"] for e in state["events"]] == ["a", "b"]
