@@ -13,6 +13,7 @@ This module imports no Django at run time, so a provider's wire modules
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -99,6 +100,10 @@ class Provider:
     poll_on_page: ClassVar[bool] = False
     # The merchant's settings form (secrets write-only).
     form_class: ClassVar[type[ProviderSettingsForm]]
+    # Dotted paths of its URL module (inbound endpoints, its own pages) and of its sandbox
+    # module, each with `urlpatterns`; the sandbox is imported only when SANDBOX mounts it.
+    urls: ClassVar[str] = ""
+    sandbox: ClassVar[str] = ""
 
     # Starting a request (kyc.services.transfer_create).
 
@@ -149,13 +154,15 @@ class Provider:
     # URLs.
 
     def urlpatterns(self) -> UrlPatterns:
-        """Inbound endpoints and pages of its own, mounted at the site root. Views under
-        hooks/ are guarded by the core (unknown tokens, rate limit, body size)."""
-        return []
+        """Inbound endpoints and pages of its own (`urls`), mounted at the site root. Views
+        under hooks/ are guarded by the core (unknown tokens, rate limit, body size)."""
+        return list(importlib.import_module(self.urls).urlpatterns) if self.urls else []
 
     def sandbox_urlpatterns(self) -> UrlPatterns:
         """The vendor's sandbox, mounted under /sandbox/<name>/ only when SANDBOX is on."""
-        return []
+        if not self.sandbox:
+            return []
+        return list(importlib.import_module(self.sandbox).urlpatterns)
 
     # Sandbox (`manage.py demo`).
 

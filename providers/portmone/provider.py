@@ -3,16 +3,14 @@ plus the flow's hooks (poll chain, page-poll check, stored deliveries, reconcile
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from providers.portmone import services, tasks, urls
+from providers.portmone import services, tasks
 from providers.portmone.adapter import PortmoneAdapter
-
-if TYPE_CHECKING:
-    from kyc.contract import UrlPatterns
 
 
 class PortmoneProvider(PortmoneAdapter):
+    urls = "providers.portmone.urls"
+    sandbox = "providers.portmone.sandbox"
+
     def transfer_started(self, *, transfer_id: str) -> None:
         services.transfer_started(transfer_id=transfer_id)
 
@@ -29,11 +27,3 @@ class PortmoneProvider(PortmoneAdapter):
 
     def check_on_page_poll(self, *, page_token: str) -> None:
         tasks.check_transfer_by_page_token.delay(page_token)
-
-    def urlpatterns(self) -> UrlPatterns:
-        return list(urls.urlpatterns)
-
-    def sandbox_urlpatterns(self) -> UrlPatterns:
-        from providers.portmone import sandbox  # loaded only when SANDBOX mounts it
-
-        return list(sandbox.urlpatterns)
