@@ -39,6 +39,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.core.cache import BaseCache, cache, caches
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -773,6 +774,52 @@ def webhook_delivery_send(
 
 
 def _send_one(delivery_id: int, trigger: str, now: dt.datetime) -> str:
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
+    )
+    if endpoint_id is None:
+        return "missing"
+    slot = _take_slot(endpoint_id)
+    if slot is None:
+        # The endpoint already has its share of workers: leave this one to them (they
+        # drain the endpoint's due deliveries after each success) or to the sweeper.
+        return "busy"
+    try:
+        return _claim_and_send(delivery_id, trigger, now)
+    finally:
+        _free_slot(slot)
+
+
+def _slots() -> BaseCache:
+    """Concurrency slots live where rate-limit counters do (never culled while live)."""
+    return caches["ratelimit"] if "ratelimit" in settings.CACHES else cache
+
+
+def _take_slot(endpoint_id: int) -> str | None:
+    """One of WEBHOOK_ENDPOINT_CONCURRENCY slots for this endpoint, held for at most the
+    send lease; None when all are taken. With the cache down, sending goes on ("")."""
+    limit = int(getattr(settings, "WEBHOOK_ENDPOINT_CONCURRENCY", 4))
+    timeout = int(send_lease().total_seconds())
+    try:
+        for i in range(max(limit, 1)):
+            key = f"webhook-slot:{endpoint_id}:{i}"
+            if _slots().add(key, 1, timeout=timeout):
+                return key
+    except Exception as exc:  # redis.ConnectionError and friends: fail open
+        log.warning("webhook concurrency slots unavailable: %s", type(exc).__name__)
+        return ""
+    return None
+
+
+def _free_slot(key: str) -> None:
+    if key:
+        try:
+            _slots().delete(key)
+        except Exception as exc:  # the slot expires with the lease anyway
+            log.warning("webhook concurrency slot not freed: %s", type(exc).__name__)
+
+
+def _claim_and_send(delivery_id: int, trigger: str, now: dt.datetime) -> str:
     d = _claim(delivery_id, now)
     if d is None:
         return "not due"

@@ -55,6 +55,8 @@ WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default
 WEBHOOK_SEND_LEASE_SECONDS = env.int("WEBHOOK_SEND_LEASE_SECONDS", default=60)
 WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=20)
 WEBHOOK_BATCH_MAX = env.int("WEBHOOK_BATCH_MAX", default=20)  # sends per task to one endpoint
+# Workers sending to one endpoint at a time: a slow endpoint cannot take them all.
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=4)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)  # then logs are purged
 
 # --- security ---------------------------------------------------------------

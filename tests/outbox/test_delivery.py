@@ -596,3 +596,32 @@ def test_it_forgets_finished_messages_after_the_retention_period(
     WebhookDelivery.objects.filter(message=recent).update(state="succeeded")
     outbox.webhook_retention_purge(now=timezone.now() + dt.timedelta(days=29))
     assert WebhookMessage.objects.filter(pk=recent.pk).exists()
+
+
+def test_it_limits_how_many_workers_send_to_one_endpoint(
+    shop: Shop, receiver: Receiver, settings: Any
+) -> None:
+    from django.core.cache import caches
+
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
+    outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    outbox.webhook_message_dispatch(message_id=WebhookMessage.objects.get().pk)
+    delivery = WebhookDelivery.objects.get()
+    slot = f"webhook-slot:{shop.endpoint.pk}:0"
+    caches["ratelimit"].add(slot, 1, timeout=60)  # another worker is sending to it
+    try:
+        assert outbox.webhook_delivery_send(delivery_id=delivery.pk) == "busy"
+        assert receiver.requests == []
+        delivery.refresh_from_db()
+        assert delivery.attempts == 0 and delivery.next_attempt_at <= timezone.now()  # not leased
+        # Another endpoint is not held up: it has slots of its own.
+        other = outbox.webhook_endpoint_create(merchant=shop.merchant, url=receiver.url)[0]
+        ping = outbox.webhook_endpoint_test(endpoint=other)
+        outbox.webhook_message_dispatch(message_id=ping.pk)
+        theirs = WebhookDelivery.objects.get(endpoint=other)
+        assert outbox.webhook_delivery_send(delivery_id=theirs.pk) == "succeeded"
+        assert receiver.ids() == [ping.msg_id]
+    finally:
+        caches["ratelimit"].delete(slot)
+    assert outbox.webhook_delivery_send(delivery_id=delivery.pk) == "succeeded"
+    assert len(receiver.requests) == 2
