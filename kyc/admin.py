@@ -26,7 +26,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from kyc import permissions, selectors, services
 from kyc.crypto import encrypted_fields
@@ -43,6 +44,7 @@ from kyc.models import (
     ProviderAccount,
     TransferEvent,
     TransferRequest,
+    WebhookDelivery,
 )
 from kyc.permissions import Action, Gate, Rule
 from kyc.status import Status
@@ -806,6 +808,58 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor", "merchant", "action", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("object_id", "action")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Outgoing webhook deliveries with every attempt; replay re-sends the original id.
+    Like the merchant's Webhooks page: owners and administrators only."""
+
+    merchant_path = "endpoint__merchant"
+    view_rule = Action.MANAGE_API_KEYS
+    list_display = ("id", "endpoint", "event_type", "webhook_id", "state", "attempts")
+    list_filter = ("state",)
+    list_select_related = ("endpoint", "message")
+    search_fields = ("message__msg_id",)
+    fields = readonly_fields = (
+        "endpoint",
+        "event_type",
+        "webhook_id",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_status",
+        "last_error",
+        "created_at",
+        "attempt_log",
+    )
+    actions = ("replay",)
+
+    @admin.display(description="event")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.message.event_type
+
+    @admin.display(description="webhook-id")
+    def webhook_id(self, obj: WebhookDelivery) -> str:
+        return obj.message.msg_id
+
+    @admin.display(description="attempts (newest first)")
+    def attempt_log(self, obj: WebhookDelivery) -> str:
+        return format_html_join(
+            mark_safe("<br>"),  # noqa: S308  (a constant)
+            "{} · {} · {} ms · {} · {}",
+            (
+                (a.at, a.status_code or "no answer", a.latency_ms, a.error or "ok", a.trigger)
+                for a in obj.attempts_log.order_by("-at", "-id")
+            ),
+        )
+
+    @admin.action(description="Replay selected deliveries", permissions=["manage_api_keys"])
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from kyc import outbox
+
+        for delivery in self.permitted(request, queryset, Action.MANAGE_API_KEYS):
+            outbox.webhook_delivery_replay(delivery=delivery, actor=request.user)
 
 
 def view_on_site(request: HttpRequest, content_type_id: str, object_id: str) -> HttpResponse:

@@ -70,6 +70,7 @@ ADMIN_RULES: dict[str, dict[str, Any]] = {
     "kyc.TransferEvent": {"view": ALL},
     "kyc.InboundEvent": {"view": ALL, "actions": {"reprocess": RETRY}},
     "kyc.AuditEntry": {"view": ALL},
+    "kyc.WebhookDelivery": {"view": MANAGE, "actions": {"replay": MANAGE}},
     "kyc_incode.IncodeReview": {"view": REVIEW},
     "kyc_sunbird.KeyReservation": {
         "view": ALL,
