@@ -310,7 +310,7 @@ def certificate_received_event(*, cert: Certificate) -> WebhookMessage:
 
 
 def issuance_run_finished_event(*, run: Any) -> WebhookMessage:
-    """A Sunbird issuance run is over (kyc/flows/sunbird): counts, not learners."""
+    """A Sunbird issuance run is over (providers/sunbird): counts, not learners."""
     return webhook_message_create(
         merchant=run.merchant_id,
         type=ISSUANCE_RUN_FINISHED,
