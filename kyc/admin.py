@@ -783,7 +783,7 @@ class InboundEventAdmin(MerchantScopedAdmin):
         "erased_at",
     )
     fields = readonly_fields
-    actions = ("reprocess",)
+    actions = ("reprocess", "choose_delivery")
     # Stored deliveries are evidence of what a provider sent: nobody edits or deletes them
     # (the add/change/delete rules stay Gate.NOBODY).
 
@@ -801,6 +801,31 @@ class InboundEventAdmin(MerchantScopedAdmin):
             tasks.process_inbound.delay(pk)
         services.audit_log(actor=request.user, action="inbound.reprocess", detail={"ids": ids})
         self.message_user(request, f"Queued {len(ids)} deliveries for processing.")
+
+    @admin.action(
+        description="Apply the selected delivery to its request in review (settles a conflict)",
+        permissions=["review"],
+    )
+    def choose_delivery(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # Two different data deliveries for one request are never first-wins: staff pick
+        # one here; the provider applies it and marks the others as not chosen.
+        from kyc import registry
+
+        events = list(self.permitted(request, queryset, Action.REVIEW)[:2])
+        if len(events) != 1:
+            self.message_user(request, "Select exactly one delivery.", messages.ERROR)
+            return
+        event = events[0]
+        provider = registry.find(event.provider)
+        if provider is None or not provider.delivery_choose(event_id=event.pk, actor=request.user):
+            self.message_user(
+                request,
+                f"Delivery #{event.pk} settles nothing: only a kept conflicting delivery of a "
+                "request in review can be applied.",
+                messages.ERROR,
+            )
+            return
+        self.message_user(request, f"Delivery #{event.pk} applied; the request is completed.")
 
 
 @admin.register(AuditEntry)

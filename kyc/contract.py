@@ -145,6 +145,11 @@ class Provider:
         """Beat: catch up with requests the provider went quiet about. Returns how many moved."""
         return 0
 
+    def delivery_choose(self, *, event_id: int, actor: Any) -> bool:
+        """Compliance staff settle a conflict: apply this kept delivery to its request in
+        review (audited by the provider). False: nothing to settle with this delivery."""
+        return False
+
     def check_on_page_poll(self, *, page_token: str) -> None:
         """The customer page polled (rate-limited by the core, `poll_on_page` only)."""
 

@@ -3,6 +3,8 @@ plus the flow's hooks (stored callbacks, reconcile, inbound URLs)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from providers.corepass import services
 from providers.corepass.adapter import CorePassAdapter
 
@@ -17,3 +19,6 @@ class CorePassProvider(CorePassAdapter):
 
     def reconcile(self) -> int:
         return services.reconcile()
+
+    def delivery_choose(self, *, event_id: int, actor: Any) -> bool:
+        return services.data_delivery_accept(event_id=event_id, actor=actor)

@@ -155,6 +155,27 @@ def test_it_keeps_forged_data_that_arrives_first_and_the_genuine_data_for_review
     assert listing.status_code == 200
     assert "kept for staff review: 2 different data deliveries" in listing.content.decode()
 
+    # A viewer cannot settle it; a reviewer picks the genuine delivery in the admin.
+    from kyc.models import AuditEntry, Membership
+
+    action = {"action": "choose_delivery", "_selected_action": [genuine_event.pk]}
+    membership = Membership.objects.get(user=staff_client.user, merchant=transfer.merchant)
+    membership.role = Membership.Role.VIEWER
+    membership.save()
+    staff_client.post("/admin/kyc/inboundevent/", action, follow=True)
+    transfer.refresh_from_db()
+    assert transfer.status == "review" and _values(transfer) == {}
+    membership.role = Membership.Role.COMPLIANCE
+    membership.save()
+    page = staff_client.post("/admin/kyc/inboundevent/", action, follow=True)
+    assert f"Delivery #{genuine_event.pk} applied" in page.content.decode()
+    transfer.refresh_from_db()
+    assert transfer.status == "completed"
+    assert _values(transfer) == {"SH_EMAIL": "alex.sandbox@example.com"}
+    assert AuditEntry.objects.filter(action="corepass.data_chosen").count() == 1
+    forged_event.refresh_from_db()
+    assert forged_event.state == "ignored"
+
 
 @pytest.mark.django_db
 def test_it_keeps_data_that_arrives_early_and_applies_it_once_the_connector_delivered(

@@ -68,7 +68,10 @@ ADMIN_RULES: dict[str, dict[str, Any]] = {
     "kyc.Certificate": {"view": ALL, "change": REVIEW},
     "kyc.TransferRequest": {"view": ALL, "actions": {"approve": REVIEW, "reject": REVIEW}},
     "kyc.TransferEvent": {"view": ALL},
-    "kyc.InboundEvent": {"view": ALL, "actions": {"reprocess": RETRY}},
+    "kyc.InboundEvent": {
+        "view": ALL,
+        "actions": {"reprocess": RETRY, "choose_delivery": REVIEW},
+    },
     "kyc.AuditEntry": {"view": ALL},
     "kyc.WebhookDelivery": {"view": MANAGE, "actions": {"replay": MANAGE}},
     "kyc_incode.IncodeReview": {"view": REVIEW},
