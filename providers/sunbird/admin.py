@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from kyc.admin import MerchantFilter, MerchantScopedAdmin
 from kyc.permissions import Action
+from providers.errors import InvalidInput
 from providers.sunbird import services
 from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 
@@ -74,7 +75,7 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
     list_filter = ("status", MerchantFilter)
     search_fields = ("course_id", "batch_id", "root_org_id", "root_org_name")
     inlines = (IssuanceStepInline,)
-    actions = ("resume",)
+    actions = ("resume", "resubmit_issue")
     # Started from the merchant page (it validates keys and settings); a run's inputs are
     # what the steps sent to Sunbird, so it is never edited or deleted afterwards.
     readonly_fields = (
@@ -108,6 +109,22 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
             services.run_resume(run_id=run.pk, actor=request.user)
             n += 1
         messages.success(request, f"{n} run(s) resumed.")
+
+    @admin.action(
+        description="Re-submit the issue call of unknown outcome (learners may get two)",
+        permissions=["start_issuance"],
+    )
+    def resubmit_issue(self, request: HttpRequest, queryset: QuerySet[IssuanceRun]) -> None:
+        n = 0
+        for run in self.permitted(request, queryset, Action.START_ISSUANCE):
+            try:
+                services.run_issue_resubmit(run_id=run.pk, actor=request.user)
+            except InvalidInput as exc:
+                messages.error(request, f"Run #{run.pk}: {exc.message}")
+            else:
+                n += 1
+        if n:
+            messages.warning(request, f"{n} run(s): the issue call will be sent again.")
 
 
 @admin.register(IssuanceStep)

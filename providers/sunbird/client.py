@@ -213,8 +213,12 @@ def issue(
     filters: dict[str, Any],
     reissue: bool,
     user_token: str,
+    timeout: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Submit issuance; Sunbird only answers "submitted" (completion comes from the registry)."""
+    """Submit issuance; Sunbird only answers "submitted" (completion comes from the registry).
+
+    The call has no idempotency key: the caller must never repeat it when the outcome is
+    unknown (services.py checks the registry instead)."""
     url = cfg.url("issue") + ("?reIssue=true" if reissue else "")
     body = {
         "request": {
@@ -224,7 +228,8 @@ def issue(
             "filters": filters,
         }
     }
-    data = _call("POST", url, json=body, headers=_headers(cfg, user_token))
+    extra: dict[str, Any] = {"timeout": timeout} if timeout else {}
+    data = _call("POST", url, json=body, headers=_headers(cfg, user_token), **extra)
     return _summary(data)
 
 
@@ -235,9 +240,17 @@ class CertPage:
 
 
 def cert_search(
-    cfg: Config, *, batch_id: str, course_id: str, offset: int, limit: int, user_token: str
+    cfg: Config,
+    *,
+    batch_id: str,
+    course_id: str,
+    offset: int,
+    limit: int,
+    user_token: str,
+    newest_first: bool = False,
 ) -> CertPage:
-    """One page of the registry's certificates for a batch, oldest first (stable paging)."""
+    """One page of the registry's certificates for a batch, oldest first (stable paging);
+    newest first to ask "did anything appear since?" in one small call."""
     body = {
         "request": {
             "query": {
@@ -248,7 +261,7 @@ def cert_search(
                     ]
                 }
             },
-            "sort": [{"createdAt": "asc"}],
+            "sort": [{"createdAt": "desc" if newest_first else "asc"}],
             "from": offset,
             "size": limit,
         }
@@ -276,9 +289,28 @@ def parse_cert_page(data: dict[str, Any], *, batch_id: str, course_id: str) -> C
                 course_id=str(related.get("courseId") or course_id),
                 batch_id=str(related.get("batchId") or batch_id),
                 download_url=str(src.get("pdfUrl") or ""),
+                created_at_ms=parse_created_at(src.get("createdAt")),
             )
         )
     return CertPage(total=int(response.get("count") or 0), items=items)
+
+
+def parse_created_at(value: Any) -> int | None:
+    """Registry createdAt (epoch ms, or an ISO date) in epoch ms; None if absent or odd."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
 
 
 def _summary(data: Any) -> dict[str, Any]:

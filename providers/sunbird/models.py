@@ -134,6 +134,11 @@ class IssuanceRun(models.Model):
     collect_offset = models.PositiveIntegerField(default=0)
     stable_polls = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the issue POST last left (committed before sending): certificates created
+    # after it belong to this run, and a step that finds it set knows something was sent.
+    issue_sent_at = models.DateTimeField(null=True, blank=True)
+    # Staff chose to send the issue call again although its last outcome is unknown.
+    issue_resubmit = models.BooleanField(default=False)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -157,6 +162,11 @@ class IssuanceRun(models.Model):
         return min(100, int(self.collected_count * 100 / target))
 
     @property
+    def issue_unknown(self) -> bool:
+        """The issue call's outcome is unknown (the page offers staff the re-submit)."""
+        return self.steps.filter(name="issue", status=IssuanceStep.Status.UNKNOWN).exists()
+
+    @property
     def is_terminal(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
@@ -171,6 +181,9 @@ class IssuanceStep(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # The issue call was sent but its answer never came (timeout, reset, 5xx): it is
+        # never repeated blindly; the registry is asked instead, and staff decide.
+        UNKNOWN = "unknown", "Sent, outcome unknown"
 
     run = models.ForeignKey(IssuanceRun, on_delete=models.CASCADE, related_name="steps")
     name = models.CharField(max_length=30, choices=[(n, n.replace("_", " ")) for n in STEP_NAMES])

@@ -252,6 +252,10 @@ def issue(request: HttpRequest) -> HttpResponse:
             {"course": course_id, "gen": gen, "issued_at": time.time(), **cfg},
         )
     _log({"call": "issue", "batch": batch_id, "reIssue": reissue})
+    # Accepted, but answered late (a slow lms-service): the caller may time out first.
+    late = float(batch_config(batch_id).get("answer_delay") or 0)
+    if late > 0:
+        time.sleep(min(late, 60.0))
     return _ok(api, {"response": "SUCCESS", "batchId": batch_id})
 
 
@@ -289,6 +293,11 @@ def _phrases(query: Any) -> dict[str, str]:
     return out
 
 
+def _newest_first(sort: Any) -> bool:
+    first = sort[0] if isinstance(sort, list) and sort else {}
+    return isinstance(first, dict) and str(first.get("createdAt", "")).lower() == "desc"
+
+
 @csrf_exempt
 def cert_search(request: HttpRequest) -> HttpResponse:
     api = "api.certs.search"
@@ -305,7 +314,10 @@ def cert_search(request: HttpRequest) -> HttpResponse:
         return _ok(api, {"response": {"count": 0, "content": []}})
     total = _visible(state, time.time())
     base = request.build_absolute_uri("/").rstrip("/")
-    content = [_cert(batch_id, state, i, base) for i in range(offset, min(total, offset + size))]
+    indexes = list(range(offset, min(total, offset + size)))
+    if _newest_first(req.get("sort")):
+        indexes = [total - 1 - i for i in indexes]
+    content = [_cert(batch_id, state, i, base) for i in indexes]
     return _ok(api, {"response": {"count": total, "content": content}})
 
 
@@ -320,11 +332,13 @@ def cert_pdf(request: HttpRequest, cert_id: str) -> HttpResponse:
 
 @csrf_exempt
 def console_batch(request: HttpRequest, batch_id: str) -> HttpResponse:
-    """Set how many learners a batch has and how fast its certificates appear."""
+    """Set how many learners a batch has and how fast its certificates appear
+    (`answer_delay`: seconds the issue call waits, after accepting, before it answers)."""
     if request.method == "POST":
         data = _body(request) or request.POST.dict()
         cfg = batch_config(batch_id)
-        for key, cast in (("learners", int), ("delay", float), ("rate", float)):
+        casts = (("learners", int), ("delay", float), ("rate", float), ("answer_delay", float))
+        for key, cast in casts:
             if key in data:
                 cfg[key] = cast(data[key])
         _set(f"batchcfg:{batch_id}", cfg)

@@ -29,3 +29,5 @@ class CertRecord:
     course_id: str
     batch_id: str
     download_url: str
+    # Registry createdAt in epoch milliseconds (None when the registry does not say).
+    created_at_ms: int | None = None

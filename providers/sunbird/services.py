@@ -7,8 +7,13 @@ A run is six steps in order (models.STEP_NAMES). Each step is executed by
   a second time (re-issuing happens only when the run has `reissue` set, and then
   once, in the issue step);
 - a step found RUNNING when a task starts was interrupted (worker killed mid-call):
-  assign_keys then asks Sunbird which keys the org has before assigning again, and
-  issue asks the registry whether certificates exist before submitting again;
+  assign_keys then asks Sunbird which keys the org has before assigning again;
+- the issue call has no idempotency key, so it is never sent twice blindly: a call whose
+  outcome is unknown (timeout, reset after sending, 5xx, worker killed after sending)
+  leaves the step UNKNOWN, and later executions only ask the registry whether this
+  run's certificates (created after the call was sent) appeared. It is sent again only
+  after a definite refusal the registry confirms, or when staff choose to
+  (`run_issue_resubmit`, audited);
 - only the task carrying the run's current `chain_token` advances it; `run_resume`
   (retry button, reconcile) rotates the token so a late redelivery does nothing.
 
@@ -27,15 +32,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from kyc import outbox
 from kyc import services as kyc_services
 from kyc.models import Certificate, Merchant, ProviderAccount
-from providers.errors import InvalidInput, ProviderError
+from providers.errors import InvalidInput, ProviderError, RetryableError
 from providers.renewal import call_with_renewal
 from providers.sunbird import client
 from providers.sunbird.models import (
@@ -72,6 +79,22 @@ def collect_timeout() -> dt.timedelta:
     return dt.timedelta(seconds=_setting("SUNBIRD_COLLECT_TIMEOUT_SECONDS", 6 * 3600.0))
 
 
+def issue_read_timeout() -> float:
+    """Read timeout of the issue POST (Sunbird answers "submitted" once it queued the event)."""
+    return _setting("SUNBIRD_ISSUE_READ_TIMEOUT_SECONDS", 10.0)
+
+
+def issue_verify_window() -> dt.timedelta:
+    """How long an issue call of unknown outcome is checked against the registry before the
+    run stops and waits for staff (Sunbird publishes certificates seconds to minutes later)."""
+    return dt.timedelta(seconds=_setting("SUNBIRD_ISSUE_VERIFY_SECONDS", 1800.0))
+
+
+def clock_skew() -> dt.timedelta:
+    """Tolerance between our clock and the registry's createdAt."""
+    return dt.timedelta(seconds=_setting("SUNBIRD_CLOCK_SKEW_SECONDS", 30.0))
+
+
 MAX_PAGES_PER_ROUND = 50  # bounds one task's duration; the next round continues at the cursor
 MAX_AUTO_RETRIES = 3  # per step, for timeouts and 5xx; then the step fails and waits for a person
 
@@ -84,6 +107,15 @@ class KeyAlreadyReserved(Exception):
 
 class StepFailed(Exception):
     """A step cannot succeed as asked; the message is shown on the run page."""
+
+
+class IssueOutcomeUnknown(Exception):
+    """The issue POST may have reached Sunbird (timeout, reset after sending, 5xx), or an
+    earlier one did and the registry shows nothing yet: never send it again blindly."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass
@@ -285,6 +317,41 @@ def run_resume(*, run_id: int, actor: Any = None, enqueue: bool = True) -> Issua
     return run
 
 
+def run_issue_resubmit(*, run_id: int, actor: Any) -> IssuanceRun:
+    """Staff's choice to send the issue call again although its last outcome is unknown.
+
+    The only way a call of unknown outcome is repeated (Sunbird's issue has no
+    idempotency key: if the first one did arrive, learners get two certificates).
+    Audited with who chose it and what the step knew.
+    """
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        step = IssuanceStep.objects.select_for_update().get(run=run, name="issue")
+        if run.status == IssuanceRun.Status.DONE or step.status != IssuanceStep.Status.UNKNOWN:
+            raise InvalidInput(
+                "Only an issue call whose outcome is unknown can be re-submitted; "
+                "use retry for a failed step."
+            )
+        known = step.error
+        step.status = IssuanceStep.Status.PENDING
+        step.error = ""
+        step.save(update_fields=["status", "error"])
+        run.issue_resubmit = True
+        run.save(update_fields=["issue_resubmit", "updated_at"])
+        kyc_services.audit_log(
+            actor=actor,
+            action="sunbird.issue_resubmitted",
+            obj=run,
+            merchant=run.merchant,
+            detail={
+                "sent_at": run.issue_sent_at.isoformat() if run.issue_sent_at else "",
+                "reissue": run.reissue,
+                "step_said": known[:300],
+            },
+        )
+        return run_resume(run_id=run.pk, actor=actor)
+
+
 def _enqueue_on_commit(run_id: int, name: str, token: str, countdown: float = 0) -> None:
     from providers.sunbird import tasks
 
@@ -341,8 +408,10 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
             run.current_step = nxt or name
             run.save(update_fields=["current_step", "updated_at"])
             return Outcome(next_step=nxt, detail="already done")
-        interrupted = step.status == IssuanceStep.Status.RUNNING and name != "collect"
-        if step.status != IssuanceStep.Status.RUNNING or name != "collect":
+        unknown = step.status == IssuanceStep.Status.UNKNOWN
+        interrupted = (step.status == IssuanceStep.Status.RUNNING or unknown) and name != "collect"
+        # Asking the registry about an unknown outcome is not another attempt at the call.
+        if not unknown and (step.status != IssuanceStep.Status.RUNNING or name != "collect"):
             step.attempts += 1
             step.started_at = now
         step.status = IssuanceStep.Status.RUNNING
@@ -357,6 +426,8 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
     except StepFailed as exc:
         _fail(run_id=run_id, name=name, error=str(exc))
         return Outcome(detail=str(exc))
+    except IssueOutcomeUnknown as exc:
+        return _issue_unknown(run_id=run_id, name=name, message=exc.message)
     except ProviderError as exc:
         if exc.retryable and step.attempts < MAX_AUTO_RETRIES:
             _step_error(run_id=run_id, name=name, error=f"{exc.code}: {exc.message} (retrying)")
@@ -383,6 +454,36 @@ def step_execute(*, run_id: int, name: str, token: str) -> Outcome:
     if not done or not still_ours:
         return Outcome(detail="finished elsewhere")
     return Outcome(next_step=_next(name))
+
+
+def _issue_unknown(*, run_id: int, name: str, message: str) -> Outcome:
+    """Keep asking the registry within the verify window; then stop and wait for staff.
+
+    The step stays UNKNOWN either way, so neither a retry nor reconcile ever sends the
+    issue call again; only run_issue_resubmit (a person's audited choice) does.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        run = IssuanceRun.objects.select_for_update().get(pk=run_id)
+        sent_at = run.issue_sent_at or now
+        waited = now - sent_at
+        IssuanceStep.objects.filter(run=run, name=name).update(
+            status=IssuanceStep.Status.UNKNOWN, error=message[:2000]
+        )
+        run.heartbeat_at = now
+        if waited < issue_verify_window():
+            run.save(update_fields=["heartbeat_at", "updated_at"])
+            return Outcome(next_step=name, countdown=poll_seconds(), detail="outcome unknown")
+        run.status = IssuanceRun.Status.FAILED
+        run.last_error = (
+            f"{name}: Sunbird never answered the issue call and no certificate of this run "
+            f"appeared in the registry within {issue_verify_window()}. It was not sent "
+            "again: retry to check the registry again, or re-submit the issue call if you "
+            "are sure Sunbird did not receive it."
+        )
+        run.save()
+    log.warning("sunbird run %s: issue outcome unknown, waiting for staff", run_id)
+    return Outcome(detail="outcome unknown: waiting for staff")
 
 
 def _poll_countdown(result: StepResult) -> float:
@@ -598,7 +699,59 @@ def _step_attach_template(run: IssuanceRun, step: IssuanceStep, interrupted: boo
     return StepResult(request=request, answer=answer)
 
 
+NEWEST_CHECKED = 50  # registry entries read, newest first, to see whether a run's arrived
+
+
+def _new_since_issue(s: _Session, run: IssuanceRun) -> int:
+    """How many of the registry's newest certificates of the batch came from this run's issue
+    call: created (registry createdAt) after it was sent, and not already stored before it."""
+    sent_at = run.issue_sent_at
+    if sent_at is None:
+        return 0
+    page = s.call(
+        lambda t: client.cert_search(
+            s.cfg,
+            batch_id=run.batch_id,
+            course_id=run.course_id,
+            offset=0,
+            limit=NEWEST_CHECKED,
+            user_token=t,
+            newest_first=True,
+        )
+    )
+    since_ms = int((sent_at - clock_skew()).timestamp() * 1000)
+    candidates = [r for r in page.items if r.created_at_ms is None or r.created_at_ms >= since_ms]
+    known = set(
+        Certificate.objects.filter(
+            merchant_id=run.merchant_id,
+            provider=PROVIDER,
+            external_id__in=[r.id for r in candidates],
+            created_at__lt=sent_at,
+        ).values_list("external_id", flat=True)
+    )
+    return sum(1 for r in candidates if r.id not in known)
+
+
+def _nothing_sent(exc: ProviderError) -> bool:
+    """True only when the error proves the issue call never reached Sunbird or was refused
+    unprocessed (429): a connect timeout, a refused connection, a name that did not resolve."""
+    if exc.status == 429:
+        return True
+    cause = exc.__cause__
+    if cause is None:
+        return exc.status is None  # raised before sending (resolve, outbound policy)
+    if isinstance(cause, requests.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.ConnectionError) and not isinstance(cause, requests.Timeout):
+        reason = getattr(cause.args[0], "reason", None) if cause.args else None
+        return isinstance(reason, (NewConnectionError, NameResolutionError))
+    return False
+
+
 def _step_issue(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
+    """Send the issue call once. Sunbird's issue has no idempotency key, so when an earlier
+    call's outcome is unknown the registry is asked instead, and the call is sent again only
+    after a definite refusal the registry confirms, or when staff chose to re-submit."""
     s = _Session(run.merchant)
     request = {
         "method": "POST",
@@ -608,34 +761,49 @@ def _step_issue(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> Step
         "certificate": run.certificate_name,
         "filters": run.filters,
     }
-    if interrupted:
-        page = s.call(
-            lambda t: client.cert_search(
+    if run.issue_sent_at is not None and not run.issue_resubmit:
+        new = _new_since_issue(s, run)
+        if new:
+            return StepResult(
+                request=request,
+                answer={
+                    "resumed": f"registry lists {new} new certificate(s) since the issue call "
+                    "was sent; not issued again"
+                },
+            )
+        if interrupted:
+            raise IssueOutcomeUnknown(
+                "The issue call was sent but its outcome is unknown; no certificate of this "
+                "run is in the registry yet. Not sent again: checking the registry."
+            )
+    # Recorded (committed) before sending: whatever happens next, we know it may have left.
+    sent_at = timezone.now()
+    IssuanceRun.objects.filter(pk=run.pk).update(issue_sent_at=sent_at, issue_resubmit=False)
+    run.issue_sent_at, run.issue_resubmit = sent_at, False
+    timeout = (3.05, issue_read_timeout())
+
+    def send(t: str) -> dict[str, Any]:
+        try:
+            return client.issue(
                 s.cfg,
                 batch_id=run.batch_id,
                 course_id=run.course_id,
-                offset=0,
-                limit=1,
+                certificate=run.certificate_name,
+                filters=dict(run.filters),
+                reissue=run.reissue,
                 user_token=t,
+                timeout=timeout,
             )
-        )
-        if page.total:
-            return StepResult(
-                request=request,
-                answer={"resumed": f"registry already lists {page.total}; not issued again"},
-            )
-    answer = s.call(
-        lambda t: client.issue(
-            s.cfg,
-            batch_id=run.batch_id,
-            course_id=run.course_id,
-            certificate=run.certificate_name,
-            filters=dict(run.filters),
-            reissue=run.reissue,
-            user_token=t,
-        )
-    )
-    return StepResult(request=request, answer=answer)
+        except RetryableError as exc:
+            if _nothing_sent(exc):
+                raise
+            raise IssueOutcomeUnknown(
+                f"The issue call was sent but not answered ({exc.code}: {exc.message}). "
+                "Not sent again: checking the registry for this run's certificates."
+            ) from exc
+
+    answer = s.call(send)
+    return StepResult(request={**request, "sent_at": sent_at.isoformat()}, answer=answer)
 
 
 def certificates_store(*, run: IssuanceRun, records: list[CertRecord]) -> None:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("issuance/<int:pk>/", views.issuance_detail, name="issuance_detail"),
     path("issuance/<int:pk>/progress", views.issuance_progress, name="issuance_progress"),
     path("issuance/<int:pk>/retry", views.issuance_retry, name="issuance_retry"),
+    path("issuance/<int:pk>/resubmit", views.issuance_resubmit, name="issuance_resubmit"),
 ]

@@ -166,3 +166,18 @@ def issuance_retry(request: HttpRequest, pk: int) -> HttpResponse:
         run = services.run_resume(run_id=run.pk, actor=request.user)
         messages.success(request, f"Run #{run.pk} resumes from “{run.current_step}”.")
     return redirect("issuance_detail", pk=run.pk)
+
+
+@login_required
+@require(Action.START_ISSUANCE)
+@require_POST
+def issuance_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the issue call again although its outcome is unknown: a person's choice, audited."""
+    run = _run_for(request, pk)
+    try:
+        run = services.run_issue_resubmit(run_id=run.pk, actor=request.user)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.warning(request, f"Run #{run.pk}: the issue call will be sent again.")
+    return redirect("issuance_detail", pk=run.pk)

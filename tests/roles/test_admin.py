@@ -82,7 +82,10 @@ ADMIN_RULES: dict[str, dict[str, Any]] = {
         "delete": MANAGE,
         "actions": {"delete_selected": MANAGE},
     },
-    "kyc_sunbird.IssuanceRun": {"view": ALL, "actions": {"resume": MANAGE}},
+    "kyc_sunbird.IssuanceRun": {
+        "view": ALL,
+        "actions": {"resume": MANAGE, "resubmit_issue": MANAGE},
+    },
     "kyc_sunbird.IssuanceStep": {"view": ALL},
 }
 

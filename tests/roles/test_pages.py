@@ -28,7 +28,7 @@ from kyc.models import (
 )
 from kyc.status import Status
 from providers.errors import PermanentError
-from providers.sunbird.models import IssuanceRun
+from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests import factories
 from tests.corepass.conftest import USER
 from tests.roles.conftest import ADMIN, COMPLIANCE, OWNER, ROLES, VIEWER, World, member_client
@@ -55,6 +55,7 @@ PAGE_ROLES: dict[str, set[str]] = {
     "transfer_new": MANAGERS,
     "issuance_new": MANAGERS,
     "issuance_retry": MANAGERS,
+    "issuance_resubmit": MANAGERS,
     "incode_review": REVIEWERS,
     "webhooks": MANAGERS,
     "webhook_detail": MANAGERS,
@@ -148,6 +149,17 @@ def _run_resumed(w: World, allowed: bool) -> None:
     assert (w.run.status == IssuanceRun.Status.RUNNING) is allowed
     if not allowed:
         assert w.run.status == IssuanceRun.Status.FAILED
+
+
+def _issue_unknown(w: World) -> dict[str, Any]:
+    """The run's issue call was sent and never answered: the case staff may re-submit."""
+    IssuanceStep.objects.filter(run=w.run, name="issue").update(status=IssuanceStep.Status.UNKNOWN)
+    return {}
+
+
+def _issue_resubmitted(w: World, allowed: bool) -> None:
+    w.run.refresh_from_db()
+    assert w.run.issue_resubmit is allowed
 
 
 def _reviewed(w: World, allowed: bool) -> None:
@@ -295,6 +307,15 @@ CASES = [
         "post",
         lambda w: reverse("issuance_retry", args=[w.run.pk]),
         effect=_run_resumed,
+        ok_status=(302,),
+    ),
+    Case(
+        "issuance_resubmit",
+        "issuance_resubmit",
+        "post",
+        lambda w: reverse("issuance_resubmit", args=[w.run.pk]),
+        data=_issue_unknown,
+        effect=_issue_resubmitted,
         ok_status=(302,),
     ),
     Case(
