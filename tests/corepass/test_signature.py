@@ -196,3 +196,14 @@ def test_it_parses_connector_keys_in_hex_or_base64(text: str, ok: bool) -> None:
     else:
         with pytest.raises(ValueError):
             sig.parse_public_key(text)
+
+
+def test_it_signs_status_json_byte_for_byte_as_go_writes_it() -> None:
+    # Go's json.Marshal: compact, UTF-8 kept (not \u-escaped), <, > and & escaped.
+    import hashlib
+
+    msg = sig.status_message(
+        user="cb1", fields=["é<a>&"], status="ok", expiration=1, deadline=2, tx_hash="0x"
+    )
+    go = '{"user":"cb1","fields":["é\\u003ca\\u003e\\u0026"],"status":"ok","expiration":1,"deadline":2,"tx_hash":"0x"}'
+    assert msg == hashlib.sha3_256(go.encode()).digest()
