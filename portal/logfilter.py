@@ -5,7 +5,7 @@ masks Authorization headers, api keys, tokens and passwords in formatted records
 the bearer tokens that live in URL paths (a merchant's webhook token in
 /hooks/<provider>/<token>/, a request's CorePass callback token in
 /hooks/corepass/t/<token>/, a customer page token in /t/<token>/), and e-mail
-addresses and `reference=` values in query strings. settings.LOGGING attaches it
+addresses and query-string values (`reference=`, `id=`, ...). settings.LOGGING attaches it
 to every handler (Django's request and runserver loggers included; Celery keeps
 that configuration; gunicorn.conf.py installs it on gunicorn's own handlers), so
 every record passes it whichever logger emitted it.
@@ -30,6 +30,9 @@ _PATTERNS = [
     re.compile(r"((?:^|[\s\"'(=,]|://[^/\s]+)/t/)[^/\s?#\"']+"),
     # Customer references in query strings (Incode's token server: often e-mail addresses).
     re.compile(r"(?i)([?&]reference=)[^&\s\"'#]+"),
+    # Every other query-string value too (urllib3's retry warnings print the URL with
+    # Incode's `?id=<interviewId>`): parameter names stay readable, values do not.
+    re.compile(r"([?&][A-Za-z0-9_.-]+=)[^&\s\"'#)]+"),
     # E-mail addresses anywhere, plain or percent-encoded.
     re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
 ]
@@ -101,6 +104,15 @@ def redact_handlers_of(logger: logging.Logger | None = None, **_: Any) -> None:
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
             handler.addFilter(RedactSecretsFilter())
+
+
+def redact_loggers(*names: str) -> None:
+    """Put the filter on these loggers themselves (once), so their records are redacted
+    before any handler sees them, handlers added outside settings.LOGGING included."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
+            logger.addFilter(RedactSecretsFilter())
 
 
 def install_celery_redaction() -> None:

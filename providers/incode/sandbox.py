@@ -56,6 +56,10 @@ OCR_SAMPLE: dict[str, Any] = {
 }
 
 
+# `/omni/get/onboarding/status` answer per sandbox interview state.
+STATUS_OF_STATE = {"finished": "ONBOARDING_FINISHED", "expired": "EXPIRED"}
+
+
 def _h(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
@@ -178,8 +182,7 @@ def onboarding_status(request: HttpRequest) -> JsonResponse:
         return _err(404, "interview not found")
     if not (token and _h(token) == iv["token"]) and not _admin_ok(request, key):
         return _err(401, "Unauthorized")
-    status = "ONBOARDING_FINISHED" if iv["state"] == "finished" else "UNKNOWN"
-    return JsonResponse({"onboardingStatus": status})
+    return JsonResponse({"onboardingStatus": STATUS_OF_STATE.get(iv["state"], "UNKNOWN")})
 
 
 @require_http_methods(["GET"])
@@ -189,7 +192,9 @@ def get_score(request: HttpRequest) -> JsonResponse:
         return error
     assert iv is not None
     if iv["state"] != "finished":
-        return JsonResponse({"overall": {"status": "UNKNOWN"}})
+        # Like Incode, an unfinished (or expired) interview is scored too, and fails: only
+        # the onboarding status says whether the score is final.
+        return JsonResponse({"overall": {"value": "0.0", "status": "FAIL"}})
     ok = iv["outcome"] == "pass"
     value = "92.4" if ok else "21.0"
     status = "OK" if ok else "FAIL"
@@ -289,6 +294,8 @@ def phone(request: HttpRequest, url_id: str) -> HttpResponse:
     iv = _interview(interview_id) if interview_id else None
     if iv is None or iv.get("deleted"):
         return HttpResponse("Unknown onboarding link", status=404)
+    if iv["state"] == "expired":
+        return HttpResponse("This onboarding link has expired", status=410)
     if request.method == "POST" and iv["state"] != "finished":
         outcome = "pass" if request.POST.get("outcome") == "pass" else "fail"
         iv.update(state="finished", outcome=outcome)
@@ -302,7 +309,7 @@ def phone(request: HttpRequest, url_id: str) -> HttpResponse:
     )
 
 
-def send_webhook_later(iv: dict[str, Any]) -> None:
+def send_webhook_later(iv: dict[str, Any], status: str = "ONBOARDING_FINISHED") -> None:
     """Deliver the onboarding-status webhook from a thread, so the click returns at once."""
     url = cache.get(_k("webhook", iv["key"]))
     if not url:
@@ -310,7 +317,7 @@ def send_webhook_later(iv: dict[str, Any]) -> None:
         return
     body = {
         "interviewId": iv["interviewId"],
-        "onboardingStatus": "ONBOARDING_FINISHED",
+        "onboardingStatus": status,
         "clientId": iv["clientId"],
         "flowId": iv["flowId"],
     }
@@ -386,6 +393,25 @@ def console_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
 
 
 @csrf_exempt
+@require_http_methods(["POST"])
+def console_expire_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
+    """Incode expires an onboarding the customer did not finish in time: its status becomes
+    EXPIRED and the EXPIRED webhook goes out."""
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    iv = _interview(interview_id)
+    if iv is None or iv["key"] != _h(key):
+        return _err(404, "interview not found")
+    if iv["state"] == "finished":
+        return _err(409, "a finished onboarding does not expire")
+    iv["state"] = "expired"
+    _save_interview(iv)
+    send_webhook_later(iv, status="EXPIRED")
+    return JsonResponse({"success": True})
+
+
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def console(request: HttpRequest) -> HttpResponse:
     """HTML form: set the webhook URL of an API key (what a merchant does in Incode's dashboard)."""
@@ -418,4 +444,5 @@ urlpatterns = [
     path("console/webhook", console_webhook),
     path("console/expire-admin-tokens", console_expire_admin_tokens),
     path("console/interviews/<str:interview_id>", console_interview),
+    path("console/interviews/<str:interview_id>/expire", console_expire_interview),
 ]

@@ -23,6 +23,18 @@ STATUS_RANK: dict[str, int] = {
     "MANUAL_REVIEW_REJECTED": 60,
 }
 
+# Final without a decision: Incode's purge-webhook sample treats EXPIRED as the end of an
+# onboarding. Ranked above every step so nothing later overwrites it.
+EXPIRED = "EXPIRED"
+FINAL_STATUSES: frozenset[str] = frozenset({EXPIRED})
+FINAL_RANK = 100
+
+
+def is_final(status: str) -> bool:
+    """An onboarding Incode will not finish any more (once Incode itself says so)."""
+    return status in FINAL_STATUSES
+
+
 # An admin token lives 24 hours (Incode's sample README); used when the token itself
 # does not say when it expires.
 ADMIN_TOKEN_LIFETIME = dt.timedelta(hours=24)

@@ -163,8 +163,9 @@ def webhook_dedupe_key(*, account_id: int, interview_id: str, status: str) -> st
 def inbound_process(*, event_id: int) -> None:
     """Process one stored webhook (idempotent: only RECEIVED events are processed).
 
-    The webhook is unsigned, so it only tells us *when* to look: the verdict comes
-    from Incode's score, fetched with the admin token.
+    The webhook is unsigned, so it only tells us *when* to look: Incode's own onboarding
+    status (and then its score, fetched with the admin token) decides. A status Incode does
+    not confirm changes nothing, not even the provider status the customer sees.
     """
     event = InboundEvent.objects.select_related("account", "transfer").filter(pk=event_id).first()
     if event is None or event.state != InboundEvent.State.RECEIVED:
@@ -186,36 +187,45 @@ def inbound_process(*, event_id: int) -> None:
         return
     if event.transfer_id is None:
         InboundEvent.objects.filter(pk=event.pk).update(transfer=transfer)
-    if hook.onboarding_status != schemas.ONBOARDING_FINISHED:
-        _note_progress(transfer=transfer, hook=hook, event=event)
-        return
-    onboarding_finish(transfer_id=transfer.pk, event_id=event.pk)
-
-
-def _note_progress(
-    *, transfer: TransferRequest, hook: schemas.Webhook, event: InboundEvent
-) -> None:
-    """Intermediate statuses only go on the timeline: an unsigned body never moves the status."""
-    rank = schemas.STATUS_RANK.get(hook.onboarding_status)
-    if rank is None or rank >= schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED]:
+    if hook.onboarding_status not in schemas.STATUS_RANK and not schemas.is_final(
+        hook.onboarding_status
+    ):
         services.inbound_mark(
             event=event, state=InboundEvent.State.IGNORED, error="status not used by the portal"
         )
         return
-    services.transfer_apply(
-        transfer_id=transfer.pk,
-        update=StatusUpdate(provider_status=hook.onboarding_status, provider_rank=rank),
-        source="callback",
-        inbound=event,
-    )
-    services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED)
+    onboarding_finish(transfer_id=transfer.pk, event_id=event.pk, claimed=hook.onboarding_status)
 
 
-def onboarding_finish(*, transfer_id: Any, event_id: int | None = None) -> str:
-    """Fetch score and OCR data, approve at Incode if allowed, complete or send to review.
+def _unconfirmed(*, event: InboundEvent | None, claimed: str, confirmed: str) -> str:
+    """The webhook said something Incode does not say (early, late or forged): nothing changes."""
+    if event:
+        services.inbound_mark(
+            event=event,
+            state=InboundEvent.State.IGNORED,
+            error=f"{claimed} not confirmed by Incode (it reports {confirmed[:40]}); nothing changed",
+        )
+        # Free its dedupe key: a forged early "finished" must not make the real
+        # one look like a duplicate.
+        InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
+    return "not-confirmed"
 
-    Returns what happened. Retryable provider failures leave the event RECEIVED
-    (the inbox sweeper tries again); permanent ones mark it FAILED with the reason.
+
+def onboarding_finish(
+    *,
+    transfer_id: Any,
+    event_id: int | None = None,
+    claimed: str = schemas.ONBOARDING_FINISHED,
+    confirmed: str | None = None,
+) -> str:
+    """Confirm the onboarding status with Incode, then act on what Incode says: finished ->
+    score and OCR data, approve at Incode if allowed, complete or send to review; expired ->
+    expired; an earlier step -> the provider status only.
+
+    `claimed` is what the (unsigned) webhook said; `confirmed` a status already read from
+    Incode by the caller (the poll), which saves asking again. Returns what happened.
+    Retryable provider failures leave the event RECEIVED (the inbox sweeper tries again);
+    permanent ones mark it FAILED with the reason.
     """
     event = InboundEvent.objects.filter(pk=event_id).first() if event_id else None
     with transaction.atomic():
@@ -226,16 +236,93 @@ def onboarding_finish(*, transfer_id: Any, event_id: int | None = None) -> str:
             .select_related("account")
             .get(pk=transfer_id)
         )
-        return _finish(transfer=transfer, event=event)
+        return _finish(transfer=transfer, event=event, claimed=claimed, confirmed=confirmed)
 
 
-def _finish(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
+def _confirmed_status(*, transfer: TransferRequest) -> str:
+    """`/omni/get/onboarding/status` with the admin token: Incode's word, not the webhook's."""
+    s = transfer.account.settings or {}
+    return with_admin_token(
+        account_id=transfer.account_id,
+        call=lambda tok: client.onboarding_status(
+            api_url=s.get("api_url", ""),
+            api_key=s.get("api_key", ""),
+            token=tok,
+            interview_id=transfer.provider_ref,
+        ),
+    )
+
+
+def _finish(
+    *, transfer: TransferRequest, event: InboundEvent | None, claimed: str, confirmed: str | None
+) -> str:
     if transfer.status in TERMINAL or transfer.status == Status.REVIEW:
         if event:
             services.inbound_mark(
                 event=event, state=InboundEvent.State.PROCESSED, error=f"already {transfer.status}"
             )
         return "already-decided"
+    if confirmed is None:
+        try:
+            confirmed = _confirmed_status(transfer=transfer)
+        except RetryableError as exc:
+            if event:
+                services.inbound_mark(
+                    event=event, state=InboundEvent.State.RECEIVED, error=exc.message
+                )
+            return "retry"
+        except ProviderError as exc:
+            # Nothing confirmed: the request is left as it was.
+            if event:
+                services.inbound_mark(
+                    event=event,
+                    state=InboundEvent.State.FAILED,
+                    error=f"could not confirm with Incode ({exc.code}); nothing changed",
+                )
+            return "failed"
+    if confirmed != claimed:
+        return _unconfirmed(event=event, claimed=claimed, confirmed=confirmed)
+    if schemas.is_final(confirmed):
+        return _expire(transfer=transfer, event=event, status=confirmed)
+    if confirmed != schemas.ONBOARDING_FINISHED:
+        return _progress(transfer=transfer, event=event, status=confirmed)
+    return _score(transfer=transfer, event=event)
+
+
+def _progress(*, transfer: TransferRequest, event: InboundEvent | None, status: str) -> str:
+    """A confirmed intermediate step: the provider status moves forward, the status does not."""
+    rank = schemas.STATUS_RANK.get(status)
+    if rank is not None and rank > transfer.provider_rank:
+        services.transfer_apply(
+            transfer_id=transfer.pk,
+            update=StatusUpdate(provider_status=status, provider_rank=rank),
+            source="callback" if event else "poll",
+            inbound=event,
+        )
+    if event:
+        services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
+    return status
+
+
+def _expire(*, transfer: TransferRequest, event: InboundEvent | None, status: str) -> str:
+    """Incode confirms the onboarding expired: final, the customer cannot finish it any more."""
+    services.transfer_apply(
+        transfer_id=transfer.pk,
+        update=StatusUpdate(
+            status=Status.EXPIRED,
+            provider_status=status,
+            provider_rank=schemas.FINAL_RANK,
+            detail="The Incode onboarding expired before the customer finished it",
+        ),
+        source="callback" if event else "poll",
+        inbound=event,
+    )
+    if event:
+        services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
+    return Status.EXPIRED
+
+
+def _score(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
     account = transfer.account
     s = account.settings or {}
     interview = transfer.provider_ref
@@ -253,16 +340,9 @@ def _finish(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
             account_id=account.pk, call=lambda tok: client.get_score(**kw(tok))
         )
         if not score.known:
-            if event:
-                services.inbound_mark(
-                    event=event,
-                    state=InboundEvent.State.IGNORED,
-                    error="Incode has no score for this interview yet; the webhook was not confirmed",
-                )
-                # Free its dedupe key: a forged early "finished" must not make the real
-                # one look like a duplicate.
-                InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
-            return "not-confirmed"
+            return _unconfirmed(
+                event=event, claimed=schemas.ONBOARDING_FINISHED, confirmed="no score yet"
+            )
         ocr = with_admin_token(
             account_id=account.pk, call=lambda tok: client.get_ocr_data(**kw(tok))
         )
@@ -360,8 +440,9 @@ def transfer_check(*, transfer_id: Any) -> str:
         log.info("incode status check failed for %s: %s", transfer.pk, exc.code)
         return "error"
     TransferRequest.objects.filter(pk=transfer.pk).update(last_heard_at=timezone.now())
-    if status == schemas.ONBOARDING_FINISHED:
-        return onboarding_finish(transfer_id=transfer.pk)
+    if status == schemas.ONBOARDING_FINISHED or schemas.is_final(status):
+        # Read from Incode just now: no need to confirm it again.
+        return onboarding_finish(transfer_id=transfer.pk, claimed=status, confirmed=status)
     rank = schemas.STATUS_RANK.get(status)
     if rank is not None and rank > transfer.provider_rank:
         services.transfer_apply(

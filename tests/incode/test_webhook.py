@@ -10,7 +10,7 @@ from django.db import connection
 from kyc.models import IdentityField, InboundEvent, TransferRequest
 from kyc.status import Status
 from tests.conftest import wait_for
-from tests.incode.conftest import account_for, finish_on_phone, payload, sandbox_interview
+from tests.incode.conftest import API_KEY, account_for, finish_on_phone, payload, sandbox_interview
 
 
 def _start(api: Any, reference: str = "cust-1") -> TransferRequest:
@@ -103,6 +103,10 @@ def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
     assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
     t.refresh_from_db()
     assert t.status == Status.PENDING and not IdentityField.objects.filter(transfer=t).exists()
+    # Incode scores the unfinished interview FAIL, yet nothing was read from it: no review,
+    # no score kept, and the provider status the customer sees did not move.
+    assert "score" not in t.provider_data and t.provider_status != "ONBOARDING_FINISHED"
+    assert not t.events.filter(status=Status.REVIEW).exists()
     # The forgery does not block the real webhook as a "duplicate".
     finish_on_phone(t.deep_link, "pass")
     assert wait_for(lambda: _done(t)) == Status.COMPLETED
@@ -137,13 +141,67 @@ def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
     assert refused.count() == 3  # each refusal kept exactly once
 
 
-def test_it_records_intermediate_statuses_on_the_timeline_only(
+def test_it_does_not_move_the_provider_status_on_an_unconfirmed_intermediate_webhook(
     api: Any, incode_account: Any, public_url: str, eager: None
 ) -> None:
     t = _start(api)
+    before = (t.status, t.provider_status, t.provider_rank)
     body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
         b"ONBOARDING_FINISHED", b"ID_VALIDATION_FINISHED"
     )
     assert _post(public_url, incode_account, body).status_code == 200
     t.refresh_from_db()
-    assert t.status == Status.PENDING and t.provider_status == "ID_VALIDATION_FINISHED"
+    assert (t.status, t.provider_status, t.provider_rank) == before
+    event = InboundEvent.objects.get(transfer=t)
+    assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
+
+
+def _expire_at_incode(sandbox: str, interview_id: str) -> None:
+    r = requests.post(
+        f"{sandbox}/console/interviews/{interview_id}/expire",
+        headers={"x-api-key": API_KEY},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_it_expires_the_request_when_incode_confirms_an_expired_webhook(
+    api: Any, incode_account: Any, sandbox: str, eager: None
+) -> None:
+    t = _start(api)
+    _expire_at_incode(sandbox, t.provider_ref)  # the sandbox sends the EXPIRED webhook
+    assert wait_for(lambda: _done(t)) == Status.EXPIRED
+    assert t.provider_status == "EXPIRED"
+    event = InboundEvent.objects.get(transfer=t)
+    assert event.state == InboundEvent.State.PROCESSED and event.verified
+    assert not IdentityField.objects.filter(transfer=t).exists()
+
+
+def test_it_ignores_an_expired_webhook_incode_does_not_confirm(
+    api: Any, incode_account: Any, public_url: str, eager: None
+) -> None:
+    t = _start(api)
+    body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
+        b"ONBOARDING_FINISHED", b"EXPIRED"
+    )
+    assert _post(public_url, incode_account, body).status_code == 200
+    t.refresh_from_db()
+    assert t.status == Status.PENDING and t.provider_status != "EXPIRED"
+    event = InboundEvent.objects.get(transfer=t)
+    assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
+    # The customer can still finish, and the real finish is not taken for a duplicate.
+    finish_on_phone(t.deep_link, "pass")
+    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+
+
+def test_it_expires_the_request_when_the_poll_finds_it_expired(
+    api: Any, merchant: Any, sandbox: str, eager: None
+) -> None:
+    from providers.incode import services as incode_services
+
+    account_for(merchant, sandbox)  # no webhook configured: only the poll learns of it
+    t = _start(api)
+    _expire_at_incode(sandbox, t.provider_ref)
+    assert incode_services.transfer_check(transfer_id=t.pk) == Status.EXPIRED
+    t.refresh_from_db()
+    assert t.status == Status.EXPIRED and t.provider_status == "EXPIRED"
