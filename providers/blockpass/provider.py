@@ -17,3 +17,6 @@ class BlockpassProvider(BlockpassAdapter):
 
     def reconcile(self) -> int:
         return services.reconcile()
+
+    def record_erased(self, *, record_id: int) -> None:
+        services.record_reference_forget(record_id=record_id)

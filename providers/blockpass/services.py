@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from secrets import token_hex
@@ -290,6 +291,22 @@ def record_for_blockpass_id(*, account: ProviderAccount, blockpass_id: str) -> K
 
 # References the portal gives Blockpass records itself; a refId never names one.
 RESERVED_REFERENCE_PREFIX = "blockpass-"
+# The portal's own reference of a record without a (merchant-signed) refId: random, so it
+# says nothing about the customer. Before issue 15 it was `blockpass-<Blockpass ID>[-<hex>]`,
+# the ID the record keeps encrypted, in plaintext; erasure replaces such references.
+OPAQUE_REFERENCE_PREFIX = f"{RESERVED_REFERENCE_PREFIX}c-"
+_OPAQUE_REFERENCE = re.compile(rf"{re.escape(OPAQUE_REFERENCE_PREFIX)}[0-9a-f]{{20}}")
+
+
+def opaque_reference() -> str:
+    return f"{OPAQUE_REFERENCE_PREFIX}{token_hex(10)}"
+
+
+def reference_names_identity(reference: str) -> bool:
+    """True for a portal-given reference derived from the customer's Blockpass ID."""
+    return reference.startswith(RESERVED_REFERENCE_PREFIX) and not _OPAQUE_REFERENCE.fullmatch(
+        reference
+    )
 
 
 def reference_from_ref_id(*, account: ProviderAccount, ref_id: str) -> str | None:
@@ -345,9 +362,8 @@ def record_register(
     record = record_for_blockpass_id(account=account, blockpass_id=blockpass_id)
     if record is not None:
         return record, False
-    own = f"{RESERVED_REFERENCE_PREFIX}{blockpass_id}"[:180]
     candidates = [reference] if reference else []
-    candidates += [own, f"{own}-{token_hex(8)}"]
+    candidates += [opaque_reference(), opaque_reference()]
     for candidate in candidates:
         record = _record_create_bound(account=account, reference=candidate, bpid=blockpass_id)
         if record is not None:
@@ -924,9 +940,41 @@ def _retry_later(promise: CertPromise, exc: ProviderError, *, now: dt.datetime) 
     return PullOutcome(state=CertPromise.State.PENDING, retry_in=delay, detail=str(exc))
 
 
+def record_reference_forget(*, record_id: int) -> bool:
+    """Erasure hook: an erased Blockpass record whose reference was derived from the
+    customer's Blockpass ID (records made before issue 15) gets an opaque one instead.
+    The merchant never chose that reference, so nothing of theirs points at it."""
+    with transaction.atomic():
+        record = (
+            KYCRecord.objects.select_for_update()
+            .filter(pk=record_id, provider=PROVIDER, erased_at__isnull=False)
+            .first()
+        )
+        if record is None or not reference_names_identity(record.reference):
+            return False
+        record.reference = opaque_reference()
+        record.save(update_fields=["reference", "updated_at"])
+    return True
+
+
+def erased_references_forget() -> int:
+    """Catch-up for the erasure hook (it runs after commit, so a crash could skip it)."""
+    qs = KYCRecord.objects.filter(
+        provider=PROVIDER,
+        erased_at__isnull=False,
+        reference__startswith=RESERVED_REFERENCE_PREFIX,
+    )
+    ids = qs.exclude(reference__regex=f"^{_OPAQUE_REFERENCE.pattern}$").values_list(
+        "pk", flat=True
+    )[:200]
+    return sum(record_reference_forget(record_id=pk) for pk in list(ids))
+
+
 def reconcile(*, now: dt.datetime | None = None) -> int:
-    """Every minute: pulls whose retry time (or a dead worker's lease) has come."""
+    """Every minute: pulls whose retry time (or a dead worker's lease) has come; erased
+    records' identity-derived references."""
     now = now or timezone.now()
+    erased_references_forget()
     ids = list(
         CertPromise.objects.filter(
             provider=PROVIDER, state=CertPromise.State.PENDING, next_attempt_at__lte=now

@@ -82,7 +82,8 @@ def test_it_never_attaches_a_customer_to_an_existing_record_named_by_refid(
 
     mine = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=bpid)
     assert mine is not None and mine.pk != victim.pk
-    assert mine.reference == f"blockpass-{bpid}" and mine.provider == "blockpass"
+    assert mine.reference.startswith("blockpass-c-") and bpid not in mine.reference
+    assert mine.provider == "blockpass"
     assert _snapshot(victim) == before
 
     status, body = sandbox.app_call(client_id=CID, bpid=bpid, action="status")
@@ -116,7 +117,8 @@ def test_it_names_a_new_record_only_after_a_merchant_signed_refid(
         result = sandbox.app_register(client_id=CID, ref_id=ref_id)
         assert result["status"] == 200
         record = KYCRecord.objects.get(external_key=lookup_hash(result["bpid"]))
-        assert record.reference == f"blockpass-{result['bpid']}"
+        assert record.reference.startswith("blockpass-c-")
+        assert result["bpid"] not in record.reference
     assert not KYCRecord.objects.filter(reference="cust-888").exists()
 
 
@@ -129,7 +131,7 @@ def test_it_gives_a_fresh_record_when_the_signed_reference_is_another_customers(
     a = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=first["bpid"])
     b = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=second["bpid"])
     assert a is not None and b is not None and a.pk != b.pk
-    assert (a.reference, b.reference) == ("cust-1", f"blockpass-{second['bpid']}")
+    assert a.reference == "cust-1" and b.reference.startswith("blockpass-c-")
     # The same identity coming back finds its own record, whatever refId it sends.
     status, answer = sandbox.app_call(
         client_id=CID,
@@ -177,7 +179,7 @@ def test_it_sidesteps_a_taken_own_reference_without_touching_it(
     record, created = services.record_register(
         account=bp_account, blockpass_id="bp-9", reference=None
     )
-    assert created and record.pk != taken.pk and record.reference.startswith("blockpass-bp-9-")
+    assert created and record.pk != taken.pk and "bp-9" not in record.reference
     taken.refresh_from_db()
     assert taken.external_key == ""
     again, created = services.record_register(
