@@ -133,6 +133,9 @@ class IssuanceRun(models.Model):
     collected_count = models.PositiveIntegerField(default=0)
     collect_offset = models.PositiveIntegerField(default=0)
     stable_polls = models.PositiveIntegerField(default=0)
+    # When this run last saw a new certificate of its own (start of the quiet period that
+    # ends a run without an expected count).
+    last_growth_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When the issue POST last left (committed before sending): certificates created
     # after it belong to this run, and a step that finds it set knows something was sent.
@@ -152,7 +155,8 @@ class IssuanceRun(models.Model):
 
     @property
     def target_count(self) -> int:
-        return int(self.expected_count or self.registry_count or 0)
+        # Not the registry's count: it lists other runs' certificates of the batch too.
+        return int(self.expected_count or 0)
 
     @property
     def progress_percent(self) -> int:
@@ -213,3 +217,21 @@ class IssuanceStep(models.Model):
     @property
     def answer_text(self) -> str:
         return json.dumps(self.answer_summary, sort_keys=True, ensure_ascii=False)
+
+
+class RunCertificate(models.Model):
+    """A certificate this run produced: created in the registry after the run's issue call
+    was sent, and not one the portal already had. A run counts only these."""
+
+    run = models.ForeignKey(IssuanceRun, on_delete=models.CASCADE, related_name="certificates")
+    external_id = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "external_id"], name="sunbird_run_certificate_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id

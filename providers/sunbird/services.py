@@ -50,6 +50,7 @@ from providers.sunbird.models import (
     IssuanceRun,
     IssuanceStep,
     KeyReservation,
+    RunCertificate,
     reserved_message,
 )
 from providers.sunbird.schemas import CertRecord
@@ -93,6 +94,12 @@ def issue_verify_window() -> dt.timedelta:
 def clock_skew() -> dt.timedelta:
     """Tolerance between our clock and the registry's createdAt."""
     return dt.timedelta(seconds=_setting("SUNBIRD_CLOCK_SKEW_SECONDS", 30.0))
+
+
+def quiet_period() -> dt.timedelta:
+    """Without an expected count, a run is done once no new certificate of its own has
+    appeared for this long (Sunbird publishes in bursts; one unchanged poll proves nothing)."""
+    return dt.timedelta(seconds=_setting("SUNBIRD_QUIET_SECONDS", 120.0))
 
 
 MAX_PAGES_PER_ROUND = 50  # bounds one task's duration; the next round continues at the cursor
@@ -719,8 +726,17 @@ def _new_since_issue(s: _Session, run: IssuanceRun) -> int:
             newest_first=True,
         )
     )
+    return len(_of_this_run(run, page.items))
+
+
+def _of_this_run(run: IssuanceRun, records: list[CertRecord]) -> list[CertRecord]:
+    """The records this run's issue call produced: created (registry createdAt, less the
+    clock tolerance) after the call was sent, and not stored by the portal before it."""
+    sent_at = run.issue_sent_at
+    if sent_at is None:
+        return []
     since_ms = int((sent_at - clock_skew()).timestamp() * 1000)
-    candidates = [r for r in page.items if r.created_at_ms is None or r.created_at_ms >= since_ms]
+    candidates = [r for r in records if r.created_at_ms is None or r.created_at_ms >= since_ms]
     known = set(
         Certificate.objects.filter(
             merchant_id=run.merchant_id,
@@ -729,7 +745,7 @@ def _new_since_issue(s: _Session, run: IssuanceRun) -> int:
             created_at__lt=sent_at,
         ).values_list("external_id", flat=True)
     )
-    return sum(1 for r in candidates if r.id not in known)
+    return [r for r in candidates if r.id not in known]
 
 
 def _nothing_sent(exc: ProviderError) -> bool:
@@ -828,12 +844,18 @@ def certificates_store(*, run: IssuanceRun, records: list[CertRecord]) -> None:
 
 
 def _collected(run: IssuanceRun) -> int:
-    return Certificate.objects.filter(
-        merchant_id=run.merchant_id,
-        provider=PROVIDER,
-        batch_id=run.batch_id,
-        course_id=run.course_id,
-    ).count()
+    return RunCertificate.objects.filter(run=run).count()
+
+
+def _store_page(run: IssuanceRun, records: list[CertRecord]) -> int:
+    """Store the page's certificates of this run (one INSERT each table); how many."""
+    mine = _of_this_run(run, records)
+    if mine:
+        certificates_store(run=run, records=mine)
+        RunCertificate.objects.bulk_create(
+            [RunCertificate(run=run, external_id=r.id) for r in mine], ignore_conflicts=True
+        )
+    return len(mine)
 
 
 def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> StepResult:
@@ -859,7 +881,7 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
         pages += 1
         total = page.total
         if page.items:
-            certificates_store(run=run, records=page.items)
+            _store_page(run, page.items)
             offset += len(page.items)
             # Progress for the page's bar, and a heartbeat so reconcile leaves us alone.
             IssuanceRun.objects.filter(pk=run.pk).update(
@@ -871,11 +893,20 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
         if len(page.items) < size:
             break
     collected = _collected(run)
-    if offset >= total and collected < total:
-        offset = 0  # the registry's order shifted under us: read it all again next round
-    stable = run.stable_polls + 1 if total == run.registry_count else 0
-    target = run.expected_count or total
-    finished = bool(target) and collected >= target and (bool(run.expected_count) or stable >= 1)
+    if offset > total:
+        offset = 0  # the registry shrank (entries replaced): read it all again next round
+    now = timezone.now()
+    grew = collected != run.collected_count or total != run.registry_count
+    last_growth = now if grew or run.last_growth_at is None else run.last_growth_at
+    stable = 0 if grew else run.stable_polls + 1
+    if run.expected_count:
+        target: int | None = run.expected_count
+        finished = collected >= run.expected_count
+    else:
+        # No expected count: done once this run's certificates stopped arriving for the
+        # quiet period (measured in time, not polls).
+        target = None
+        finished = collected > 0 and now - last_growth >= quiet_period()
     polls = int((step.answer_summary or {}).get("polls", 0)) + 1
     request = {
         "method": "POST",
@@ -891,10 +922,11 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
         "expected": run.expected_count,
         "pages_last_round": pages,
     }
-    if not finished and step.started_at and timezone.now() - step.started_at > collect_timeout():
+    if not finished and step.started_at and now - step.started_at > collect_timeout():
+        # The cursor and what arrived are kept: a retry continues where this stopped.
         raise StepFailed(
-            f"Only {collected} of {target or '?'} certificates appeared in the registry "
-            f"within {collect_timeout()}; retry to keep waiting."
+            f"{collected} of {target if target else '?'} arrived within {collect_timeout()}; "
+            "retry to keep waiting."
         )
     return StepResult(
         request=request,
@@ -905,6 +937,7 @@ def _step_collect(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> St
             "collected_count": collected,
             "collect_offset": offset,
             "stable_polls": stable,
+            "last_growth_at": last_growth,
         },
     )
 

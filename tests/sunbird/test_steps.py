@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -111,10 +112,14 @@ def test_it_waits_for_the_registry_count_to_settle_without_an_expected_count(
     merchant: Any, sunbird_account: Any, sandbox: Any, settings: Any
 ) -> None:
     settings.SUNBIRD_POLL_SECONDS = 0.05
+    settings.SUNBIRD_QUIET_SECONDS = 0.5
     sandbox.batch("b-30", learners=30, delay=0, rate=0)
     run = services.run_execute_inline(make_run(merchant, batch_id="b-30").pk, max_seconds=10)
     assert run.status == IssuanceRun.Status.DONE and run.collected_count == 30
-    assert run.steps.get(name="collect").answer_summary["polls"] >= 2
+    collect = run.steps.get(name="collect")
+    # Quiet for a period of time, not for one poll: several unchanged polls first.
+    assert collect.answer_summary["polls"] >= 4
+    assert run.finished_at - run.last_growth_at >= dt.timedelta(seconds=0.5)
 
 
 def test_it_resumes_stale_runs_from_reconcile(
