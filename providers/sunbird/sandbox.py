@@ -256,6 +256,10 @@ def issue(request: HttpRequest) -> HttpResponse:
     late = float(batch_config(batch_id).get("answer_delay") or 0)
     if late > 0:
         time.sleep(min(late, 60.0))
+    # Accepted, but a gateway in front answers an error (the event was still queued).
+    status = int(batch_config(batch_id).get("answer_status") or 200)
+    if status >= 400:
+        return _err(api, status, "SERVER_ERROR", "upstream answered late or not at all")
     return _ok(api, {"response": "SUCCESS", "batchId": batch_id})
 
 
@@ -333,11 +337,18 @@ def cert_pdf(request: HttpRequest, cert_id: str) -> HttpResponse:
 @csrf_exempt
 def console_batch(request: HttpRequest, batch_id: str) -> HttpResponse:
     """Set how many learners a batch has and how fast its certificates appear
-    (`answer_delay`: seconds the issue call waits, after accepting, before it answers)."""
+    (`answer_delay`: seconds the issue call waits, after accepting, before it answers;
+    `answer_status`: the HTTP status it then answers with, 200 unless set)."""
     if request.method == "POST":
         data = _body(request) or request.POST.dict()
         cfg = batch_config(batch_id)
-        casts = (("learners", int), ("delay", float), ("rate", float), ("answer_delay", float))
+        casts = (
+            ("learners", int),
+            ("delay", float),
+            ("rate", float),
+            ("answer_delay", float),
+            ("answer_status", int),
+        )
         for key, cast in casts:
             if key in data:
                 cfg[key] = cast(data[key])

@@ -47,6 +47,19 @@ def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
     assert "not issued again" in step.answer_summary["resumed"]
 
 
+def test_it_does_not_send_again_after_a_502_from_a_call_sunbird_accepted(
+    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any
+) -> None:
+    sandbox.batch("gw-10", learners=10, delay=0.5, rate=0, answer_status=502)
+    run = make_run(merchant, batch_id="gw-10", reissue=True, expected_count=10)
+
+    run = services.run_execute_inline(run.pk, max_seconds=20)
+
+    assert run.status == IssuanceRun.Status.DONE, run.last_error
+    assert sandbox.counts()["issue"] == 1
+    assert Certificate.objects.filter(batch_id="gw-10").count() == 10
+
+
 def test_it_waits_for_staff_when_nothing_appears_and_resubmits_only_on_their_word(
     merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any, django_user_model: Any
 ) -> None:
@@ -110,3 +123,17 @@ def test_it_refuses_to_resubmit_a_step_that_is_not_unknown(
     run = make_run(merchant, batch_id="b-5")
     with pytest.raises(InvalidInput, match="outcome is unknown"):
         services.run_issue_resubmit(run_id=run.pk, actor=None)
+
+
+def test_it_offers_staff_the_resubmit_only_when_the_outcome_is_unknown(
+    staff_client: Any, merchant: Any, sunbird_account: Any
+) -> None:
+    run = make_run(merchant, batch_id="b-5")
+    IssuanceRun.objects.filter(pk=run.pk).update(status=IssuanceRun.Status.FAILED)
+    IssuanceStep.objects.filter(run=run, name="issue").update(status=IssuanceStep.Status.FAILED)
+    page = staff_client.get(f"/issuance/{run.pk}/").content.decode()
+    assert 'id="retry"' in page and 'id="resubmit"' not in page
+
+    IssuanceStep.objects.filter(run=run, name="issue").update(status=IssuanceStep.Status.UNKNOWN)
+    page = staff_client.get(f"/issuance/{run.pk}/").content.decode()
+    assert 'id="resubmit"' in page and "Check the registry again" in page
