@@ -106,15 +106,6 @@ def redact_handlers_of(logger: logging.Logger | None = None, **_: Any) -> None:
             handler.addFilter(RedactSecretsFilter())
 
 
-def redact_loggers(*names: str) -> None:
-    """Put the filter on these loggers themselves (once), so their records are redacted
-    before any handler sees them, handlers added outside settings.LOGGING included."""
-    for name in names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
-            logger.addFilter(RedactSecretsFilter())
-
-
 def install_celery_redaction() -> None:
     from celery import signals
 
