@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from kyc import outbox
@@ -34,6 +35,8 @@ from kyc.models import (
     KYCRecord,
     ProviderAccount,
     ReviewState,
+    TransferRequest,
+    WebhookMessage,
 )
 from providers.blockpass import client, signature
 from providers.blockpass.adapter import ADAPTER
@@ -952,9 +955,26 @@ def record_reference_forget(*, record_id: int) -> bool:
         )
         if record is None or not reference_names_identity(record.reference):
             return False
-        record.reference = opaque_reference()
+        old, new = record.reference, opaque_reference()
+        record.reference = new
         record.save(update_fields=["reference", "updated_at"])
+        TransferRequest.objects.filter(record=record, reference=old).update(reference=new)
+        _outbox_reference_replace(merchant_id=record.merchant_id, old=old, new=new)
     return True
+
+
+def _outbox_reference_replace(*, merchant_id: int, old: str, new: str) -> None:
+    """Webhook messages (kept for retries and replays) carry the record's reference in
+    plain JSON, the erasure's own `record.erased` message included: they get the new one."""
+    needle = json.dumps(old)
+    rows = (
+        WebhookMessage.objects.filter(merchant_id=merchant_id)
+        .annotate(text=Cast("data", TextField()))
+        .filter(text__contains=needle)
+    )
+    for message in rows:
+        data = json.loads(json.dumps(message.data).replace(needle, json.dumps(new)))
+        WebhookMessage.objects.filter(pk=message.pk).update(data=data)
 
 
 def erased_references_forget() -> int:

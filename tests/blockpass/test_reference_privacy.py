@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from kyc import outbox
 from kyc import services as kyc_services
 from kyc.crypto import lookup_hash
 from kyc.models import KYCRecord, ProviderAccount
@@ -61,6 +62,8 @@ def test_it_replaces_a_reference_made_of_the_blockpass_id_when_the_customer_is_e
     bp_account: ProviderAccount, django_capture_on_commit_callbacks: Any
 ) -> None:
     bpid = "5f0c1a2b3c4d5e6f7a8b9c0d"
+    # The merchant's webhook messages (kept for replays) carry references too.
+    outbox.webhook_endpoint_create(merchant=bp_account.merchant, url="https://merchant.test/h")
     # A record registered before the fix: its reference is the Blockpass ID in plaintext.
     record = kyc_services.record_get_or_create(
         merchant=bp_account.merchant,
@@ -69,6 +72,9 @@ def test_it_replaces_a_reference_made_of_the_blockpass_id_when_the_customer_is_e
         external_id=bpid,
     )
     assert services.reference_names_identity(record.reference)
+    record.review_status = KYCRecord.Review.APPROVED  # a change the merchant is told about
+    record.save()
+    outbox.record_review_decided_event(record=record)
     assert "kyc_kycrecord" in _tables_containing(bpid)  # the scan does see plaintext
     with django_capture_on_commit_callbacks(execute=True):
         kyc_services.record_erase(record=record)
