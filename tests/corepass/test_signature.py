@@ -207,3 +207,49 @@ def test_it_signs_status_json_byte_for_byte_as_go_writes_it() -> None:
     )
     go = '{"user":"cb1","fields":["é\\u003ca\\u003e\\u0026"],"status":"ok","expiration":1,"deadline":2,"tx_hash":"0x"}'
     assert msg == hashlib.sha3_256(go.encode()).digest()
+
+
+def _reason(call: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises((SignatureError, ValueError)) as exc:
+        call(*args, **kwargs)
+    return str(exc.value)
+
+
+def test_it_says_exactly_why_a_key_or_signature_is_refused() -> None:
+    # These texts reach the settings form and the kept delivery's reason: pin them.
+    for empty in (None, "", "   "):
+        assert _reason(sig.parse_public_key, empty) == "The connector public key is empty."
+    assert _reason(sig.parse_public_key, "!!!!") == (
+        "The connector public key must be hex (114 characters) or base64."
+    )
+    assert _reason(sig.parse_public_key, base64.b64encode(b"k" * 32).decode()) == (
+        "The connector public key must be a 57-byte Ed448 key, got 32 bytes."
+    )
+    assert _reason(sig.split_signature, None) == "signature missing"
+    assert _reason(sig.split_signature, 5) == "signature missing"
+    assert _reason(sig.split_signature, "no base64!") == "signature is not base64"
+    assert _reason(sig.split_signature, base64.b64encode(b"x" * 170).decode()) == (
+        "signature must be 171 bytes, got 170"
+    )
+    key = Ed448PrivateKey.generate()
+    ours, theirs = sig.public_bytes(key), sig.public_bytes(Ed448PrivateKey.generate())
+    signed = sig.sign(key, b"m")
+    assert _reason(sig.verify, signature=signed, message=b"m", public_key=theirs) == (
+        "signed by a different key than the configured connector key"
+    )
+    assert _reason(sig.verify, signature=signed, message=b"n", public_key=ours) == (
+        "signature does not verify"
+    )
+    hint = {"deadline": 100, "signature": signed}
+    assert _reason(sig.verify_origin_hint, hint, public_key=theirs, now=100) == (
+        "signed by a different key than the configured connector key"
+    )
+    assert sig.verify_origin_hint(hint, public_key=ours, now=100) is None
+    assert _reason(sig.check_deadline, None, now=1) == "deadline missing or not a number"
+    assert _reason(sig.check_deadline, "x", now=1) == "deadline missing or not a number"
+    assert _reason(sig.check_deadline, 95, now=100) == "deadline passed 5 s ago"
+    assert _reason(sig.check_deadline, 100 + 241, now=100) == "deadline is too far in the future"
+    assert sig.check_deadline("150", now=100) == 150
+    assert _reason(sig.verify_status, {"deadline": 100}, public_key=ours, now=100) == (
+        "status callback is missing user, fields, status or expiration"
+    )
