@@ -225,6 +225,19 @@ def test_it_says_exactly_why_a_key_or_signature_is_refused() -> None:
     assert _reason(sig.parse_public_key, base64.b64encode(b"k" * 32).decode()) == (
         "The connector public key must be a 57-byte Ed448 key, got 32 bytes."
     )
+    # 114 characters that are not hex are read as base64 (85 bytes), not as nothing
+    assert _reason(sig.parse_public_key, "g" * 114) == (
+        "The connector public key must be a 57-byte Ed448 key, got 85 bytes."
+    )
+    # unpadded base64 is padded; characters outside the alphabet are refused, not skipped
+    assert _reason(sig.parse_public_key, base64.b64encode(b"k" * 32).decode().rstrip("=")) == (
+        "The connector public key must be a 57-byte Ed448 key, got 32 bytes."
+    )
+    good = base64.b64encode(sig.public_bytes(Ed448PrivateKey.generate())).decode()
+    assert len(sig.parse_public_key(good)) == 57
+    assert _reason(sig.parse_public_key, good[:10] + "!" + good[10:]) == (
+        "The connector public key must be hex (114 characters) or base64."
+    )
     assert _reason(sig.split_signature, None) == "signature missing"
     assert _reason(sig.split_signature, 5) == "signature missing"
     assert _reason(sig.split_signature, "no base64!") == "signature is not base64"
@@ -253,3 +266,18 @@ def test_it_says_exactly_why_a_key_or_signature_is_refused() -> None:
     assert _reason(sig.verify_status, {"deadline": 100}, public_key=ours, now=100) == (
         "status callback is missing user, fields, status or expiration"
     )
+
+
+def test_it_accepts_an_empty_tx_hash_that_go_left_out_of_what_it_signed() -> None:
+    key = Ed448PrivateKey.generate()
+    body = {"user": "cb1", "fields": ["h"], "status": "ok", "expiration": 1, "deadline": 100}
+    signed = sig.sign(key, sig.status_message(**body))  # omitempty: no tx_hash signed
+    sig.verify_status(
+        {**body, "tx_hash": "", "signature": signed}, public_key=sig.public_bytes(key), now=100
+    )
+    with pytest.raises(SignatureError, match="does not verify"):
+        sig.verify_status(
+            {**body, "tx_hash": "0x1", "signature": signed},
+            public_key=sig.public_bytes(key),
+            now=100,
+        )
