@@ -333,8 +333,13 @@ def run_issue_resubmit(*, run_id: int, actor: Any) -> IssuanceRun:
     """
     with transaction.atomic():
         run = IssuanceRun.objects.select_for_update().get(pk=run_id)
-        step = IssuanceStep.objects.select_for_update().get(run=run, name="issue")
-        if run.status == IssuanceRun.Status.DONE or step.status != IssuanceStep.Status.UNKNOWN:
+        # A run without an issue step (a hand-made or half-created one) has nothing to re-send.
+        step = IssuanceStep.objects.select_for_update().filter(run=run, name="issue").first()
+        if (
+            step is None
+            or run.status == IssuanceRun.Status.DONE
+            or step.status != IssuanceStep.Status.UNKNOWN
+        ):
             raise InvalidInput(
                 "Only an issue call whose outcome is unknown can be re-submitted; "
                 "use retry for a failed step."

@@ -137,3 +137,13 @@ def test_it_offers_staff_the_resubmit_only_when_the_outcome_is_unknown(
     IssuanceStep.objects.filter(run=run, name="issue").update(status=IssuanceStep.Status.UNKNOWN)
     page = staff_client.get(f"/issuance/{run.pk}/").content.decode()
     assert 'id="resubmit"' in page and "Check the registry again" in page
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_resubmit_a_run_without_an_issue_step(
+    merchant: Any, sunbird_account: Any
+) -> None:
+    run = make_run(merchant)
+    IssuanceStep.objects.filter(run=run, name="issue").delete()
+    with pytest.raises(InvalidInput, match="outcome is unknown"):
+        services.run_issue_resubmit(run_id=run.pk, actor=None)
