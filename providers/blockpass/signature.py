@@ -65,7 +65,7 @@ def active_secrets(settings: Mapping[str, Any], *, now: dt.datetime) -> list[str
     secrets = [str(settings.get("webhook_secret") or "")]
     previous = str(settings.get("webhook_secret_previous") or "")
     until = settings.get("webhook_secret_previous_until")
-    if previous and until:
+    if until:  # an empty previous secret is dropped below, with every other empty one
         try:
             if dt.datetime.fromisoformat(str(until)) > now:
                 secrets.append(previous)
