@@ -697,7 +697,7 @@ def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str
     excerpt, error = "", ""
     try:
         target = http.check_url(url, provider=POLICY_NAME)
-        with http._using(target):  # the policy's pinned, redirect-free transport
+        with http.pinned_to(target):  # the policy's pinned, redirect-free transport
             resp = _http().post(url, data=body.encode("utf-8"), headers=headers, stream=True)
         try:
             status = resp.status_code

@@ -308,7 +308,9 @@ _pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def _using(target: Target) -> Iterator[None]:
+def pinned_to(target: Target) -> Iterator[None]:
+    """Requests sent inside go to `target`'s checked address through PinnedAdapter; the
+    one way code outside this module (e.g. merchant webhooks) uses the policy's transport."""
     token = _target.set(target)
     try:
         yield
@@ -430,7 +432,7 @@ def call(
     s = sess or shared_session()
     where = f"{method} {_path(url)}"
     try:
-        with _using(target):
+        with pinned_to(target):
             resp = s.request(method, url, allow_redirects=False, **kwargs)
     except requests.Timeout as exc:
         log.warning("%s timed out", where)
