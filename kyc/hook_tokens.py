@@ -21,7 +21,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from kyc import ratelimit
-from kyc.webhooks import answer, database_unavailable, headers_of, remote_addr
+from kyc.webhooks import (
+    answer,
+    database_unavailable,
+    declared_length,
+    headers_of,
+    remote_addr,
+)
 
 # What is worth keeping of a stranger's headers, each value cut short.
 _KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for")
@@ -34,13 +40,6 @@ def token_is_known(*, provider: str, per_request: bool, token: str) -> bool:
     if per_request:  # /hooks/<provider>/t/<callback token>/...: one request's own URL
         return TransferRequest.objects.filter(callback_token=token, provider=provider).exists()
     return ProviderAccount.objects.filter(webhook_token=token, provider=provider).exists()
-
-
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
 
 
 def unknown_hook_keep(*, request: HttpRequest, provider: str) -> None:
@@ -56,7 +55,7 @@ def unknown_hook_keep(*, request: HttpRequest, provider: str) -> None:
         body=None,
         remote_addr=remote_addr(request),
         state=InboundEvent.State.REFUSED,
-        error=f"unknown token; body of {_declared_length(request)} bytes not kept",
+        error=f"unknown token; body of {declared_length(request)} bytes not kept",
     )
 
 

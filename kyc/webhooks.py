@@ -88,9 +88,10 @@ def limit_per_token(
     return decorate(view) if view is not None else decorate
 
 
-def _declared_length(request: HttpRequest) -> int:
+def declared_length(request: HttpRequest) -> int:
+    """The body size the sender declares (0 when absent or garbled); read before the body."""
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
         return 0
 
@@ -172,7 +173,7 @@ def guard_inbound(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         from django.db import InterfaceError, OperationalError
 
         try:
-            declared = _declared_length(request)
+            declared = declared_length(request)
             if declared > settings.MAX_BODY_BYTES:
                 _keep_refusal(
                     request,
