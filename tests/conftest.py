@@ -15,6 +15,7 @@ Anything else that skips in CI is an error: import the project's own modules nor
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -308,9 +309,19 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: Any) -> Iterator[Any]:
     context = browser.new_context()
     p = context.new_page()
     yield p
+    # What a person last saw on every page of the test (customer, phone, merchant), to be
+    # looked at: var/screenshots/<test>-<n>.png.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.removeprefix("tests/"))
+    for n, opened in enumerate(context.pages):
+        if not opened.is_closed():
+            opened.screenshot(path=str(SCREENSHOTS / f"{name}-{n}.png"), full_page=True)
     context.close()
