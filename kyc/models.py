@@ -27,6 +27,29 @@ class Merchant(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    # What the customer's page shows of the merchant (issue: the customer's page).
+    # The logo is kept in the database (small, served by the portal) so a deployment
+    # needs no media volume.
+    logo = models.BinaryField(null=True, blank=True, editable=True)
+    logo_type = models.CharField(max_length=40, blank=True)
+    brand_color = models.CharField(
+        max_length=7, default="#1f4fd1", help_text="Hex colour, e.g. #1f4fd1."
+    )
+    support_contact = models.CharField(
+        max_length=200, blank=True, help_text="Email or URL the customer can reach you at."
+    )
+    privacy_url = models.URLField(max_length=500, blank=True)
+    restart_url = models.URLField(
+        max_length=500, blank=True, help_text="Where a customer starts again after an expired link."
+    )
+    default_language = models.CharField(
+        max_length=8,
+        choices=[("en", "English"), ("uk", "Українська"), ("de", "Deutsch")],
+        default="en",
+    )
+    # Compliance: how long a review may wait before it shows as late.
+    review_sla_hours = models.PositiveIntegerField(default=24)
+
     def __str__(self) -> str:
         return self.name
 
@@ -137,6 +160,7 @@ class KYCRecord(models.Model):
         IN_REVIEW = "inreview", "In review"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        RESUBMIT = "resubmit", "Asked to resubmit"
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="records")
     reference = models.CharField(max_length=200, help_text="The merchant's own reference.")
@@ -149,6 +173,16 @@ class KYCRecord(models.Model):
         max_length=20, choices=Review.choices, default=Review.NOT_FOUND
     )
     review_comment = models.TextField(blank=True)
+    # The review queue: since when it waits, who took it, the customer-visible reason.
+    review_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    review_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_reviews",
+    )
+    review_reason = models.CharField(max_length=40, blank=True)
     secrets = EncryptedJSONField(default=dict, blank=True)  # per-record provider tokens
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -319,6 +353,8 @@ class TransferRequest(models.Model):
         null=True, blank=True, help_text="Last time the provider told us anything."
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    # First time the customer opened the page (the dashboard's funnel).
+    opened_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -425,6 +461,10 @@ class AuditEntry(models.Model):
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=100, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Hash chain per merchant: each entry stores the hash of the one before it, so an
+    # edited, deleted or reordered entry is found by `manage.py audit_verify`.
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-at"]
@@ -563,3 +603,25 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class IdempotentRequest(models.Model):
+    """A POST answered once per (API key, Idempotency-Key): replays return the stored answer."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotent")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = EncryptedJSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="one_answer_per_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.key})"
