@@ -620,7 +620,9 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="one_answer_per_idempotency_key")
+            models.UniqueConstraint(
+                fields=["api_key", "key"], name="one_answer_per_idempotency_key"
+            )
         ]
 
     def __str__(self) -> str:

@@ -8,104 +8,151 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kyc', '0003_webhook_endpoints'),
+        ("kyc", "0003_webhook_endpoints"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditentry',
-            name='hash',
+            model_name="auditentry",
+            name="hash",
             field=models.CharField(blank=True, db_index=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='prev_hash',
+            model_name="auditentry",
+            name="prev_hash",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='kycrecord',
-            name='review_assignee',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_reviews', to=settings.AUTH_USER_MODEL),
+            model_name="kycrecord",
+            name="review_assignee",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="assigned_reviews",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='kycrecord',
-            name='review_reason',
+            model_name="kycrecord",
+            name="review_reason",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='kycrecord',
-            name='review_since',
+            model_name="kycrecord",
+            name="review_since",
             field=models.DateTimeField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='brand_color',
-            field=models.CharField(default='#1f4fd1', help_text='Hex colour, e.g. #1f4fd1.', max_length=7),
+            model_name="merchant",
+            name="brand_color",
+            field=models.CharField(
+                default="#1f4fd1", help_text="Hex colour, e.g. #1f4fd1.", max_length=7
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='default_language',
-            field=models.CharField(choices=[('en', 'English'), ('uk', 'Українська'), ('de', 'Deutsch')], default='en', max_length=8),
+            model_name="merchant",
+            name="default_language",
+            field=models.CharField(
+                choices=[("en", "English"), ("uk", "Українська"), ("de", "Deutsch")],
+                default="en",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='logo',
+            model_name="merchant",
+            name="logo",
             field=models.BinaryField(blank=True, editable=True, null=True),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='logo_type',
+            model_name="merchant",
+            name="logo_type",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='privacy_url',
+            model_name="merchant",
+            name="privacy_url",
             field=models.URLField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='restart_url',
-            field=models.URLField(blank=True, help_text='Where a customer starts again after an expired link.', max_length=500),
+            model_name="merchant",
+            name="restart_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Where a customer starts again after an expired link.",
+                max_length=500,
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='review_sla_hours',
+            model_name="merchant",
+            name="review_sla_hours",
             field=models.PositiveIntegerField(default=24),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='support_contact',
-            field=models.CharField(blank=True, help_text='Email or URL the customer can reach you at.', max_length=200),
+            model_name="merchant",
+            name="support_contact",
+            field=models.CharField(
+                blank=True, help_text="Email or URL the customer can reach you at.", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='transferrequest',
-            name='opened_at',
+            model_name="transferrequest",
+            name="opened_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='kycrecord',
-            name='review_status',
-            field=models.CharField(choices=[('notFound', 'No data yet'), ('waiting', 'Waiting for data'), ('inreview', 'In review'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('resubmit', 'Asked to resubmit')], default='notFound', max_length=20),
+            model_name="kycrecord",
+            name="review_status",
+            field=models.CharField(
+                choices=[
+                    ("notFound", "No data yet"),
+                    ("waiting", "Waiting for data"),
+                    ("inreview", "In review"),
+                    ("approved", "Approved"),
+                    ("rejected", "Rejected"),
+                    ("resubmit", "Asked to resubmit"),
+                ],
+                default="notFound",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='IdempotentRequest',
+            name="IdempotentRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('method', models.CharField(max_length=10)),
-                ('path', models.CharField(max_length=500)),
-                ('body_hash', models.CharField(max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('response', kyc.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('api_key', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='idempotent', to='kyc.apikey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("method", models.CharField(max_length=10)),
+                ("path", models.CharField(max_length=500)),
+                ("body_hash", models.CharField(max_length=64)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("response", kyc.crypto.EncryptedJSONField(blank=True, default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="idempotent",
+                        to="kyc.apikey",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('api_key', 'key'), name='one_answer_per_idempotency_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("api_key", "key"), name="one_answer_per_idempotency_key"
+                    )
+                ],
             },
         ),
     ]
