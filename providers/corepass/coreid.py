@@ -61,3 +61,14 @@ def is_valid(value: str) -> bool:
 
 def network(value: str) -> str:
     return NETWORKS.get((value or "")[:2].lower(), "")
+
+
+# The CorePass sandbox knows every valid CoreID (each has the default verified
+# items), so this one fixed Devin-testnet address works in the demo, the README's
+# quick start and the tests without computing check digits by hand.
+SAMPLE_BODY = "5a4db0c0ffee0000000000000000000000000042"
+
+
+def sample_coreid(body: str = SAMPLE_BODY, prefix: str = "ab") -> str:
+    """A valid CoreID (ICAN check digits computed) that the CorePass sandbox accepts."""
+    return prefix + check_digits(prefix, body.lower()) + body.lower()
