@@ -156,6 +156,11 @@ class Provider:
     def record_erased(self, *, record_id: int) -> None:
         """A KYC record was erased (after commit): erase what the provider keeps too."""
 
+    def transfer_cancel(self, *, transfer_id: str) -> bool:
+        """The merchant cancelled a request (after commit): tell the provider where it has a
+        call for it. True when the provider is being told; False: cancelled here only."""
+        return False
+
     # URLs.
 
     def urlpatterns(self) -> UrlPatterns:

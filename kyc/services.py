@@ -27,6 +27,7 @@ from kyc.models import (
     AuditEntry,
     Certificate,
     CertPromise,
+    IdempotentRequest,
     IdentityField,
     InboundEvent,
     KYCRecord,
@@ -41,6 +42,9 @@ from kyc.status import TERMINAL, Status, can_move
 from providers.errors import AuthenticationError, InvalidInput, ProviderError
 
 log = logging.getLogger(__name__)
+
+# How long an API answer is kept for an Idempotency-Key replay (portal/api/idempotency.py).
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 
 # Headers never stored with a delivery: they carry credentials, not facts.
 _DROP_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
@@ -506,6 +510,47 @@ def transfer_review(*, transfer: TransferRequest, approve: bool, reason: str, ac
     return changed
 
 
+class TransferNotCancellable(Exception):
+    """The request already ended another way (completed, failed, ...): nothing to cancel."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"This request is already {status} and can no longer be cancelled.")
+        self.status = status
+
+
+def transfer_cancel(*, transfer: TransferRequest, actor: Any) -> bool:
+    """Cancel a request that has not ended: status cancelled (verification.canceled goes
+    out), audited, and the provider told after commit where it has a call for it.
+
+    Idempotent: a request already cancelled returns False and changes nothing. Any other
+    terminal status raises TransferNotCancellable. `actor` is a user or an ApiKey.
+    """
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
+        if t.status == Status.CANCELLED:
+            return False
+        if t.status in TERMINAL:
+            raise TransferNotCancellable(t.status)
+        by_key, old_status = isinstance(actor, ApiKey), t.status
+        transfer_apply(
+            transfer_id=t.pk,
+            update=StatusUpdate(status=Status.CANCELLED, detail="Cancelled by the merchant"),
+            source="api" if by_key else "staff",
+        )
+        audit_log(
+            actor=None if by_key else actor,
+            action="transfer.cancelled",
+            obj=t,
+            detail={"from_status": old_status, **({"key": actor.prefix} if by_key else {})},
+        )
+        provider = registry.find(t.provider)
+        if provider is not None:
+            hook = partial(provider.transfer_cancel, transfer_id=str(t.pk))
+            transaction.on_commit(hook, robust=True)  # a provider outage never undoes it
+    transfer.refresh_from_db()
+    return True
+
+
 def _publish_on_commit(transfer: TransferRequest) -> None:
     """After commit, refresh the cached state the customer page polls (no DB per poll)."""
     token = transfer.page_token
@@ -715,6 +760,12 @@ def _linked_rows_erase(*, record: KYCRecord, now: dt.datetime) -> int:
                 values["erased_at"] = now
             total += qs.update(**values)
     return total
+
+
+def idempotent_requests_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget stored API answers older than 24 h (the Idempotency-Key replay window)."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_WINDOW
+    return IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 def retention_erase_expired(*, now: dt.datetime | None = None) -> int:

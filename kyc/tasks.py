@@ -87,6 +87,7 @@ def _reconcile_providers() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def erase_expired_pii() -> int:
+    services.idempotent_requests_purge()  # stored Idempotency-Key answers past 24 h
     return services.retention_erase_expired()
 
 

@@ -23,3 +23,8 @@ class IncodeProvider(IncodeAdapter):
 
     def record_erased(self, *, record_id: int) -> None:
         services.record_erased(record_id=record_id)
+
+    def transfer_cancel(self, *, transfer_id: str) -> bool:
+        # Incode has no cancel call; deleting the interview ends the onboarding session
+        # (its URL stops working) and erases what the customer sent so far.
+        return services.transfer_cancelled(transfer_id=transfer_id)

@@ -531,6 +531,16 @@ def record_erased(*, record_id: int) -> None:
         tasks.delete_interview.delay(str(pk))
 
 
+def transfer_cancelled(*, transfer_id: Any) -> bool:
+    """Hook (kyc.services.transfer_cancel, after commit): ask Incode to delete the interview."""
+    from providers.incode import tasks
+
+    if not TransferRequest.objects.filter(pk=transfer_id).exclude(provider_ref="").exists():
+        return False  # never reached Incode: nothing to tell it
+    tasks.delete_interview.delay(str(transfer_id))
+    return True
+
+
 def interview_delete(*, transfer_id: Any) -> bool:
     """Ask Incode to delete the interview's PII. Idempotent: done once, 404 counts as done."""
     transfer = TransferRequest.objects.select_related("account").filter(pk=transfer_id).first()
