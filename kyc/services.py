@@ -418,14 +418,16 @@ def transfer_apply(
                     t.completed_at = now
             else:
                 notes.append(f"cannot move from {t.status} to {update.status}; kept {t.status}")
-        if update.failure_code and t.status in (
-            Status.FAILED,
-            Status.DECLINED,
-            Status.EXPIRED,
-            Status.REJECTED,
+        # A request that had already ended keeps the reason it ended with: a late or
+        # repeated failure must not rewrite what the customer and the merchant were told.
+        was_open = old_status not in TERMINAL
+        if (
+            was_open
+            and update.failure_code
+            and t.status in (Status.FAILED, Status.DECLINED, Status.EXPIRED, Status.REJECTED)
         ):
             t.failure_code = update.failure_code
-        if update.detail and (changed or update.failure_code):
+        if was_open and update.detail and (changed or update.failure_code):
             t.status_detail = update.detail
         stored = 0
         if update.fields and t.record is not None:

@@ -46,10 +46,9 @@ def terminal_request(merchant, provider: str, status: str) -> TransferRequest:
 
 
 def snapshot(t: TransferRequest) -> tuple:
-    """Where the request stands. (Its detail and failure code may still be rewritten by a
-    late failure today: see the issue 21 report; only the status and its time are held.)"""
+    """Where the request stands, and what the customer and merchant were told about it."""
     t.refresh_from_db()
-    return (t.status, t.completed_at)
+    return (t.status, t.completed_at, t.failure_code, t.status_detail)
 
 
 def test_it_covers_every_request_provider() -> None:
