@@ -45,7 +45,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from kyc import services
+from kyc import metrics, services
 from kyc.models import (
     ApiKey,
     Certificate,
@@ -846,6 +846,7 @@ def _claim_and_send(delivery_id: int, trigger: str, now: dt.datetime) -> str:
         ),
     }
     status, excerpt, error, latency = _post(endpoint.url, body, headers)
+    metrics.webhook_attempted(status, error, latency)
     return _record(d.pk, status, excerpt, error, latency, trigger)
 
 

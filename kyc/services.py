@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from kyc import outbox, registry, selectors
+from kyc import metrics, outbox, registry, selectors
 from kyc.contract import FieldValue, StartRequest, StatusUpdate
 from kyc.crypto import lookup_hash
 from kyc.models import (
@@ -582,6 +582,7 @@ def inbound_store(
 ) -> tuple[InboundEvent, InboundEvent | None]:
     """Store a delivery before anything else. Returns (row, original) where original is
     the earlier delivery with the same dedupe key (the new row is then a duplicate)."""
+    metrics.delivery_stored(provider, state)
     fields = {
         "provider": provider,
         "merchant": account.merchant if account else (transfer.merchant if transfer else None),
@@ -616,6 +617,7 @@ def inbound_mark(
     verified: bool | None = None,
     kind: str | None = None,
 ) -> None:
+    metrics.delivery_marked(event.provider, event.state, state)
     event.state = state
     event.error = error[:2000]
     event.attempts += 1

@@ -58,6 +58,10 @@ WEBHOOK_BATCH_MAX = env.int("WEBHOOK_BATCH_MAX", default=20)  # sends per task t
 # Workers sending to one endpoint at a time: a slow endpoint cannot take them all.
 WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=4)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)  # then logs are purged
+# Operator metrics (/metrics, portal/metrics.py): a bearer token, and the networks that may
+# scrape without it (loopback by default).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_NETWORKS = env.list("METRICS_ALLOW_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 
 # --- security ---------------------------------------------------------------
 if DEBUG:
@@ -150,6 +154,7 @@ INSTALLED_APPS += [
 ]
 
 MIDDLEWARE = [
+    "portal.metrics.RequestLatencyMiddleware",  # first: times the whole stack
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SecurityHeadersMiddleware",
@@ -260,6 +265,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Outgoing webhooks have their own queue (workers consume "celery,webhooks"), so a slow
+# merchant endpoint never delays provider work waiting in "celery".
+CELERY_TASK_ROUTES = {
+    "kyc.tasks.dispatch_webhook_message": {"queue": "webhooks"},
+    "kyc.tasks.send_webhook_delivery": {"queue": "webhooks"},
+}
 # Keep LOGGING below (every handler redacts secrets) instead of Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from kyc import admin as kyc_admin
 from kyc import registry
 from kyc import urls as kyc_urls
-from portal import twofactor, views, webhooks
+from portal import metrics, twofactor, views, webhooks
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
@@ -34,6 +34,7 @@ urlpatterns = [
     path("transfers/new/", views.transfer_new, name="transfer_new"),
     path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus (portal/metrics.py)
     # Before admin.site.urls, so the admin's own login view is reached only through the limiter.
     path("admin/login/", login_limited(admin.site.login), name="admin_login"),
     # Django's "view on site" shortcut, scoped: no hint whether another merchant's object exists.

@@ -44,6 +44,7 @@ from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from kyc import metrics
 from providers.errors import (
     AuthenticationError,
     NotFoundError,
@@ -416,6 +417,7 @@ def shared_session() -> requests.Session:
     return _shared
 
 
+@metrics.timed_provider_call  # latency and errors per provider (kyc/metrics.py, /metrics)
 def call(
     method: str,
     url: str,

@@ -7,6 +7,7 @@ unless DATABASE_URL / REDIS_URL are set. Ctrl-C (or SIGTERM) stops every process
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,10 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    # /metrics adds up every process's figures (web, workers) from files here, emptied at start.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
     commands = {
@@ -38,6 +43,30 @@ def main() -> int:
             "worker",
             "-l",
             "INFO",
+            "-Q",
+            "celery",
+            "-n",
+            "worker@%h",
+            "--concurrency",
+            "2",
+            "--pool",
+            "threads",
+        ],
+        # Outgoing webhooks on their own worker: a slow merchant endpoint never holds
+        # the worker that does provider work.
+        "webhooks": [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "INFO",
+            "-Q",
+            "webhooks",
+            "-n",
+            "webhooks@%h",
             "--concurrency",
             "2",
             "--pool",
@@ -49,7 +78,7 @@ def main() -> int:
     for name, cmd in commands.items():
         procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     print(
-        f"\nPortal running at {env['PUBLIC_URL']}/  (Ctrl-C stops web, worker and beat)\n",
+        f"\nPortal running at {env['PUBLIC_URL']}/  (Ctrl-C stops web, workers and beat)\n",
         flush=True,
     )
 

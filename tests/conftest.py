@@ -190,7 +190,10 @@ def _worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 class WorkerProcess:
     """A real `celery worker` process against the test database and Redis."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None, queues: str = "celery") -> None:
+    # Both queues by default: "webhooks" holds outgoing webhook sends (settings.CELERY_TASK_ROUTES).
+    def __init__(
+        self, extra_env: dict[str, str] | None = None, queues: str = "celery,webhooks"
+    ) -> None:
         self.extra_env = extra_env
         self.queues = queues
         self.proc: subprocess.Popen | None = None

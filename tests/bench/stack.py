@@ -191,6 +191,8 @@ class Stack:
                 "worker",
                 "-l",
                 "INFO",
+                "-Q",
+                "celery,webhooks",
                 "--concurrency",
                 "2",
                 "--without-mingle",

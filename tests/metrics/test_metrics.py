@@ -1,0 +1,317 @@
+"""`/metrics`: each figure moves when its event happens, the endpoint is protected, the
+text parses, and figures from several processes add up (multiprocess mode)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from kyc import metrics, outbox, tasks
+from kyc.models import InboundEvent, ProviderAccount
+from providers import http
+from providers.errors import RetryableError
+from tests import factories
+from tests.blockpass.conftest import bp_settings, deliver, payload
+from tests.conftest import ROOT
+from tests.outbox.conftest import Receiver, deliver_all, receiver  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client: Any, **extra: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """GET /metrics as Prometheus does and parse it: {(sample name, labels): value}."""
+    resp = client.get("/metrics", **extra)
+    assert resp.status_code == 200, resp.content[:200]
+    assert resp["Content-Type"].startswith("text/plain")
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(resp.content.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.fixture
+def bp_account(db: Any) -> ProviderAccount:
+    merchant = factories.MerchantFactory()
+    return ProviderAccount.objects.create(
+        merchant=merchant, provider="blockpass", enabled=True, settings=bp_settings()
+    )
+
+
+def test_it_counts_a_signed_delivery_as_received_then_processed(
+    client: Any, bp_account: ProviderAccount, django_capture_on_commit_callbacks: Any
+) -> None:
+    before = scrape(client)
+    with django_capture_on_commit_callbacks(execute=False):  # no broker: processed below
+        resp = deliver(client, bp_account, payload("serviceInfo.updated"))
+    assert resp.status_code == 200
+    middle = scrape(client)
+    name = "portal_deliveries_received_total"
+    assert (
+        value(middle, name, provider="blockpass") == value(before, name, provider="blockpass") + 1
+    )
+    processed = "portal_deliveries_processed_total"
+    assert value(middle, processed, provider="blockpass") == value(
+        before, processed, provider="blockpass"
+    )
+    event = InboundEvent.objects.get()
+    assert tasks.process_inbound(event.pk) == InboundEvent.State.PROCESSED  # what a worker runs
+    after = scrape(client)
+    assert (
+        value(after, processed, provider="blockpass")
+        == value(before, processed, provider="blockpass") + 1
+    )
+    # Running it again changes nothing, and counts nothing.
+    tasks.process_inbound(event.pk)
+    assert value(scrape(client), processed, provider="blockpass") == value(
+        after, processed, provider="blockpass"
+    )
+
+
+def test_it_counts_a_delivery_with_a_bad_signature_as_refused(
+    client: Any, bp_account: ProviderAccount
+) -> None:
+    before = scrape(client)
+    resp = deliver(client, bp_account, payload("ping"), sig="0" * 64)
+    assert resp.status_code in (400, 401, 403)
+    after = scrape(client)
+    for name in ("portal_deliveries_received_total", "portal_deliveries_refused_total"):
+        assert (
+            value(after, name, provider="blockpass")
+            == value(before, name, provider="blockpass") + 1
+        )
+    assert value(after, "portal_deliveries_processed_total", provider="blockpass") == value(
+        before, "portal_deliveries_processed_total", provider="blockpass"
+    )
+
+
+def test_it_counts_outgoing_webhook_attempts_and_failures(
+    client: Any,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    merchant = factories.MerchantFactory()
+    endpoint, _ = outbox.webhook_endpoint_create(merchant=merchant, url=receiver.url)
+    receiver.script = [500]  # one failure, then success
+    before = scrape(client)
+    outbox.webhook_endpoint_test(endpoint=endpoint)
+    deliver_all()
+    after = scrape(client)
+    assert len(receiver.requests) == 2
+    assert (
+        value(after, "portal_webhook_attempts_total")
+        == value(before, "portal_webhook_attempts_total") + 2
+    )
+    assert (
+        value(after, "portal_webhook_failures_total", reason="http")
+        == value(before, "portal_webhook_failures_total", reason="http") + 1
+    )
+    assert value(after, "portal_webhook_failures_total", reason="network") == value(
+        before, "portal_webhook_failures_total", reason="network"
+    )
+    assert (
+        value(after, "portal_webhook_attempt_duration_seconds_count")
+        == value(before, "portal_webhook_attempt_duration_seconds_count") + 2
+    )
+
+
+class _Provider(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        status = 503 if self.path.startswith("/down") else 200
+        body = json.dumps({"ok": status == 200}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_provider(settings: Any) -> Iterator[str]:
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_it_times_provider_calls_and_counts_their_errors(client: Any, fake_provider: str) -> None:
+    labels = {"provider": "corepass", "method": "GET"}
+    before = scrape(client)
+    assert http.call("GET", f"{fake_provider}/ok", provider="corepass") == {"ok": True}
+    with pytest.raises(RetryableError):
+        http.call("GET", f"{fake_provider}/down", provider="corepass")
+    after = scrape(client)
+    count = "portal_provider_call_duration_seconds_count"
+    assert value(after, count, **labels) == value(before, count, **labels) + 2
+    errors = "portal_provider_call_errors_total"
+    assert (
+        value(after, errors, provider="corepass", error="RetryableError")
+        == value(before, errors, provider="corepass", error="RetryableError") + 1
+    )
+
+
+def test_it_counts_a_failing_celery_task(client: Any) -> None:
+    before = scrape(client)
+    name = "kyc.tasks.send_webhook_delivery"
+    # A delivery id that is not a number: the task raises, as any broken task would.
+    result = tasks.send_webhook_delivery.apply(args=("not-a-number",))
+    assert result.failed()
+    tasks.ping.apply(args=("fine",))  # a task that works counts nothing
+    after = scrape(client)
+    failures = "portal_celery_task_failures_total"
+    assert value(after, failures, task=name) == value(before, failures, task=name) + 1
+    assert value(after, failures, task="kyc.tasks.ping") == value(
+        before, failures, task="kyc.tasks.ping"
+    )
+
+
+def test_it_measures_queue_depth_from_the_broker_at_scrape_time(client: Any) -> None:
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    base = value(scrape(client), "portal_celery_queue_length", queue="webhooks")
+    marker = f"metrics-test-{uuid.uuid4().hex}"
+    broker.rpush("webhooks", marker, marker)
+    try:
+        assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == base + 2
+    finally:
+        broker.lrem("webhooks", 0, marker)
+    assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == base
+
+
+def test_it_times_requests_by_url_name_never_by_raw_path(client: Any) -> None:
+    token = f"tok{uuid.uuid4().hex}"
+    client.get(f"/t/{token}/status")
+    client.get("/healthz")
+    resp = client.get("/metrics")
+    text = resp.content.decode()
+    assert token not in text
+    samples = scrape(client)
+    count = "portal_http_request_duration_seconds_count"
+    assert value(samples, count, view="transfer_status", method="GET", status="4xx") >= 1
+    assert value(samples, count, view="healthz", method="GET", status="2xx") >= 1
+
+
+def test_it_answers_loopback_and_the_token_and_refuses_everyone_else(
+    client: Any, settings: Any
+) -> None:
+    outside = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics").status_code == 200  # loopback, no token: allowed by default
+    resp = client.get("/metrics", **outside)
+    assert resp.status_code == 401 and resp["WWW-Authenticate"].startswith("Bearer")
+    assert b"portal_" not in resp.content
+    settings.METRICS_TOKEN = "s3cret-scrape-token"
+    ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token", **outside)
+    assert ok.status_code == 200 and b"portal_deliveries_received_total" in ok.content
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope", **outside)
+    assert wrong.status_code == 403 and b"portal_" not in wrong.content
+    # A wrong token is refused even from an allowed network.
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 403
+    settings.METRICS_ALLOW_NETWORKS = ["203.0.113.0/24"]
+    assert client.get("/metrics", **outside).status_code == 200
+    settings.METRICS_ALLOW_NETWORKS = []
+    assert client.get("/metrics").status_code == 401  # not even loopback now
+    assert client.post("/metrics").status_code in (401, 403, 405)
+
+
+def test_it_parses_as_prometheus_text_with_every_family(client: Any) -> None:
+    resp = client.get("/metrics")
+    names = {f.name for f in text_string_to_metric_families(resp.content.decode())}
+    assert {
+        "portal_http_request_duration_seconds",
+        "portal_deliveries_received",
+        "portal_deliveries_refused",
+        "portal_deliveries_processed",
+        "portal_webhook_attempts",
+        "portal_webhook_failures",
+        "portal_provider_call_duration_seconds",
+        "portal_provider_call_errors",
+        "portal_celery_task_failures",
+        "portal_celery_queue_length",
+    } <= names
+
+
+_CHILD = """
+import sys
+from kyc import metrics
+metrics.delivery_stored("blockpass", "refused")
+metrics.webhook_attempted(500, "", 12)
+print("ok")
+"""
+
+_SCRAPE = """
+import django, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django.setup()
+from kyc import metrics
+body, _ = metrics.exposition()
+print(body.decode())
+"""
+
+
+def test_it_adds_up_figures_from_several_processes(tmp_path: Path) -> None:
+    """Multiprocess mode (gunicorn workers, Celery children): each process writes its own
+    file under PROMETHEUS_MULTIPROC_DIR and a scrape from any process sees the sum."""
+    env = {**_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert len(list(tmp_path.glob("*.db"))) >= 3  # one file per process and kind
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRAPE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(out.stdout)
+        for s in f.samples
+    }
+    assert samples[("portal_deliveries_received_total", (("provider", "blockpass"),))] == 3
+    assert samples[("portal_deliveries_refused_total", (("provider", "blockpass"),))] == 3
+    assert samples[("portal_webhook_failures_total", (("reason", "http"),))] == 3
+    assert ("portal_celery_queue_length", (("queue", "celery"),)) in samples  # live, from Redis
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def test_it_forgets_nothing_a_dead_process_counted(tmp_path: Path) -> None:
+    """gunicorn's child_exit calls mark_process_dead: counters of a dead worker still
+    count (only its live gauges go)."""
+    env = {**_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    code = _CHILD + "import os; metrics.mark_process_dead(os.getpid())\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    out2 = subprocess.run(
+        [sys.executable, "-c", _SCRAPE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert 'portal_deliveries_received_total{provider="blockpass"} 1.0' in out2.stdout
+    assert metrics.multiprocess_dir() == ""  # this test process: the default registry
