@@ -106,6 +106,10 @@ class ApiKey(models.Model):
         help_text="What the key may do: read, write, pii (decrypted identity values).",
     )
 
+    class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
@@ -196,6 +200,8 @@ class KYCRecord(models.Model):
         ]
         indexes = [models.Index(fields=["merchant", "-created_at"])]
         permissions = [("reveal_pii", "Can reveal personal data")]
+        verbose_name = "KYC record"
+        verbose_name_plural = "KYC records"
 
     def __str__(self) -> str:
         return f"{self.reference}"
@@ -264,6 +270,7 @@ class CertPromise(models.Model):
                 fields=["merchant", "provider", "promise_id"], name="unique_cert_promise"
             )
         ]
+        verbose_name = "certificate promise"
 
     def __str__(self) -> str:
         return self.promise_id
@@ -444,6 +451,8 @@ class InboundEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["state", "received_at"])]
+        verbose_name = "provider delivery"
+        verbose_name_plural = "provider deliveries"
 
     def __str__(self) -> str:
         return f"{self.provider} {self.kind} #{self.pk}"
@@ -468,6 +477,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
