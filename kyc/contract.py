@@ -150,6 +150,16 @@ class Provider:
         review (audited by the provider). False: nothing to settle with this delivery."""
         return False
 
+    # Compliance review (kyc.review): whether staff may ask the customer to send data
+    # again (the provider's app re-uploads), and the provider's own decision code.
+    review_resubmit: ClassVar[bool] = False
+
+    def review_decide(self, *, transfer_id: str, approve: bool, reason: str, actor: Any) -> bool:
+        """Staff approve or reject a request waiting for review (`reason`: what the customer
+        is shown). True when the provider decided it (e.g. also at the provider); False:
+        the core's kyc.services.transfer_review decides."""
+        return False
+
     def check_on_page_poll(self, *, page_token: str) -> None:
         """The customer page polled (rate-limited by the core, `poll_on_page` only)."""
 

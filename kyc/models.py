@@ -482,6 +482,20 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Append-only: a new entry is chained (kyc.audit); an existing one never changes."""
+        if not self._state.adding:
+            raise AppendOnlyError("AuditEntry rows are append-only")
+        if not self.hash:
+            from kyc.audit import audit_append
+
+            audit_append(self)  # sets prev_hash and hash, then saves again
+            return
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("AuditEntry rows are append-only")
+
 
 # --- outgoing webhooks to merchants' backends (kyc/outbox.py) -----------------------
 

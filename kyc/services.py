@@ -19,7 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from kyc import metrics, outbox, registry, selectors
+from kyc import metrics, outbox, registry, review, selectors
+from kyc.audit import audit_write
 from kyc.contract import FieldValue, StartRequest, StatusUpdate
 from kyc.crypto import lookup_hash
 from kyc.models import (
@@ -61,15 +62,16 @@ def audit_log(
     merchant: Merchant | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
+    """Thin alias of kyc.audit.audit_write (the one way in) that names an object."""
     if merchant is None and obj is not None:
         merchant = getattr(obj, "merchant", None) or (obj if isinstance(obj, Merchant) else None)
-    return AuditEntry.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
+    return audit_write(
+        actor=actor,
         merchant=merchant,
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        detail=dict(detail or {}),
+        detail=detail,
     )
 
 
@@ -246,9 +248,9 @@ def identity_fields_store(
             },
         )
         count += 1
-    if count and record.review_status in (KYCRecord.Review.NOT_FOUND, KYCRecord.Review.WAITING):
-        record.review_status = KYCRecord.Review.IN_REVIEW
-        record.save(update_fields=["review_status", "updated_at"])
+    if count and transfer is None:
+        # Data that came with a request: transfer_apply recomputes once the request is saved.
+        review.record_review_refresh(record=record)
     return count
 
 
@@ -390,7 +392,12 @@ def account_auth_failed(*, account: ProviderAccount, message: str) -> None:
 
 
 def transfer_apply(
-    *, transfer_id: Any, update: StatusUpdate, source: str, inbound: InboundEvent | None = None
+    *,
+    transfer_id: Any,
+    update: StatusUpdate,
+    source: str,
+    inbound: InboundEvent | None = None,
+    actor: Any = None,
 ) -> bool:
     """Apply what a provider said, inside one transaction. Returns True if anything changed.
 
@@ -459,6 +466,9 @@ def transfer_apply(
             )
         outbox.transfer_event(transfer=t, old_status=old_status)  # in this transaction
         _publish_on_commit(t)
+        if t.record_id is not None and (t.status != old_status or stored):
+            # The record's review status follows (kyc.review: one rule, audited on change).
+            review.record_review_refresh_by_id(record_id=t.record_id, actor=actor)
     return changed
 
 
@@ -501,6 +511,7 @@ def transfer_review(*, transfer: TransferRequest, approve: bool, reason: str, ac
             failure_code="" if approve else "rejected_in_review",
         ),
         source="staff",
+        actor=actor,
     )
     if changed:
         audit_log(
@@ -694,6 +705,8 @@ def record_erase(
         audit_log(
             actor=actor, action="record.erased", obj=record, detail={"reason": reason, **counts}
         )
+        # Nothing left to review or wait for: out of the queue (a decision stays).
+        review.record_review_refresh(record=record, actor=actor, reason="erased")
         # Providers that keep the customer's data too are asked to erase it, after commit.
         hooks = [p.record_erased for p in registry.providers()]
         transaction.on_commit(partial(_record_erased_hooks, hooks, record.pk))

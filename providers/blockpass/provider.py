@@ -10,6 +10,7 @@ from providers.blockpass.adapter import BlockpassAdapter
 class BlockpassProvider(BlockpassAdapter):
     urls = "providers.blockpass.urls"
     sandbox = "providers.blockpass.sandbox"
+    review_resubmit = True  # the app re-uploads the items staff asked for
 
     def process_delivery(self, *, event_id: int) -> bool:
         services.inbound_process(event_id=event_id)

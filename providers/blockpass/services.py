@@ -23,7 +23,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from kyc import outbox
+from kyc import outbox, review
 from kyc import services as kyc_services
 from kyc.contract import FieldValue
 from kyc.crypto import lookup_hash
@@ -148,41 +148,17 @@ def _items(record: KYCRecord) -> tuple[list[IdentityField], list[Certificate]]:
 
 
 def review_status_for(record: KYCRecord) -> str:
-    """What the record's status should be, from the review of each field and certificate.
-
-    all approved -> approved; anything rejected without resubmission -> rejected; anything
-    rejected/missing that may be resubmitted -> waiting (for the customer); else in review.
-    """
-    fields, certs = _items(record)
-    items: list[IdentityField | Certificate] = [*fields, *certs]
-    if not items:
-        return KYCRecord.Review.WAITING if record_token(record) else KYCRecord.Review.NOT_FOUND
-    bad = [i for i in items if i.status in (ReviewState.REJECTED, ReviewState.MISSING)]
-    if any(i.status == ReviewState.REJECTED and not i.allow_resubmit for i in bad):
-        return KYCRecord.Review.REJECTED
-    if bad:
-        return KYCRecord.Review.WAITING
-    if all(i.status == ReviewState.APPROVED for i in items):
-        return KYCRecord.Review.APPROVED
-    return KYCRecord.Review.IN_REVIEW
+    """What the record's status should be: kyc.review's one rule (every provider's)."""
+    return review.record_review_compute(record)
 
 
 def record_review_recompute(*, record: KYCRecord) -> str:
-    with transaction.atomic():
-        locked = KYCRecord.objects.select_for_update().get(pk=record.pk)
-        new = review_status_for(locked)
-        if new != locked.review_status:
-            locked.review_status = new
-            locked.save(update_fields=["review_status", "updated_at"])
-            if new in (KYCRecord.Review.APPROVED, KYCRecord.Review.REJECTED):
-                outbox.record_review_decided_event(record=locked)  # same transaction
-    record.review_status = new
-    return new
+    """Store the status (audited on change; record.review_decided on a decision)."""
+    return review.record_review_refresh(record=record)
 
 
 def record_review_recompute_by_id(*, record_id: int) -> str | None:
-    record = KYCRecord.objects.filter(pk=record_id).first()
-    return record_review_recompute(record=record) if record else None
+    return review.record_review_refresh_by_id(record_id=record_id) or None
 
 
 # Portal review status -> the four values the Blockpass app knows.
@@ -193,6 +169,8 @@ _WIRE_STATUS: dict[str, str] = {
     KYCRecord.Review.APPROVED: "approved",
     # The app has no "rejected" record status; the per-item statuses and comments say why.
     KYCRecord.Review.REJECTED: "inreview",
+    # Asked to resubmit: the app waits for the customer (items say which, and why).
+    KYCRecord.Review.RESUBMIT: "waiting",
 }
 
 

@@ -3,6 +3,9 @@ plus the flow's hooks (stored webhooks, reconcile, page-poll check, erasure)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from kyc.models import TransferRequest
 from providers.incode import services, tasks
 from providers.incode.adapter import IncodeAdapter
 
@@ -28,3 +31,9 @@ class IncodeProvider(IncodeAdapter):
         # Incode has no cancel call; deleting the interview ends the onboarding session
         # (its URL stops working) and erases what the customer sent so far.
         return services.transfer_cancelled(transfer_id=transfer_id)
+
+    def review_decide(self, *, transfer_id: str, approve: bool, reason: str, actor: Any) -> bool:
+        # The staff decision, and an approval is also sent to Incode (after commit).
+        transfer = TransferRequest.objects.get(pk=transfer_id)
+        services.transfer_decide(transfer=transfer, approve=approve, reason=reason, actor=actor)
+        return True

@@ -110,7 +110,7 @@ def test_it_asks_for_a_resubmission_with_the_reviewers_comment(
         )
     assert resp.status_code == 302
     body = _status(bp_account, reviewed)
-    assert reviewed.review_status == KYCRecord.Review.WAITING and body["status"] == "waiting"
+    assert reviewed.review_status == KYCRecord.Review.RESUBMIT and body["status"] == "waiting"
     assert {"slug": "email", "status": "rejected", "comment": "Typo in the address"} in body[
         "identities"
     ]

@@ -1,0 +1,348 @@
+"""The audit trail: one way in (`audit_write`), a hash chain per merchant, verify and export.
+
+Every entry stores the hash of the entry before it in its merchant's chain (`prev_hash`)
+and its own `hash`: sha256 over a canonical JSON of (prev_hash, at, actor id, merchant id,
+action, object_type, object_id, detail). Entries without a merchant form their own chain.
+A writer holds a per-merchant lock (a PostgreSQL advisory lock for the transaction) from
+reading the chain's last hash until its commit, so concurrent writers never fork a chain.
+
+`audit_verify` walks each chain in id order and names the first broken link: an entry
+whose content no longer matches its hash (edited), whose prev_hash is not the hash of the
+entry before it (deleted or reordered), or that has no hash after the chain began.
+Entries written before the chain existed (empty hash, migration kyc 0004) that come
+before a chain's first hashed entry are counted as legacy and not checked: the chain
+starts at its first hashed entry, so no data migration is needed.
+
+What the chain cannot show on its own: the newest entries of a chain being removed (the
+tail), or a whole chain rewritten by someone with write access to the database. Keep the
+`head` hashes `manage.py audit_verify` prints somewhere else to notice either.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from kyc.models import AuditEntry, Merchant
+
+# pg_advisory_xact_lock(classid, objid): classid "AUDT", objid the merchant id (0: none).
+_LOCK_CLASS = 0x41554454
+_INT4 = 2**31
+
+
+def _merchant_id(merchant: Merchant | int | None) -> int | None:
+    if merchant is None:
+        return None
+    return merchant if isinstance(merchant, int) else merchant.pk
+
+
+def _lock(merchant_id: int | None) -> None:
+    """Serialise writers of one chain until the surrounding transaction ends."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, (merchant_id or 0) % _INT4]
+            )
+        else:
+            # SQLite (embedded mode): any write statement takes the database's write lock,
+            # which is held to the end of the transaction; this one changes no row.
+            cursor.execute("UPDATE kyc_auditentry SET id = id WHERE id = -1")
+
+
+def _normal(detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The detail as the database gives it back (JSON types only), so the hash of a
+    stored entry can be computed again from what is read."""
+    return json.loads(json.dumps(dict(detail or {}), default=str))
+
+
+def _at(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """sha256 (hex) of the entry's canonical JSON, its prev_hash included."""
+    canonical = json.dumps(
+        {
+            "prev_hash": entry.prev_hash or "",
+            "at": _at(entry.at),
+            "actor": entry.actor_id,
+            "merchant": entry.merchant_id,
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "detail": entry.detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _head(merchant_id: int | None) -> str:
+    return (
+        AuditEntry.objects.filter(merchant_id=merchant_id)
+        .exclude(hash="")
+        .order_by("-id")
+        .values_list("hash", flat=True)
+        .first()
+    ) or ""
+
+
+def audit_append(entry: AuditEntry, *, stamp: bool = False) -> AuditEntry:
+    """Chain and insert a new entry (AuditEntry.save routes every insert here).
+    `stamp`: set `at` under the lock, so a chain's order is also its time order."""
+    if not entry._state.adding:
+        raise ValueError("only a new audit entry can be appended")
+    with transaction.atomic():
+        _lock(entry.merchant_id)
+        if stamp:
+            entry.at = timezone.now()
+        entry.detail = _normal(entry.detail)
+        entry.prev_hash = _head(entry.merchant_id)
+        entry.hash = entry_hash(entry)
+        entry.save(force_insert=True)
+    return entry
+
+
+def audit_write(
+    *,
+    actor: Any,
+    merchant: Merchant | int | None,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """The one way an audit entry is written. `detail` says what, never a secret or PII."""
+    entry = AuditEntry(
+        actor=actor if getattr(actor, "pk", None) else None,
+        merchant_id=_merchant_id(merchant),
+        action=action[:60],
+        object_type=object_type[:60],
+        object_id=str(object_id)[:100],
+        detail=dict(detail or {}),
+    )
+    return audit_append(entry, stamp=True)
+
+
+# --- verification -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    merchant_id: int | None
+    checked: int  # hashed entries checked
+    legacy: int  # entries from before the chain, not checked
+    first_broken_id: int | None
+    reason: str
+    head: str  # hash of the chain's newest entry
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_id is None
+
+
+def _entries(merchant_id: int | None) -> Iterator[AuditEntry]:
+    return (
+        AuditEntry.objects.filter(merchant_id=merchant_id)
+        .order_by("id")
+        .only(
+            "id",
+            "at",
+            "actor_id",
+            "merchant_id",
+            "action",
+            "object_type",
+            "object_id",
+            "detail",
+            "prev_hash",
+            "hash",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+def chain_verify(merchant: Merchant | int | None) -> ChainReport:
+    """Walk one merchant's chain (None: entries without a merchant) in id order."""
+    mid = _merchant_id(merchant)
+    checked = legacy = 0
+    prev = ""
+    started = False
+
+    def broken(entry: AuditEntry, reason: str) -> ChainReport:
+        return ChainReport(mid, checked, legacy, entry.pk, reason, prev)
+
+    for entry in _entries(mid):
+        if not entry.hash:
+            if started:
+                return broken(entry, "entry has no hash inside the chain (inserted or blanked)")
+            legacy += 1
+            continue
+        started = True
+        if entry.prev_hash != prev:
+            return broken(
+                entry,
+                "previous-hash link does not match the entry before it "
+                "(an entry was deleted or entries were reordered)",
+            )
+        if entry_hash(entry) != entry.hash:
+            return broken(entry, "content does not match its hash (the entry was edited)")
+        checked += 1
+        prev = entry.hash
+    return ChainReport(mid, checked, legacy, None, "", prev)
+
+
+def chain_merchant_ids() -> list[int | None]:
+    """Every chain there is: merchants with entries, and None when unowned entries exist."""
+    ids = set(AuditEntry.objects.values_list("merchant_id", flat=True).distinct())
+    return sorted(i for i in ids if i is not None) + ([None] if None in ids else [])
+
+
+def audit_chain_status(merchant: Merchant | int | None) -> tuple[bool, int, int | None]:
+    """(intact, entries checked, id of the first broken entry or None): for the admin."""
+    report = chain_verify(merchant)
+    return report.ok, report.checked, report.first_broken_id
+
+
+# --- export ----------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("csv", "json")
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor",
+    "merchant",
+    "action",
+    "object_type",
+    "object_id",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class AuditExport:
+    filename: str
+    content_type: str
+    body: str
+    count: int
+
+
+def _bound(value: dt.date | dt.datetime | None, *, end: bool) -> dt.datetime | None:
+    """A date is a whole day in the current time zone (`until` includes it)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    day = value + dt.timedelta(days=1) if end else value
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets run a cell that starts with = + - @ as a formula: quote it."""
+    if value and value[0] in "=+-@\t\r" and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(qs: Any) -> Iterator[dict[str, Any]]:
+    for e in qs:
+        yield {
+            "id": e.pk,
+            "at": _at(e.at),
+            "actor_id": e.actor_id,
+            "actor": e.actor.get_username() if e.actor is not None else "",
+            "merchant": e.merchant.slug if e.merchant is not None else "",
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "detail": e.detail,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+
+
+def audit_export(
+    *,
+    merchant: Merchant,
+    actor: Any,
+    since: dt.date | dt.datetime | None = None,
+    until: dt.date | dt.datetime | None = None,
+    format: str = "csv",
+) -> AuditExport:
+    """The merchant's audit entries in [since, until] (oldest first) as CSV or JSON.
+
+    The caller checks the permission; the export itself is written to the audit trail
+    (after the exported entries, so it is in the next export)."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r}; use csv or json")
+    start, end = _bound(since, end=False), _bound(until, end=True)
+    qs = AuditEntry.objects.filter(merchant=merchant).select_related("actor", "merchant")
+    if start is not None:
+        qs = qs.filter(at__gte=start)
+    if end is not None:
+        qs = qs.filter(at__lt=end) if not isinstance(until, dt.datetime) else qs.filter(at__lte=end)
+    rows = list(_rows(qs.order_by("id")))
+    chain = chain_verify(merchant)
+    if format == "json":
+        body = json.dumps(
+            {
+                "merchant": merchant.slug,
+                "since": start.isoformat() if start else None,
+                "until": end.isoformat() if end else None,
+                "chain_intact": chain.ok,
+                "entries": rows,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        content_type = "application/json"
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            row = {**row, "detail": json.dumps(row["detail"], sort_keys=True, ensure_ascii=False)}
+            writer.writerow([_cell("" if row[c] is None else str(row[c])) for c in EXPORT_COLUMNS])
+        body = out.getvalue()
+        content_type = "text/csv; charset=utf-8"
+    stamp = "-".join(d.strftime("%Y%m%d") for d in (start, end) if d is not None) or "all"
+    audit_write(
+        actor=actor,
+        merchant=merchant,
+        action="audit.exported",
+        object_type="kyc.Merchant",
+        object_id=str(merchant.pk),
+        detail={
+            "format": format,
+            "since": start.isoformat() if start else None,
+            "until": end.isoformat() if end else None,
+            "count": len(rows),
+        },
+    )
+    return AuditExport(
+        filename=f"audit-{merchant.slug}-{stamp}.{format}",
+        content_type=content_type,
+        body=body,
+        count=len(rows),
+    )
