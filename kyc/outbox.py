@@ -309,6 +309,38 @@ def certificate_received_event(*, cert: Certificate) -> WebhookMessage:
     )
 
 
+def certificates_received_events(*, certs: Iterable[Certificate]) -> list[WebhookMessage]:
+    """certificate.received for each of many new certificates (a Sunbird page): ONE insert
+    in the caller's transaction, whatever their number."""
+    messages = WebhookMessage.objects.bulk_create(
+        [
+            WebhookMessage(
+                merchant_id=cert.merchant_id,
+                msg_id=new_message_id(),
+                event_type=CERTIFICATE_RECEIVED,
+                object_type="certificate",
+                object_id=str(cert.pk),
+                data=certificate_data(cert),
+            )
+            for cert in certs
+        ]
+    )
+    for message in messages:
+        transaction.on_commit(partial(_enqueue_dispatch, message.pk), robust=True)
+    return messages
+
+
+def wanted(*, merchant_id: int, event_type: str) -> bool:
+    """Whether an enabled endpoint of the merchant subscribes to the event now (one query):
+    bulk producers skip writing messages that nobody would receive."""
+    return any(
+        ep.subscribed(event_type)
+        for ep in WebhookEndpoint.objects.filter(merchant_id=merchant_id, enabled=True).only(
+            "events"
+        )
+    )
+
+
 def issuance_run_finished_event(*, run: Any) -> WebhookMessage:
     """A Sunbird issuance run is over (providers/sunbird): counts, not learners."""
     return webhook_message_create(

@@ -532,7 +532,7 @@ def merchant_upload(*, account: ProviderAccount, upload: Upload) -> dict[str, An
                 record=record, provider=PROVIDER, key__in=list(plain)
             ).update(comment="", allow_resubmit=False)
         for slug, raw in certs.items():
-            Certificate.objects.update_or_create(
+            cert, _ = Certificate.objects.update_or_create(
                 merchant=account.merchant,
                 provider=PROVIDER,
                 external_id=f"upload:{record.pk}:{slug}"[:200],
@@ -546,6 +546,7 @@ def merchant_upload(*, account: ProviderAccount, upload: Upload) -> dict[str, An
                     "erased_at": None,
                 },
             )
+            outbox.certificate_received_event(cert=cert)  # every upload, same transaction
         for _slug, promise_id in promises.items():
             cert_promise_note(account=account, record=record, promise_id=promise_id)
         transaction.on_commit(

@@ -828,24 +828,36 @@ def _step_issue(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -> Step
 
 
 def certificates_store(*, run: IssuanceRun, records: list[CertRecord]) -> None:
-    """One INSERT for a page of certificates; ones already stored are left alone."""
-    Certificate.objects.bulk_create(
-        [
-            Certificate(
-                merchant_id=run.merchant_id,
-                provider=PROVIDER,
-                slug=run.certificate_name,
-                external_id=r.id,
-                recipient_id=r.recipient_id,
-                recipient_name=r.recipient_name,
-                course_id=r.course_id or run.course_id,
-                batch_id=r.batch_id or run.batch_id,
-                download_url=r.download_url[:1000],
+    """One INSERT for a page of certificates; ones already stored are left alone. Each new
+    one sends certificate.received (one more INSERT, same transaction), when an endpoint
+    of the merchant listens."""
+    with transaction.atomic():
+        wanted = outbox.wanted(merchant_id=run.merchant_id, event_type=outbox.CERTIFICATE_RECEIVED)
+        mine = Certificate.objects.filter(
+            merchant_id=run.merchant_id, provider=PROVIDER, external_id__in=[r.id for r in records]
+        )
+        stored = set(mine.values_list("external_id", flat=True)) if wanted else set()
+        Certificate.objects.bulk_create(
+            [
+                Certificate(
+                    merchant_id=run.merchant_id,
+                    provider=PROVIDER,
+                    slug=run.certificate_name,
+                    external_id=r.id,
+                    recipient_id=r.recipient_id,
+                    recipient_name=r.recipient_name,
+                    course_id=r.course_id or run.course_id,
+                    batch_id=r.batch_id or run.batch_id,
+                    download_url=r.download_url[:1000],
+                )
+                for r in records
+            ],
+            ignore_conflicts=True,
+        )
+        if wanted:
+            outbox.certificates_received_events(
+                certs=mine.exclude(external_id__in=stored).order_by("pk")
             )
-            for r in records
-        ],
-        ignore_conflicts=True,
-    )
 
 
 def _collected(run: IssuanceRun) -> int:
