@@ -24,12 +24,12 @@ from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from kyc import permissions, selectors, services
+from kyc import admin_audit, admin_review, permissions, review, selectors, services
 from kyc.crypto import encrypted_fields
 from kyc.models import (
     ApiKey,
@@ -48,8 +48,92 @@ from kyc.models import (
 )
 from kyc.permissions import Action, Gate, Rule
 from kyc.status import Status
+from kyc.templatetags.admin_json import kv_table, stamp
 
 MASK = "•••• hidden"
+_VERDICT_FIELDS = {"status", "comment", "allow_resubmit"}
+
+
+# --- readable evidence -------------------------------------------------------------------
+
+
+def when(value: Any) -> str:
+    """A time with seconds and its UTC offset (the reviewer's time zone: TIME_ZONE)."""
+    return stamp(value)
+
+
+def admin_link(obj: Model | None, text: Any = None) -> str:
+    """A link to the admin change page of `obj` (its str, or `text`)."""
+    if obj is None:
+        return "—"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+def changelist_link(model: Any, text: str, **filters: Any) -> str:
+    from urllib.parse import urlencode
+
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
+
+
+# --- destructive actions confirm ------------------------------------------------------------
+
+
+def confirm_action(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    what: str,
+    counts: dict[str, int],
+    confirm_label: str,
+    reason_kind: str = "",
+    reason_label: str = "",
+    error: str = "",
+) -> TemplateResponse:
+    """The page an admin action shows before it changes anything: what will happen, to how
+    many rows, and (where asked) the reason. Its form posts the action again with post=yes."""
+    from django.contrib.admin import helpers
+
+    return TemplateResponse(
+        request,
+        "admin/kyc/confirm.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": title,
+            "what": what,
+            "counts": counts,
+            "objects": list(queryset[:50]),
+            "more": max(0, queryset.count() - 50),
+            "confirm_label": confirm_label,
+            "reason_kind": reason_kind,
+            "reason_label": reason_label,
+            "reasons": admin_review.review_reasons(),
+            "reason": (request.POST.get("reason") or "").strip(),
+            "reason_code": request.POST.get("reason_code", ""),
+            "note": (request.POST.get("note") or "").strip(),
+            "error": error,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "back_url": reverse(
+                f"admin:{model_admin.model._meta.app_label}_"
+                f"{model_admin.model._meta.model_name}_changelist"
+            ),
+            "form_action": "",
+        },
+        status=400 if error else 200,
+    )
+
+
+def confirmed(request: HttpRequest) -> bool:
+    return request.POST.get("post") == "yes"
 
 
 def _merchant_field(model: Any) -> str | None:
@@ -246,15 +330,55 @@ class ReadOnlyAdmin(MerchantScopedAdmin):
     add_rule = change_rule = delete_rule = Gate.NOBODY
 
 
+class EvidenceAdmin(MerchantScopedAdmin):
+    """Stored evidence (deliveries, request events, audit entries, certificates): never
+    deleted by merchant staff; a superuser may, and every row deleted is audited first
+    (what it was, never its PII). The delete pages are Django's confirmation pages."""
+
+    delete_rule: Rule = Gate.OPERATOR
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        merchant_pk = merchant_id_of(obj, self.merchant_path)
+        services.audit_log(
+            actor=request.user,
+            action="evidence.deleted",
+            obj=obj,
+            merchant=Merchant.objects.filter(pk=merchant_pk).first() if merchant_pk else None,
+            detail={"model": obj._meta.label, "id": str(obj.pk), "what": str(obj)[:200]},
+        )
+        # A queryset delete: append-only models refuse Model.delete() on purpose.
+        type(obj)._default_manager.filter(pk=obj.pk).delete()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(Merchant)
 class MerchantAdmin(MerchantScopedAdmin):
     merchant_path = "pk"
     change_rule = Action.MANAGE_MERCHANT
     add_rule = delete_rule = Gate.OPERATOR  # staff never create or remove merchants
-    list_display = ("name", "slug", "retention_days", "created_at")
+    list_display = ("name", "slug", "retention_days", "review_sla_hours", "created_at")
     readonly_fields = ("created_at",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "created_at")}),
+        ("Compliance", {"fields": ("retention_days", "review_sla_hours")}),
+        (
+            "Customer page",
+            {
+                "fields": (
+                    "brand_color",
+                    "support_contact",
+                    "privacy_url",
+                    "restart_url",
+                    "default_language",
+                )
+            },
+        ),
+    )
 
 
 class MembershipForm(forms.ModelForm):
@@ -359,10 +483,31 @@ class ApiKeyAdmin(MerchantScopedAdmin):
     fields = ("name", *readonly_fields)
     actions = ("revoke",)
 
-    @admin.action(description="Revoke selected keys", permissions=["manage_api_keys"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for key in self.permitted(request, queryset, Action.MANAGE_API_KEYS):
+    @admin.action(description="Revoke selected keys…", permissions=["manage_api_keys"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        allowed = self.permitted(request, queryset, Action.MANAGE_API_KEYS).filter(
+            revoked_at__isnull=True
+        )
+        if not confirmed(request):
+            return confirm_action(
+                self,
+                request,
+                allowed,
+                action="revoke",
+                title="Revoke these API keys?",
+                what=(
+                    "Every backend call made with these keys is refused from now on "
+                    "(401). A revoked key cannot be turned back on; create a new one instead."
+                ),
+                counts={"active keys to revoke": allowed.count()},
+                confirm_label="Yes, revoke them",
+            )
+        n = 0
+        for key in allowed:
             services.api_key_revoke(key=key, actor=request.user)
+            n += 1
+        self.message_user(request, f"Revoked {n} API key(s).")
+        return None
 
 
 @admin.register(ProviderAccount)
@@ -436,18 +581,23 @@ class IdentityFieldInline(ReviewInline):
         "status",
         "comment",
         "allow_resubmit",
-        "received_at",
+        "received",
         "erased_at",
     )
-    readonly_fields = ("provider", "key", "masked_value", "received_at", "erased_at")
+    readonly_fields = ("provider", "key", "masked_value", "received", "erased_at")
     can_delete = False
+    can_reveal = False  # set per request by KYCRecordAdmin.get_inline_instances
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @admin.display(description="Value")
     def masked_value(self, obj: IdentityField) -> str:
-        return _reveal_link(obj)
+        return _reveal_link(obj, self.can_reveal)
+
+    @admin.display(description="received")
+    def received(self, obj: IdentityField) -> str:
+        return when(obj.received_at)
 
 
 class CertificateInline(ReviewInline):
@@ -461,75 +611,249 @@ class CertificateInline(ReviewInline):
         "status",
         "comment",
         "allow_resubmit",
-        "created_at",
+        "created",
         "erased_at",
     )
-    readonly_fields = ("provider", "slug", "external_id", "created_at", "erased_at")
+    readonly_fields = ("provider", "slug", "external_id", "created", "erased_at")
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="created")
+    def created(self, obj: Certificate) -> str:
+        return when(obj.created_at)
 
-def _reveal_link(obj: IdentityField) -> str:
+
+def _reveal_link(obj: IdentityField, can_reveal: bool) -> str:
+    """The masked value, and for those who may reveal, a link to the reveal form (GET
+    shows the form; only its POST, with a purpose, reveals)."""
     if obj.erased_at:
         return f"erased {obj.erased_at:%Y-%m-%d}"
+    if not can_reveal:
+        return MASK
     url = reverse("admin:kyc_identityfield_reveal", args=[obj.pk])
-    return format_html('{} <a href="{}">reveal</a>', MASK, url)
+    return format_html('{} <a href="{}">reveal…</a>', MASK, url)
+
+
+def _can_reveal_somewhere(request: HttpRequest) -> bool:
+    return permissions.can_anywhere(request.user, Action.REVEAL_PII)
 
 
 @admin.register(KYCRecord)
 class KYCRecordAdmin(MerchantScopedAdmin):
-    list_display = ("reference", "merchant", "provider", "review_status", "created_at", "erased_at")
+    list_display = (
+        "reference_link",
+        "merchant",
+        "provider",
+        "review_badge",
+        "review_assignee",
+        "created",
+        "erased_at",
+    )
+    list_display_links = None
     list_filter = ("review_status", "provider", MerchantFilter)
     search_fields = ("reference",)
-    list_select_related = ("merchant",)
+    list_select_related = ("merchant", "review_assignee")
     show_full_result_count = False
-    readonly_fields = ("merchant", "reference", "provider", "created_at", "updated_at", "erased_at")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "merchant",
+        "reference",
+        "provider",
+        "review_page",
+        "review_status",
+        "review_assignee",
+        "review_reason",
+        "review_since",
+        "requests",
+        "created",
+        "updated",
+        "erased_at",
+    )
     fields = (
         "merchant",
         "reference",
         "provider",
+        "review_page",
         "review_status",
+        "review_reason",
         "review_comment",
-        "created_at",
-        "updated_at",
+        "review_assignee",
+        "review_since",
+        "requests",
+        "created",
+        "updated",
         "erased_at",
     )
     inlines = (IdentityFieldInline, CertificateInline)
     actions = ("erase_pii",)
-    # Review status and comment are the editable fields; records are erased, not deleted.
+    # The decision is taken on the review page (through the review service, audited);
+    # here a reviewer only edits the internal comment and the per-item statuses.
     change_rule = Action.REVIEW
 
-    @admin.action(description="Erase this customer's personal data now", permissions=["erase"])
-    def erase_pii(self, request: HttpRequest, queryset: QuerySet) -> None:
-        records = list(self.permitted(request, queryset, Action.ERASE))
+    @admin.display(description="reference", ordering="reference")
+    def reference_link(self, obj: KYCRecord) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:kyc_kycrecord_review", args=[obj.pk]), obj
+        )
+
+    @admin.display(description="review status", ordering="review_status")
+    def review_badge(self, obj: KYCRecord) -> str:
+        return admin_review.badge(obj.review_status, obj.get_review_status_display())
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: KYCRecord) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: KYCRecord) -> str:
+        return when(obj.updated_at)
+
+    @admin.display(description="review page")
+    def review_page(self, obj: KYCRecord) -> str:
+        return format_html(
+            '<a class="button" href="{}">Open the review page (all evidence)</a>',
+            reverse("admin:kyc_kycrecord_review", args=[obj.pk]),
+        )
+
+    @admin.display(description="requests")
+    def requests(self, obj: KYCRecord) -> str:
+        n = obj.transfers.count()
+        return changelist_link(TransferRequest, f"{n} request(s)", record__id__exact=obj.pk)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        instances = super().get_inline_instances(request, obj)
+        reveal_ok = obj is not None and permissions.can(
+            request.user, obj.merchant_id, Action.REVEAL_PII
+        )
+        for inline in instances:
+            if isinstance(inline, IdentityFieldInline):
+                inline.can_reveal = reveal_ok
+        return instances
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The review status changes only through the review service (review page).
+        return self.readonly_fields
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # A verdict on a field or certificate (Blockpass reviews item by item) is a review
+        # decision: audited through kyc.review, which then recomputes the record's status.
+        changes = [
+            (item_form.instance, item_form.initial.get("status", ""))
+            for item_form in formset.forms
+            if item_form.instance.pk and set(item_form.changed_data) & _VERDICT_FIELDS
+        ]
+        super().save_formset(request, form, formset, change)
+        if changes:
+            review.review_items_audit(record=form.instance, actor=request.user, changes=changes)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("queue/", wrap(self.queue_view), name="kyc_kycrecord_queue"),
+            path("<int:pk>/review/", wrap(self.review_view), name="kyc_kycrecord_review"),
+            path("<int:pk>/assign/", wrap(self.assign_view), name="kyc_kycrecord_assign"),
+            path("<int:pk>/reveal/", wrap(self.reveal_view), name="kyc_kycrecord_reveal"),
+            path("<int:pk>/erase/", wrap(self.erase_view), name="kyc_kycrecord_erase"),
+            *super().get_urls(),
+        ]
+
+    def queue_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return admin_review.queue_view(self, request)
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return admin_review.review_view(self, request, pk)
+
+    def assign_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return admin_review.assign_view(self, request, pk)
+
+    def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        field = request.GET.get("field", "")
+        return admin_review.reveal_view(self, request, pk, int(field) if field.isdigit() else None)
+
+    def erase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return admin_review.erase_view(self, request, pk)
+
+    @admin.action(description="Erase this customer's personal data now…", permissions=["erase"])
+    def erase_pii(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        allowed = self.permitted(request, queryset, Action.ERASE).filter(erased_at__isnull=True)
+        reason = (request.POST.get("reason") or "").strip()[:500]
+        if not confirmed(request) or not reason:
+            return confirm_action(
+                self,
+                request,
+                allowed,
+                action="erase_pii",
+                title="Erase these customers' personal data?",
+                what=(
+                    "Every stored identity value, certificate file, provider delivery body "
+                    "and customer identifier of these records is erased now. This cannot be "
+                    "undone; the rows stay and say what was erased and when."
+                ),
+                counts=admin_review.erase_counts(list(allowed)),
+                confirm_label="Yes, erase it now",
+                reason_kind="text",
+                reason_label="Why is this data erased now? (recorded in the audit log)",
+                error="Say why this data is erased now; the reason is recorded."
+                if confirmed(request)
+                else "",
+            )
+        records = list(allowed)
         for record in records:
-            services.record_erase(record=record, actor=request.user, reason="erased by staff")
+            services.record_erase(record=record, actor=request.user, reason=reason)
         self.message_user(request, f"Erased personal data of {len(records)} record(s).")
+        return None
 
 
 @admin.register(IdentityField)
 class IdentityFieldAdmin(ReadOnlyAdmin):
     merchant_path = "record__merchant"
-    list_display = ("key", "record", "provider", "status", "masked", "received_at")
+    list_display = ("key", "record", "provider", "status", "masked", "received")
     list_filter = ("provider", "status")
     list_select_related = ("record",)
+    date_hierarchy = "received_at"
 
     @admin.display(description="Value")
     def masked(self, obj: IdentityField) -> str:
-        return _reveal_link(obj)
+        return _reveal_link(obj, False)
+
+    @admin.display(description="Value")
+    def masked_revealable(self, obj: IdentityField) -> str:
+        return _reveal_link(obj, True)
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: IdentityField) -> str:
+        return when(obj.received_at)
+
+    @admin.display(description="record")
+    def record_link(self, obj: IdentityField) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
+            obj.record,
+        )
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if _can_reveal_somewhere(request):
+            return tuple("masked_revealable" if c == "masked" else c for c in self.list_display)
+        return self.list_display
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        reveal_ok = obj is not None and permissions.can(
+            request.user, merchant_id_of(obj, self.merchant_path), Action.REVEAL_PII
+        )
         return [
-            "record",
+            "record_link",
             "provider",
             "key",
-            "masked",
+            "masked_revealable" if reveal_ok else "masked",
             "status",
             "comment",
             "allow_resubmit",
-            "received_at",
+            "received",
             "erased_at",
         ]
 
@@ -547,25 +871,13 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
         ]
 
     def reveal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The record's reveal form with this field chosen (GET reveals nothing; the POST
+        with a purpose reveals, audited once)."""
         field = self.get_queryset(request).select_related("record__merchant").filter(pk=pk).first()
         if field is None:
             raise Http404("No such field")
-        if not permissions.can(request.user, field.record.merchant, Action.REVEAL_PII):
-            raise PermissionDenied(
-                "Revealing needs a compliance or owner role at this merchant and the "
-                "'Can reveal personal data' permission."
-            )
-        value = services.pii_reveal(field=field, actor=request.user)
-        return render(
-            request,
-            "admin/kyc/reveal.html",
-            {
-                **self.admin_site.each_context(request),
-                "field": field,
-                "value": value,
-                "title": f"{field.key}",
-            },
-        )
+        record_admin = self.admin_site._registry[KYCRecord]
+        return admin_review.reveal_view(record_admin, request, field.record_id, field.pk)
 
 
 @admin.register(CertPromise)
@@ -609,15 +921,24 @@ class CertPromiseAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Certificate)
-class CertificateAdmin(MerchantScopedAdmin):
-    list_display = ("slug", "external_id", "merchant", "record", "status", "batch_id", "created_at")
+class CertificateAdmin(EvidenceAdmin):
+    list_display = (
+        "slug",
+        "external_id",
+        "merchant",
+        "record_link",
+        "status_badge",
+        "batch_id",
+        "created",
+    )
     list_filter = ("provider", "status", MerchantFilter)
     search_fields = ("external_id", "slug", "batch_id")
     list_select_related = ("merchant", "record")
     show_full_result_count = False
+    date_hierarchy = "created_at"
     fields = (
         "merchant",
-        "record",
+        "record_link",
         "provider",
         "slug",
         "external_id",
@@ -628,12 +949,12 @@ class CertificateAdmin(MerchantScopedAdmin):
         "course_id",
         "batch_id",
         "download_url",
-        "created_at",
+        "created",
         "erased_at",
     )
     readonly_fields = (
         "merchant",
-        "record",
+        "record_link",
         "provider",
         "slug",
         "external_id",
@@ -641,19 +962,54 @@ class CertificateAdmin(MerchantScopedAdmin):
         "course_id",
         "batch_id",
         "download_url",
-        "created_at",
+        "created",
         "erased_at",
     )
     autocomplete_fields = ()
-    change_rule = Action.REVIEW  # status, comment, allow_resubmit; erased, never deleted
+    change_rule = Action.REVIEW  # status, comment, allow_resubmit; erased, not deleted by staff
+
+    @admin.display(description="record")
+    def record_link(self, obj: Certificate) -> str:
+        if obj.record_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
+            obj.record,
+        )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Certificate) -> str:
+        return admin_review.badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Certificate) -> str:
+        return when(obj.created_at)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        old = form.initial.get("status", "")
+        super().save_model(request, obj, form, change)
+        if set(form.changed_data) & _VERDICT_FIELDS:
+            if obj.record_id:
+                review.review_items_audit(
+                    record=obj.record, actor=request.user, changes=[(obj, old)]
+                )
+            else:
+                services.audit_log(
+                    actor=request.user,
+                    action="certificate.reviewed",
+                    obj=obj,
+                    detail={"slug": obj.slug, "from": old, "to": obj.status, "via": "admin"},
+                )
 
 
 class TransferEventInline(admin.TabularInline):  # append-only history
     model = TransferEvent
     extra = 0
-    fields = ("created_at", "kind", "status", "provider_status", "tx_hash", "detail", "source")
+    fields = ("at", "kind", "status", "provider_status", "tx_hash", "detail", "source", "delivery")
     readonly_fields = fields
     can_delete = False
+    classes = ("evidence-inline",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -664,42 +1020,57 @@ class TransferEventInline(admin.TabularInline):  # append-only history
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="at")
+    def at(self, obj: TransferEvent) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="delivery")
+    def delivery(self, obj: TransferEvent) -> str:
+        return admin_link(obj.inbound, f"#{obj.inbound_id}") if obj.inbound_id else "—"
+
+
+class TransferRejectForm(forms.Form):
+    reason_code = forms.CharField()
+    note = forms.CharField(required=False, max_length=2000)
+
 
 @admin.register(TransferRequest)
 class TransferRequestAdmin(MerchantScopedAdmin):
     list_display = (
-        "id",
+        "reference",
         "merchant",
         "provider",
-        "reference",
-        "status",
+        "status_badge",
         "provider_status",
-        "created_at",
+        "created",
     )
+    list_display_links = ("reference",)
     list_filter = ("status", "provider", MerchantFilter)
     search_fields = ("reference", "provider_ref")
     list_select_related = ("merchant",)
     show_full_result_count = False
-    date_hierarchy = None
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
     readonly_fields = (
         "id",
         "merchant",
         "account",
         "provider",
-        "record",
+        "record_link",
         "reference",
-        "items",
-        "status",
+        "items_table",
+        "status_badge",
         "provider_status",
         "failure_code",
         "status_detail",
         "provider_ref",
-        "provider_data",
-        "expires_at",
-        "created_at",
-        "updated_at",
-        "last_heard_at",
-        "completed_at",
+        "provider_data_table",
+        "deliveries",
+        "expires",
+        "created",
+        "updated",
+        "last_heard",
+        "completed",
     )
     fields = readonly_fields
     inlines = (TransferEventInline,)
@@ -707,85 +1078,228 @@ class TransferRequestAdmin(MerchantScopedAdmin):
     # Started from the "New verification" page or the API; every field is read-only here
     # and a request is never deleted (its events are append-only history).
 
-    def _decide(self, request: HttpRequest, queryset: QuerySet, approve: bool) -> None:
-        done = 0
-        for t in self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW):
-            done += services.transfer_review(
-                transfer=t, approve=approve, reason="", actor=request.user
-            )
-        level = messages.SUCCESS if done else messages.WARNING
-        self.message_user(
-            request,
-            f"{done} request(s) {'approved' if approve else 'rejected'} (only requests in review change).",
-            level,
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: TransferRequest) -> str:
+        return admin_review.badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="record")
+    def record_link(self, obj: TransferRequest) -> str:
+        if obj.record_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> (<a href="{}">review page</a>)',
+            reverse("admin:kyc_kycrecord_change", args=[obj.record_id]),
+            obj.record,
+            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
         )
+
+    @admin.display(description="items")
+    def items_table(self, obj: TransferRequest) -> str:
+        return kv_table(obj.items)
+
+    @admin.display(description="provider data")
+    def provider_data_table(self, obj: TransferRequest) -> str:
+        return kv_table(obj.provider_data)
+
+    @admin.display(description="deliveries")
+    def deliveries(self, obj: TransferRequest) -> str:
+        n = obj.inbound_events.count()
+        return changelist_link(InboundEvent, f"{n} delivery(ies)", transfer__id__exact=obj.pk)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: TransferRequest) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="updated")
+    def updated(self, obj: TransferRequest) -> str:
+        return when(obj.updated_at)
+
+    @admin.display(description="expires")
+    def expires(self, obj: TransferRequest) -> str:
+        return when(obj.expires_at)
+
+    @admin.display(description="last heard from the provider")
+    def last_heard(self, obj: TransferRequest) -> str:
+        return when(obj.last_heard_at)
+
+    @admin.display(description="completed")
+    def completed(self, obj: TransferRequest) -> str:
+        return when(obj.completed_at)
 
     @admin.action(description="Approve selected requests in review", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, True)
+        done = 0
+        for t in self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW):
+            done += services.transfer_review(
+                transfer=t, approve=True, reason="", actor=request.user
+            )
+        self.message_user(
+            request,
+            f"{done} request(s) approved (only requests in review change).",
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
-    @admin.action(description="Reject selected requests in review", permissions=["review"])
-    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, False)
+    @admin.action(description="Reject selected requests in review…", permissions=["review"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        allowed = self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW)
+        reasons = dict(admin_review.review_reasons())
+        code = request.POST.get("reason_code", "")
+        note = (request.POST.get("note") or "").strip()[:2000]
+        if not confirmed(request) or code not in reasons:
+            return confirm_action(
+                self,
+                request,
+                allowed,
+                action="reject",
+                title="Reject these requests?",
+                what=(
+                    "Each request in review is rejected now: the customer's page shows the "
+                    "reason you choose, the merchant's backend is told, and the decision is "
+                    "audited with your note. Requests not in review are left as they are."
+                ),
+                counts={"requests in review to reject": allowed.count()},
+                confirm_label="Yes, reject them",
+                reason_kind="choice",
+                reason_label="Reason shown to the customer",
+                error="Choose the reason shown to the customer." if confirmed(request) else "",
+            )
+        done = 0
+        for t in allowed:
+            done += services.transfer_review(
+                transfer=t, approve=False, reason=reasons[code], actor=request.user
+            )
+            services.audit_log(
+                actor=request.user,
+                action="review.reason",
+                obj=t,
+                detail={"decision": "reject", "reason_code": code, "note": note, "via": "bulk"},
+            )
+        self.message_user(
+            request,
+            f"{done} request(s) rejected (only requests in review change).",
+            messages.SUCCESS if done else messages.WARNING,
+        )
+        return None
 
 
 @admin.register(TransferEvent)
-class TransferEventAdmin(ReadOnlyAdmin):
+class TransferEventAdmin(EvidenceAdmin):
     merchant_path = "transfer__merchant"
     list_display = (
-        "transfer",
-        "created_at",
+        "transfer_link",
+        "at",
         "kind",
-        "status",
+        "status_badge",
         "provider_status",
         "tx_hash",
         "source",
+        "delivery",
     )
+    list_display_links = ("at",)
     list_filter = ("kind", "status", "source")
     list_select_related = ("transfer",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    fields = readonly_fields = (
+        "transfer_link",
+        "at",
+        "kind",
+        "status_badge",
+        "provider_status",
+        "tx_hash",
+        "detail",
+        "source",
+        "delivery",
+    )
+
+    @admin.display(description="request")
+    def transfer_link(self, obj: TransferEvent) -> str:
+        return admin_link(obj.transfer, obj.transfer.reference)
+
+    @admin.display(description="at", ordering="created_at")
+    def at(self, obj: TransferEvent) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: TransferEvent) -> str:
+        return admin_review.badge(obj.status, obj.get_status_display()) if obj.status else "—"
+
+    @admin.display(description="delivery")
+    def delivery(self, obj: TransferEvent) -> str:
+        return admin_link(obj.inbound, f"#{obj.inbound_id}") if obj.inbound_id else "—"
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(MerchantScopedAdmin):
+class InboundEventAdmin(EvidenceAdmin):
     list_display = (
         "id",
         "provider",
         "kind",
         "merchant",
-        "state",
+        "transfer_link",
+        "state_badge",
         "verified",
-        "received_at",
+        "received",
         "attempts",
         "error",
     )
     list_filter = ("provider", "state", "verified", MerchantFilter)
     search_fields = ("dedupe_key", "kind")
-    list_select_related = ("merchant",)
+    list_select_related = ("merchant", "transfer")
     show_full_result_count = False
+    date_hierarchy = "received_at"
+    ordering = ("-received_at", "-id")
     readonly_fields = (
         "provider",
         "kind",
         "merchant",
         "account",
-        "transfer",
+        "transfer_link",
+        "events",
         "path",
-        "headers",
+        "headers_table",
         "body_size",
         "remote_addr",
-        "received_at",
+        "received",
         "dedupe_key",
         "duplicate_of",
         "verified",
-        "state",
-        "processed_at",
+        "state_badge",
+        "processed",
         "attempts",
         "error",
         "erased_at",
     )
     fields = readonly_fields
     actions = ("reprocess", "choose_delivery")
-    # Stored deliveries are evidence of what a provider sent: nobody edits or deletes them
-    # (the add/change/delete rules stay Gate.NOBODY).
+    # Stored deliveries are evidence of what a provider sent: nobody edits them, and only
+    # a superuser deletes one (audited, EvidenceAdmin).
+
+    @admin.display(description="request")
+    def transfer_link(self, obj: InboundEvent) -> str:
+        t = obj.transfer
+        return admin_link(t, t.reference) if t is not None else "—"
+
+    @admin.display(description="events")
+    def events(self, obj: InboundEvent) -> str:
+        n = TransferEvent.objects.filter(inbound=obj).count()
+        return changelist_link(TransferEvent, f"{n} event(s)", inbound__id__exact=obj.pk)
+
+    @admin.display(description="headers")
+    def headers_table(self, obj: InboundEvent) -> str:
+        return kv_table(obj.headers)
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: InboundEvent) -> str:
+        return admin_review.badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: InboundEvent) -> str:
+        return when(obj.received_at)
+
+    @admin.display(description="processed")
+    def processed(self, obj: InboundEvent) -> str:
+        return when(obj.processed_at)
 
     @admin.action(description="Reprocess selected deliveries", permissions=["retry"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -829,10 +1343,56 @@ class InboundEventAdmin(MerchantScopedAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor", "merchant", "action", "object_type", "object_id")
-    list_filter = ("action",)
+class AuditEntryAdmin(EvidenceAdmin):
+    list_display = ("when_at", "actor", "merchant", "action", "object_type", "object_id")
+    list_filter = ("action", MerchantFilter)
     search_fields = ("object_id", "action")
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    fields = readonly_fields = (
+        "when_at",
+        "actor",
+        "merchant",
+        "action",
+        "object_type",
+        "object_id",
+        "detail_table",
+        "prev_hash",
+        "hash",
+    )
+
+    @admin.display(description="at", ordering="at")
+    def when_at(self, obj: AuditEntry) -> str:
+        return when(obj.at)
+
+    @admin.display(description="detail")
+    def detail_table(self, obj: AuditEntry) -> str:
+        return kv_table(obj.detail)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="kyc_auditentry_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        merchants = Merchant.objects.filter(
+            pk__in=permissions.merchants_where(request.user, Action.VIEW)
+        ).order_by("name")[:20]
+        extra = {
+            **(extra_context or {}),
+            "chains": [admin_audit.chain_status(m) for m in merchants],
+            "can_export": permissions.can_anywhere(request.user, Action.EXPORT_AUDIT),
+            "export_url": reverse("admin:kyc_auditentry_export"),
+        }
+        return super().changelist_view(request, extra)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_audit.export_view(self, request)
 
 
 @admin.register(WebhookDelivery)

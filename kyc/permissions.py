@@ -11,7 +11,7 @@ admin model and admin action, and the API-key page ask this module; nothing else
 | admin      | provider settings, API keys, members (not owners), merchant settings,       |
 |            | start verifications and issuance runs, retry failed work, read masked data  |
 | compliance | review (approve/reject), reveal PII (with `kyc.reveal_pii`), erase, retry   |
-|            | failed work, read masked data                                               |
+|            | failed work, export the audit trail, read masked data                       |
 | viewer     | read masked data only                                                       |
 
 Superusers are the operators of the portal, not a merchant's staff: they act as an owner
@@ -50,6 +50,7 @@ class Action(enum.StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"  # mint, rename and revoke API keys
     MANAGE_MEMBERS = "manage_members"  # add, change, remove memberships
     MANAGE_MERCHANT = "manage_merchant"  # the merchant's name and retention period
+    EXPORT_AUDIT = "export_audit"  # download the audit trail (the export is audited)
 
 
 LABELS: dict[Action, str] = {
@@ -64,10 +65,17 @@ LABELS: dict[Action, str] = {
     Action.MANAGE_API_KEYS: "manage API keys",
     Action.MANAGE_MEMBERS: "manage members",
     Action.MANAGE_MERCHANT: "change the merchant's settings",
+    Action.EXPORT_AUDIT: "export the audit trail",
 }
 
 _READ = frozenset({Action.VIEW})
-_COMPLIANCE = _READ | {Action.REVIEW, Action.REVEAL_PII, Action.ERASE, Action.RETRY}
+_COMPLIANCE = _READ | {
+    Action.REVIEW,
+    Action.REVEAL_PII,
+    Action.ERASE,
+    Action.RETRY,
+    Action.EXPORT_AUDIT,
+}
 _ADMIN = _READ | {
     Action.MANAGE_PROVIDER_SETTINGS,
     Action.MANAGE_API_KEYS,

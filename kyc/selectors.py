@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from kyc.models import ApiKey, KYCRecord, Merchant, TransferRequest
 from kyc.status import is_terminal, plain_words
@@ -115,3 +115,42 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
     except Exception as exc:  # cache down: pages fall back to the database until it is back
         log.warning("page state not cached, cache unavailable: %s", type(exc).__name__)
     return state
+
+
+# --- the review queue (admin "Needs review", admin index, merchant dashboard) -----------
+
+
+def review_queue(merchant_ids: Any) -> QuerySet[KYCRecord]:
+    """Records awaiting a staff decision at these merchants, oldest wait first.
+
+    A record waits when its review status is "In review" or one of its requests is in
+    review; it waits since `review_since` (set when it entered review), else its creation.
+    """
+    from django.db.models import Q
+    from django.db.models.functions import Coalesce
+
+    from kyc.status import Status
+
+    waiting = Q(review_status=KYCRecord.Review.IN_REVIEW) | Q(
+        pk__in=TransferRequest.objects.filter(status=Status.REVIEW, record__isnull=False).values(
+            "record_id"
+        )
+    )
+    return (
+        KYCRecord.objects.filter(merchant_id__in=merchant_ids, erased_at__isnull=True)
+        .filter(waiting)
+        .annotate(waiting_since=Coalesce("review_since", "created_at"))
+        .order_by("waiting_since", "pk")
+    )
+
+
+def reviews_waiting(merchant: Merchant) -> tuple[int, Any]:
+    """(how many reviews wait at this merchant, how long the oldest has waited as a
+    timedelta, or None when none waits): the merchant dashboard's and admin index's count."""
+    from django.db.models import Min
+    from django.utils import timezone
+
+    agg = review_queue([merchant.pk]).aggregate(n=Count("pk"), oldest=Min("waiting_since"))
+    oldest = agg["oldest"]
+    return agg["n"], (timezone.now() - oldest) if oldest else None
+

@@ -4,30 +4,36 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kyc', '0004_customer_page_review_audit_idempotency'),
+        ("kyc", "0004_customer_page_review_audit_idempotency"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='apikey',
-            options={'verbose_name': 'API key', 'verbose_name_plural': 'API keys'},
+            name="apikey",
+            options={"verbose_name": "API key", "verbose_name_plural": "API keys"},
         ),
         migrations.AlterModelOptions(
-            name='auditentry',
-            options={'ordering': ['-at'], 'verbose_name_plural': 'audit entries'},
+            name="auditentry",
+            options={"ordering": ["-at"], "verbose_name_plural": "audit entries"},
         ),
         migrations.AlterModelOptions(
-            name='certpromise',
-            options={'verbose_name': 'certificate promise'},
+            name="certpromise",
+            options={"verbose_name": "certificate promise"},
         ),
         migrations.AlterModelOptions(
-            name='inboundevent',
-            options={'verbose_name': 'provider delivery', 'verbose_name_plural': 'provider deliveries'},
+            name="inboundevent",
+            options={
+                "verbose_name": "provider delivery",
+                "verbose_name_plural": "provider deliveries",
+            },
         ),
         migrations.AlterModelOptions(
-            name='kycrecord',
-            options={'permissions': [('reveal_pii', 'Can reveal personal data')], 'verbose_name': 'KYC record', 'verbose_name_plural': 'KYC records'},
+            name="kycrecord",
+            options={
+                "permissions": [("reveal_pii", "Can reveal personal data")],
+                "verbose_name": "KYC record",
+                "verbose_name_plural": "KYC records",
+            },
         ),
     ]

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from kyc.admin import ReadOnlyAdmin
 from kyc.permissions import Action
 from kyc.status import Status
+from kyc.templatetags.admin_json import stamp
 from providers.incode.models import IncodeReview
 
 
@@ -23,10 +24,10 @@ class IncodeReviewAdmin(ReadOnlyAdmin):
         "merchant",
         "overall_score",
         "status_detail",
-        "created_at",
+        "waiting",
         "review",
     )
-    list_select_related = ("merchant",)
+    list_select_related = ("merchant", "record")
     ordering = ("created_at",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -37,9 +38,22 @@ class IncodeReviewAdmin(ReadOnlyAdmin):
         score = (obj.provider_data or {}).get("score") or {}
         return " ".join(filter(None, [score.get("overall_status"), score.get("overall_value")]))
 
+    @admin.display(description="in review since", ordering="created_at")
+    def waiting(self, obj: IncodeReview) -> str:
+        since = obj.record.review_since if obj.record_id and obj.record else None
+        return stamp(since or obj.updated_at)
+
     @admin.display(description="Decide")
     def review(self, obj: IncodeReview) -> str:
+        if obj.record_id is None:
+            return format_html(
+                '<a class="button" href="{}">Approve or reject…</a>',
+                reverse("incode_review", args=[obj.pk]),
+            )
         return format_html(
-            '<a class="button" href="{}">Approve or reject…</a>',
+            '<a class="button" href="{}">Approve or reject…</a> '
+            '<a href="{}">all evidence of {}</a>',
             reverse("incode_review", args=[obj.pk]),
+            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
+            obj.record,
         )

@@ -274,10 +274,14 @@ def review(request: HttpRequest, pk: str) -> HttpResponse:
                 transfer=transfer, approve=decision == "approve", reason=reason, actor=request.user
             )
             return redirect("incode_review", pk=transfer.pk)
+    from django.contrib import admin  # the page keeps the admin's look (header, breadcrumbs)
+
     return render(
         request,
         "kyc/incode/review.html",
         {
+            **admin.site.each_context(request),
+            "title": f"Incode review · {transfer.reference}",
             "transfer": transfer,
             "score": (transfer.provider_data or {}).get("score") or {},
             "error": error,
