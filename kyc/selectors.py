@@ -154,3 +154,238 @@ def reviews_waiting(merchant: Merchant) -> tuple[int, Any]:
     oldest = agg["oldest"]
     return agg["n"], (timezone.now() - oldest) if oldest else None
 
+
+# --- the merchant dashboard (aggregates only: the query count never grows with the data) ---
+
+import datetime as dt  # noqa: E402
+
+from django.db import connection  # noqa: E402
+from django.db.models import (  # noqa: E402
+    Aggregate,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+)
+from django.db.models.functions import Coalesce, TruncDate  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from kyc.models import TransferEvent  # noqa: E402
+from kyc.status import Status  # noqa: E402
+
+# How the dashboard groups statuses: what happened to a verification, in four words.
+OUTCOME_OPEN = "open"
+OUTCOME_COMPLETED = "completed"
+OUTCOME_FAILED = "failed"
+OUTCOME_ABANDONED = "abandoned"
+OUTCOMES: tuple[str, ...] = (OUTCOME_COMPLETED, OUTCOME_FAILED, OUTCOME_ABANDONED, OUTCOME_OPEN)
+OUTCOME_LABELS: dict[str, str] = {
+    OUTCOME_COMPLETED: "Completed",
+    OUTCOME_FAILED: "Failed or rejected",
+    OUTCOME_ABANDONED: "Expired, declined or cancelled",
+    OUTCOME_OPEN: "Still open",
+}
+OUTCOME_OF_STATUS: dict[str, str] = {
+    Status.CREATED: OUTCOME_OPEN,
+    Status.PENDING: OUTCOME_OPEN,
+    Status.ACCEPTED: OUTCOME_OPEN,
+    Status.PROCESSING: OUTCOME_OPEN,
+    Status.REVIEW: OUTCOME_OPEN,
+    Status.COMPLETED: OUTCOME_COMPLETED,
+    Status.FAILED: OUTCOME_FAILED,
+    Status.REJECTED: OUTCOME_FAILED,
+    Status.EXPIRED: OUTCOME_ABANDONED,
+    Status.DECLINED: OUTCOME_ABANDONED,
+    Status.CANCELLED: OUTCOME_ABANDONED,
+}
+# The customer accepted: these statuses come only after an acceptance. A request that
+# ended failed/expired/cancelled counts as accepted when its timeline passed through one.
+ACCEPTED_OR_LATER: tuple[str, ...] = (
+    Status.ACCEPTED,
+    Status.PROCESSING,
+    Status.REVIEW,
+    Status.COMPLETED,
+    Status.REJECTED,
+)
+ENDED_AFTER_MAYBE_ACCEPTING: tuple[str, ...] = (Status.FAILED, Status.EXPIRED, Status.CANCELLED)
+
+
+def outcome_of(status: str) -> str:
+    return OUTCOME_OF_STATUS.get(status, OUTCOME_OPEN)
+
+
+class _Median(Aggregate):
+    """PostgreSQL's exact median (percentile_cont) of an interval or a number."""
+
+    function = "percentile_cont"
+    name = "median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def dashboard_since(*, days: int, now: dt.datetime | None = None) -> dt.datetime:
+    """Start of the window: midnight UTC `days - 1` days ago (so today is the last day)."""
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=days - 1)
+
+
+def dashboard_daily(
+    merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Verifications created per day (UTC) for `days` days, counted by outcome, oldest first.
+    One query (grouped by day and status); every day is present, empty ones as zeros."""
+    since = dashboard_since(days=days, now=now)
+    rows = (
+        TransferRequest.objects.filter(merchant=merchant, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values_list("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_day: dict[dt.date, dict[str, int]] = {
+        (since + dt.timedelta(days=i)).date(): dict.fromkeys(OUTCOMES, 0) for i in range(days)
+    }
+    for day, status, n in rows:
+        if day in by_day:
+            by_day[day][outcome_of(status)] += n
+    return [
+        {"day": day, "counts": counts, "total": sum(counts.values())}
+        for day, counts in sorted(by_day.items())
+    ]
+
+
+def dashboard_funnel(
+    merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Per provider, of the requests created in the window: how many were opened by the
+    customer, accepted, completed. Each stage counts the later ones too (a customer who
+    accepted in the app opened the request even without the page). One query."""
+    since = dashboard_since(days=days, now=now)
+    passed_acceptance = TransferEvent.objects.filter(
+        transfer=OuterRef("pk"), status__in=ACCEPTED_OR_LATER
+    )
+    accepted = Q(status__in=ACCEPTED_OR_LATER) | Q(
+        Q(status__in=ENDED_AFTER_MAYBE_ACCEPTING) & Exists(passed_acceptance)
+    )
+    rows = (
+        TransferRequest.objects.filter(merchant=merchant, created_at__gte=since)
+        .values("provider")
+        .annotate(
+            created=Count("pk"),
+            opened=Count("pk", filter=Q(opened_at__isnull=False) | accepted),
+            accepted=Count("pk", filter=accepted),
+            completed=Count("pk", filter=Q(status=Status.COMPLETED)),
+        )
+        .order_by("provider")
+    )
+    labels = dict(TransferRequest._meta.get_field("provider").flatchoices)
+    return [{**r, "label": str(labels.get(r["provider"], r["provider"]))} for r in rows]
+
+
+def _median_sqlite(qs: QuerySet[TransferRequest], count: int) -> dt.timedelta | None:
+    """The median without percentile_cont: the one or two middle rows, one bounded query."""
+    if not count:
+        return None
+    middle = list(
+        qs.annotate(took=ExpressionWrapper(F("completed_at") - F("created_at"), DurationField()))
+        .order_by("took")
+        .values_list("took", flat=True)[(count - 1) // 2 : count // 2 + 1]
+    )
+    if not middle:
+        return None
+    return sum(middle, dt.timedelta()) / len(middle)
+
+
+def dashboard_median_time(
+    merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Median time from creation to completion of the requests completed in the window,
+    overall and per provider: {"overall": timedelta|None, "count": n, "providers": {name:
+    {"median": timedelta|None, "count": n}}}. PostgreSQL: two queries (percentile_cont);
+    elsewhere (embedded SQLite): one count query plus one bounded query per provider."""
+    since = dashboard_since(days=days, now=now)
+    done = TransferRequest.objects.filter(
+        merchant=merchant,
+        status=Status.COMPLETED,
+        created_at__gte=since,
+        completed_at__isnull=False,
+    )
+    took = ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField())
+    if connection.vendor == "postgresql":
+        per_provider = {
+            r["provider"]: {"median": r["median"], "count": r["n"]}
+            for r in done.values("provider")
+            .annotate(median=_Median(took, output_field=DurationField()), n=Count("pk"))
+            .order_by("provider")
+        }
+        overall = done.aggregate(median=_Median(took, output_field=DurationField()))["median"]
+    else:
+        counts = dict(done.values_list("provider").annotate(n=Count("pk")).order_by("provider"))
+        per_provider = {
+            p: {"median": _median_sqlite(done.filter(provider=p), n), "count": n}
+            for p, n in counts.items()
+        }
+        overall = _median_sqlite(done, sum(counts.values()))
+    return {
+        "overall": overall,
+        "count": sum(p["count"] for p in per_provider.values()),
+        "providers": per_provider,
+    }
+
+
+# Age buckets of the review queue (upper bounds), the last one open-ended.
+REVIEW_AGE_BUCKETS: tuple[tuple[str, dt.timedelta | None], ...] = (
+    ("under 1 hour", dt.timedelta(hours=1)),
+    ("1 to 24 hours", dt.timedelta(hours=24)),
+    ("1 to 3 days", dt.timedelta(days=3)),
+    ("over 3 days", None),
+)
+
+
+def dashboard_reviews_waiting(
+    merchant: Merchant, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Customers whose data waits for compliance review: how many, the oldest wait, how
+    many are past the merchant's review target, and a count per age bucket. One query."""
+    now = now or timezone.now()
+    sla = dt.timedelta(hours=merchant.review_sla_hours or 24)
+    aggregates: dict[str, Any] = {
+        "waiting": Count("pk"),
+        "oldest": Min("waiting_since"),
+        "late": Count("pk", filter=Q(waiting_since__lt=now - sla)),
+    }
+    lower: dt.timedelta | None = dt.timedelta()
+    for i, (_, upper) in enumerate(REVIEW_AGE_BUCKETS):
+        cond = Q(waiting_since__lte=now - (lower or dt.timedelta()))
+        if upper is not None:
+            cond &= Q(waiting_since__gt=now - upper)
+        aggregates[f"b{i}"] = Count("pk", filter=cond)
+        lower = upper
+    # The admin's "Needs review" queue (review_queue), aggregated: in review, or one of
+    # its requests is; waiting since review_since, else since the record was created.
+    waiting = Q(review_status=KYCRecord.Review.IN_REVIEW) | Q(
+        pk__in=TransferRequest.objects.filter(
+            merchant=merchant, status=Status.REVIEW, record__isnull=False
+        ).values("record_id")
+    )
+    row = (
+        KYCRecord.objects.filter(merchant=merchant, erased_at__isnull=True)
+        .filter(waiting)
+        .annotate(waiting_since=Coalesce("review_since", "created_at"))
+        .aggregate(**aggregates)
+    )
+    oldest = row["oldest"]
+    return {
+        "waiting": row["waiting"],
+        "oldest_age": (now - oldest) if oldest else None,
+        "late": row["late"],
+        "sla_hours": merchant.review_sla_hours,
+        "buckets": [
+            {"label": label, "count": row[f"b{i}"]}
+            for i, (label, _) in enumerate(REVIEW_AGE_BUCKETS)
+        ],
+    }
+

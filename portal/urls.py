@@ -7,14 +7,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from kyc import admin as kyc_admin
 from kyc import registry
 from kyc import urls as kyc_urls
-from portal import metrics, twofactor, views, webhooks
+from portal import customers, dashboard, metrics, transfers, twofactor, views, webhooks
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
 admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     # Every login path shares one limiter (per address and per account): kyc.ratelimit.
     path("login/", login_limited(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -31,8 +31,15 @@ urlpatterns = [
     path("webhooks/<int:pk>/toggle/", webhooks.webhook_toggle, name="webhook_toggle"),
     path("webhooks/deliveries/<int:pk>/replay/", webhooks.webhook_replay, name="webhook_replay"),
     path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
-    path("transfers/new/", views.transfer_new, name="transfer_new"),
-    path("transfers/<uuid:pk>/", views.transfer_detail, name="transfer_detail"),
+    path("transfers/", transfers.transfer_list, name="transfer_list"),
+    path("transfers/new/", transfers.transfer_new, name="transfer_new"),
+    path("transfers/<uuid:pk>/", transfers.transfer_detail, name="transfer_detail"),
+    path("transfers/<uuid:pk>/live/", transfers.transfer_status, name="transfer_live"),
+    path("transfers/<uuid:pk>/cancel/", transfers.transfer_cancel, name="transfer_cancel"),
+    path("transfers/<uuid:pk>/again/", transfers.transfer_again, name="transfer_again"),
+    path("customers/", customers.customer_list, name="customer_list"),
+    path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/reveal/", transfers.customer_reveal, name="customer_reveal"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus (portal/metrics.py)
     # Before admin.site.urls, so the admin's own login view is reached only through the limiter.

@@ -1,4 +1,7 @@
-"""Merchant pages: dashboard, API keys, provider settings, new verification; and /healthz."""
+"""Merchant pages: API keys and provider settings; and /healthz.
+
+The dashboard is portal/dashboard.py, verifications portal/transfers.py, customers
+portal/customers.py."""
 
 from __future__ import annotations
 
@@ -11,29 +14,12 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from kyc import permissions, registry, selectors, services
-from kyc.models import ApiKey, ProviderAccount, TransferRequest
+from kyc import permissions, registry, services
+from kyc.models import ApiKey, ProviderAccount
 from kyc.permissions import Action, current_merchant, require
-from providers.errors import InvalidInput, ProviderError
-
-
-@login_required
-@require(Action.VIEW)
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    merchant = current_merchant(request)
-    return render(
-        request,
-        "portal/dashboard.html",
-        {
-            "merchant": merchant,
-            "transfers": selectors.transfers_for_merchant(merchant).order_by("-created_at")[:20],
-            "records": selectors.records_for_merchant(merchant).order_by("-created_at")[:20],
-            "accounts": ProviderAccount.objects.filter(merchant=merchant).order_by("provider"),
-        },
-    )
+from providers.errors import ProviderError
 
 
 class ApiKeyForm(forms.Form):
@@ -90,9 +76,15 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require(Action.MANAGE_API_KEYS)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation step (what stops working). POST: revoke."""
     key = get_object_or_404(ApiKey, pk=pk, merchant=current_merchant(request))
+    if request.method == "GET":
+        return render(request, "portal/api_key_revoke.html", {"key": key})
+    if key.revoked_at is not None:
+        messages.info(request, f"Key {key.prefix}… was already revoked.")
+        return redirect("api_keys")
     services.api_key_revoke(key=key, actor=request.user)
     messages.success(request, f"Key {key.prefix}… revoked; calls with it now get 401.")
     return redirect("api_keys")
@@ -128,16 +120,16 @@ def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
     enabled_form = EnabledForm(
         request.POST or None, initial={"enabled": account.enabled}, prefix="acct"
     )
-    if request.method == "POST" and "test" in request.POST and form.is_valid():
-        # Test exactly what was submitted (stored secrets only while the address is
-        # unchanged, see ProviderSettingsForm); nothing is saved, no stored state is used.
-        try:
-            text = adapter.test_connection(settings=form.merged_settings(), state={})
-            messages.success(request, f"Connection works: {text}")
-        except ProviderError as exc:
-            messages.error(request, f"Connection failed ({exc.code}): {exc.message}")
-        return redirect("provider_settings", provider=provider)
-    if request.method == "POST" and form.is_valid() and enabled_form.is_valid():
+    test_result: dict[str, Any] | None = None
+    if request.method == "POST" and "test" in request.POST:
+        # Test exactly what is on the screen (stored secrets only while the address is
+        # unchanged, see ProviderSettingsForm): nothing is saved, no stored state is used,
+        # and the page keeps the edits (htmx swaps only the result; without it, the form is
+        # shown again as submitted).
+        test_result = _test_connection(adapter, form)
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "portal/_test_result.html", {"result": test_result})
+    elif request.method == "POST" and form.is_valid() and enabled_form.is_valid():
         services.provider_account_update(
             account=account,
             settings_=form.merged_settings(),
@@ -155,78 +147,33 @@ def provider_settings(request: HttpRequest, provider: str) -> HttpResponse:
             "form": form,
             "enabled_form": enabled_form,
             "webhook_url": f"{settings.PUBLIC_URL}/hooks/{provider}/{account.webhook_token}/",
+            "uses_webhook_url": adapter.form_class.uses_webhook_url,
+            "setup_steps": adapter.form_class.setup_steps,
             "state_lines": adapter.describe_state(state=account.state or {}),
+            "test_result": test_result,
         },
     )
 
 
-class NewTransferForm(forms.Form):
-    provider = forms.ChoiceField(choices=[])
-    reference = forms.CharField(max_length=200, help_text="Your reference for this customer.")
-    coreid = forms.CharField(
-        required=False, label="CoreID", help_text="CorePass only: the customer's CoreID."
-    )
-    items = forms.CharField(
-        required=False,
-        help_text="Comma-separated items or facts; blank uses the provider's defaults.",
-    )
-
-    def __init__(self, *args: Any, providers: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = providers  # type: ignore[attr-defined]
-
-
-@login_required
-@require(Action.START_VERIFICATION)
-@require_http_methods(["GET", "POST"])
-def transfer_new(request: HttpRequest) -> HttpResponse:
-    merchant = current_merchant(request)
-    enabled = [
-        (a.provider, a.get_provider_display())
-        for a in ProviderAccount.objects.filter(merchant=merchant, enabled=True).order_by(
-            "provider"
-        )
-        if registry.get(a.provider).starts_transfers
-    ]
-    form = NewTransferForm(request.POST or None, providers=enabled)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            transfer = services.transfer_create(
-                merchant=merchant,
-                provider=data["provider"],
-                reference=data["reference"],
-                subject=data["coreid"].strip(),
-                items=[i.strip() for i in data["items"].split(",") if i.strip()],
-                actor=request.user,
-                source="staff",
-            )
-        except InvalidInput as exc:
-            form.add_error(
-                "coreid"
-                if exc.field == "subject"
-                else (exc.field if exc.field in form.fields else None),
-                exc.message,
-            )
-        else:
-            return redirect("transfer_detail", pk=transfer.pk)
-    return render(request, "portal/transfer_new.html", {"form": form})
-
-
-@login_required
-@require(Action.VIEW)
-@require_GET
-def transfer_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    transfer = get_object_or_404(TransferRequest, pk=pk, merchant=current_merchant(request))
-    return render(
-        request,
-        "portal/transfer_detail.html",
-        {
-            "transfer": transfer,
-            "events": transfer.events.all(),
-            "page_url": services.transfer_page_url(transfer),
-        },
-    )
+def _test_connection(adapter: Any, form: Any) -> dict[str, Any]:
+    """{"ok": bool, "text": str} for the values on the screen, never saved."""
+    if not form.is_valid():
+        return {
+            "ok": False,
+            "text": "Not tested: correct the fields marked below first (nothing was saved).",
+        }
+    try:
+        text = adapter.test_connection(settings=form.merged_settings(), state={})
+    except ProviderError as exc:
+        return {
+            "ok": False,
+            "text": f"Connection failed ({exc.code}): {exc.message}. Nothing was saved.",
+        }
+    return {
+        "ok": True,
+        "text": f"Connection works with the values on this page: {text} "
+        "Nothing was saved yet: press Save to keep them.",
+    }
 
 
 @require_GET

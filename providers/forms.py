@@ -52,6 +52,28 @@ class ProviderSettingsForm(forms.Form):
     # Secrets the portal sends to the provider (default: every secret field).
     outbound_secret_fields: ClassVar[tuple[str, ...] | None] = None
 
+    # What the settings page tells the merchant to do at the provider, one step per line
+    # (plain text, shown escaped). `uses_webhook_url`: the page shows the account's
+    # webhook URL to paste there; providers that take no pasted URL say so instead.
+    setup_steps: ClassVar[tuple[str, ...]] = ()
+    uses_webhook_url: ClassVar[bool] = False
+
+    # "New verification": who is asked, when the provider needs an id up front
+    # (label, help text), and the items a merchant can pick, in groups:
+    # ((group label, ((item, label), ...), open by default), ...). `items_setting` names
+    # the setting holding the default items (checked when the form opens);
+    # `items_note` says what decides the items when there is no catalogue.
+    start_subject: ClassVar[tuple[str, str] | None] = None
+    item_catalogue: ClassVar[tuple[tuple[str, tuple[tuple[str, str], ...], bool], ...]] = ()
+    items_setting: ClassVar[str] = ""
+    items_note: ClassVar[str] = ""
+
+    @classmethod
+    def initial_items(cls, stored: Mapping[str, Any]) -> list[str]:
+        """The stored default items, as catalogue values (for the picker's initial ticks)."""
+        raw = str(stored.get(cls.items_setting) or "") if cls.items_setting else ""
+        return [p for p in raw.replace(",", " ").split() if p]
+
     def __init__(self, *args: Any, stored: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self.stored = dict(stored or {})
         initial = {k: v for k, v in self.stored.items() if k not in self.secret_fields}

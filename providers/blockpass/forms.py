@@ -11,6 +11,14 @@ from providers.forms import ProviderSettingsForm
 
 class BlockpassSettingsForm(ProviderSettingsForm):
     provider_name = "blockpass"
+    uses_webhook_url = True
+    setup_steps = (
+        "In the Blockpass console, paste the webhook URL shown here as your webhook "
+        "endpoint, and again as the base URL of your service endpoints (the app then calls "
+        "…/api/register, …/api/upload and the others under it).",
+        "From the same console, copy the client id, client secret and webhook secret into "
+        "the fields below.",
+    )
     secret_fields = ("client_secret", "webhook_secret")
     url_fields = ("api_url",)
     # The webhook secret only verifies what Blockpass sends us; it is never sent anywhere.
@@ -18,10 +26,7 @@ class BlockpassSettingsForm(ProviderSettingsForm):
     api_url = forms.URLField(
         label="API base URL", help_text="e.g. https://kyc.blockpass.org (sandbox: your sandbox URL)"
     )
-    client_id = forms.CharField(
-        help_text="In the Blockpass console, use the webhook URL shown on this page both as the "
-        "webhook endpoint and as the base of your service endpoints (…/api/register etc.)."
-    )
+    client_id = forms.CharField(help_text="Your Blockpass service's client id.")
     client_secret = forms.CharField()
     webhook_secret = forms.CharField(
         help_text="Changing it keeps the previous secret valid for 24 hours."

@@ -5,6 +5,15 @@ from providers.forms import ProviderSettingsForm
 
 class IncodeSettingsForm(ProviderSettingsForm):
     provider_name = "incode"
+    uses_webhook_url = True
+    setup_steps = (
+        "In the Incode dashboard, copy the API URL, API key, client id and the flow id of "
+        "your flow into the fields below, and create an executive user for the portal.",
+        "In the Incode dashboard's webhook settings, paste the webhook URL shown here as "
+        "the onboarding status webhook.",
+        "Test connection logs in as the executive with what is on this page, before you save.",
+    )
+    items_note = "The flow configured in your Incode dashboard decides what is asked."
     secret_fields = ("api_key", "executive_password")
     url_fields = ("api_url",)
     api_url = forms.URLField(label="API URL", help_text="e.g. https://demo-api.incodesmile.com")

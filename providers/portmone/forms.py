@@ -22,8 +22,26 @@ def _path_field(name: str, label: str) -> forms.CharField:
     )
 
 
+# Facts a Portmone partner commonly asks for (the picker on "New verification").
+FACTS: tuple[tuple[str, str], ...] = (
+    ("age_over_18", "Over 18"),
+    ("age_over_21", "Over 21"),
+    ("full_name", "Full name"),
+    ("date_of_birth", "Date of birth"),
+    ("citizenship", "Citizenship"),
+)
+
+
 class PortmoneSettingsForm(ProviderSettingsForm):
     provider_name = "portmone"
+    setup_steps = (
+        "Enter the partner login and password Portmone gave you, and the partner API's "
+        "base URL. The API paths are filled in with Portmone's defaults.",
+        'Nothing to paste at Portmone: with "Send the webhook URL" on, each request tells '
+        "Portmone where to notify. Status is also checked by polling, so it works without.",
+    )
+    item_catalogue = (("Facts", FACTS, True),)
+    items_setting = "default_facts"
     secret_fields = ("password",)
     url_fields = ("base_url",)
     location_extra_fields = tuple(DEFAULT_PATHS)
@@ -43,7 +61,8 @@ class PortmoneSettingsForm(ProviderSettingsForm):
     webhook_enabled = forms.BooleanField(
         required=False,
         label="Send the webhook URL",
-        help_text="Ask Portmone to notify the webhook URL above when a request changes. "
+        help_text="Each request asks Portmone to notify this account's webhook URL when it "
+        "changes (nothing to paste). "
         "Status polling runs either way; a notification only makes it sooner.",
     )
 

@@ -13,6 +13,11 @@ from providers.sunbird.client import ENDPOINTS
 
 class SunbirdSettingsForm(ProviderSettingsForm):
     provider_name = "sunbird"
+    setup_steps = (
+        "Nothing to paste at Sunbird: the portal calls Sunbird and collects certificates itself.",
+        "Enter your Sunbird base URL, API key and the Keycloak user the portal signs in "
+        "with; the endpoint paths start with the defaults.",
+    )
     secret_fields = ("api_key", "password")
     url_fields = ("base_url",)
     location_extra_fields = (*(f"path_{name}" for name in ENDPOINTS), "realm")

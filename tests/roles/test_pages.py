@@ -19,6 +19,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from kyc import outbox, registry
 from kyc.models import (
     ApiKey,
+    AuditEntry,
+    IdentityField,
+    KYCRecord,
     Membership,
     ProviderAccount,
     TransferRequest,
@@ -45,6 +48,13 @@ REVIEWERS = {OWNER, COMPLIANCE}  # review, reveal, erase
 PAGE_ROLES: dict[str, set[str]] = {
     "dashboard": EVERYONE,
     "transfer_detail": EVERYONE,
+    "transfer_list": EVERYONE,
+    "transfer_live": EVERYONE,
+    "transfer_cancel": MANAGERS,
+    "transfer_again": MANAGERS,
+    "customer_list": EVERYONE,
+    "customer_detail": EVERYONE,
+    "customer_reveal": REVIEWERS,
     "issuance_list": EVERYONE,
     "issuance_detail": EVERYONE,
     "issuance_progress": EVERYONE,
@@ -64,11 +74,13 @@ PAGE_ROLES: dict[str, set[str]] = {
     "webhook_toggle": MANAGERS,
     "webhook_delete": MANAGERS,
     "webhook_replay": MANAGERS,
+    "branding": MANAGERS,  # what the customer page shows of the merchant
 }
 
 # Not merchant pages: the admin (tests/roles/test_admin.py), the API and the Incode
-# token server (API keys and scopes), provider hooks, sandboxes, customer pages.
-NOT_MERCHANT_PREFIXES = ("admin/", "api/", "hooks/", "sandbox/", "t/", "static/")
+# token server (API keys and scopes), provider hooks, sandboxes, customer pages and their
+# language switcher (i18n/).
+NOT_MERCHANT_PREFIXES = ("admin/", "api/", "hooks/", "sandbox/", "t/", "static/", "i18n/")
 # Pages of one's own account, open to any signed-in user (or anyone).
 ACCOUNT_PAGES = {"login", "logout", "healthz", "otp_setup", "otp_verify"}
 
@@ -205,6 +217,41 @@ def _delivery_replayed(w: World, allowed: bool) -> None:
     assert WebhookDelivery.objects.get().state == ("pending" if allowed else "failed")
 
 
+def _customer(w: World) -> KYCRecord:
+    """A customer with one received value (created on first use)."""
+    record, created = KYCRecord.objects.get_or_create(
+        merchant=w.merchant, reference="cust-1", defaults={"provider": "corepass"}
+    )
+    if created:
+        IdentityField.objects.create(
+            record=record, provider="corepass", key="SH_EMAIL", value="c@example.com"
+        )
+    return record
+
+
+def _revealed(w: World, allowed: bool) -> None:
+    assert AuditEntry.objects.filter(action="pii.revealed").exists() is allowed
+
+
+def _cancelled(w: World, allowed: bool) -> None:
+    w.transfer.refresh_from_db()
+    assert (w.transfer.status == Status.CANCELLED) is allowed
+
+
+def _with_coreid(w: World) -> dict[str, Any]:
+    """The request names a customer and items, as a started CorePass request does."""
+    TransferRequest.objects.filter(pk=w.transfer.pk).update(items=["SH_EMAIL"])
+    w.transfer.refresh_from_db()
+    w.transfer.subject = USER
+    w.transfer.save()
+    return {}
+
+
+def _new_link(w: World, allowed: bool) -> None:
+    count = TransferRequest.objects.filter(merchant=w.merchant, reference="cp-1").count()
+    assert count == (2 if allowed else 1)
+
+
 def _corepass_form(w: World) -> dict[str, Any]:
     # The stored settings again (same address), with the account switched off.
     s = w.corepass.settings
@@ -215,13 +262,76 @@ def _corepass_form(w: World) -> dict[str, Any]:
     }
 
 
+def _branding_saved(w: World, allowed: bool) -> None:
+    w.merchant.refresh_from_db()
+    assert (w.merchant.brand_color == "#0b6e4f") is allowed
+
+
 CASES = [
     Case("dashboard", "dashboard", "get", lambda w: reverse("dashboard")),
+    Case(
+        "branding",
+        "branding",
+        "post",
+        lambda w: reverse("branding"),
+        data=lambda w: {"brand_color": "#0b6e4f", "default_language": "en"},
+        effect=_branding_saved,
+        ok_status=(302,),
+    ),
     Case(
         "transfer_detail",
         "transfer_detail",
         "get",
         lambda w: reverse("transfer_detail", args=[w.transfer.pk]),
+    ),
+    Case("transfer_list", "transfer_list", "get", lambda w: reverse("transfer_list")),
+    Case(
+        "transfer_live",
+        "transfer_live",
+        "get",
+        lambda w: reverse("transfer_live", args=[w.transfer.pk]),
+    ),
+    Case(
+        "transfer_cancel:confirm",
+        "transfer_cancel",
+        "get",
+        lambda w: reverse("transfer_cancel", args=[w.transfer.pk]),
+    ),
+    Case(
+        "transfer_cancel",
+        "transfer_cancel",
+        "post",
+        lambda w: reverse("transfer_cancel", args=[w.transfer.pk]),
+        effect=_cancelled,
+        ok_status=(302,),
+    ),
+    Case(
+        "transfer_again",
+        "transfer_again",
+        "post",
+        lambda w: reverse("transfer_again", args=[w.transfer.pk]),
+        data=_with_coreid,
+        effect=_new_link,
+        ok_status=(302,),
+    ),
+    Case("customer_list", "customer_list", "get", lambda w: reverse("customer_list")),
+    Case(
+        "customer_detail",
+        "customer_detail",
+        "get",
+        lambda w: reverse("customer_detail", args=[_customer(w).pk]),
+    ),
+    Case(
+        "customer_reveal",
+        "customer_reveal",
+        "post",
+        lambda w: reverse("customer_reveal", args=[_customer(w).pk]),
+        data=lambda w: {
+            "fields": [str(f.pk) for f in _customer(w).fields.all()],
+            "purpose": "review",
+        },
+        effect=_revealed,
+        ok_status=(302,),
     ),
     Case("issuance_list", "issuance_list", "get", lambda w: reverse("issuance_list")),
     Case(
@@ -238,6 +348,12 @@ CASES = [
         ok_status=(200, 286),  # 286: the run is over, htmx stops polling
     ),
     Case("api_keys", "api_keys", "get", lambda w: reverse("api_keys")),
+    Case(
+        "api_key_revoke:confirm",
+        "api_key_revoke",
+        "get",
+        lambda w: reverse("api_key_revoke", args=[w.owner_key.pk]),
+    ),
     Case(
         "api_keys:mint",
         "api_keys",
@@ -285,8 +401,8 @@ CASES = [
         data=lambda w: {
             "provider": "corepass",
             "reference": "new-ref",
-            "coreid": USER,
-            "items": "SH_EMAIL",
+            "subject_corepass": USER,
+            "items_corepass": ["SH_EMAIL"],
         },
         effect=_transfer_started,
         ok_status=(302,),
