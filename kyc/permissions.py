@@ -49,7 +49,7 @@ class Action(enum.StrEnum):
     MANAGE_PROVIDER_SETTINGS = "manage_provider_settings"  # accounts, secrets, webhook URLs
     MANAGE_API_KEYS = "manage_api_keys"  # mint, rename and revoke API keys
     MANAGE_MEMBERS = "manage_members"  # add, change, remove memberships
-    MANAGE_MERCHANT = "manage_merchant"  # the merchant's name and retention period
+    MANAGE_MERCHANT = "manage_merchant"  # name, retention period, branding (portal/branding.py)
     EXPORT_AUDIT = "export_audit"  # download the audit trail (the export is audited)
 
 

@@ -99,6 +99,35 @@ def hit_and_get(
     return int(count) <= limit, value
 
 
+def hit_and_get_many(
+    bucket: str, cache_keys: list[str], *, limit: int | None = None, window: int = 60
+) -> tuple[bool, list[Any]]:
+    """`hit(bucket)` and `cache.get` of every key in one Redis round trip (the customer
+    page's poll reads its state and its rendered fragment). Fails open like `hit`."""
+    limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
+    key = f"rl:{bucket}:{int(time.time() // window)}"
+    backend = caches["default"]
+    try:
+        client = _redis_client(key)
+        if client is None or not _limits_share_default():
+            got = cache.get_many(cache_keys)
+            return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
+        full_key = _limits().make_and_validate_key(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(full_key)
+        for k in cache_keys:
+            pipe.get(backend.make_and_validate_key(k))
+        count, *raws = pipe.execute()
+        if int(count) == 1:
+            client.expire(full_key, window + 1)
+        loads = backend._cache._serializer.loads  # type: ignore[attr-defined]
+        values = [loads(raw) if raw is not None else None for raw in raws]
+    except Exception as exc:  # redis down: allow, and let the caller read the database
+        log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
+        return True, [None for _ in cache_keys]
+    return int(count) <= limit, values
+
+
 def _account_bucket(username: str) -> str:
     """A stable, case-folded digest of the typed user name (no user names in cache keys).
 

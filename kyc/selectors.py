@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
 from kyc.models import ApiKey, KYCRecord, Merchant, TransferRequest
-from kyc.status import is_terminal, plain_words
+from kyc.status import is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,19 @@ def page_state_key(page_token: str) -> str:
     return f"transfer-page:{page_token}"
 
 
-def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, Any] | None:
-    """What the customer page's status fragment shows, from the shared cache.
+def page_html_key(page_token: str, language: str, is_phone: bool) -> str:
+    """The rendered status fragment, per language and device (kyc/views.py)."""
+    return f"{page_state_key(page_token)}:html:{language}:{'phone' if is_phone else 'desk'}"
 
-    Services refresh it after every committed change, so a poll costs no
-    database round trip while nothing changes.
+
+def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, Any] | None:
+    """What decides the customer page's status fragment, from the shared cache.
+
+    Services refresh it after every committed change, so a poll costs no database
+    round trip while nothing changes. It holds nothing the customer must not see
+    rendered raw: the failure code is shown only through kyc.customer's reason table.
+    `v` fingerprints the rest: the rendered fragment cached under page_html_key is
+    reused (and answered 304) only while `v` is unchanged.
     """
     key = page_state_key(page_token)
     if not refresh:
@@ -76,40 +85,47 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
             return state
     t = (
         TransferRequest.objects.filter(page_token=page_token)
-        .only(  # what the fragment shows (the pk always comes along)
+        .select_related("merchant")
+        .only(  # what the fragment depends on (the pk always comes along)
             "status",
-            "provider_status",
-            "status_detail",
+            "failure_code",
             "expires_at",
             "provider",
             "redirect_url",
+            "items",
+            "deep_link",
+            "qr_svg",
+            "merchant__default_language",
         )
         .first()
     )
     if t is None:
         return None
-    events = [
-        {
-            "at": e.created_at.isoformat(),
-            "status": e.status,
-            "provider_status": e.provider_status,
-            "tx_hash": e.tx_hash,
-            "kind": e.kind,
-        }
-        for e in t.events.all().order_by("created_at", "id")
-    ]
+    review_since = ""
+    if t.status == "review":  # kyc.status.Status.REVIEW
+        entered = (
+            t.events.filter(status="review")
+            .order_by("created_at", "id")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        review_since = entered.isoformat() if entered else ""
     state = {
         "status": t.status,
-        "status_label": t.get_status_display(),
-        "words": plain_words(t.status),
-        "detail": t.status_detail if is_terminal(t.status) else "",
-        "provider_status": t.provider_status,
         "terminal": is_terminal(t.status),
+        "provider": t.provider,
+        "failure_code": t.failure_code,
         "expires_at": t.expires_at.isoformat() if t.expires_at else "",
         "redirect_url": t.redirect_url,
-        "events": events,
-        "provider": t.provider,
+        "items": list(t.items or []),
+        "review_since": review_since,
+        "language": t.merchant.default_language,
+        # The link and the code change the pending fragment; only a digest is kept here.
+        "link": hashlib.sha256(f"{t.deep_link}|{t.qr_svg}".encode()).hexdigest()[:16],
     }
+    state["v"] = hashlib.sha256(
+        json.dumps(state, sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
     try:
         cache.set(key, state, PAGE_STATE_TTL)
     except Exception as exc:  # cache down: pages fall back to the database until it is back

@@ -9,6 +9,7 @@ from kyc.hook_tokens import refuse_unknown_tokens
 from kyc.webhooks import guard_inbound, limit_per_token
 
 urlpatterns: list[Any] = [
+    path("t/<str:token>/logo", views.transfer_logo, name="transfer_logo"),
     path("t/<str:token>/", views.transfer_page, name="transfer_page"),
     path("t/<str:token>/status", views.transfer_status, name="transfer_status"),
 ]

@@ -160,6 +160,9 @@ MIDDLEWARE = [
     "portal.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The customer's language: the django_language cookie (language switcher), then
+    # Accept-Language; the customer page falls back to the merchant's default language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -303,6 +306,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The languages the customer page ships (locale/<code>/LC_MESSAGES/django.po).
+LANGUAGES = [("en", "English"), ("uk", "Українська"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Portmone answers no deep link: the customer page's "Open Portmone" button opens this
+# universal link, built from the request code ({code}, URL-quoted). A code that already is
+# an https link is used as it is. Set it to the link format Portmone gives your partner account.
+PORTMONE_APP_LINK_FORMAT = env.str(
+    "PORTMONE_APP_LINK_FORMAT", default="https://www.portmone.com.ua/r3/share?code={code}"
+)
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

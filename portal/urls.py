@@ -11,6 +11,7 @@ from portal import customers, dashboard, metrics, transfers, twofactor, views, w
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
+from portal.branding import branding as merchant_branding
 admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("2fa/verify/", twofactor.verify, name="otp_verify"),
     path("keys/", views.api_keys, name="api_keys"),
     path("keys/<int:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("branding/", merchant_branding, name="branding"),
     path("providers/", views.provider_settings_index, name="provider_settings_index"),
     path("providers/<str:provider>/", views.provider_settings, name="provider_settings"),
     path("webhooks/", webhooks.webhooks, name="webhooks"),
@@ -52,6 +54,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The customer page's language switcher (Django's set_language view).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     *kyc_urls.urlpatterns,
 ]
@@ -60,6 +64,10 @@ if settings.SANDBOX:
     # Each provider's sandbox plays the vendor under /sandbox/<name>/ (namespace sandbox_<name>).
     urlpatterns.append(
         path(
+# Error pages in the customer page's style (templates/404.html, 500.html), also with DEBUG on.
+handler404 = "kyc.views.not_found"
+handler500 = "kyc.views.server_error"
+
             "sandbox/",
             include(
                 [

@@ -165,6 +165,23 @@ def facts_update(shared: SharedFacts) -> StatusUpdate:
     )
 
 
+def app_link(code: str) -> str:
+    """The link that opens the Portmone app at this request on a phone (the API answers no
+    deep link): the code itself when it already is an https link, else the code put into
+    settings.PORTMONE_APP_LINK_FORMAT ({code}, URL-quoted)."""
+    from urllib.parse import quote, urlsplit
+
+    from django.conf import settings
+
+    text = (code or "").strip()
+    if not text:
+        return ""
+    if urlsplit(text).scheme in ("https", "http"):
+        return text  # the customer page renders it only when providers.links allows it
+    link_format = str(getattr(settings, "PORTMONE_APP_LINK_FORMAT", "") or "")
+    return link_format.replace("{code}", quote(text, safe="")) if "{code}" in link_format else ""
+
+
 class PortmoneAdapter(Provider):
     name: ClassVar[str] = "portmone"
     label: ClassVar[str] = "Portmone"
@@ -213,6 +230,7 @@ class PortmoneAdapter(Provider):
         return StartResult(
             provider_ref=share.id,
             qr_payload=share.code,
+            deep_link=app_link(share.code),
             expires_at=share.expires_at,
             provider_status=share.status,
             status="pending",

@@ -37,7 +37,11 @@ def test_it_shows_the_qr_and_reaches_done_without_reload(
     page.wait_for_selector('#status [data-status="completed"]', timeout=20_000)
     assert page.evaluate("window.__sameDocument === true")  # no reload happened
     assert "All done" in page.locator("#status").inner_text()
-    assert "CONFIRM_SUBMITTED" in page.locator("#status .timeline").inner_text()
+    # The whole card changed: no QR code, no countdown, no provider codes or timeline.
+    assert page.locator("#qr").count() == 0 and page.locator("[data-expires]").count() == 0
+    text = page.locator("body").inner_text()
+    assert "CONFIRM_SUBMITTED" not in text and page.locator(".timeline").count() == 0
+    assert "Date of birth" in page.locator("#status").inner_text()  # what was shared
     # Let the sandbox finish its sequence before the test database is flushed.
     wait_for(
         lambda: TransferRequest.objects.get(pk=created["id"]).provider_status == "FINISH_SUCCESS"

@@ -52,61 +52,74 @@ def _transfer(merchant, **kwargs) -> TransferRequest:
     return transfer
 
 
-def test_it_builds_the_status_fragment_from_the_request_and_its_events(merchant) -> None:
+def test_it_builds_the_page_state_from_the_request_without_provider_words(merchant) -> None:
     expires = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
     t = _transfer(
         merchant,
         status="failed",
-        provider_status="ERROR",
+        provider_status="FINISH_FAILED",
+        failure_code="finish_failed",
         status_detail="The provider refused it.",
         expires_at=expires,
         redirect_url="https://shop.example/back",
-    )
-    at1 = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
-    TransferEvent.objects.create(
-        transfer=t, created_at=at1 + dt.timedelta(minutes=5), status="failed", kind="error"
+        items=["SH_EMAIL"],
     )
     TransferEvent.objects.create(
-        transfer=t, created_at=at1, status="pending", provider_status="SENT", tx_hash="0xab"
+        transfer=t, status="pending", provider_status="SENT", tx_hash="0xab"
     )
     with CaptureQueriesContext(connection) as queries:
         state = selectors.transfer_page_state(page_token=t.page_token)
-    assert len(queries) == 2  # the request's shown columns, then its events: nothing deferred
+    assert len(queries) == 1  # the request with its merchant: no events outside review
+    assert state is not None
+    version = state.pop("v")
+    assert len(version) == 16
     assert state == {
         "status": "failed",
-        "status_label": "Failed",
-        "words": "Something went wrong and the request could not be completed.",
-        "detail": "The provider refused it.",
-        "provider_status": "ERROR",
         "terminal": True,
+        "provider": "corepass",
+        "failure_code": "finish_failed",
         "expires_at": "2026-12-01T12:00:00+00:00",
         "redirect_url": "https://shop.example/back",
-        "events": [
-            {
-                "at": at1.isoformat(),
-                "status": "pending",
-                "provider_status": "SENT",
-                "tx_hash": "0xab",
-                "kind": "status",
-            },
-            {
-                "at": (at1 + dt.timedelta(minutes=5)).isoformat(),
-                "status": "failed",
-                "provider_status": "",
-                "tx_hash": "",
-                "kind": "error",
-            },
-        ],
-        "provider": "corepass",
+        "items": ["SH_EMAIL"],
+        "review_since": "",
+        "language": merchant.default_language,
+        "link": state["link"],
     }
+    # Nothing the provider said is kept for the page: no detail, provider status, tx hash.
+    flat = repr(state)
+    assert "refused" not in flat and "FINISH_FAILED" not in flat and "0xab" not in flat
 
 
-def test_it_keeps_the_detail_hidden_until_a_request_ends(merchant) -> None:
-    t = _transfer(merchant, status="pending", status_detail="internal note")
+def test_it_changes_the_version_when_what_the_page_shows_changes(merchant) -> None:
+    t = _transfer(merchant, status="pending")
+    first = selectors.transfer_page_state(page_token=t.page_token)
+    same = selectors.transfer_page_state(page_token=t.page_token, refresh=True)
+    assert first is not None and same is not None and first["v"] == same["v"]
+    TransferRequest.objects.filter(pk=t.pk).update(deep_link="corepass:sign/x")
+    linked = selectors.transfer_page_state(page_token=t.page_token, refresh=True)
+    assert linked is not None and linked["v"] != first["v"]
+    TransferRequest.objects.filter(pk=t.pk).update(status="accepted")
+    moved = selectors.transfer_page_state(page_token=t.page_token, refresh=True)
+    assert moved is not None and moved["v"] not in (first["v"], linked["v"])
+
+
+def test_it_knows_since_when_a_request_waits_in_review(merchant) -> None:
+    t = _transfer(merchant, status="review")
+    entered = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
+    TransferEvent.objects.create(transfer=t, created_at=entered, status="review")
+    TransferEvent.objects.create(
+        transfer=t, created_at=entered + dt.timedelta(hours=1), status="review"
+    )
+    TransferEvent.objects.create(
+        transfer=t, created_at=entered - dt.timedelta(hours=1), status="pending"
+    )
     state = selectors.transfer_page_state(page_token=t.page_token)
-    assert state is not None
-    assert state["detail"] == "" and state["terminal"] is False and state["expires_at"] == ""
-    assert state["words"] == "Scan the code with your phone to continue."
+    assert state is not None and state["review_since"] == entered.isoformat()
+    pending = TransferRequest.objects.create(
+        merchant=merchant, account=t.account, provider="corepass", reference="r-2", status="pending"
+    )
+    other = selectors.transfer_page_state(page_token=pending.page_token)
+    assert other is not None and other["review_since"] == ""
 
 
 def test_it_answers_polls_from_the_cache_until_asked_to_refresh(merchant) -> None:
@@ -175,13 +188,3 @@ def test_it_caches_the_fragment_for_an_hour(merchant) -> None:
     redis_key = cache.make_and_validate_key(selectors.page_state_key(t.page_token))
     ttl = cache._cache.get_client(redis_key).ttl(redis_key)  # type: ignore[attr-defined]
     assert selectors.PAGE_STATE_TTL - 60 < ttl <= selectors.PAGE_STATE_TTL == 3600
-
-
-def test_it_lists_events_of_the_same_instant_in_arrival_order(merchant) -> None:
-    t = _transfer(merchant, status="pending")
-    at = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
-    # stored in the opposite order of their ids: only the id can break the tie
-    TransferEvent.objects.create(id=900_001, transfer=t, created_at=at, status="accepted", kind="b")
-    TransferEvent.objects.create(id=900_000, transfer=t, created_at=at, status="pending", kind="a")
-    state = selectors.transfer_page_state(page_token=t.page_token, refresh=True)
-    assert state is not None and [e["kind"] for e in state["events"]] == ["a", "b"]

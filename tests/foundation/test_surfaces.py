@@ -103,7 +103,9 @@ def test_it_polls_until_terminal_then_answers_286(
         )
     r = client.get(f"/t/{t.page_token}/status")
     assert r.status_code == 286
-    assert b"The connector said no." in r.content
+    # The customer reads a human reason from a closed set, never the stored detail text.
+    assert b"The request could not be completed." in r.content
+    assert b"The connector said no." not in r.content
 
 
 @pytest.mark.django_db
