@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "django_htmx",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -335,7 +336,13 @@ WHITENOISE_MANIFEST_STRICT = False
 # Requests per API key ("<n>/<sec|min|hour|day>"), counted in the shared cache.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.auth.ApiKeyAuthentication"],
+    # API keys first (their 401 names the Bearer scheme); then a member's session
+    # (browsable API, docs), CSRF-checked and limited by the member's role.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.auth.ApiKeyAuthentication",
+        "portal.api.auth.MerchantSessionAuthentication",
+    ],
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.auth.HasKeyScope"],
     "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

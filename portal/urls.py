@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kyc import admin as kyc_admin
 from kyc import registry
 from kyc import urls as kyc_urls
 from portal import customers, dashboard, metrics, transfers, twofactor, views, webhooks
+from portal.api import quickstart
 from portal.auth import login_limited
 
 admin.site.site_header = "KYC portal: compliance"
@@ -56,7 +57,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The customer page's language switcher (Django's set_language view).
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Split view: Swagger UI's init script is a separate same-origin file (CSP script-src 'self').
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("quickstart/", quickstart.quickstart, name="quickstart"),  # API quick start
     *kyc_urls.urlpatterns,
 ]
 

@@ -1,15 +1,26 @@
-"""`Authorization: Bearer <api key>`: the key names the merchant every query is scoped to."""
+"""Who is calling the API, and what they may do there.
+
+- `Authorization: Bearer <api key>`: the key names the merchant every query is scoped to,
+  and its scopes (read, write, pii) what the request may do.
+- A signed-in merchant member's session (the browsable API, the docs' "Try it out"):
+  scoped to the merchant the portal's pages act for (kyc.permissions.primary_merchant),
+  CSRF-checked on every write, and allowed by the member's role (kyc.permissions):
+  `read` needs VIEW, `pii` REVEAL_PII (role and permission), `write` the view's
+  `session_write_action` (START_VERIFICATION unless the view says otherwise).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from kyc import permissions as roles
 from kyc import selectors, services
-from kyc.models import ApiKey
+from kyc.models import ApiKey, Merchant
 
 # Module level, which mutation testing leaves alone: request.headers ignores case, so
 # "Authorization" -> "AUTHORIZATION" inside the function is a change no test can see.
@@ -53,11 +64,63 @@ class MerchantPrincipal:
         return f"api:{self.key.prefix}"
 
 
+class MemberSession:
+    """request.auth for a signed-in member: their merchant, and scopes from their role."""
+
+    def __init__(self, user: Any, merchant: Merchant) -> None:
+        self.user = user
+        self.merchant = merchant
+
+    def has_scope(self, scope: str, view: Any = None) -> bool:
+        if scope == ApiKey.Scope.READ:
+            action = roles.Action.VIEW
+        elif scope == ApiKey.Scope.PII:
+            action = roles.Action.REVEAL_PII
+        else:
+            action = getattr(view, "session_write_action", roles.Action.START_VERIFICATION)
+        return roles.can(self.user, self.merchant, action)
+
+    def missing_scope_message(self, scope: str, view: Any = None) -> str:
+        action = getattr(view, "session_write_action", roles.Action.START_VERIFICATION)
+        if scope == ApiKey.Scope.READ:
+            action = roles.Action.VIEW
+        return (
+            f"Your role may not {roles.LABELS[action]}; "
+            f"allowed: {', '.join(roles.roles_allowed(action))}."
+        )
+
+    def __str__(self) -> str:
+        return f"user:{self.user.pk}"
+
+
+class MerchantSessionAuthentication(authentication.SessionAuthentication):
+    """The portal's own session, for the browsable API and the docs page: CSRF-checked
+    (DRF's SessionAuthentication), an OTP-verified session when STAFF_REQUIRE_2FA is on,
+    and only for a member of a merchant (anyone else is not authenticated: 401)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, MemberSession] | None:
+        found = super().authenticate(request)  # CSRF enforced for a signed-in user
+        if found is None:
+            return None
+        user = found[0]
+        if getattr(settings, "STAFF_REQUIRE_2FA", False):
+            verified = getattr(user, "is_verified", None)
+            if not (verified is not None and verified()):
+                return None
+        merchant = roles.primary_merchant(user)
+        if merchant is None:
+            return None
+        return (user, MemberSession(user, merchant))
+
+
+Grant = ApiKey | MemberSession
+
+
 class HasMerchantKey(permissions.BasePermission):
     message = "An API key is required: 'Authorization: Bearer <api key>'."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, ApiKey)
+        return isinstance(request.auth, ApiKey | MemberSession)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -77,19 +140,23 @@ class HasKeyScope(HasMerchantKey):
     """A key, and the scope the route needs (403 naming the missing scope otherwise)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        key = request.auth
-        if not isinstance(key, ApiKey):
-            return False  # DRF answers 401: no or bad key
+        grant = request.auth
         scope = required_scope(str(request.method), view)
-        if not key.has_scope(scope):
+        if isinstance(grant, MemberSession):
+            if not grant.has_scope(scope, view):
+                raise exceptions.PermissionDenied(grant.missing_scope_message(scope, view))
+            return True
+        if not isinstance(grant, ApiKey):
+            return False  # DRF answers 401: no or bad key
+        if not grant.has_scope(scope):
             raise exceptions.PermissionDenied(ApiKey.missing_scope_message(scope))
         return True
 
 
 def may_read_pii(request: Any) -> bool:
-    """Whether this request's key may see decrypted identity values."""
-    key = getattr(request, "auth", None)
-    return isinstance(key, ApiKey) and key.has_scope(ApiKey.Scope.PII)
+    """Whether this request's key (or member) may see decrypted identity values."""
+    grant = getattr(request, "auth", None)
+    return isinstance(grant, ApiKey | MemberSession) and grant.has_scope(ApiKey.Scope.PII)
 
 
 # Prose for the API docs. Module level, so mutation testing leaves its wording alone.
@@ -114,3 +181,27 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": SCHEME_DESCRIPTION,
         }
+
+
+class MemberSessionScheme(OpenApiAuthenticationExtension):
+    """The signed-in session, as the docs show it ("Try it out" while logged in)."""
+
+    target_class = MerchantSessionAuthentication
+    name = "MemberSession"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": SESSION_DESCRIPTION,
+        }
+
+
+SESSION_DESCRIPTION = (
+    "A signed-in member's portal session (the browsable API, this page's Try it out): "
+    "the member's merchant; reads need any role, writes a role that may do them (e.g. "
+    "owner or administrator to start or cancel a verification), decrypted values the "
+    "reveal permission. Writes need the CSRF token (header X-CSRFToken). "
+    "Idempotency-Key is kept for API keys only."
+)

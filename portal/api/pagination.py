@@ -1,13 +1,56 @@
-"""List pagination: `?limit=&offset=`, at most MAX_LIMIT rows per page."""
+"""List pagination.
+
+Transfers, records and certificates: cursor pagination, newest first (`?cursor=&limit=`):
+a page costs the same on row 100 or 100,000 and rows added meanwhile never shift a page.
+`limit` is at most MAX_LIMIT (a larger value is lowered to it, never refused).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 MAX_LIMIT = 100
+DEFAULT_LIMIT = 50
+
+
+class NewestFirstCursorPagination(CursorPagination):
+    """`?cursor=&limit=`, newest first; a cursor that is not ours is a 400, not a 404."""
+
+    ordering = "-created_at"
+    page_size = DEFAULT_LIMIT
+    page_size_query_param = "limit"
+    max_page_size = MAX_LIMIT
+
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def encode_cursor(self, cursor: Any) -> str:
+        # The next/previous links carry the limit actually used (1000 -> 100).
+        url = super().encode_cursor(cursor)
+        if f"{self.page_size_query_param}=" in url:
+            url = replace_query_param(url, self.page_size_query_param, self.page_size)
+        return url
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        params = super().get_schema_operation_parameters(view)
+        for p in params:
+            if p["name"] == self.page_size_query_param:
+                p["description"] = (
+                    f"Rows per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}; "
+                    f"a larger value is treated as {MAX_LIMIT})."
+                )
+            elif p["name"] == self.cursor_query_param:
+                p["description"] = "Where the page starts: copy it from `next` or `previous`."
+        return params
 
 
 class CappedLimitOffsetPagination(LimitOffsetPagination):

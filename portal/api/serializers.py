@@ -11,6 +11,23 @@ from kyc.models import Certificate, IdentityField, KYCRecord, TransferEvent, Tra
 from kyc.services import transfer_page_url
 
 
+class ErrorSerializer(serializers.Serializer):
+    """Every error the API answers (portal/api/errors.py)."""
+
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+    code = serializers.CharField(
+        help_text="Stable, for programs: e.g. invalid, not_authenticated, authentication_failed, "
+        "permission_denied, not_found, conflict, idempotency_key_reused, "
+        "idempotency_in_progress, throttled, or a provider failure code."
+    )
+    # Only describes the body (this serializer never validates input): the name shadows
+    # Serializer.errors, which DRF's metaclass keeps apart from declared fields.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        required=False,
+        help_text="400 only: the messages per input field (a list, or per list item).",
+    )
+
+
 class TransferCreateSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=[p for p, _ in registry.choices()])
     reference = serializers.CharField(
@@ -157,7 +174,8 @@ class CertificateSerializer(serializers.ModelSerializer):
 
 
 class RecordSerializer(serializers.ModelSerializer):
-    fields_ = FieldValueSerializer(source="fields", many=True, read_only=True)
+    # The identity values are "fields" in the answer. Declared in get_fields(): a class
+    # attribute named `fields` would clash with Serializer's own `fields` property.
     certificates = CertificateSerializer(many=True, read_only=True)
 
     class Meta:
@@ -170,6 +188,11 @@ class RecordSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "erased_at",
-            "fields_",
+            "fields",
             "certificates",
         )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        out = dict(super().get_fields())  # "fields" there: the reverse relation's ids
+        out["fields"] = FieldValueSerializer(many=True, read_only=True)
+        return {name: out[name] for name in self.Meta.fields}

@@ -16,7 +16,7 @@ router.register("webhook-deliveries", webhooks.WebhookDeliveryViewSet, basename=
 @csrf_exempt  # a POST to an unknown API path is a JSON 404, not the HTML CSRF page
 def not_found(request: HttpRequest) -> JsonResponse:
     """Unknown API paths answer like the API (JSON), not with the HTML 404 page."""
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
 # [\s\S], not ".": a path with an encoded newline (%0A) is an unknown API path too.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -28,6 +28,9 @@ from rest_framework.response import Response
 
 from kyc import outbox
 from kyc.models import ApiKey, Merchant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from kyc.permissions import Action
+from portal.api.auth import Grant, MemberSession
+from portal.api.idempotency import IdempotentPostMixin
 from providers.errors import InvalidInput
 
 EVENT_CHOICES = ["*", *outbox.EVENT_TYPES]
@@ -174,17 +177,26 @@ def _invalid(exc: InvalidInput) -> ValidationError:
 # --- views ----------------------------------------------------------------------------------
 
 
-class _Scoped(viewsets.GenericViewSet):
+class _Scoped(IdempotentPostMixin, viewsets.GenericViewSet):
     pagination_class = NewestFirstCursorPagination
     lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
+    # A member's session may change endpoints where the Webhooks page allows it.
+    session_write_action = Action.MANAGE_API_KEYS
 
     @property
-    def key(self) -> ApiKey:
-        return cast(ApiKey, self.request.auth)
+    def key(self) -> ApiKey | None:
+        """The API key, or None for a member's session."""
+        grant = cast(Grant, self.request.auth)
+        return grant if isinstance(grant, ApiKey) else None
+
+    @property
+    def actor(self) -> Any:
+        grant = cast(Grant, self.request.auth)
+        return grant.user if isinstance(grant, MemberSession) else None
 
     @property
     def merchant(self) -> Merchant:
-        return self.key.merchant
+        return cast(Grant, self.request.auth).merchant
 
 
 def _deliveries() -> QuerySet[WebhookDelivery]:
@@ -193,6 +205,11 @@ def _deliveries() -> QuerySet[WebhookDelivery]:
     )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List webhook endpoints"),
+    retrieve=extend_schema(summary="Read one webhook endpoint"),
+    destroy=extend_schema(summary="Delete a webhook endpoint"),
+)
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -211,6 +228,8 @@ class WebhookEndpointViewSet(
         return qs
 
     @extend_schema(
+        summary="Add a webhook endpoint",
+        description="The answer carries the signing secret (`whsec_…`) once: store it.",
         request=WebhookEndpointCreateSerializer,
         responses={201: WebhookEndpointWithSecretSerializer},
     )
@@ -224,6 +243,7 @@ class WebhookEndpointViewSet(
                 url=data["url"],
                 events=data.get("events"),
                 description=data.get("description", ""),
+                actor=self.actor,
                 key=self.key,
             )
         except InvalidInput as exc:
@@ -232,7 +252,11 @@ class WebhookEndpointViewSet(
         body = WebhookEndpointWithSecretSerializer(endpoint).data
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
+    @extend_schema(
+        summary="Change a webhook endpoint",
+        request=WebhookEndpointUpdateSerializer,
+        responses=WebhookEndpointSerializer,
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
         form = WebhookEndpointUpdateSerializer(data=request.data)
@@ -253,7 +277,12 @@ class WebhookEndpointViewSet(
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
         outbox.webhook_endpoint_delete(endpoint=instance)
 
-    @extend_schema(request=None, responses={200: _SecretAnswer})
+    @extend_schema(
+        summary="Rotate an endpoint's signing secret",
+        description="The new secret, once; the old one keeps signing too for 24 h.",
+        request=None,
+        responses={200: _SecretAnswer},
+    )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -267,7 +296,12 @@ class WebhookEndpointViewSet(
             }
         )
 
-    @extend_schema(request=None, responses=WebhookDeliverySerializer(many=True))
+    @extend_schema(
+        summary="List an endpoint's deliveries",
+        description="Newest first, with every attempt.",
+        request=None,
+        responses=WebhookDeliverySerializer(many=True),
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -275,7 +309,11 @@ class WebhookEndpointViewSet(
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
-    @extend_schema(request=RecoverSerializer, responses={200: _RecoverAnswer})
+    @extend_schema(
+        summary="Re-send an endpoint's failed deliveries",
+        request=RecoverSerializer,
+        responses={200: _RecoverAnswer},
+    )
     @action(detail=True, methods=["post"])
     def recover(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -286,7 +324,7 @@ class WebhookEndpointViewSet(
         )
         return Response({"count": count})
 
-    @extend_schema(request=None, responses={202: _TestAnswer})
+    @extend_schema(summary="Send a test event (ping)", request=None, responses={202: _TestAnswer})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -297,6 +335,7 @@ class WebhookEndpointViewSet(
         )
 
 
+@extend_schema_view(retrieve=extend_schema(summary="Read one webhook delivery"))
 class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, _Scoped):
     serializer_class = WebhookDeliverySerializer
     queryset = WebhookDelivery.objects.none()  # for the schema; requests use get_queryset()
@@ -304,7 +343,9 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, _Scoped):
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         return _deliveries().filter(endpoint__merchant=self.merchant)
 
-    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    @extend_schema(
+        summary="Send a delivery again", request=None, responses={202: WebhookDeliverySerializer}
+    )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
         delivery = self.get_object()

@@ -15,8 +15,7 @@ def test_it_clamps_a_list_limit_above_100(world: World, key_with: Any) -> None:
     )
     reader, _ = key_with("read")
     body = reader.get("/api/v1/records/", {"limit": 500}).json()
-    assert body["count"] == 121
-    assert len(body["results"]) == 100
+    assert len(body["results"]) == 100  # cursor pages carry no total count
     assert "limit=100" in body["next"]
     assert len(reader.get("/api/v1/records/", {"limit": 7}).json()["results"]) == 7
     assert len(reader.get("/api/v1/records/").json()["results"]) == 50  # the default page

@@ -34,7 +34,7 @@ def test_it_answers_400_naming_the_coreid_problem(
         format="json",
     )
     assert r.status_code == 400
-    assert problem in r.json()["coreid"][0]
+    assert problem in r.json()["errors"]["coreid"][0]
     assert not TransferRequest.objects.exists()
 
 
@@ -44,7 +44,7 @@ def test_it_answers_400_naming_an_unknown_item(api: Any, account: Any) -> None:
         {"provider": "corepass", "reference": "c1", "coreid": USER, "items": ["SH_Passport_Shoe"]},
         format="json",
     )
-    assert r.status_code == 400 and "SH_Passport_Shoe" in r.json()["items"][0]
+    assert r.status_code == 400 and "SH_Passport_Shoe" in r.json()["errors"]["items"][0]
 
 
 @pytest.mark.parametrize(

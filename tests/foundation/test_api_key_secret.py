@@ -22,7 +22,7 @@ def test_it_refuses_the_right_prefix_with_a_wrong_secret(merchant) -> None:
     flipped = ("A" if secret[0] != "A" else "B") + secret[1:]
     # control: the real key reads the list
     ok = _get(raw)
-    assert ok.status_code == 200 and ok.json()["count"] == 0
+    assert ok.status_code == 200 and ok.json()["results"] == []
     for wrong in (
         f"kp_{prefix}_{flipped}",  # one character of the secret changed
         f"kp_{prefix}_{secret[:-1]}",  # secret cut short

@@ -140,7 +140,11 @@ def test_it_serves_the_openapi_schema(client) -> None:
     assert b"/api/v1/transfers/" in r.content
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
-    assert "/api/schema/" in docs.content.decode() and "swagger-ui" in docs.content.decode()
+    assert "swagger-ui" in docs.content.decode() and "<script>" not in docs.content.decode()
+    # the init script is a separate same-origin file (CSP script-src 'self'): it loads the schema
+    init = client.get("/api/docs/?script=")
+    assert init["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in init.content.decode()
 
 
 @pytest.mark.django_db

@@ -47,6 +47,7 @@ REVIEWERS = {OWNER, COMPLIANCE}  # review, reveal, erase
 # on purpose: this is the specification the code is checked against.
 PAGE_ROLES: dict[str, set[str]] = {
     "dashboard": EVERYONE,
+    "quickstart": EVERYONE,  # the API quick start
     "transfer_detail": EVERYONE,
     "transfer_list": EVERYONE,
     "transfer_live": EVERYONE,
@@ -278,6 +279,7 @@ CASES = [
         effect=_branding_saved,
         ok_status=(302,),
     ),
+    Case("quickstart", "quickstart", "get", lambda w: reverse("quickstart")),
     Case(
         "transfer_detail",
         "transfer_detail",
