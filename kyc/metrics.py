@@ -102,11 +102,14 @@ TASK_FAILURES = Counter(
 
 
 def delivery_stored(provider: str, state: str) -> None:
-    """kyc.services.inbound_store: a delivery arrived (and maybe was refused at once)."""
+    """kyc.services.inbound_store: a delivery arrived (and maybe was refused, or verified
+    and applied in the same request, at once)."""
     name = provider or "unknown"
     DELIVERIES_RECEIVED.labels(name).inc()
     if state == "refused":
         DELIVERIES_REFUSED.labels(name).inc()
+    elif state == "processed":
+        DELIVERIES_PROCESSED.labels(name).inc()
 
 
 def delivery_marked(provider: str, old: str, new: str) -> None:

@@ -81,3 +81,7 @@ handler500 = "kyc.views.server_error"
             ),
         )
     )
+    # /sandbox/ itself: every sandbox's consoles and phone pages (portal/sandbox.py).
+    from portal.sandbox import index as sandbox_index
+
+    urlpatterns.append(path("sandbox/", sandbox_index, name="sandbox_index"))

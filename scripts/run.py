@@ -27,7 +27,8 @@ def main() -> int:
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     # /metrics adds up every process's figures (web, workers) from files here, emptied at start.
-    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(ROOT / "var" / "metrics")))
+    var_dir = Path(env.get("VAR_DIR") or ROOT / "var")
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var_dir / "metrics")))
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)

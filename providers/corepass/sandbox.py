@@ -109,6 +109,16 @@ def public_key_hex() -> str:
     return public_bytes(private_key()).hex()
 
 
+def sample_coreid() -> str:
+    """A CoreID this sandbox knows (every valid one has the default verified items)."""
+    return coreid.sample_coreid()
+
+
+def demo_hint() -> str:
+    """Printed by `manage.py demo` and shown on /sandbox/."""
+    return f"Sample CoreID (the CorePass sandbox knows it): {sample_coreid()}"
+
+
 # --- state in the cache --------------------------------------------------------
 
 

@@ -315,3 +315,25 @@ def test_it_forgets_nothing_a_dead_process_counted(tmp_path: Path) -> None:
     )
     assert 'portal_deliveries_received_total{provider="blockpass"} 1.0' in out2.stdout
     assert metrics.multiprocess_dir() == ""  # this test process: the default registry
+
+
+def test_it_counts_a_delivery_applied_in_its_own_request_as_processed(client: Any) -> None:
+    """CorePass status callbacks are verified and applied before the answer: the intake
+    stores them already processed (kyc/intake.py), and that counts as processed too."""
+    from kyc import services
+
+    before = scrape(client)
+    services.inbound_store(
+        provider="corepass",
+        path="/hooks/corepass/t/x/status",
+        headers={},
+        body=b"{}",
+        remote_addr="127.0.0.1",
+        state=InboundEvent.State.PROCESSED,
+        verified=True,
+    )
+    after = scrape(client)
+    for name in ("portal_deliveries_received_total", "portal_deliveries_processed_total"):
+        assert (
+            value(after, name, provider="corepass") == value(before, name, provider="corepass") + 1
+        )

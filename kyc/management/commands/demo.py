@@ -4,6 +4,7 @@ configured against the built-in sandbox. Running it again creates nothing new.""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,19 @@ def staff_group() -> Group:
     return group
 
 
+def sandbox_hints() -> list[str]:
+    """What each sandbox module offers a newcomer (its optional `demo_hint()`, e.g. the
+    CorePass sandbox's sample CoreID), found through the registry, never by import."""
+    hints = []
+    for provider in registry.providers():
+        if not provider.sandbox:
+            continue
+        hint = getattr(importlib.import_module(provider.sandbox), "demo_hint", None)
+        if callable(hint):
+            hints.append(str(hint()))
+    return hints
+
+
 class Command(BaseCommand):
     help = "Create the demo merchant, owner, API key and sandbox provider accounts (idempotent)."
 
@@ -115,3 +129,7 @@ class Command(BaseCommand):
             f"Demo ready: {settings.PUBLIC_URL}/  login {DEMO_USER} / {DEMO_PASSWORD}\n"
             f"API key: {raw}\n"
         )
+        if settings.SANDBOX:
+            self.stdout.write(f"Sandboxes: {settings.PUBLIC_URL}/sandbox/\n")
+            for hint in sandbox_hints():
+                self.stdout.write(hint + "\n")
