@@ -1,0 +1,228 @@
+"""Every provider with a customer page x every state it reaches, on a phone (390x844) and a
+desktop (1280x800), in a real browser: what the customer sees is right for the state and
+nothing internal shows (no QR after the end, no raw provider code, no URL, no score, no
+staff note, no shared value), and axe-core finds no serious or critical violation.
+
+Screenshots: var/screenshots/customer_test_page_browser.py__<test>-<device>.png."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from kyc import services
+from kyc.contract import StatusUpdate
+from kyc.models import TransferRequest
+from kyc.status import TERMINAL, Status
+from tests.customer import axe
+from tests.customer.conftest import (
+    INTERNAL_WORDS,
+    MERCHANT_SITE,
+    RAW_CODES,
+    SHARED_VALUES,
+    STAFF_NOTE,
+    SUPPORT,
+    customer_page_providers,
+    request_in,
+    snap,
+    start_request,
+    states_of,
+)
+
+pytestmark = pytest.mark.browser
+
+DEVICES = ("phone", "desktop")
+
+# What the page must say, in English, for each status (a positive control: the checks for
+# what must NOT show would pass on an empty page).
+SAYS: dict[str, re.Pattern[str]] = {
+    Status.PENDING: re.compile(r"\b(scan|open|continue|start)\b", re.I),
+    Status.ACCEPTED: re.compile(r"\b(approved|receiving|processing|moment|wait)", re.I),
+    Status.PROCESSING: re.compile(r"\b(processing|finishing|moment|almost|wait)", re.I),
+    Status.REVIEW: re.compile(r"\b(review|being checked|checking)", re.I),
+    Status.COMPLETED: re.compile(r"\b(done|complete|success|shared|verified)", re.I),
+    Status.FAILED: re.compile(r"\b(could not|couldn.t|failed|not completed|wrong)", re.I),
+    Status.DECLINED: re.compile(r"\bdeclined\b", re.I),
+    Status.EXPIRED: re.compile(r"\bexpired\b", re.I),
+    Status.REJECTED: re.compile(r"\b(not accepted|could not|couldn.t|rejected|declined)", re.I),
+    Status.CANCELLED: re.compile(r"\bcancel", re.I),
+}
+
+# The items asked for, in words a customer understands (English).
+SHARED_WORDS: dict[str, list[re.Pattern[str]]] = {
+    "corepass": [re.compile(r"\bemail\b", re.I), re.compile(r"date of birth", re.I)],
+    "portmone": [re.compile(r"\bname\b", re.I), re.compile(r"date of birth", re.I)],
+    "incode": [
+        re.compile(r"\b(ID|identity) (document|card)|passport", re.I),
+        re.compile(r"\bselfie|photo of your face|face\b", re.I),
+    ],
+}
+
+_TEXT_AND_LABELS = """() => {
+    const labels = [...document.querySelectorAll('[title],[aria-label],[alt],[placeholder]')]
+        .map(e => [e.getAttribute('title'), e.getAttribute('aria-label'),
+                   e.getAttribute('alt'), e.getAttribute('placeholder')].join(' '));
+    const texts = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walk.nextNode()) texts.push(walk.currentNode.nodeValue);
+    return [document.title, ...texts, ...labels].join('\\n');
+}"""
+
+
+def _qr_marker(t: TransferRequest) -> str:
+    """A piece of the request's QR drawing that nothing else on the page contains."""
+    match = re.search(r'\sd="([^"]{40})', t.qr_svg or "")
+    return match.group(1) if match else ""
+
+
+def _action_links(page: Any) -> list[str]:
+    """hrefs of visible links/buttons that take the customer on with the provider (not the
+    privacy policy, support, language switcher or the page itself)."""
+    hrefs: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('a[href]')]
+            .filter(a => a.offsetParent !== null && a.getBoundingClientRect().height > 0)
+            .map(a => a.getAttribute('href'))"""
+    )
+    return [
+        h
+        for h in hrefs
+        if h
+        and not h.startswith(("#", "?", "mailto:", "tel:", "/t/", "/i18n/"))
+        and "privacy" not in h
+        and MERCHANT_SITE not in h
+    ]
+
+
+def look(page: Any, t: TransferRequest, *, device: str) -> list[str]:
+    """Everything wrong with the page as a customer sees it; [] when all is right."""
+    problems: list[str] = []
+    visible = page.inner_text("body")
+    text = page.evaluate(_TEXT_AND_LABELS)
+    html = page.content()
+    terminal = t.status in TERMINAL
+
+    if not SAYS[t.status].search(visible):
+        problems.append(f"does not say what happened ({t.status}): {visible[:300]!r}")
+    if page.locator("html").get_attribute("lang") != "en":
+        problems.append(f"<html lang> is {page.locator('html').get_attribute('lang')!r}")
+
+    marker = _qr_marker(t)
+    if t.status == Status.PENDING:
+        if device == "desktop" and marker and marker not in html:
+            problems.append("no QR code on the desktop while pending")
+        if device == "phone" and not _action_links(page):
+            problems.append("no button to continue on the phone while pending")
+    else:
+        if marker and marker in html:
+            problems.append(f"QR code still on the page in {t.status}")
+        if re.search(r"\bscan\b", visible, re.I):
+            problems.append(f"asks to scan in {t.status}")
+        if page.locator("[data-expires]").count():
+            problems.append(f"countdown still on the page in {t.status}")
+    if terminal and page.locator('[hx-trigger*="every"]').count():
+        problems.append(f"still polling in {t.status}")
+
+    for code in RAW_CODES:
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(code)}(?![A-Za-z0-9_])", text):
+            problems.append(f"raw provider code {code!r} shown")
+    for word in INTERNAL_WORDS:
+        if word.lower() in text.lower():
+            problems.append(f"internal detail {word!r} shown")
+    if re.search(r"\bscore\b", text, re.I):
+        problems.append("a score is mentioned")
+    if re.search(r"\b[0-9a-f]{32,}\b", text):
+        problems.append("a hash is shown")
+    for value in SHARED_VALUES:
+        if value in html:
+            problems.append(f"a shared value is in the page: {value!r}")
+    if STAFF_NOTE in html:
+        problems.append("the staff note is in the page")
+
+    if t.status == Status.PENDING:
+        for word in SHARED_WORDS[t.provider]:
+            if not word.search(visible):
+                problems.append(f"does not say in words what will be shared ({word.pattern})")
+    if t.status == Status.EXPIRED and SUPPORT not in visible:
+        problems.append("expired without a way on (no restart link, no support contact)")
+    if t.status == Status.COMPLETED and t.redirect_url:
+        if not page.locator(f'a[href="{t.redirect_url}"]').count():
+            problems.append("completed without the button back to the merchant")
+
+    found = axe.violations(page)
+    if found:
+        problems.append("axe:\n" + axe.describe(found))
+    return problems
+
+
+def test_it_covers_every_provider_with_a_customer_page() -> None:
+    # A new provider that starts verifications joins the matrix (its items need words).
+    assert customer_page_providers() == ["corepass", "incode", "portmone"]
+
+
+@pytest.mark.parametrize("provider", customer_page_providers())
+def test_it_shows_every_state_right_on_a_phone_and_a_desktop(
+    provider: str,
+    sandbox_accounts: Any,
+    branded_merchant: Any,
+    device_page: Any,
+    request: Any,
+) -> None:
+    """One test per provider walks all its states (one database flush, not one per state);
+    every state is checked on both devices and all problems are reported together."""
+    pages = {device: device_page(device) for device in DEVICES}
+    problems: dict[str, list[str]] = {}
+    for state in states_of(provider):
+        t = request_in(branded_merchant, provider, state)
+        for device, page in pages.items():
+            page.goto(_url(t))
+            snap(page, request, f"{state.name}-{device}")
+            problems[f"{state.name} on the {device}"] = look(page, t, device=device)
+    assert {where: found for where, found in problems.items() if found} == {}
+    assert len(problems) == 2 * len(states_of(provider))
+
+
+def _url(t: TransferRequest) -> str:
+    return services.transfer_page_url(t)
+
+
+def test_it_swaps_the_whole_card_when_the_request_completes_while_open(
+    sandbox_accounts: Any, branded_merchant: Any, device_page: Any, request: Any
+) -> None:
+    t = start_request(branded_merchant, "portmone")
+    page = device_page("desktop")
+    page.goto(_url(t))
+    marker = _qr_marker(t)
+    assert marker and marker in page.content()  # positive control: the QR is there
+    page.evaluate("window.__sameDocument = true")
+
+    services.transfer_apply(
+        transfer_id=t.pk,
+        update=StatusUpdate(
+            status=Status.COMPLETED, provider_status="facts_received", provider_rank=3
+        ),
+        source="callback",
+    )
+    page.wait_for_function(
+        "marker => !document.documentElement.innerHTML.includes(marker)",
+        arg=marker,
+        timeout=15_000,
+    )
+    assert page.evaluate("window.__sameDocument === true")  # swapped in place, no reload
+    t.refresh_from_db()
+    snap(page, request, "desktop")
+    assert look(page, t, device="desktop") == []
+
+
+def test_it_shows_a_plain_page_for_an_unknown_link(
+    public_url: str, device_page: Any, request: Any
+) -> None:
+    page = device_page("phone")
+    response = page.goto(f"{public_url}/t/no-such-request-0000/")
+    assert response is not None and response.status == 404
+    visible = page.inner_text("body")
+    assert not re.search(r"Django|Traceback|urlconf|DEBUG|Http404", page.content())
+    assert re.search(r"not found|no longer|does not exist|link", visible, re.I), visible
+    snap(page, request, "phone")
+    axe.assert_no_serious(page, "the 404 page")
