@@ -78,6 +78,10 @@ PROMISES: list[tuple[str, str]] = [
         'Each merchant\'s retention period erases expired PII daily, and "erase this customer" does it at once; remaining rows say what was erased and when',
     ),
     (
+        "outbox_delivery",
+        "Outgoing webhooks: each committed change reaches each subscribed endpoint at least once, signed, with one `webhook-id` on every retry, through a worker SIGKILLed mid send and Redis stopped mid send",
+    ),
+    (
         "rate_limits",
         "Public endpoints (customer pages, webhooks per token) are rate limited through the shared Redis cache (429)",
     ),

@@ -26,6 +26,11 @@ from kyc.models import (
     WebhookMessage,
 )
 from tests import factories
+from tests.faults.promise_log import (  # noqa: F401  (promise figures for README's table)
+    _write_promises,
+    promise,
+    pytest_runtest_makereport,
+)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def test_it_delivers_a_committed_change_through_a_real_worker_with_a_retry(
 
 
 def test_it_loses_nothing_when_the_worker_is_killed_mid_send(
-    start_worker: Any, receiver: Receiver
+    start_worker: Any, receiver: Receiver, promise: Any
 ) -> None:
     first = start_worker(extra_env=WORKER_ENV)
     merchant = factories.MerchantFactory()
@@ -78,3 +78,4 @@ def test_it_loses_nothing_when_the_worker_is_killed_mid_send(
     assert receiver.ids() == [message.msg_id, message.msg_id]
     Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
     assert WebhookDelivery.objects.get().attempts == 1
+    promise("outbox_delivery", 1, "webhooks through a worker SIGKILLed mid send")
