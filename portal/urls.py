@@ -10,9 +10,9 @@ from kyc import urls as kyc_urls
 from portal import customers, dashboard, metrics, transfers, twofactor, views, webhooks
 from portal.api import quickstart
 from portal.auth import login_limited
+from portal.branding import branding as merchant_branding
 
 admin.site.site_header = "KYC portal: compliance"
-from portal.branding import branding as merchant_branding
 admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
@@ -63,14 +63,14 @@ urlpatterns = [
     *kyc_urls.urlpatterns,
 ]
 
-if settings.SANDBOX:
-    # Each provider's sandbox plays the vendor under /sandbox/<name>/ (namespace sandbox_<name>).
-    urlpatterns.append(
-        path(
 # Error pages in the customer page's style (templates/404.html, 500.html), also with DEBUG on.
 handler404 = "kyc.views.not_found"
 handler500 = "kyc.views.server_error"
 
+if settings.SANDBOX:
+    # Each provider's sandbox plays the vendor under /sandbox/<name>/ (namespace sandbox_<name>).
+    urlpatterns.append(
+        path(
             "sandbox/",
             include(
                 [
