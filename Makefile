@@ -13,6 +13,11 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	@# The customer page's translations (locale/*/django.po -> .mo; needs GNU gettext's
+	@# msgfmt; without it the committed .mo files are used as they are).
+	@if command -v msgfmt >/dev/null; then \
+		$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --ignore=mutants -v0; \
+	else echo "msgfmt (Debian package gettext) not found: using the committed .mo files"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# compilemessages walks the tree for locale/ folders: not into the venv, var/ or mutants/.
+COMPILE_ARGS = ("--ignore=.venv", "--ignore=var", "--ignore=mutants", "-v0")
 
 
 def main() -> int:
@@ -32,6 +34,10 @@ def main() -> int:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if shutil.which("msgfmt"):  # else the committed .mo files (locale/) serve as they are
+        subprocess.run(
+            [PY, "manage.py", "compilemessages", *COMPILE_ARGS], cwd=ROOT, env=env, check=True
+        )
     subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
     commands = {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
