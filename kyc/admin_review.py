@@ -81,7 +81,7 @@ def human_age(delta: dt.timedelta) -> str:
     if days:
         return f"{days} d {hours} h"
     if hours:
-        return f"{hours} h {minutes} min"
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
 
 
@@ -235,9 +235,9 @@ def assign_view(model_admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpR
     record_assign(record=record, actor=request.user, assignee=None if unassign else request.user)
     messages.success(
         request,
-        f"{record.reference} is no longer assigned."
+        f"No longer assigned: {record.reference}."
         if unassign
-        else f"{record.reference} is assigned to you.",
+        else f"Assigned to you: {record.reference}.",
     )
     target = request.POST.get("next") or ""
     if target == "queue":
@@ -411,7 +411,7 @@ def reveal_view(
                 f"{len(grant.field_ids)} value(s) shown for {reveal.REVEAL_SECONDS // 60} minutes; "
                 "this reveal is in the audit log.",
             )
-            return redirect(_review_url(record) + "#fields")
+            return redirect(_review_url(record))
     return TemplateResponse(
         request,
         "admin/kyc/reveal.html",

@@ -148,16 +148,21 @@ def test_it_erases_a_customer_at_once_from_the_admin(world, client, promise) -> 
     client.post("/admin/kyc/kycrecord/", {"action": "erase_pii", "_selected_action": [record.pk]})
     assert_intact(a)
     client.force_login(a.staff)
+    # Issue 17: the action first shows a confirmation page with counts and asks why
+    action = {"action": "erase_pii", "_selected_action": [record.pk]}
+    r = client.post("/admin/kyc/kycrecord/", action)
+    assert r.status_code == 200 and 'name="reason"' in r.content.decode()
+    assert_intact(a)
     r = client.post(
         "/admin/kyc/kycrecord/",
-        {"action": "erase_pii", "_selected_action": [record.pk]},
+        {**action, "post": "yes", "reason": "the customer asked"},
         follow=True,
     )
     assert r.status_code == 200 and "Erased personal data of 1 record" in r.content.decode()
     values = assert_erased(a)
     assert_intact(b)
     entry = AuditEntry.objects.get(action="record.erased", object_id=str(record.pk))
-    assert entry.actor == a.staff and entry.detail["reason"] == "erased by staff"
+    assert entry.actor == a.staff and entry.detail["reason"] == "the customer asked"
     page = client.get(f"/admin/kyc/kycrecord/{record.pk}/change/").content.decode()
     assert "erased" in page  # the remaining rows say so
     promise("retention", values, "values erased on request")

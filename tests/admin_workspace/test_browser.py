@@ -1,0 +1,64 @@
+"""A compliance reviewer works the queue and a review page in a real browser (chromium):
+assign to me, reveal with a purpose, reject with a reason. Screenshots of what they saw
+are written to var/screenshots/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kyc.models import AuditEntry, KYCRecord, Membership
+from tests import factories
+from tests.admin_workspace.conftest import EMAIL, Desk
+from tests.conftest import SCREENSHOTS
+
+
+@pytest.mark.browser
+def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: Any) -> None:
+    reviewer = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", reviewer.username)
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+
+    # the index counts what waits and links to the queue
+    page.wait_for_selector("#review-summary")
+    assert page.inner_text("#reviews-waiting") == "2"
+    page.click("#review-summary a.button")
+
+    # the queue: oldest first, SLA in words
+    page.wait_for_selector("#review-queue")
+    rows = page.locator("#review-queue tbody tr")
+    assert rows.count() == 2
+    assert "cust-old" in rows.nth(0).inner_text() and "Overdue by" in rows.nth(0).inner_text()
+    assert "On time" in rows.nth(1).inner_text()
+    rows.nth(0).locator("button.assign-me").click()
+    page.wait_for_selector("#review-queue")
+    assert reviewer.username in page.locator("#review-queue tbody tr").nth(0).inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_queue.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # fits the screen
+
+    # the review page: evidence masked; reveal asks why, then shows the values
+    page.click("#review-queue tbody tr:first-child a.button")
+    page.wait_for_selector("#review-head")
+    assert EMAIL not in page.content()
+    page.click("#reveal-all")
+    page.select_option("#purpose", "review")
+    page.click("#reveal-submit")
+    page.wait_for_selector("#reveal-note")
+    assert EMAIL in page.inner_text("#fields")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_review.png"), full_page=True)
+
+    # reject with the customer's reason and an internal note
+    page.check("input[name=decision][value=reject]")
+    page.select_option("#reason_code", "document_unreadable")
+    page.fill("#note", "MRZ unreadable on both photos")
+    page.click("#decide")
+    page.wait_for_selector("#review-status:has-text('Rejected')")
+    desk.old.refresh_from_db()
+    assert desk.old.review_status == KYCRecord.Review.REJECTED
+    assert AuditEntry.objects.filter(action="pii.revealed", actor=reviewer).count() == 1
+    assert AuditEntry.objects.filter(action="record.review_decided", actor=reviewer).exists()
