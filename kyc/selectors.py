@@ -177,7 +177,6 @@ import datetime as dt  # noqa: E402
 
 from django.db import connection  # noqa: E402
 from django.db.models import (  # noqa: E402
-    Aggregate,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -233,14 +232,6 @@ def outcome_of(status: str) -> str:
     return OUTCOME_OF_STATUS.get(status, OUTCOME_OPEN)
 
 
-class _Median(Aggregate):
-    """PostgreSQL's exact median (percentile_cont) of an interval or a number."""
-
-    function = "percentile_cont"
-    name = "median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
 def dashboard_since(*, days: int, now: dt.datetime | None = None) -> dt.datetime:
     """Start of the window: midnight UTC `days - 1` days ago (so today is the last day)."""
     now = now or timezone.now()
@@ -248,57 +239,96 @@ def dashboard_since(*, days: int, now: dt.datetime | None = None) -> dt.datetime
     return today - dt.timedelta(days=days - 1)
 
 
-def dashboard_daily(
+def dashboard_counts(
     merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Verifications created per day (UTC) for `days` days, counted by outcome, oldest first.
-    One query (grouped by day and status); every day is present, empty ones as zeros."""
+    """Requests created in the window, counted per day (UTC), status and provider, with how
+    many of them the customer opened: one grouped query that both the per-day chart and the
+    funnel read (at most days x statuses x providers rows, whatever the volume)."""
     since = dashboard_since(days=days, now=now)
-    rows = (
+    return list(
         TransferRequest.objects.filter(merchant=merchant, created_at__gte=since)
         .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
-        .values_list("day", "status")
-        .annotate(n=Count("pk"))
+        .values("day", "status", "provider")
+        # COUNT(*) and COUNT(opened_at): every column read is in the dashboard index, so
+        # PostgreSQL answers from the index alone (no table rows read).
+        .annotate(n=Count("*"), opened=Count("opened_at"))
         .order_by()
     )
+
+
+def dashboard_daily(
+    merchant: Merchant,
+    *,
+    days: int = 30,
+    now: dt.datetime | None = None,
+    counts: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Verifications created per day (UTC) for `days` days, counted by outcome, oldest first.
+    Every day is present, empty ones as zeros. From `counts` (dashboard_counts) when given."""
+    since = dashboard_since(days=days, now=now)
+    if counts is None:
+        counts = dashboard_counts(merchant, days=days, now=now)
     by_day: dict[dt.date, dict[str, int]] = {
         (since + dt.timedelta(days=i)).date(): dict.fromkeys(OUTCOMES, 0) for i in range(days)
     }
-    for day, status, n in rows:
-        if day in by_day:
-            by_day[day][outcome_of(status)] += n
+    for row in counts:
+        if row["day"] in by_day:
+            by_day[row["day"]][outcome_of(row["status"])] += row["n"]
     return [
-        {"day": day, "counts": counts, "total": sum(counts.values())}
-        for day, counts in sorted(by_day.items())
+        {"day": day, "counts": counts_, "total": sum(counts_.values())}
+        for day, counts_ in sorted(by_day.items())
     ]
 
 
 def dashboard_funnel(
-    merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
+    merchant: Merchant,
+    *,
+    days: int = 30,
+    now: dt.datetime | None = None,
+    counts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Per provider, of the requests created in the window: how many were opened by the
     customer, accepted, completed. Each stage counts the later ones too (a customer who
-    accepted in the app opened the request even without the page). One query."""
+    accepted in the app opened the request even without the page). A request that ended
+    failed, expired or cancelled counts as accepted when its timeline passed through
+    acceptance. From `counts` (dashboard_counts) plus one query for those timelines."""
     since = dashboard_since(days=days, now=now)
-    passed_acceptance = TransferEvent.objects.filter(
-        transfer=OuterRef("pk"), status__in=ACCEPTED_OR_LATER
-    )
-    accepted = Q(status__in=ACCEPTED_OR_LATER) | Q(
-        Q(status__in=ENDED_AFTER_MAYBE_ACCEPTING) & Exists(passed_acceptance)
-    )
-    rows = (
-        TransferRequest.objects.filter(merchant=merchant, created_at__gte=since)
-        .values("provider")
-        .annotate(
-            created=Count("pk"),
-            opened=Count("pk", filter=Q(opened_at__isnull=False) | accepted),
-            accepted=Count("pk", filter=accepted),
-            completed=Count("pk", filter=Q(status=Status.COMPLETED)),
+    if counts is None:
+        counts = dashboard_counts(merchant, days=days, now=now)
+    # The few that ended badly after accepting: a semi-join on the (partial) event index.
+    passed = {
+        r["provider"]: r
+        for r in TransferRequest.objects.filter(
+            merchant=merchant, created_at__gte=since, status__in=ENDED_AFTER_MAYBE_ACCEPTING
         )
-        .order_by("provider")
-    )
+        .filter(
+            Exists(
+                TransferEvent.objects.filter(transfer=OuterRef("pk"), status__in=ACCEPTED_OR_LATER)
+            )
+        )
+        .values("provider")
+        .annotate(n=Count("pk"), unopened=Count("pk", filter=Q(opened_at__isnull=True)))
+        .order_by()
+    }
+    funnel: dict[str, dict[str, int]] = {}
+    for row in counts:
+        f = funnel.setdefault(
+            row["provider"], {"created": 0, "opened": 0, "accepted": 0, "completed": 0}
+        )
+        f["created"] += row["n"]
+        f["opened"] += row["opened"]
+        if row["status"] in ACCEPTED_OR_LATER:
+            f["accepted"] += row["n"]
+            f["opened"] += row["n"] - row["opened"]  # accepted without opening our page
+        if row["status"] == Status.COMPLETED:
+            f["completed"] += row["n"]
+    for provider, r in passed.items():
+        if provider in funnel:
+            funnel[provider]["accepted"] += r["n"]
+            funnel[provider]["opened"] += r["unopened"]
     labels = dict(TransferRequest._meta.get_field("provider").flatchoices)
-    return [{**r, "label": str(labels.get(r["provider"], r["provider"]))} for r in rows]
+    return [{"provider": p, "label": str(labels.get(p, p)), **f} for p, f in sorted(funnel.items())]
 
 
 def _median_sqlite(qs: QuerySet[TransferRequest], count: int) -> dt.timedelta | None:
@@ -315,13 +345,34 @@ def _median_sqlite(qs: QuerySet[TransferRequest], count: int) -> dt.timedelta | 
     return sum(middle, dt.timedelta()) / len(middle)
 
 
+def _median_postgresql(
+    qs: QuerySet[TransferRequest],
+) -> tuple[dict[str, dict[str, Any]], dt.timedelta | None]:
+    """Per provider and overall in one pass: percentile_cont with GROUP BY ROLLUP."""
+    inner, params = qs.values("provider", "created_at", "completed_at").query.sql_with_params()
+    # `inner` is the ORM's own SQL for `qs`, its values passed separately as `params`.
+    median = "percentile_cont(0.5) WITHIN GROUP (ORDER BY completed_at - created_at)"
+    sql = f"SELECT provider, {median}, COUNT(*) FROM ({inner}) AS d GROUP BY ROLLUP (provider)"  # noqa: S608
+    per_provider: dict[str, dict[str, Any]] = {}
+    overall = None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for provider, median, n in cursor.fetchall():
+            if provider is None:
+                overall = median
+            else:
+                per_provider[provider] = {"median": median, "count": n}
+    return per_provider, overall
+
+
 def dashboard_median_time(
     merchant: Merchant, *, days: int = 30, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Median time from creation to completion of the requests completed in the window,
     overall and per provider: {"overall": timedelta|None, "count": n, "providers": {name:
-    {"median": timedelta|None, "count": n}}}. PostgreSQL: two queries (percentile_cont);
-    elsewhere (embedded SQLite): one count query plus one bounded query per provider."""
+    {"median": timedelta|None, "count": n}}}. PostgreSQL: one query (percentile_cont,
+    rollup); elsewhere (embedded SQLite): one count query plus one bounded query per
+    provider (a handful: constant as the data grows)."""
     since = dashboard_since(days=days, now=now)
     done = TransferRequest.objects.filter(
         merchant=merchant,
@@ -329,15 +380,8 @@ def dashboard_median_time(
         created_at__gte=since,
         completed_at__isnull=False,
     )
-    took = ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField())
     if connection.vendor == "postgresql":
-        per_provider = {
-            r["provider"]: {"median": r["median"], "count": r["n"]}
-            for r in done.values("provider")
-            .annotate(median=_Median(took, output_field=DurationField()), n=Count("pk"))
-            .order_by("provider")
-        }
-        overall = done.aggregate(median=_Median(took, output_field=DurationField()))["median"]
+        per_provider, overall = _median_postgresql(done)
     else:
         counts = dict(done.values_list("provider").annotate(n=Count("pk")).order_by("provider"))
         per_provider = {
@@ -404,4 +448,3 @@ def dashboard_reviews_waiting(
             for i, (label, _) in enumerate(REVIEW_AGE_BUCKETS)
         ],
     }
-

@@ -29,22 +29,21 @@ STAGES: tuple[tuple[str, str], ...] = (
 STAGE_COLOURS = ("#9aa5bd", "#6f86d6", "#2f5bea", "#17803d")
 
 
-def nice_max(value: int) -> int:
-    """A round axis maximum at or above `value` (1, 2, 5 x 10^n), at least 4."""
-    if value <= 4:
-        return 4
-    exp = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * exp >= value:
-            return step * exp
-    return 10 * exp  # pragma: no cover - the loop always returns
+def nice_scale(value: int, *, most_ticks: int = 5) -> tuple[int, int]:
+    """(axis maximum, tick step): a 1/2/5 x 10^n step giving at most `most_ticks` steps,
+    and the smallest multiple of it at or above `value` (at least 4, so one request does
+    not fill the chart)."""
+    value = max(value, 4)
+    exp = 10 ** math.floor(math.log10(value / most_ticks)) if value > most_ticks else 1
+    step = next(s * exp for s in (1, 2, 5, 10) if value / (s * exp) <= most_ticks)
+    return step * math.ceil(value / step), step
 
 
 def daily_chart(days: list[dict[str, Any]], *, width: int = 720, height: int = 240) -> dict:
     """Stacked bars per day (outcomes bottom to top in OUTCOMES order)."""
     left, right, top, bottom = 40, 8, 10, 28
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_max(max((d["total"] for d in days), default=0))
+    top_value, step = nice_scale(max((d["total"] for d in days), default=0))
     slot = plot_w / max(len(days), 1)
     bar_w = max(slot * 0.72, 1.0)
     bars = []
@@ -84,7 +83,7 @@ def daily_chart(days: list[dict[str, Any]], *, width: int = 720, height: int = 2
         )
     grid = [
         {"value": v, "y": round(top + plot_h - plot_h * v / top_value, 1)}
-        for v in (0, top_value // 4, top_value // 2, 3 * top_value // 4, top_value)
+        for v in range(0, top_value + 1, step)
     ]
     return {
         "width": width,

@@ -95,7 +95,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 }
                 for f in fields
             ],
-            "can_reveal": can_reveal and any(f.erased_at is None for f in fields),
+            "may_reveal": can_reveal,
+            "can_reveal": can_reveal
+            and any(f.erased_at is None and f.pk not in values for f in fields),
             "grant": grant,
             "purposes": reveal.PURPOSES,
             "transfers": transfers_of_record(record.pk)[:100],

@@ -23,8 +23,9 @@ RECENT = 10
 
 
 def dashboard_context(merchant: Any) -> dict[str, Any]:
-    daily = selectors.dashboard_daily(merchant, days=DAYS)
-    funnel = selectors.dashboard_funnel(merchant, days=DAYS)
+    counts = selectors.dashboard_counts(merchant, days=DAYS)
+    daily = selectors.dashboard_daily(merchant, days=DAYS, counts=counts)
+    funnel = selectors.dashboard_funnel(merchant, days=DAYS, counts=counts)
     median = selectors.dashboard_median_time(merchant, days=DAYS)
     reviews = selectors.dashboard_reviews_waiting(merchant)
     for row in funnel:

@@ -160,7 +160,9 @@ def _received(request: HttpRequest, transfer: TransferRequest) -> dict[str, Any]
             }
             for f in fields
         ],
-        "can_reveal": can_reveal and any(f.erased_at is None for f in fields),
+        "may_reveal": can_reveal,
+        "can_reveal": can_reveal
+        and any(f.erased_at is None and f.pk not in values for f in fields),
         "grant": grant,
         "purposes": reveal.PURPOSES,
     }
