@@ -96,12 +96,17 @@ def _provider_for(merchant: Any) -> str:
     return usable[0]
 
 
+def _lines(body: dict[str, Any], indent: str) -> str:
+    """One key per line, values compact: readable in a narrow card, valid JSON and Python."""
+    rows = ",\n".join(f"{indent}    {json.dumps(k)}: {json.dumps(v)}" for k, v in body.items())
+    return "{\n" + rows + "\n" + indent + "}"
+
+
 def snippets(*, base: str, provider: str) -> dict[str, str]:
     body = example_body(provider)
-    python_body = json.dumps(body, indent=4).replace("\n", "\n    ")
     return {
-        "curl": CURL.format(base=base, reference=REFERENCE, body=json.dumps(body)),
-        "python": PYTHON.format(base=base, body=python_body),
+        "curl": CURL.format(base=base, reference=REFERENCE, body=_lines(body, "  ")),
+        "python": PYTHON.format(base=base, body=_lines(body, "    ")),
     }
 
 

@@ -16,6 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from kyc import ratelimit
 from kyc.models import ApiKey
+from portal.api.auth import MemberSession
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -34,6 +35,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
+        if isinstance(key, MemberSession):
+            return f"api-user:{key.user.pk}"  # a member's session: counted per user
         if not isinstance(key, ApiKey):
             return None  # no key: the request is refused with 401 anyway
         return f"api-key:{key.pk}"

@@ -120,6 +120,7 @@ _TRANSFER_LIST = (
         examples=[ex.ok("A request waiting for the customer", ex.TRANSFER)],
     ),
 )
+@extend_schema(tags=["Verifications"])
 class TransferViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -265,6 +266,7 @@ class TransferViewSet(
         examples=[ex.ok("A record (values masked)", ex.RECORD)],
     ),
 )
+@extend_schema(tags=["Customer records"])
 class RecordViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantScopedViewSet):
     serializer_class = s.RecordSerializer
     lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
@@ -301,6 +303,7 @@ class RecordViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantSc
         examples=[ex.ok("A certificate", ex.CERTIFICATE)],
     ),
 )
+@extend_schema(tags=["Certificates"])
 class CertificateViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantScopedViewSet):
     serializer_class = s.CertificateSerializer
     lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500

@@ -210,6 +210,7 @@ def _deliveries() -> QuerySet[WebhookDelivery]:
     retrieve=extend_schema(summary="Read one webhook endpoint"),
     destroy=extend_schema(summary="Delete a webhook endpoint"),
 )
+@extend_schema(tags=["Webhooks"])
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -336,6 +337,7 @@ class WebhookEndpointViewSet(
 
 
 @extend_schema_view(retrieve=extend_schema(summary="Read one webhook delivery"))
+@extend_schema(tags=["Webhooks"])
 class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, _Scoped):
     serializer_class = WebhookDeliverySerializer
     queryset = WebhookDelivery.objects.none()  # for the schema; requests use get_queryset()

@@ -1,0 +1,92 @@
+"""The API docs and the quick start page in chromium, under the portal's own strict CSP."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from kyc.models import Membership
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CSP_WORDS = re.compile(r"Content Security Policy|Refused to", re.I)
+
+
+def _watch(page: Any) -> list[str]:
+    """Console errors and uncaught page errors, as a person with devtools open sees them."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen.append(str(e)))
+    return seen
+
+
+def _log_in(page: Any, live_server: Any, merchant: Any, role: str) -> None:
+    user = factories.staff_user(merchant, role=role)
+    user.set_password("pw-for-the-docs-test")
+    user.save()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pw-for-the-docs-test")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_it_renders_every_operation_in_the_docs_with_no_csp_error(
+    page: Any, live_server: Any, merchant: Any
+) -> None:
+    operations = sum(
+        len(ops)
+        for ops in SchemaGenerator().get_schema(request=None, public=True)["paths"].values()
+    )
+    problems = _watch(page)
+    response = page.goto(f"{live_server.url}/api/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock-summary", timeout=15000)
+    shown = page.locator(".opblock")
+    assert shown.count() == operations
+    text = page.inner_text("#swagger-ui")
+    for summary in ("Start a verification request", "Cancel a verification request"):
+        assert summary in text
+    # open one operation: its examples and the error shape are there
+    page.get_by_text("Cancel a verification request").first.click()
+    page.wait_for_selector("text=Idempotency-Key")
+    opened = page.inner_text(".opblock.is-open")
+    assert "409" in opened and "already completed" in opened
+    page.wait_for_timeout(300)
+    assert not [p for p in problems if CSP_WORDS.search(p)], problems
+    assert not problems, problems
+
+
+def test_it_lets_a_signed_in_owner_try_the_api_from_the_docs(
+    page: Any, live_server: Any, merchant: Any
+) -> None:
+    problems = _watch(page)
+    _log_in(page, live_server, merchant, Membership.Role.OWNER)
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".opblock-summary", timeout=15000)
+    page.get_by_text("List verification requests").first.click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    page.wait_for_selector(".live-responses-table .response-col_status")
+    status = page.inner_text(".live-responses-table tbody .response-col_status")
+    assert status.strip().startswith("200"), status
+    assert not [p for p in problems if CSP_WORDS.search(p)], problems
+
+
+def test_it_shows_the_quick_start_linked_from_the_dashboard(
+    page: Any, live_server: Any, merchant: Any
+) -> None:
+    problems = _watch(page)
+    _log_in(page, live_server, merchant, Membership.Role.VIEWER)
+    page.goto(f"{live_server.url}/")
+    page.click("#api-quickstart")
+    page.wait_for_selector("#snippet-curl")
+    assert page.inner_text("#base-url") == live_server.url
+    curl = page.inner_text("#snippet-curl")
+    assert f"export PORTAL={live_server.url}" in curl and "/cancel/" in curl
+    assert page.inner_text("#coreid-value") in page.inner_text("#snippet-python")
+    assert not problems, problems
