@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -86,6 +87,42 @@ class StatusUpdate:
     occurred_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery as the intake (kyc.intake.receive) hands it to its provider: read,
+    bounded and addressed (the URL's token already resolved), not stored yet."""
+
+    provider: str
+    kind: str  # what the endpoint receives ("status", "data"; "" for a provider's webhook)
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    remote_addr: str | None
+    account: Any = None  # kyc.models.ProviderAccount the webhook token names, if any
+    transfer: Any = None  # kyc.models.TransferRequest the callback token names, if any
+
+
+@dataclass
+class Verdict:
+    """What a provider says of a delivery, checked in memory before it is stored: the
+    intake stores it once (encrypted) with these fields and answers `status`/`message`."""
+
+    status: int = 200
+    message: str = "received"
+    state: str = "received"  # kyc.models.InboundEvent.State of the stored row
+    error: str = ""
+    kind: str = ""  # InboundEvent.kind; "" keeps the delivery's own
+    verified: bool = False
+    dedupe_key: str | None = None  # the same key twice: the second is a duplicate
+    transfer: Any = None  # the request it is about, when the provider found it
+    # Once committed, hand the stored delivery to process_delivery (a worker task).
+    process: bool = False
+    # Apply it now, in the intake's transaction (Provider.inbound_apply).
+    apply: bool = False
+    parsed: Any = None  # what inbound_apply needs of the parsed delivery
+    duplicate_message: str = "duplicate delivery, no effect"
+
+
 # --- the contract -------------------------------------------------------------
 
 
@@ -135,6 +172,29 @@ class Provider:
         return False
 
     # Deliveries, reconciliation, pages, erasure.
+
+    def inbound_check(self, delivery: Delivery) -> Verdict:
+        """Verify and parse a delivery in memory (kyc.intake.receive stores it once, with
+        the verdict's state). The default keeps it for staff: nothing processes it."""
+        return Verdict(status=202, message="kept", state="ignored", error="no processor")
+
+    def inbound_apply(self, *, event: Any, delivery: Delivery, verdict: Verdict) -> Verdict:
+        """Apply a stored delivery now (`verdict.apply`), inside the intake's transaction;
+        returns the answer (and final state) for it. Raising rolls the transaction back:
+        the intake then keeps the delivery RECEIVED for the sweeper and answers 503."""
+        return verdict
+
+    def inbound_received(self, *, event_id: int) -> None:
+        """A delivery was stored to be processed (`verdict.process`): by default a worker
+        gets it once committed (kyc.tasks.process_inbound -> process_delivery)."""
+        from django.db import transaction
+
+        from kyc.tasks import process_inbound
+
+        transaction.on_commit(lambda: process_inbound.delay(event_id))
+
+    def inbound_duplicate(self, *, original_id: int, original_state: str) -> None:
+        """A delivery arrived again (same dedupe key) and was stored as a duplicate."""
 
     def process_delivery(self, *, event_id: int) -> bool:
         """Process one stored InboundEvent (idempotent). False: this provider has no

@@ -66,7 +66,9 @@ def page_html_key(page_token: str, language: str, is_phone: bool) -> str:
     return f"{page_state_key(page_token)}:html:{language}:{'phone' if is_phone else 'desk'}"
 
 
-def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, Any] | None:
+def transfer_page_state(
+    *, page_token: str, refresh: bool = False, transfer: TransferRequest | None = None
+) -> dict[str, Any] | None:
     """What decides the customer page's status fragment, from the shared cache.
 
     Services refresh it after every committed change, so a poll costs no database
@@ -74,6 +76,8 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
     rendered raw: the failure code is shown only through kyc.customer's reason table.
     `v` fingerprints the rest: the rendered fragment cached under page_html_key is
     reused (and answered 304) only while `v` is unchanged.
+    `transfer`: the row as the caller just committed it, its merchant loaded (kyc.intake
+    locks it with its merchant): the state is refreshed from it, without reading it again.
     """
     key = page_state_key(page_token)
     if not refresh:
@@ -83,7 +87,7 @@ def transfer_page_state(*, page_token: str, refresh: bool = False) -> dict[str, 
             state = None
         if state is not None:
             return state
-    t = (
+    t = transfer or (
         TransferRequest.objects.filter(page_token=page_token)
         .select_related("merchant")
         .only(  # what the fragment depends on (the pk always comes along)

@@ -391,6 +391,9 @@ def account_auth_failed(*, account: ProviderAccount, message: str) -> None:
         provider_account_set_state(account_id=account.pk, updates={}, error=message)
 
 
+_OPEN_STATUSES = frozenset({Status.CREATED, Status.PENDING, Status.ACCEPTED, Status.PROCESSING})
+
+
 def transfer_apply(
     *,
     transfer_id: Any,
@@ -398,16 +401,20 @@ def transfer_apply(
     source: str,
     inbound: InboundEvent | None = None,
     actor: Any = None,
+    locked: TransferRequest | None = None,
 ) -> bool:
     """Apply what a provider said, inside one transaction. Returns True if anything changed.
 
     The provider's own status only moves forward by its rank, and the portal
     status only along the status machine: a late or repeated callback changes
     nothing but may still add its tx hash to the timeline.
+
+    `locked`: the row, already locked (select_for_update) by the caller in the current
+    transaction (kyc.intake): applied without reading it again.
     """
     now = timezone.now()
-    with transaction.atomic():
-        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+    with transaction.atomic(savepoint=locked is None):
+        t = locked or TransferRequest.objects.select_for_update().get(pk=transfer_id)
         old_status = t.status
         changed = False
         notes: list[str] = []
@@ -442,14 +449,19 @@ def transfer_apply(
                 record=t.record, provider=t.provider, fields=update.fields, transfer=t
             )
             changed = True
-        seen = (
-            t.events.filter(provider_status=update.provider_status, tx_hash=update.tx_hash).exists()
-            if update.provider_status
-            else False
-        )
         t.last_heard_at = now
         t.save()
-        if changed or (update.provider_status and not seen) or stored:
+        # Whether the timeline already has this provider status: asked only when nothing changed.
+        if (
+            changed
+            or stored
+            or (
+                update.provider_status
+                and not t.events.filter(
+                    provider_status=update.provider_status, tx_hash=update.tx_hash
+                ).exists()
+            )
+        ):
             TransferEvent.objects.create(
                 transfer=t,
                 kind="data" if stored else ("error" if update.failure_code else "status"),
@@ -466,7 +478,10 @@ def transfer_apply(
             )
         outbox.transfer_event(transfer=t, old_status=old_status)  # in this transaction
         _publish_on_commit(t)
-        if t.record_id is not None and (t.status != old_status or stored):
+        # kyc.review's outcome is the same for every open status: a move between two
+        # of them (pending -> accepted -> processing) needs no refresh of the record.
+        between_open = old_status in _OPEN_STATUSES and t.status in _OPEN_STATUSES
+        if t.record_id is not None and ((t.status != old_status and not between_open) or stored):
             # The record's review status follows (kyc.review: one rule, audited on change).
             review.record_review_refresh_by_id(record_id=t.record_id, actor=actor)
     return changed
@@ -567,9 +582,12 @@ def transfer_cancel(*, transfer: TransferRequest, actor: Any) -> bool:
 def _publish_on_commit(transfer: TransferRequest) -> None:
     """After commit, refresh the cached state the customer page polls (no DB per poll)."""
     token = transfer.page_token
+    # A row locked with its merchant (kyc.intake) is what was committed: no second read.
+    row = transfer if TransferRequest.merchant.is_cached(transfer) else None
     # robust: a cache outage after commit must not turn a stored delivery into a 500.
     transaction.on_commit(
-        lambda: selectors.transfer_page_state(page_token=token, refresh=True), robust=True
+        lambda: selectors.transfer_page_state(page_token=token, refresh=True, transfer=row),
+        robust=True,
     )
 
 
@@ -590,14 +608,19 @@ def inbound_store(
     state: str = InboundEvent.State.RECEIVED,
     error: str = "",
     verified: bool = False,
+    attempts: int = 0,
 ) -> tuple[InboundEvent, InboundEvent | None]:
     """Store a delivery before anything else. Returns (row, original) where original is
-    the earlier delivery with the same dedupe key (the new row is then a duplicate)."""
+    the earlier delivery with the same dedupe key (the new row is then a duplicate).
+    `attempts=1`: it is processed on arrival, in the caller's transaction."""
     metrics.delivery_stored(provider, state)
-    fields = {
+    fields: dict[str, Any] = {
         "provider": provider,
-        "merchant": account.merchant if account else (transfer.merchant if transfer else None),
-        "account": account or (transfer.account if transfer else None),
+        # Ids, not rows: no query for a merchant or account the caller did not load.
+        "merchant_id": (
+            account.merchant_id if account else (transfer.merchant_id if transfer else None)
+        ),
+        "account_id": account.pk if account else (transfer.account_id if transfer else None),
         "transfer": transfer,
         "kind": kind[:60],
         "path": path[:500],
@@ -608,7 +631,10 @@ def inbound_store(
         "state": state,
         "error": error,
         "verified": verified,
+        "attempts": attempts,
     }
+    if state == InboundEvent.State.PROCESSED:
+        fields["processed_at"] = timezone.now()
     if dedupe_key:
         try:
             with transaction.atomic():

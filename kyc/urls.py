@@ -4,14 +4,12 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from kyc import registry, views
-from kyc.hook_tokens import refuse_unknown_tokens
-from kyc.webhooks import guard_inbound, limit_per_token
+from kyc import intake, registry, views
 
 urlpatterns: list[Any] = [
-    path("t/<str:token>/logo", views.transfer_logo, name="transfer_logo"),
     path("t/<str:token>/", views.transfer_page, name="transfer_page"),
     path("t/<str:token>/status", views.transfer_status, name="transfer_status"),
+    path("t/<str:token>/logo", views.transfer_logo, name="transfer_logo"),
 ]
 
 # Each registered provider mounts its own endpoints (webhooks, callbacks, merchant endpoints).
@@ -20,21 +18,23 @@ for _provider in registry.providers():
         urlpatterns.append(path("", include(_patterns)))
 
 
-def _limit_hooks(patterns: list[Any], prefix: str = "") -> None:
-    """Every provider-facing view (under hooks/) is guarded, whether or not its flow
-    remembered to decorate it (each decorator leaves an already decorated view alone):
-    - a token that matches nothing: limited per address, then kept as metadata only,
-      without running the view or reading the body (kyc/hook_tokens.py);
-    - a known token: rate limited per token, 413 before reading an oversized body,
-      503 when the database is down (kyc/webhooks.py)."""
+def _undeclared_hooks(patterns: list[Any], prefix: str = "") -> None:
+    """Every provider-facing view (under hooks/) declares the intake's guards itself
+    (`@kyc.intake.inbound`). One that does not (a provider written against the bare
+    contract) gets the same guards here, so no inbound URL is ever served unguarded."""
     for p in patterns:
         route = prefix + str(p.pattern).lstrip("^")
         if isinstance(p, URLResolver):
-            _limit_hooks(p.url_patterns, route)
-        elif isinstance(p, URLPattern) and route.startswith("hooks/"):
-            p.callback = refuse_unknown_tokens(
-                limit_per_token(guard_inbound(p.callback)), route=route
-            )
+            _undeclared_hooks(p.url_patterns, route)
+        elif (
+            isinstance(p, URLPattern)
+            and route.startswith("hooks/")
+            and not getattr(p.callback, "inbound_guarded", False)
+        ):
+            parts = route.split("/")
+            p.callback = intake.inbound(
+                provider=parts[1], per_request=len(parts) > 2 and parts[2] == "t"
+            )(p.callback)
 
 
-_limit_hooks(urlpatterns)
+_undeclared_hooks(urlpatterns)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from kyc import outbox, review
 from kyc import services as kyc_services
-from kyc.contract import FieldValue
+from kyc.contract import Delivery, FieldValue, Verdict
 from kyc.crypto import lookup_hash
 from kyc.models import (
     Certificate,
@@ -591,21 +591,8 @@ def _dedupe_key(account: ProviderAccount, headers: Mapping[str, str], body: byte
     return f"blockpass:{account.pk}:body:{hashlib.sha256(body).hexdigest()}"
 
 
-@dataclass
-class WebhookAnswer:
-    status: int
-    message: str
-
-
-def webhook_receive(
-    *,
-    account: ProviderAccount,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    remote_addr: str | None,
-) -> WebhookAnswer:
-    """Verify and parse in memory, store once, enqueue the processing. Never raises for bad input.
+def webhook_check(delivery: Delivery) -> Verdict:
+    """Verify and parse a webhook delivery in memory, before it is stored (kyc.intake).
 
     One durable write per delivery, committed before the answer: a refused one is
     stored REFUSED without its delivery id (a forgery must not burn the id of the
@@ -613,20 +600,9 @@ def webhook_receive(
     processed by a worker (kyc.tasks.process_inbound -> inbound_process), which the
     inbox sweeper re-enqueues if the broker was down.
     """
+    account = delivery.account
+    headers, body = delivery.headers, delivery.body
     kind = headers.get("x-blockpass-event", "")
-
-    def store(**fields: Any) -> tuple[InboundEvent, InboundEvent | None]:
-        fields.setdefault("kind", kind)
-        return kyc_services.inbound_store(
-            provider=PROVIDER,
-            path=path,
-            headers=headers,
-            body=body,
-            remote_addr=remote_addr,
-            account=account,
-            **fields,
-        )
-
     try:
         signature.verify(
             body,
@@ -634,33 +610,46 @@ def webhook_receive(
             signature.active_secrets(account.settings or {}, now=timezone.now()),
         )
     except SignatureError as exc:
-        store(state=InboundEvent.State.REFUSED, error=exc.reason)
-        return WebhookAnswer(401, exc.reason)
+        return Verdict(
+            401, exc.reason, state=InboundEvent.State.REFUSED, error=exc.reason, kind=kind
+        )
     try:
         parsed = WebhookEvent.parse(json.loads(body))
     except ValueError as exc:
-        store(state=InboundEvent.State.REFUSED, error=f"bad body: {exc}"[:200], verified=True)
-        return WebhookAnswer(400, "body is not a Blockpass event")
+        return Verdict(
+            400,
+            "body is not a Blockpass event",
+            state=InboundEvent.State.REFUSED,
+            error=f"bad body: {exc}"[:200],
+            verified=True,
+            kind=kind,
+        )
     # A ping needs no processing: it is kept as IGNORED in the same single write.
-    event, original = store(
+    return Verdict(
+        200,
+        "pong" if parsed.is_ping else "accepted",
         dedupe_key=_dedupe_key(account, headers, body),
         verified=True,
         kind=parsed.action or kind,
         state=InboundEvent.State.IGNORED if parsed.is_ping else InboundEvent.State.RECEIVED,
         error="ping" if parsed.is_ping else "",
+        process=not parsed.is_ping,
+        duplicate_message="duplicate delivery, no effect",
     )
-    if original is not None:
-        if original.state == InboundEvent.State.FAILED:
-            # Blockpass retried a delivery we failed to apply: try the original again.
-            InboundEvent.objects.filter(pk=original.pk, state=InboundEvent.State.FAILED).update(
-                state=InboundEvent.State.RECEIVED
-            )
-            _enqueue_process(original.pk)
-        return WebhookAnswer(200, "duplicate delivery, no effect")
-    if parsed.is_ping:
-        return WebhookAnswer(200, "pong")
-    _enqueue_process(event.pk)
-    return WebhookAnswer(200, "accepted")
+
+
+def webhook_duplicate(*, original_id: int, original_state: str) -> None:
+    """Blockpass retried a delivery we failed to apply: try the original again."""
+    if original_state == InboundEvent.State.FAILED:
+        InboundEvent.objects.filter(pk=original_id, state=InboundEvent.State.FAILED).update(
+            state=InboundEvent.State.RECEIVED
+        )
+        _enqueue_process(original_id)
+
+
+def enqueue_process(event_pk: int) -> None:
+    """Hand a stored delivery to a worker once committed."""
+    _enqueue_process(event_pk)
 
 
 def _enqueue_process(event_pk: int) -> None:

@@ -1,7 +1,8 @@
 """Blockpass-facing endpoints: the merchant's webhook and the API the Blockpass app calls.
 
-Views parse and answer; the work is in services. Answers to the app follow the server SDK
-(`{err, msg}` on errors); the webhook answers with kyc.webhooks.answer.
+Both sit behind the intake's guards (kyc.intake.inbound); the webhook is received by
+kyc.intake.receive, with BlockpassProvider.inbound_check verifying it. Answers to the app
+follow the server SDK (`{err, msg}` on errors).
 """
 
 from __future__ import annotations
@@ -10,56 +11,19 @@ import json
 import logging
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from kyc import services as kyc_services
-from kyc import webhooks
-from kyc.models import InboundEvent, ProviderAccount
+from kyc import intake, webhooks
 from providers.blockpass import services
 from providers.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
 
 log = logging.getLogger(__name__)
 
 
-def _account(token: str) -> ProviderAccount:
-    account = services.account_for_webhook_token(token)
-    if account is None:
-        raise Http404("unknown endpoint")
-    return account
-
-
-@csrf_exempt
-@require_POST
-def webhook(request: HttpRequest, token: str) -> JsonResponse:
-    account = services.account_for_webhook_token(token)
-    if account is None:
-        return webhooks.answer(404, "unknown webhook URL")
-    headers = webhooks.headers_of(request)
-    try:
-        body = webhooks.read_body(request)
-    except webhooks.BodyTooLarge as exc:
-        kyc_services.inbound_store(
-            provider=services.PROVIDER,
-            path=request.path,
-            headers=headers,
-            body=None,
-            remote_addr=webhooks.remote_addr(request),
-            kind=headers.get("x-blockpass-event", ""),
-            account=account,
-            state=InboundEvent.State.REFUSED,
-            error=str(exc),
-        )
-        return webhooks.answer(413, "body too large")
-    result = services.webhook_receive(
-        account=account,
-        path=request.path,
-        headers=headers,
-        body=body,
-        remote_addr=webhooks.remote_addr(request),
-    )
-    return webhooks.answer(result.status, result.message)
+@intake.inbound(provider=services.PROVIDER)
+def webhook(request: HttpRequest, token: str) -> HttpResponse:
+    """The merchant's webhook: verified in memory, stored once, processed by a worker."""
+    return intake.receive(request)
 
 
 # --- the merchant API the Blockpass app calls -----------------------------------------
@@ -101,8 +65,8 @@ def _list(value: Any) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
-def _merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse:
-    account = _account(token)
+def _merchant_api(request: HttpRequest, action: str) -> JsonResponse:
+    account = intake.sender_of(request).account
     params = _params(request)
     code = str(params.get("code") or "")
     session_code = str(params.get("sessionCode") or "")
@@ -158,13 +122,12 @@ def _merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse
     raise Http404("unknown action")
 
 
-@csrf_exempt
-@require_POST
+@intake.inbound(provider=services.PROVIDER)
 def merchant_api(request: HttpRequest, token: str, action: str) -> JsonResponse:
     if webhooks.too_many(request, "blockpass-api"):
         return _error(429, "too many requests")
     try:
-        return _merchant_api(request, token, action)
+        return _merchant_api(request, action)
     except InvalidInput as exc:
         return _error(400, exc.message)
     except webhooks.BodyTooLarge:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kyc.contract import Delivery, Verdict
 from providers.corepass import services
 from providers.corepass.adapter import CorePassAdapter
 
@@ -12,6 +13,18 @@ from providers.corepass.adapter import CorePassAdapter
 class CorePassProvider(CorePassAdapter):
     urls = "providers.corepass.urls"
     sandbox = "providers.corepass.sandbox"
+
+    def inbound_check(self, delivery: Delivery) -> Verdict:
+        return services.callback_process(
+            transfer=delivery.transfer,
+            kind=delivery.kind,
+            content_type=delivery.headers.get("content-type", ""),
+            body=delivery.body,
+            now=services.now_ts(),
+        )
+
+    def inbound_apply(self, *, event: Any, delivery: Delivery, verdict: Verdict) -> Verdict:
+        return services.callback_apply(event=event, transfer=delivery.transfer, verdict=verdict)
 
     def process_delivery(self, *, event_id: int) -> bool:
         services.inbound_process(event_id=event_id)

@@ -1,7 +1,8 @@
 """CorePass flow: verify and apply connector callbacks, confirm error hints, reconcile.
 
-Writes go through kyc.services (transfer_apply, inbound_store/mark). Every delivery
-is already stored in the inbox when it reaches `callback_process`.
+Writes go through kyc.services (transfer_apply, inbound_store/mark). A callback is
+verified in memory (`callback_process`), stored once by kyc.intake.receive and applied
+in the same transaction (`callback_apply`), on the request row the intake locked.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from kyc import services as core
-from kyc.contract import FieldValue, StatusUpdate
+from kyc.contract import FieldValue, StatusUpdate, Verdict
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status, can_move
 from providers.corepass import adapter as cp
 from providers.corepass import callbacks, client
 from providers.corepass import items as catalogue
 from providers.corepass import signature as sig
-from providers.corepass.schemas import DataCallback, Info, StatusEntry
+from providers.corepass.schemas import DataCallback, Info, StatusCallback, StatusEntry
 from providers.errors import PermanentError, ProviderError, RetryableError, SignatureError
 
 log = logging.getLogger(__name__)
@@ -77,37 +78,117 @@ def _refuse(
     return status, reason
 
 
-def callback_process(*, event_id: int, now: int) -> tuple[int, str]:
-    """Verify and apply one stored delivery. Returns (HTTP status, short reason)."""
-    event = InboundEvent.objects.select_related("transfer__account").get(pk=event_id)
-    if event.state != State.RECEIVED:
-        return 200, f"already {event.state}"
-    transfer = event.transfer
-    if transfer is None:
-        return _refuse(event, 404, "unknown callback URL")
+def _refused(status: int, reason: str) -> Verdict:
+    return Verdict(status, reason, state=State.REFUSED, error=reason)
+
+
+def callback_process(
+    *, transfer: TransferRequest, kind: str, content_type: str, body: bytes, now: int
+) -> Verdict:
+    """Verify and parse one callback in memory, before it is stored (kyc.intake.receive
+    stores it once, with this verdict's state; `callback_apply` applies it after)."""
     try:
         key = cp.connector_key(transfer.account.settings or {})
     except PermanentError:
         # Our configuration, not the connector's fault: keep it RECEIVED so a
         # retry (connector) or the sweeper succeeds once the key is set.
-        core.inbound_mark(event=event, state=State.RECEIVED, error="connector key not configured")
-        return 503, "connector key not configured"
+        reason = "connector key not configured"
+        return Verdict(503, reason, state=State.RECEIVED, error=reason)
     try:
-        doc = callbacks.parse_body(event.headers.get("content-type", ""), bytes(event.body or b""))
-    except callbacks.MalformedCallback as exc:
-        return _refuse(event, 400, str(exc))
-    try:
-        if event.kind == "status":
-            return _status(event, transfer, doc, key=key, now=now)
+        doc = callbacks.parse_body(content_type, body)
+        if kind == "status":
+            cb = _status_check(transfer, doc, key=key, now=now)
+            return Verdict(
+                200,
+                "ok",
+                state=State.PROCESSED,
+                verified=True,
+                kind=f"status:{cb.status}",
+                apply=True,
+                parsed=cb,
+            )
         if "error" in doc:
-            return _error_hint(event, transfer, doc, key=key, now=now)
-        return _data(event, transfer, doc, key=key, now=now)
+            _error_check(transfer, doc, key=key, now=now)
+            return Verdict(
+                200,
+                "stored; confirming with the connector",
+                state=State.RECEIVED,
+                kind="error",
+                process=True,
+            )
+        data = _data_check(transfer, doc, key=key, now=now)
+        return Verdict(
+            200,
+            "stored",
+            state=State.RECEIVED,
+            error=HELD,
+            verified=True,
+            kind="data",
+            apply=True,
+            parsed=data,
+        )
     except callbacks.MalformedCallback as exc:
-        return _refuse(event, 400, str(exc))
+        return _refused(400, str(exc))
     except SignatureError as exc:
-        return _refuse(event, 403, exc.reason)
+        return _refused(403, exc.reason)
     except Refused as exc:
-        return _refuse(event, exc.status, exc.reason)
+        return _refused(exc.status, exc.reason)
+
+
+def callback_apply(*, event: InboundEvent, transfer: TransferRequest, verdict: Verdict) -> Verdict:
+    """Apply a verified callback, stored as `event`, in the current transaction; `transfer`
+    is its row, locked by the caller. Returns the answer for the connector."""
+    if isinstance(verdict.parsed, StatusCallback):
+        _status_apply(event, transfer, verdict.parsed)
+        return Verdict(200, "ok")
+    held = data_settle(transfer_id=transfer.pk, locked=transfer)
+    mine = next((e for e in held if e.pk == event.pk), event)
+    if mine.state == State.PROCESSED:
+        return Verdict(200, "stored")
+    if mine.state == State.DUPLICATE:
+        return Verdict(200, "already stored")
+    if mine.kind == CONFLICT:
+        return Verdict(200, "stored; kept for staff review")
+    return Verdict(200, "stored; waiting for the connector to confirm the transfer")
+
+
+def _stored_process(*, event: InboundEvent, now: int) -> None:
+    """Verify and apply a delivery stored earlier and still RECEIVED (sweeper, staff)."""
+    transfer = event.transfer
+    if transfer is None:
+        _refuse(event, 404, "unknown callback URL")
+        return
+    with transaction.atomic():
+        transfer = (
+            TransferRequest.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=transfer.pk)
+        )
+        kind = "status" if event.kind.startswith("status") else "data"
+        verdict = callback_process(
+            transfer=transfer,
+            kind=kind,
+            content_type=(event.headers or {}).get("content-type", ""),
+            body=bytes(event.body or b""),
+            now=now,
+        )
+        if verdict.state == State.REFUSED:
+            _refuse(event, verdict.status, verdict.error)
+            return
+        if verdict.status >= 500:
+            core.inbound_mark(event=event, state=State.RECEIVED, error=verdict.error)
+            return
+        if verdict.kind == "error":
+            _error_hint(event)
+            return
+        core.inbound_mark(
+            event=event,
+            state=verdict.state,
+            error=verdict.error,
+            verified=True,
+            kind=verdict.kind,
+        )
+        callback_apply(event=event, transfer=transfer, verdict=verdict)
 
 
 def _check_user(transfer: TransferRequest, user: str) -> None:
@@ -150,25 +231,35 @@ def apply_status(
     source: str,
     inbound: InboundEvent | None = None,
     detail: str = "",
+    locked: TransferRequest | None = None,
 ) -> bool:
-    """Apply one connector status through the status machine."""
+    """Apply one connector status through the status machine (`locked`: the row, locked
+    by the caller in the current transaction; its expiry is extended in the same write)."""
     update = cp.status_update(entry, detail=detail)
     if entry.status == "FINISH_SUCCESS" and not _has_data(transfer.pk):
         # Success means our data callback was answered 200; until the data is here
         # (late or lost callback) the request is not complete for the merchant.
         update.status = Status.PROCESSING
         update.detail = "CorePass finished; waiting for the data."
+    alive = update.status in (Status.ACCEPTED, Status.PROCESSING)
+    if locked is not None and alive and update.status:
+        until = timezone.now() + PROCESSING_GRACE
+        stays = locked.status in (Status.ACCEPTED, Status.PROCESSING)
+        if locked.expires_at and locked.expires_at < until:
+            if stays or can_move(locked.status, update.status):
+                locked.expires_at = until
+        alive = False
     changed = core.transfer_apply(
-        transfer_id=transfer.pk, update=update, source=source, inbound=inbound
+        transfer_id=transfer.pk, update=update, source=source, inbound=inbound, locked=locked
     )
-    if update.status in (Status.ACCEPTED, Status.PROCESSING):
+    if alive:
         _extend_expiry(transfer.pk)
     return changed
 
 
-def _status(
-    event: InboundEvent, transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
-) -> tuple[int, str]:
+def _status_check(
+    transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
+) -> StatusCallback:
     cb = callbacks.status_callback(doc)
     sig.verify_status(doc, public_key=key, now=now)
     _check_user(transfer, cb.user)
@@ -187,26 +278,33 @@ def _status(
     if expected and str(expected) != str(cb.expiration):
         # The connector echoes the expiration we asked with: another one means another request.
         raise Refused(400, "expiration does not match this request")
+    return cb
+
+
+def _status_apply(event: InboundEvent, transfer: TransferRequest, cb: StatusCallback) -> None:
+    """The status machine, on the locked row; the event was stored PROCESSED already."""
     changed = apply_status(
         transfer,
         StatusEntry(status=cb.status, tx_hash=cb.tx_hash),
         source="callback",
         inbound=event,
+        locked=transfer,
     )
     note = "" if changed else "no change (late or repeated)"
     ready = False
     if cb.status in DELIVERED:
         if _names_exactly(cb.fields, list(transfer.items)):
-            transfer_data_ready(transfer_id=transfer.pk, by=f"signed {cb.status} status callback")
+            transfer_data_ready(
+                transfer_id=transfer.pk, by=f"signed {cb.status} status callback", locked=transfer
+            )
             ready = True
         else:
             note = "fields are not exactly this request's items: not proof of its data delivery"
-    core.inbound_mark(
-        event=event, state=State.PROCESSED, error=note, verified=True, kind=f"status:{cb.status}"
-    )
+    if note:
+        InboundEvent.objects.filter(pk=event.pk).update(error=note)
+        event.error = note
     if ready:
-        data_settle(transfer_id=transfer.pk)
-    return 200, "ok"
+        data_settle(transfer_id=transfer.pk, locked=transfer)
 
 
 def _names_exactly(fields: tuple[str, ...], items: list[str]) -> bool:
@@ -216,10 +314,10 @@ def _names_exactly(fields: tuple[str, ...], items: list[str]) -> bool:
     return bool(items) and named == set(items)
 
 
-def _data(
-    event: InboundEvent, transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
-) -> tuple[int, str]:
-    """Check a data delivery and keep it (verified, encrypted) for `data_settle`, which
+def _data_check(
+    transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
+) -> DataCallback:
+    """Check a data delivery; it is kept (verified, encrypted) for `data_settle`, which
     applies it only once the connector has shown this transfer CONFIRMED."""
     cb = callbacks.data_callback(doc)
     sig.verify_data(doc, public_key=key, now=now)
@@ -233,26 +331,19 @@ def _data(
         )
         if problem:
             raise Refused(400, problem)
-    core.inbound_mark(event=event, state=State.RECEIVED, error=HELD, verified=True, kind="data")
-    data_settle(transfer_id=transfer.pk)
-    # Committed (settle's transaction): only now may the connector hear 200.
-    event.refresh_from_db(fields=["state", "kind", "error"])
-    if event.state == State.PROCESSED:
-        return 200, "stored"
-    if event.state == State.DUPLICATE:
-        return 200, "already stored"
-    if event.kind == CONFLICT:
-        return 200, "stored; kept for staff review"
-    return 200, "stored; waiting for the connector to confirm the transfer"
+    return cb
 
 
 # --- data deliveries: held until CONFIRMED is shown, conflicts go to staff -------------
 
 
-def transfer_data_ready(*, transfer_id: Any, by: str) -> None:
-    """Record that the connector showed it delivered this request's data (DELIVERED)."""
-    with transaction.atomic():
-        t = (
+def transfer_data_ready(
+    *, transfer_id: Any, by: str, locked: TransferRequest | None = None
+) -> None:
+    """Record that the connector showed it delivered this request's data (DELIVERED).
+    `locked`: the row, locked by the caller in the current transaction."""
+    with transaction.atomic(savepoint=locked is None):
+        t = locked or (
             TransferRequest.objects.select_for_update()
             .only("pk", "provider_data")
             .get(pk=transfer_id)
@@ -261,6 +352,7 @@ def transfer_data_ready(*, transfer_id: Any, by: str) -> None:
         if not data.get("data_ready"):
             data["data_ready"] = {"by": by[:120], "at": timezone.now().isoformat()}
             TransferRequest.objects.filter(pk=t.pk).update(provider_data=data)
+            t.provider_data = data
 
 
 def _parsed(event: InboundEvent) -> DataCallback | None:
@@ -275,27 +367,29 @@ def _fields(cb: DataCallback) -> list[FieldValue]:
     return [FieldValue(key=i.field_id, value=i.value, pepper=i.pepper) for i in cb.infos]
 
 
-def data_settle(*, transfer_id: Any) -> None:
+def data_settle(*, transfer_id: Any, locked: TransferRequest | None = None) -> list[InboundEvent]:
     """Decide on the verified data deliveries of a request that are not decided yet.
 
     Until the connector has shown it delivered this request's data (DELIVERED) they stay
     held and the connector is asked (task). Then its own delivery is among them: one
     distinct delivery is applied (its retries are duplicates); two different ones go to
     staff review with every delivery kept, never first-wins. A delivery that differs
-    from data already applied is kept and flagged the same way. Runs under the row lock."""
-    with transaction.atomic():
-        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
+    from data already applied is kept and flagged the same way. Runs under the row lock
+    (`locked`: taken by the caller in the current transaction). Returns the deliveries it
+    looked at, each with the state it was left in."""
+    with transaction.atomic(savepoint=locked is None):
+        t = locked or TransferRequest.objects.select_for_update().get(pk=transfer_id)
         held = list(
             InboundEvent.objects.filter(
                 transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
             ).order_by("pk")
         )
         if not held:
-            return
+            return []
         ready = (t.provider_data or {}).get("data_ready")
         if not ready:
             _ask_connector_on_commit(t.pk)
-            return
+            return held
         applied = InboundEvent.objects.filter(
             transfer_id=t.pk, verified=True, state=State.PROCESSED, kind="data"
         ).first()
@@ -305,6 +399,7 @@ def data_settle(*, transfer_id: Any) -> None:
             )
         )
         _decide(t, held, applied=applied, in_review=in_review)
+        return held
 
 
 def _decide(
@@ -515,20 +610,20 @@ def data_delivery_accept(*, event_id: int, actor: Any) -> bool:
     return True
 
 
-def _error_hint(
-    event: InboundEvent, transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int
-) -> tuple[int, str]:
-    """The error callback's signed message is unknown, so it cannot be verified: keep it
-    as a hint and let a task confirm the failure with the connector's /kyc/status."""
+def _error_check(transfer: TransferRequest, doc: dict[str, Any], *, key: bytes, now: int) -> None:
+    """The error callback's signed message is unknown, so it cannot be verified: it is
+    kept as a hint and a task confirms the failure with the connector's /kyc/status."""
     cb = callbacks.error_callback(doc)
     sig.verify_origin_hint(doc, public_key=key, now=now)
     _check_user(transfer, cb.user)
+
+
+def _error_hint(event: InboundEvent) -> None:
     core.inbound_mark(event=event, state=State.RECEIVED, error="", kind="error")
     event_id = event.pk
     from kyc.tasks import process_inbound
 
     transaction.on_commit(lambda: process_inbound.delay(event_id))
-    return 200, "stored; confirming with the connector"
 
 
 def error_confirm(*, event: InboundEvent) -> None:
@@ -581,7 +676,7 @@ def inbound_process(*, event_id: int) -> None:
         error_confirm(event=event)
         return
     # The deadline is judged against when the delivery arrived, not when we retry it.
-    callback_process(event_id=event_id, now=int(event.received_at.timestamp()))
+    _stored_process(event=event, now=int(event.received_at.timestamp()))
 
 
 # --- reconciliation ------------------------------------------------------------------

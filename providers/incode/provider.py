@@ -5,14 +5,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from kyc.models import TransferRequest
-from providers.incode import services, tasks
+from kyc.contract import Delivery, Verdict
+from kyc.models import InboundEvent, TransferRequest
+from providers.incode import schemas, services, tasks
 from providers.incode.adapter import IncodeAdapter
 
 
 class IncodeProvider(IncodeAdapter):
     urls = "providers.incode.urls"
     sandbox = "providers.incode.sandbox"
+
+    def inbound_check(self, delivery: Delivery) -> Verdict:
+        """The onboarding-status webhook is unsigned: only a hint to go and look."""
+        try:
+            hook = schemas.parse_webhook(delivery.body)
+        except schemas.BadPayload as exc:
+            return Verdict(400, str(exc), state=InboundEvent.State.REFUSED, error=str(exc))
+        account = delivery.account
+        transfer = services.find_transfer(account=account, interview_id=hook.interview_id)
+        if transfer is None:
+            # Kept (staff can reprocess it once the interview is known), nothing changes.
+            return Verdict(
+                200,
+                "kept: unknown interview",
+                state=InboundEvent.State.IGNORED,
+                error="unknown interview; nothing changed",
+                kind=hook.onboarding_status,
+            )
+        return Verdict(
+            200,
+            "received",
+            kind=hook.onboarding_status,
+            transfer=transfer,
+            dedupe_key=services.webhook_dedupe_key(
+                account_id=account.pk, interview_id=hook.interview_id, status=hook.onboarding_status
+            ),
+            process=True,
+            duplicate_message="duplicate: no effect",
+        )
 
     def process_delivery(self, *, event_id: int) -> bool:
         services.inbound_process(event_id=event_id)

@@ -9,20 +9,16 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
-from kyc import permissions, selectors, services
-from kyc import tasks as kyc_tasks
-from kyc.models import ApiKey, InboundEvent, ProviderAccount, TransferRequest
+from kyc import intake, permissions, selectors, services
+from kyc.models import ApiKey, TransferRequest
 from kyc.permissions import Action
 from kyc.status import Status
-from kyc.webhooks import BodyTooLarge, answer, headers_of, read_body, remote_addr, too_many
 from providers.errors import InvalidInput
-from providers.incode import schemas
 from providers.incode import services as incode_services
 
 PROVIDER = "incode"
@@ -31,71 +27,10 @@ PROVIDER = "incode"
 # --- webhook ----------------------------------------------------------------------
 
 
-@csrf_exempt
-@require_POST
+@intake.inbound(provider=PROVIDER)
 def webhook(request: HttpRequest, token: str) -> HttpResponse:
-    """Onboarding-status webhook. Stored first; unsigned, so only a hint to go and look."""
-    if too_many(request, "incode-hook"):
-        return answer(429, "too many requests")
-    common: dict[str, Any] = {
-        "provider": PROVIDER,
-        "path": request.path[:500],
-        "headers": headers_of(request),
-        "remote_addr": remote_addr(request),
-    }
-    account = (
-        ProviderAccount.objects.filter(provider=PROVIDER, webhook_token=token)
-        .select_related("merchant")
-        .first()
-    )
-    try:
-        body = read_body(request)
-    except BodyTooLarge as exc:
-        services.inbound_store(
-            **common, body=None, account=account, state=InboundEvent.State.REFUSED, error=str(exc)
-        )
-        return answer(413, "body too large")
-    if account is None:
-        services.inbound_store(
-            **common, body=body, state=InboundEvent.State.REFUSED, error="unknown webhook URL"
-        )
-        return answer(404, "unknown webhook URL")
-    try:
-        hook = schemas.parse_webhook(body)
-    except schemas.BadPayload as exc:
-        services.inbound_store(
-            **common, body=body, account=account, state=InboundEvent.State.REFUSED, error=str(exc)
-        )
-        return answer(400, str(exc))
-    transfer = incode_services.find_transfer(account=account, interview_id=hook.interview_id)
-    if transfer is None:
-        # Kept (staff can reprocess it once the interview is known), nothing changes.
-        services.inbound_store(
-            **common,
-            body=body,
-            account=account,
-            kind=hook.onboarding_status,
-            state=InboundEvent.State.IGNORED,
-            error="unknown interview; nothing changed",
-        )
-        return answer(200, "kept: unknown interview")
-    event, original = services.inbound_store(
-        **common,
-        body=body,
-        account=account,
-        transfer=transfer,
-        kind=hook.onboarding_status,
-        dedupe_key=incode_services.webhook_dedupe_key(
-            account_id=account.pk,
-            interview_id=hook.interview_id,
-            status=hook.onboarding_status,
-        ),
-    )
-    if original is not None:
-        return answer(200, "duplicate: no effect")
-    event_id = event.pk
-    transaction.on_commit(lambda: kyc_tasks.process_inbound.delay(event_id))
-    return answer(200, "received")
+    """Onboarding-status webhook: unsigned, so only a hint (IncodeProvider.inbound_check)."""
+    return intake.receive(request)
 
 
 # --- token-server endpoints (seed: GET /start, GET /onboarding-url) -----------------

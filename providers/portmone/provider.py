@@ -3,6 +3,7 @@ plus the flow's hooks (poll chain, page-poll check, stored deliveries, reconcile
 
 from __future__ import annotations
 
+from kyc.contract import Delivery, Verdict
 from providers.portmone import services, tasks
 from providers.portmone.adapter import PortmoneAdapter
 
@@ -17,6 +18,9 @@ class PortmoneProvider(PortmoneAdapter):
     def account_auth_failed(self, *, account_id: int, message: str) -> bool:
         services.account_auth_failed(account_id=account_id, message=message)
         return True
+
+    def inbound_check(self, delivery: Delivery) -> Verdict:
+        return services.webhook_check(delivery)
 
     def process_delivery(self, *, event_id: int) -> bool:
         services.inbound_process(event_id=event_id)

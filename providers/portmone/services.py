@@ -8,6 +8,7 @@ at a time (a cache lock), so two triggers never pull and store the facts twice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kyc import registry, services
+from kyc.contract import Delivery, Verdict
 from kyc.models import InboundEvent, ProviderAccount, TransferRequest
 from kyc.status import Status, is_terminal
 from providers.errors import AuthenticationError, NotFoundError, ProviderError, SignatureError
@@ -151,6 +153,26 @@ def reconcile(*, now: dt.datetime | None = None) -> int:
 
 def _enqueue_check(task: Any, transfer_id: str) -> None:
     transaction.on_commit(lambda: task.delay(transfer_id))
+
+
+def webhook_check(delivery: Delivery) -> Verdict:
+    """A webhook is only a hint (unsigned): checked in memory, stored once; identical
+    deliveries (retries) are one event; a worker confirms it by asking Portmone."""
+    try:
+        adapter().parse_hint(delivery.body)
+    except SignatureError as exc:
+        return Verdict(
+            400, exc.reason, state=InboundEvent.State.REFUSED, error=exc.reason, kind="share.hint"
+        )
+    digest = hashlib.sha256(delivery.body).hexdigest()[:40]
+    return Verdict(
+        202,
+        "received; confirming with Portmone",
+        kind="share.hint",
+        dedupe_key=f"portmone:{delivery.account.pk}:{digest}",
+        process=True,
+        duplicate_message="duplicate, already received",
+    )
 
 
 def inbound_process(*, event_id: int) -> None:
