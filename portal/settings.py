@@ -335,6 +335,8 @@ WHITENOISE_MANIFEST_STRICT = False
 # --- REST API ---------------------------------------------------------------
 # Requests per API key ("<n>/<sec|min|hour|day>"), counted in the shared cache.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/min")
+# How long a POST repeating a running Idempotency-Key waits for the first answer (then 409).
+API_IDEMPOTENCY_WAIT_SECONDS = env.float("API_IDEMPOTENCY_WAIT_SECONDS", default=10.0)
 REST_FRAMEWORK = {
     # API keys first (their 401 names the Bearer scheme); then a member's session
     # (browsable API, docs), CSRF-checked and limited by the member's role.
