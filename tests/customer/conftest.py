@@ -54,16 +54,26 @@ def _stay(route: Any) -> None:
     route.fulfill(status=204, body="")
 
 
+LOCALES = {"en": "en-US", "uk": "uk-UA", "de": "de-DE"}
+
+
 @pytest.fixture(scope="session")
-def device_contexts(browser: Any) -> Iterator[dict[str, Any]]:
-    """One browser context per device for the whole run (a new page per test)."""
-    contexts = {
-        name: browser.new_context(locale="en-US", timezone_id="Europe/Kyiv", **options)
-        for name, options in VIEWPORTS.items()
-    }
-    for context in contexts.values():
-        context.route(f"{MERCHANT_SITE}/**", _stay)
-    yield contexts
+def device_contexts(browser: Any) -> Iterator[dict[tuple[str, str], Any]]:
+    """One browser context per device and language for the whole run, made when first
+    needed (a new page per test). The language is the browser's (Accept-Language)."""
+    contexts: dict[tuple[str, str], Any] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, key: tuple[str, str]) -> Any:
+            device, language = key
+            context = browser.new_context(
+                locale=LOCALES[language], timezone_id="Europe/Kyiv", **VIEWPORTS[device]
+            )
+            context.route(f"{MERCHANT_SITE}/**", _stay)
+            self[key] = contexts[key] = context
+            return context
+
+    yield Lazy()
     for context in contexts.values():
         context.close()
 
@@ -80,17 +90,16 @@ def snap(page: Any, request: Any, what: str) -> None:
 
 
 @pytest.fixture
-def device_page(device_contexts: dict[str, Any], request: Any) -> Iterator[Callable[[str], Any]]:
+def device_page(
+    device_contexts: dict[tuple[str, str], Any], request: Any
+) -> Iterator[Callable[..., Any]]:
     """open(device) -> a fresh page in that device's context (closed at the end). Tests save
     what the person saw with `snap` (var/screenshots/<test>-<what>.png)."""
     opened: list[tuple[str, Any]] = []
 
-    def open_page(device: str, *, accept_language: str | None = None) -> Any:
-        context = device_contexts[device]
+    def open_page(device: str, language: str = "en") -> Any:
+        context = device_contexts[(device, language)]
         context.clear_cookies()
-        context.set_extra_http_headers(
-            {"Accept-Language": accept_language} if accept_language else {}
-        )
         p = context.new_page()
         opened.append((device, p))
         return p
@@ -161,7 +170,7 @@ INTERNAL_WORDS = [
     "unreachable",
     "facts_received",
     "finish_failed",
-    "provider_unreachable",
+    "provider_unavailable",
     "rejected_in_review",
 ]
 
@@ -273,7 +282,7 @@ def _to_failed(t: TransferRequest) -> None:
 
 def _to_unreachable(t: TransferRequest) -> None:
     services.transfer_fail(
-        transfer_id=t.pk, code="provider_unreachable", detail=UNREACHABLE, source="api"
+        transfer_id=t.pk, code="provider_unavailable", detail=UNREACHABLE, source="api"
     )
 
 

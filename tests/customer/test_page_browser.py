@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import translation
 
-from kyc import services
+from kyc import customer, services
 from kyc.contract import StatusUpdate
 from kyc.models import TransferRequest
 from kyc.status import TERMINAL, Status
@@ -34,6 +35,9 @@ from tests.customer.conftest import (
 pytestmark = pytest.mark.browser
 
 DEVICES = ("phone", "desktop")
+# Each state is looked at on both devices in English, and on the phone in Ukrainian
+# (the browser's language; tests/customer/test_i18n.py covers German and the switcher).
+LOOKS = [("phone", "en"), ("desktop", "en"), ("phone", "uk")]
 
 # What the page must say, in English, for each status (a positive control: the checks for
 # what must NOT show would pass on an empty page).
@@ -95,7 +99,7 @@ def _action_links(page: Any) -> list[str]:
     ]
 
 
-def look(page: Any, t: TransferRequest, *, device: str) -> list[str]:
+def look(page: Any, t: TransferRequest, *, device: str, language: str = "en") -> list[str]:
     """Everything wrong with the page as a customer sees it; [] when all is right."""
     problems: list[str] = []
     visible = page.inner_text("body")
@@ -103,9 +107,15 @@ def look(page: Any, t: TransferRequest, *, device: str) -> list[str]:
     html = page.content()
     terminal = t.status in TERMINAL
 
-    if not SAYS[t.status].search(visible):
+    with translation.override(language):
+        status_word = str(customer.STATUS_WORDS[t.status])
+    if language == "en" and not SAYS[t.status].search(visible):
         problems.append(f"does not say what happened ({t.status}): {visible[:300]!r}")
-    if page.locator("html").get_attribute("lang") != "en":
+    if status_word not in visible:
+        problems.append(f"no status word {status_word!r} for {t.status}")
+    if language == "uk" and not re.search("[А-Яа-яІіЇїЄє]{4}", visible.split("\n")[0] + visible):
+        problems.append("not in Ukrainian")
+    if page.locator("html").get_attribute("lang") != language:
         problems.append(f"<html lang> is {page.locator('html').get_attribute('lang')!r}")
 
     marker = _qr_marker(t)
@@ -140,7 +150,7 @@ def look(page: Any, t: TransferRequest, *, device: str) -> list[str]:
     if STAFF_NOTE in html:
         problems.append("the staff note is in the page")
 
-    if t.status == Status.PENDING:
+    if t.status == Status.PENDING and language == "en":
         for word in SHARED_WORDS[t.provider]:
             if not word.search(visible):
                 problems.append(f"does not say in words what will be shared ({word.pattern})")
@@ -171,16 +181,17 @@ def test_it_shows_every_state_right_on_a_phone_and_a_desktop(
 ) -> None:
     """One test per provider walks all its states (one database flush, not one per state);
     every state is checked on both devices and all problems are reported together."""
-    pages = {device: device_page(device) for device in DEVICES}
+    pages = {(device, language): device_page(device, language) for device, language in LOOKS}
     problems: dict[str, list[str]] = {}
     for state in states_of(provider):
         t = request_in(branded_merchant, provider, state)
-        for device, page in pages.items():
+        for (device, language), page in pages.items():
             page.goto(_url(t))
-            snap(page, request, f"{state.name}-{device}")
-            problems[f"{state.name} on the {device}"] = look(page, t, device=device)
+            snap(page, request, f"{state.name}-{device}-{language}")
+            found = look(page, t, device=device, language=language)
+            problems[f"{state.name} on the {device} in {language}"] = found
     assert {where: found for where, found in problems.items() if found} == {}
-    assert len(problems) == 2 * len(states_of(provider))
+    assert len(problems) == len(LOOKS) * len(states_of(provider))
 
 
 def _url(t: TransferRequest) -> str:
@@ -190,8 +201,15 @@ def _url(t: TransferRequest) -> str:
 def test_it_swaps_the_whole_card_when_the_request_completes_while_open(
     sandbox_accounts: Any, branded_merchant: Any, device_page: Any, request: Any
 ) -> None:
-    t = start_request(branded_merchant, "portmone")
+    t = start_request(branded_merchant, "portmone", redirect_url=f"{MERCHANT_SITE}/kyc/done")
     page = device_page("desktop")
+    visits: list[str] = []
+
+    def merchant_site(route: Any) -> None:
+        visits.append(route.request.url)
+        route.fulfill(status=204, body="")  # stay on the page (see conftest._stay)
+
+    page.route(f"{MERCHANT_SITE}/**", merchant_site)
     page.goto(_url(t))
     marker = _qr_marker(t)
     assert marker and marker in page.content()  # positive control: the QR is there
@@ -213,6 +231,67 @@ def test_it_swaps_the_whole_card_when_the_request_completes_while_open(
     t.refresh_from_db()
     snap(page, request, "desktop")
     assert look(page, t, device="desktop") == []
+    # ... and after a few seconds the customer is taken back to the merchant.
+    page.wait_for_timeout(100)
+    deadline = 12_000
+    while not visits and deadline > 0:
+        page.wait_for_timeout(250)
+        deadline -= 250
+    assert visits == [f"{MERCHANT_SITE}/kyc/done"]
+
+
+def _tab_stops(page: Any, limit: int = 12) -> list[dict[str, Any]]:
+    """Press Tab from the top of the page; what gets focus each time, and whether the focus
+    can be seen (an outline or a ring), until focus leaves the page or comes round."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    stops: list[dict[str, Any]] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                if (!el || el === document.body) return null;
+                const s = getComputedStyle(el);
+                const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+                const ring = s.boxShadow && s.boxShadow !== 'none';
+                return {id: el.id, tag: el.tagName.toLowerCase(),
+                        text: (el.innerText || '').trim().slice(0, 40),
+                        href: el.getAttribute('href') || '', visible: outline || ring};
+            }"""
+        )
+        if stop is None or (stops and stop == stops[0]):
+            break
+        stops.append(stop)
+    return stops
+
+
+def test_it_can_be_used_with_the_keyboard_alone(
+    sandbox_accounts: Any, branded_merchant: Any, device_page: Any, request: Any
+) -> None:
+    t = start_request(branded_merchant, "portmone")
+    phone = device_page("phone")
+    phone.goto(_url(t))
+    stops = _tab_stops(phone)
+    assert stops, "nothing on the page takes the keyboard focus"
+    # The way forward comes first, before the footer's links and the language buttons.
+    assert stops[0]["id"] == "deep-link", stops
+    assert [s for s in stops if not s["visible"]] == [], "focus that cannot be seen"
+    # The other-phone QR opens from the keyboard.
+    other = next(i for i, s in enumerate(stops) if s["tag"] == "summary")
+    phone.evaluate("() => document.activeElement.blur()")
+    for _ in range(other + 1):
+        phone.keyboard.press("Tab")
+    phone.keyboard.press("Enter")
+    assert phone.locator("details.other-device").get_attribute("open") is not None
+    assert phone.locator("#qr svg").is_visible()
+    snap(phone, request, "phone-keyboard")
+
+    desktop = device_page("desktop")
+    desktop.goto(_url(t))
+    stops = _tab_stops(desktop)
+    assert stops[0]["id"] == "deep-link", stops
+    assert [s for s in stops if not s["visible"]] == [], "focus that cannot be seen"
+    assert any(s["tag"] == "button" and s["text"] == "Українська" for s in stops)
 
 
 def test_it_shows_a_plain_page_for_an_unknown_link(
