@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from kyc.models import AuditEntry, Merchant
@@ -88,13 +89,16 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _chain(merchant_id: int | None) -> QuerySet[AuditEntry]:
+    """One chain's entries: a merchant's, or those without a merchant."""
+    if merchant_id is None:
+        return AuditEntry.objects.filter(merchant__isnull=True)
+    return AuditEntry.objects.filter(merchant_id=merchant_id)
+
+
 def _head(merchant_id: int | None) -> str:
     return (
-        AuditEntry.objects.filter(merchant_id=merchant_id)
-        .exclude(hash="")
-        .order_by("-id")
-        .values_list("hash", flat=True)
-        .first()
+        _chain(merchant_id).exclude(hash="").order_by("-id").values_list("hash", flat=True).first()
     ) or ""
 
 
@@ -154,7 +158,7 @@ class ChainReport:
 
 def _entries(merchant_id: int | None) -> Iterator[AuditEntry]:
     return (
-        AuditEntry.objects.filter(merchant_id=merchant_id)
+        _chain(merchant_id)
         .order_by("id")
         .only(
             "id",
@@ -289,6 +293,7 @@ def audit_export(
     since: dt.date | dt.datetime | None = None,
     until: dt.date | dt.datetime | None = None,
     format: str = "csv",
+    via: str = "admin",
 ) -> AuditExport:
     """The merchant's audit entries in [since, until] (oldest first) as CSV or JSON.
 
@@ -326,7 +331,7 @@ def audit_export(
             writer.writerow([_cell("" if row[c] is None else str(row[c])) for c in EXPORT_COLUMNS])
         body = out.getvalue()
         content_type = "text/csv; charset=utf-8"
-    stamp = "-".join(d.strftime("%Y%m%d") for d in (start, end) if d is not None) or "all"
+    stamp = "-".join(d.strftime("%Y%m%d") for d in (since, until) if d is not None) or "all"
     audit_write(
         actor=actor,
         merchant=merchant,
@@ -338,6 +343,7 @@ def audit_export(
             "since": start.isoformat() if start else None,
             "until": end.isoformat() if end else None,
             "count": len(rows),
+            "via": via,
         },
     )
     return AuditExport(

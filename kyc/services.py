@@ -376,6 +376,8 @@ def transfer_create(
         )
         outbox.transfer_event(transfer=t, old_status=old_status)
         _publish_on_commit(t)
+        if t.record_id is not None:  # the customer is being asked: waiting for data
+            review.record_review_refresh_by_id(record_id=t.record_id, actor=actor)
         # e.g. a poll chain for providers without callbacks
         transaction.on_commit(partial(adapter.transfer_started, transfer_id=str(t.pk)))
     return t
