@@ -250,7 +250,7 @@ def dashboard_counts(
     many of them the customer opened: one grouped query that both the per-day chart and the
     funnel read (at most days x statuses x providers rows, whatever the volume)."""
     since = dashboard_since(days=days, now=now)
-    return list(
+    rows = (
         TransferRequest.objects.filter(merchant=merchant, created_at__gte=since)
         .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
         .values("day", "status", "provider")
@@ -259,6 +259,7 @@ def dashboard_counts(
         .annotate(n=Count("*"), opened=Count("opened_at"))
         .order_by()
     )
+    return [dict(r) for r in rows]
 
 
 def dashboard_daily(

@@ -151,9 +151,9 @@ def funnel_chart(rows: list[dict[str, Any]], *, width: int = 720) -> dict:
     }
 
 
-def review_bars(buckets: list[dict[str, Any]], *, width: int = 320) -> dict:
+def review_bars(buckets: list[dict[str, Any]], *, width: int = 440) -> dict:
     """Horizontal bars of the review queue's age buckets."""
-    label_w, bar_h, gap, value_w = 100, 16, 6, 40
+    label_w, bar_h, gap, value_w = 110, 16, 6, 40
     plot_w = width - label_w - value_w
     top_value = max((b["count"] for b in buckets), default=0) or 1
     rows = []

@@ -167,7 +167,8 @@ def _test_connection(adapter: Any, form: Any) -> dict[str, Any]:
     except ProviderError as exc:
         return {
             "ok": False,
-            "text": f"Connection failed ({exc.code}): {exc.message}. Nothing was saved.",
+            "text": f"Connection failed ({exc.code}): {exc.message.rstrip('.')}. "
+            "Nothing was saved.",
         }
     return {
         "ok": True,

@@ -56,8 +56,7 @@ class CorePassSettingsForm(ProviderSettingsForm):
     provider_name = "corepass"
     url_fields = ("connector_url",)
     setup_steps = (
-        "Nothing to paste at CorePass: each request gives your connector its own callback "
-        "URLs, so there is no webhook URL to configure.",
+        "Nothing to paste at CorePass: there is no webhook URL (see Callbacks below).",
         "From your CorePass connector's configuration, copy its base URL into Connector URL "
         "and its Ed448 public key into Connector public key.",
         "Test connection checks both with what is on this page, before you save.",

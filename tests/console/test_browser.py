@@ -91,9 +91,16 @@ def test_it_draws_the_dashboard_charts(
     assert page.locator("#chart-funnel g.funnel-group").count() == 2
     assert "past the 24 h target" in page.inner_text("#chart-reviews")
     # the data table is there for whoever cannot read a chart
+    shot(page, "dashboard")
     page.click("#chart-daily summary")
     assert page.locator("#daily-table tbody tr").count() == 30
-    shot(page, "dashboard")
+    # the list behind it: filter to what failed
+    page.goto(f"{public_url}/transfers/?status=outcome%3Afailed")
+    assert (
+        page.locator("#transfer-list .badge-failed").count()
+        == page.locator("#transfer-list tbody tr").count()
+    )
+    shot(page, "list_failed")
 
 
 def test_it_shows_a_verification_as_it_changes(
@@ -161,3 +168,25 @@ def test_it_asks_each_provider_for_its_own_fields(
     assert "SH_ANY_FULLNAME" in t.items or any("FULLNAME" in i for i in t.items)
     assert page.locator("#page-url").inner_text().endswith(f"/t/{t.page_token}/")
     shot(page, "new_started")
+
+
+def test_it_tests_a_connection_without_leaving_the_page(
+    public_url: str, accounts: dict[str, Any], merchant: Any, page: Any
+) -> None:
+    sign_in(page, public_url, merchant)
+    page.goto(f"{public_url}/providers/corepass/")
+    assert "Nothing to paste at CorePass" in page.inner_text("#setup")
+    assert page.locator("#webhook-url").count() == 0
+    stored = accounts["corepass"].settings["connector_url"]
+    page.click("#test-button")  # the stored values, as they are on the page
+    page.wait_for_selector("#test-result .test-result")
+    assert "Connection works with the values on this page" in page.inner_text("#test-result")
+    page.fill("#id_connector_url", "https://connector.invalid/")
+    page.click("#test-button")
+    page.wait_for_selector("#test-result .bad-box")
+    assert "Connection failed" in page.inner_text("#test-result")
+    # the edit is still on the screen, and nothing was saved
+    assert page.input_value("#id_connector_url") == "https://connector.invalid/"
+    accounts["corepass"].refresh_from_db()
+    assert accounts["corepass"].settings["connector_url"] == stored
+    shot(page, "settings_test")
