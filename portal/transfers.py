@@ -175,6 +175,8 @@ def field_label(key: str) -> str:
     parts = key.split("_", 2)
     if len(parts) == 3 and parts[0] == "SH" and parts[1] in DOCUMENT_LABELS:
         return f"{DOCUMENT_LABELS[parts[1]]} · {FIELD_LABELS.get(parts[2], parts[2])}"
+    if len(parts) == 3 and parts[0] == "SH" and parts[1] == "ANY":
+        return f"Any document · {FIELD_LABELS.get(parts[2], parts[2])}"
     if key == "SH_EMAIL":
         return "Email address"
     if key == "SH_PHONE":
@@ -206,6 +208,7 @@ def transfer_detail(request: HttpRequest, pk: str) -> HttpResponse:
             "page_url": page_url,
             "page_qr": render_svg(page_url),
             "can_cancel": not is_terminal(transfer.status),
+            "asked": [(i, field_label(i)) for i in transfer.items or []],
             "record": transfer.record,
         },
     )

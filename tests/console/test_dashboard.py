@@ -163,3 +163,11 @@ def test_it_costs_the_same_queries_at_10_and_200_requests(
     assert len(big) == len(small)
     # the positive control: the bigger page did count the new rows
     assert 'data-provider="incode"' in page.content.decode()
+
+
+def test_it_says_plainly_when_there_is_nothing_yet(owner: Any, accounts: dict[str, Any]) -> None:
+    page = owner.get(reverse("dashboard")).content.decode()
+    assert 'id="stat-total">0<' in page and 'id="stat-median">—<' in page
+    assert "No verifications in the last 30 days." in page
+    assert "No review waiting." in page
+    assert page.count('data-day="') == 30  # every day still has its row, with zeros
