@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
@@ -59,7 +60,16 @@ _VERDICT_FIELDS = {"status", "comment", "allow_resubmit"}
 
 def when(value: Any) -> str:
     """A time with seconds and its UTC offset (the reviewer's time zone: TIME_ZONE)."""
-    return stamp(value)
+    return format_html('<span class="nowrap">{}</span>', stamp(value))
+
+
+def when_short(value: Any) -> str:
+    """A list column's time: seconds, no offset (the column header names the zone)."""
+    text = stamp(value)
+    return format_html('<span class="nowrap" title="{}">{}</span>', text, text[:19])
+
+
+ZONE = f"({settings.TIME_ZONE})"
 
 
 def admin_link(obj: Model | None, text: Any = None) -> str:
@@ -328,6 +338,18 @@ class ReadOnlyAdmin(MerchantScopedAdmin):
     """Rows nobody adds, changes or deletes through the admin (superusers included)."""
 
     add_rule = change_rule = delete_rule = Gate.NOBODY
+
+
+class LinkedListsMixin:
+    """Filters the evidence links use (record -> requests -> events -> deliveries); the
+    rows stay scoped to the user's merchants by get_queryset."""
+
+    link_lookups: frozenset[str] = frozenset()
+
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        if lookup in self.link_lookups:
+            return True
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
 class EvidenceAdmin(MerchantScopedAdmin):
@@ -702,9 +724,9 @@ class KYCRecordAdmin(MerchantScopedAdmin):
     def review_badge(self, obj: KYCRecord) -> str:
         return admin_review.badge(obj.review_status, obj.get_review_status_display())
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=f"created {ZONE}", ordering="created_at")
     def created(self, obj: KYCRecord) -> str:
-        return when(obj.created_at)
+        return when_short(obj.created_at)
 
     @admin.display(description="updated", ordering="updated_at")
     def updated(self, obj: KYCRecord) -> str:
@@ -824,9 +846,9 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
     def masked_revealable(self, obj: IdentityField) -> str:
         return _reveal_link(obj, True)
 
-    @admin.display(description="received", ordering="received_at")
+    @admin.display(description=f"received {ZONE}", ordering="received_at")
     def received(self, obj: IdentityField) -> str:
-        return when(obj.received_at)
+        return when_short(obj.received_at)
 
     @admin.display(description="record")
     def record_link(self, obj: IdentityField) -> str:
@@ -982,9 +1004,9 @@ class CertificateAdmin(EvidenceAdmin):
     def status_badge(self, obj: Certificate) -> str:
         return admin_review.badge(obj.status, obj.get_status_display())
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=f"created {ZONE}", ordering="created_at")
     def created(self, obj: Certificate) -> str:
-        return when(obj.created_at)
+        return when_short(obj.created_at)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         old = form.initial.get("status", "")
@@ -1035,7 +1057,8 @@ class TransferRejectForm(forms.Form):
 
 
 @admin.register(TransferRequest)
-class TransferRequestAdmin(MerchantScopedAdmin):
+class TransferRequestAdmin(LinkedListsMixin, MerchantScopedAdmin):
+    link_lookups = frozenset({"record__id__exact"})
     list_display = (
         "reference",
         "merchant",
@@ -1106,9 +1129,9 @@ class TransferRequestAdmin(MerchantScopedAdmin):
         n = obj.inbound_events.count()
         return changelist_link(InboundEvent, f"{n} delivery(ies)", transfer__id__exact=obj.pk)
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=f"created {ZONE}", ordering="created_at")
     def created(self, obj: TransferRequest) -> str:
-        return when(obj.created_at)
+        return when_short(obj.created_at)
 
     @admin.display(description="updated")
     def updated(self, obj: TransferRequest) -> str:
@@ -1183,7 +1206,8 @@ class TransferRequestAdmin(MerchantScopedAdmin):
 
 
 @admin.register(TransferEvent)
-class TransferEventAdmin(EvidenceAdmin):
+class TransferEventAdmin(LinkedListsMixin, EvidenceAdmin):
+    link_lookups = frozenset({"inbound__id__exact", "transfer__id__exact"})
     merchant_path = "transfer__merchant"
     list_display = (
         "transfer_link",
@@ -1216,9 +1240,9 @@ class TransferEventAdmin(EvidenceAdmin):
     def transfer_link(self, obj: TransferEvent) -> str:
         return admin_link(obj.transfer, obj.transfer.reference)
 
-    @admin.display(description="at", ordering="created_at")
+    @admin.display(description=f"at {ZONE}", ordering="created_at")
     def at(self, obj: TransferEvent) -> str:
-        return when(obj.created_at)
+        return when_short(obj.created_at)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: TransferEvent) -> str:
@@ -1230,7 +1254,8 @@ class TransferEventAdmin(EvidenceAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(EvidenceAdmin):
+class InboundEventAdmin(LinkedListsMixin, EvidenceAdmin):
+    link_lookups = frozenset({"transfer__id__exact", "transfer__record__id__exact"})
     list_display = (
         "id",
         "provider",
@@ -1293,9 +1318,9 @@ class InboundEventAdmin(EvidenceAdmin):
     def state_badge(self, obj: InboundEvent) -> str:
         return admin_review.badge(obj.state, obj.get_state_display())
 
-    @admin.display(description="received", ordering="received_at")
+    @admin.display(description=f"received {ZONE}", ordering="received_at")
     def received(self, obj: InboundEvent) -> str:
-        return when(obj.received_at)
+        return when_short(obj.received_at)
 
     @admin.display(description="processed")
     def processed(self, obj: InboundEvent) -> str:
@@ -1344,7 +1369,7 @@ class InboundEventAdmin(EvidenceAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(EvidenceAdmin):
-    list_display = ("when_at", "actor", "merchant", "action", "object_type", "object_id")
+    list_display = ("when_at", "actor", "merchant", "action", "object_link")
     list_filter = ("action", MerchantFilter)
     search_fields = ("object_id", "action")
     date_hierarchy = "at"
@@ -1361,13 +1386,42 @@ class AuditEntryAdmin(EvidenceAdmin):
         "hash",
     )
 
-    @admin.display(description="at", ordering="at")
+    @admin.display(description=f"at {ZONE}", ordering="at")
     def when_at(self, obj: AuditEntry) -> str:
-        return when(obj.at)
+        return when_short(obj.at)
 
     @admin.display(description="detail")
     def detail_table(self, obj: AuditEntry) -> str:
         return kv_table(obj.detail)
+
+    @admin.display(description="object")
+    def object_link(self, obj: AuditEntry) -> str:
+        """The object the entry is about, short, linked where the admin shows it."""
+        if not obj.object_type:
+            return "—"
+        from django.apps import apps
+        from django.urls import NoReverseMatch
+
+        short = obj.object_id if len(obj.object_id) <= 12 else f"{obj.object_id[:8]}…"
+        text = f"{obj.object_type.rpartition('.')[2]} {short}"
+        try:
+            model = apps.get_model(obj.object_type)
+            if model is KYCRecord:
+                url = reverse("admin:kyc_kycrecord_review", args=[obj.object_id])
+            else:
+                opts = model._meta
+                url = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.object_id]
+                )
+        except (LookupError, ValueError, NoReverseMatch):
+            return format_html('<span title="{}">{}</span>', obj.object_id, text)
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.object_id, text)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # One merchant: its name in every row says nothing.
+        if len(permissions.merchants_where(request.user, Action.VIEW)) <= 1:
+            return tuple(c for c in self.list_display if c != "merchant")
+        return self.list_display
 
     def get_urls(self) -> list:
         return [

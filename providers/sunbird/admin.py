@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from kyc.admin import MerchantFilter, MerchantScopedAdmin
 from kyc.permissions import Action
+from kyc.templatetags.admin_json import kv_table, stamp
 from providers.errors import InvalidInput
 from providers.sunbird import services
 from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
@@ -39,7 +40,27 @@ class KeyReservationAdmin(MerchantScopedAdmin):
         super().save_model(request, obj, form, change)
 
 
-class IssuanceStepInline(admin.TabularInline):
+class StepSummaries:
+    """A step's request and answer summaries as key/value tables, times with seconds."""
+
+    @admin.display(description="request sent")
+    def request_table(self, obj: IssuanceStep) -> str:
+        return kv_table(obj.request_summary)
+
+    @admin.display(description="answer")
+    def answer_table(self, obj: IssuanceStep) -> str:
+        return kv_table(obj.answer_summary)
+
+    @admin.display(description="started")
+    def started(self, obj: IssuanceStep) -> str:
+        return stamp(obj.started_at)
+
+    @admin.display(description="finished")
+    def finished(self, obj: IssuanceStep) -> str:
+        return stamp(obj.finished_at)
+
+
+class IssuanceStepInline(StepSummaries, admin.TabularInline):
     model = IssuanceStep
     extra = 0
     can_delete = False
@@ -47,13 +68,14 @@ class IssuanceStepInline(admin.TabularInline):
         "name",
         "status",
         "attempts",
-        "started_at",
-        "finished_at",
+        "started",
+        "finished",
         "error",
-        "request_summary",
-        "answer_summary",
+        "request_table",
+        "answer_table",
     )
     readonly_fields = fields
+    classes = ("evidence-inline",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -128,7 +150,24 @@ class IssuanceRunAdmin(MerchantScopedAdmin):
 
 
 @admin.register(IssuanceStep)
-class IssuanceStepAdmin(MerchantScopedAdmin):
+class IssuanceStepAdmin(StepSummaries, MerchantScopedAdmin):
     merchant_path = "run__merchant"
-    list_display = ("run", "name", "status", "attempts", "started_at", "finished_at")
+    list_display = ("run", "name", "status", "attempts", "started", "finished")
     list_filter = ("status", "name")  # steps are written by the run only (rules: nobody)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            "run",
+            "name",
+            "order",
+            "status",
+            "attempts",
+            "started",
+            "finished",
+            "error",
+            "request_table",
+            "answer_table",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)

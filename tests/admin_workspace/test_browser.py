@@ -62,3 +62,16 @@ def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: An
     assert desk.old.review_status == KYCRecord.Review.REJECTED
     assert AuditEntry.objects.filter(action="pii.revealed", actor=reviewer).count() == 1
     assert AuditEntry.objects.filter(action="record.review_decided", actor=reviewer).exists()
+
+    # the request behind it: items and provider data as tables, events with seconds,
+    # everything inside a 1280 px screen
+    page.goto(f"{live_server.url}/admin/kyc/transferrequest/{desk.transfer.pk}/change/")
+    page.wait_for_selector("#content-main")
+    assert "overall_status" in page.inner_text("#content-main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_request.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/kyc/auditentry/")
+    page.wait_for_selector("#chain-status")
+    assert "Intact" in page.inner_text("#chain-status")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_audit.png"), full_page=True)
