@@ -31,6 +31,9 @@ _WHOLE_DOC_PARTS = ("data", "body", "payload", "json")
 # Named once at module level (which mutation testing leaves alone): codec lookup ignores
 # case, so "utf-8" -> "UTF-8" inside a function is a change no test can see.
 _UTF8 = "utf-8"
+# Fingerprints are only ever compared with each other (never stored), so their exact
+# text does not matter, only that equal data gives equal text.
+_CANON_SEPARATORS = (",", ":")
 
 
 def _form(content_type: str, body: bytes) -> MultiValueDict:
@@ -194,7 +197,7 @@ def pepper_problem(pepper: str, *, user: str, field_id: str) -> str | None:
             f"pepper of {name} has a random part of {len(random_part)} characters, "
             f"not {PEPPER_RANDOM_CHARS}"
         )
-    if not set(random_part) <= _PRINTABLE:
+    if not _PRINTABLE.issuperset(random_part):
         return f"pepper of {name} has a random part that is not printable characters"
     return None
 
@@ -204,6 +207,6 @@ def fingerprint(cb: DataCallback) -> str:
     A connector retry is re-signed with a new deadline but carries the same fingerprint."""
     canon = json.dumps(
         [cb.user.lower(), sorted((i.field_id, i.value, i.pepper.lower()) for i in cb.infos)],
-        separators=(",", ":"),
+        separators=_CANON_SEPARATORS,
     )
     return hashlib.sha256(canon.encode()).hexdigest()

@@ -263,3 +263,42 @@ def test_it_fingerprints_a_retry_like_the_first_delivery() -> None:
         user=USER, infos=(Info("A", "3", "pp"), b), deadline=1, expiration=2, signature="s"
     )
     assert cb.fingerprint(changed) != cb.fingerprint(first)
+
+
+@pytest.mark.parametrize("encoding", ["multipart", "urlencoded"])
+def test_it_reads_a_form_as_utf8_whatever_the_sites_default_charset(
+    settings, encoding: str
+) -> None:
+    # The connector writes UTF-8; a deployment with another DEFAULT_CHARSET must not turn
+    # a customer's name into mojibake.
+    name = "Олена Müller"
+    data = {"user": USER, "status": "FINISH_SUCCESS", "name": name}
+    if encoding == "multipart":
+        ctype, body = multipart(data)
+    else:
+        ctype, body = "application/x-www-form-urlencoded", urlencode(data).encode()
+    settings.DEFAULT_CHARSET = "latin-1"
+    assert cb.parse_body(ctype, body)["name"] == name
+
+
+@pytest.mark.parametrize("field_id", ["", 42, None, ["SH_EMAIL"]])
+def test_it_refuses_an_info_whose_field_id_is_empty_or_not_text(field_id) -> None:
+    doc = {
+        "user": USER,
+        "deadline": 1,
+        "infos": [{"fieldID": field_id, "fieldValue": "x", "pepper": "ab"}],
+    }
+    assert refused(cb.data_callback, doc) == "an info has no fieldID"
+
+
+def test_it_accepts_a_pepper_drawn_from_any_printable_characters() -> None:
+    # 49 distinct printable characters (not one repeated): still a connector's pepper.
+    random_part = bytes(range(0x21, 0x21 + 49)).hex()
+    assert cb.pepper_problem(
+        pepper("SH_EMAIL", random_hex=random_part), user=USER, field_id="SH_EMAIL"
+    ) is None
+    with_space = (b" " + bytes(range(0x22, 0x22 + 48))).hex()
+    assert "not printable" in (
+        cb.pepper_problem(pepper("SH_EMAIL", random_hex=with_space), user=USER, field_id="SH_EMAIL")
+        or ""
+    )
