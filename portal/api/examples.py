@@ -184,3 +184,56 @@ ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+
+
+# --- webhook endpoints and deliveries --------------------------------------------------
+
+ENDPOINT: dict[str, Any] = {
+    "id": 12,
+    "url": "https://shop.example.com/hooks/kyc",
+    "events": ["verification.completed", "verification.canceled"],
+    "description": "Order service",
+    "enabled": True,
+    "disabled_reason": "",
+    "disabled_at": None,
+    "include_pii": False,
+    "secret_rotating_until": None,
+    "last_success_at": "2026-12-01T12:05:00Z",
+    "last_failure_at": None,
+    "last_error": "",
+    "created_at": CREATED,
+    "updated_at": CREATED,
+}
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ENDPOINT_CREATE = {
+    "url": "https://shop.example.com/hooks/kyc",
+    "events": ["verification.completed", "verification.canceled"],
+    "description": "Order service",
+}
+ENDPOINT_UPDATE = {"events": ["*"], "enabled": True}
+DELIVERY: dict[str, Any] = {
+    "id": 3301,
+    "webhook_id": "msg_6f1d0c3a9b8e4f2a8c7d5e4b3a291807",
+    "event_type": "verification.completed",
+    "endpoint": 12,
+    "state": "succeeded",
+    "attempt_count": 1,
+    "next_attempt_at": None,
+    "last_status": 200,
+    "last_error": "",
+    "created_at": CREATED,
+    "attempts": [
+        {
+            "at": "2026-12-01T12:05:00Z",
+            "status_code": 200,
+            "latency_ms": 84,
+            "response_body": "ok",
+            "error": "",
+            "trigger": "auto",
+        }
+    ],
+}
+
+
+def req(name: str, value: Any) -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=True)

@@ -23,10 +23,10 @@ class _Common(df.FilterSet):
     provider = df.MultipleChoiceFilter(choices=_providers, help_text="Provider name(s).")
     reference = df.CharFilter(help_text="Your reference, exactly as you sent it.")
     created_after = df.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", help_text=_AFTER
+        field_name="created_at", lookup_expr="gte", label="Created after", help_text=_AFTER
     )
     created_before = df.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", help_text=_BEFORE
+        field_name="created_at", lookup_expr="lt", label="Created before", help_text=_BEFORE
     )
 
 

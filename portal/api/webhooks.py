@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from kyc import outbox
 from kyc.models import ApiKey, Merchant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from kyc.permissions import Action
+from portal.api import examples as ex
 from portal.api.auth import Grant, MemberSession
 from portal.api.idempotency import IdempotentPostMixin
 from providers.errors import InvalidInput
@@ -206,8 +207,12 @@ def _deliveries() -> QuerySet[WebhookDelivery]:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook endpoints"),
-    retrieve=extend_schema(summary="Read one webhook endpoint"),
+    list=extend_schema(
+        summary="List webhook endpoints", examples=[ex.ok("Your endpoints", ex.ENDPOINT)]
+    ),
+    retrieve=extend_schema(
+        summary="Read one webhook endpoint", examples=[ex.ok("An endpoint", ex.ENDPOINT)]
+    ),
     destroy=extend_schema(summary="Delete a webhook endpoint"),
 )
 @extend_schema(tags=["Webhooks"])
@@ -233,6 +238,10 @@ class WebhookEndpointViewSet(
         description="The answer carries the signing secret (`whsec_…`) once: store it.",
         request=WebhookEndpointCreateSerializer,
         responses={201: WebhookEndpointWithSecretSerializer},
+        examples=[
+            ex.req("Two events to your backend", ex.ENDPOINT_CREATE),
+            ex.ok("Created, with its secret", {**ex.ENDPOINT, "secret": ex.SECRET}, "201"),
+        ],
     )
     def create(self, request: Request) -> Response:
         form = WebhookEndpointCreateSerializer(data=request.data)
@@ -257,6 +266,10 @@ class WebhookEndpointViewSet(
         summary="Change a webhook endpoint",
         request=WebhookEndpointUpdateSerializer,
         responses=WebhookEndpointSerializer,
+        examples=[
+            ex.req("Every event, re-enabled", ex.ENDPOINT_UPDATE),
+            ex.ok("Changed", {**ex.ENDPOINT, "events": ["*"]}),
+        ],
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -283,6 +296,12 @@ class WebhookEndpointViewSet(
         description="The new secret, once; the old one keeps signing too for 24 h.",
         request=None,
         responses={200: _SecretAnswer},
+        examples=[
+            ex.ok(
+                "The new secret",
+                {"secret": ex.SECRET, "secret_rotating_until": "2026-12-02T12:00:00Z"},
+            )
+        ],
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
@@ -302,6 +321,7 @@ class WebhookEndpointViewSet(
         description="Newest first, with every attempt.",
         request=None,
         responses=WebhookDeliverySerializer(many=True),
+        examples=[ex.ok("A page of deliveries", ex.DELIVERY)],
     )
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str) -> Response:
@@ -314,6 +334,10 @@ class WebhookEndpointViewSet(
         summary="Re-send an endpoint's failed deliveries",
         request=RecoverSerializer,
         responses={200: _RecoverAnswer},
+        examples=[
+            ex.req("Everything that failed since yesterday", {"since": "2026-11-30T12:00:00Z"}),
+            ex.ok("Deliveries sent again", {"count": 3}),
+        ],
     )
     @action(detail=True, methods=["post"])
     def recover(self, request: Request, pk: str) -> Response:
@@ -325,7 +349,14 @@ class WebhookEndpointViewSet(
         )
         return Response({"count": count})
 
-    @extend_schema(summary="Send a test event (ping)", request=None, responses={202: _TestAnswer})
+    @extend_schema(
+        summary="Send a test event (ping)",
+        request=None,
+        responses={202: _TestAnswer},
+        examples=[
+            ex.ok("Queued", {"webhook_id": ex.DELIVERY["webhook_id"], "type": "ping"}, "202")
+        ],
+    )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -336,7 +367,11 @@ class WebhookEndpointViewSet(
         )
 
 
-@extend_schema_view(retrieve=extend_schema(summary="Read one webhook delivery"))
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Read one webhook delivery", examples=[ex.ok("A delivery", ex.DELIVERY)]
+    )
+)
 @extend_schema(tags=["Webhooks"])
 class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, _Scoped):
     serializer_class = WebhookDeliverySerializer
@@ -346,7 +381,10 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, _Scoped):
         return _deliveries().filter(endpoint__merchant=self.merchant)
 
     @extend_schema(
-        summary="Send a delivery again", request=None, responses={202: WebhookDeliverySerializer}
+        summary="Send a delivery again",
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        examples=[ex.ok("Queued again", {**ex.DELIVERY, "state": "pending"}, "202")],
     )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:

@@ -17,10 +17,21 @@ CSP_WORDS = re.compile(r"Content Security Policy|Refused to", re.I)
 
 
 def _watch(page: Any) -> list[str]:
-    """Console errors and uncaught page errors, as a person with devtools open sees them."""
+    """Console errors, uncaught page errors and failed loads, as devtools would show them.
+    (The browser's own /favicon.ico guess is not ours: the portal serves none.)"""
     seen: list[str] = []
-    page.on("console", lambda m: seen.append(m.text) if m.type == "error" else None)
+
+    def console(m: Any) -> None:
+        if m.type == "error" and not m.text.startswith("Failed to load resource"):
+            seen.append(m.text)
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and not r.url.endswith("/favicon.ico"):
+            seen.append(f"{r.status} {r.url}")
+
+    page.on("console", console)
     page.on("pageerror", lambda e: seen.append(str(e)))
+    page.on("response", response)
     return seen
 
 
@@ -89,4 +100,20 @@ def test_it_shows_the_quick_start_linked_from_the_dashboard(
     curl = page.inner_text("#snippet-curl")
     assert f"export PORTAL={live_server.url}" in curl and "/cancel/" in curl
     assert page.inner_text("#coreid-value") in page.inner_text("#snippet-python")
+    assert not problems, problems
+
+
+def test_it_shows_the_browsable_api_to_a_signed_in_member_with_no_csp_error(
+    page: Any, live_server: Any, merchant: Any
+) -> None:
+    from tests.api.conftest import pending_transfer
+
+    pending_transfer(merchant, reference="browsable-42")
+    problems = _watch(page)
+    _log_in(page, live_server, merchant, Membership.Role.OWNER)
+    page.goto(f"{live_server.url}/api/v1/transfers/")
+    page.wait_for_selector(".response-info")
+    assert "browsable-42" in page.inner_text(".response-info")
+    page.click("text=Filters")  # django-filter's form, opened by DRF's own script
+    page.wait_for_selector("#filtersModal input[name=reference]", state="visible")
     assert not problems, problems

@@ -95,3 +95,16 @@ def test_it_documents_idempotency_on_every_post_and_examples_on_create(
         "cursor",
     } <= params
     assert "offset" not in params
+
+
+def test_it_gives_every_request_and_answer_an_example(schema: dict[str, Any]) -> None:
+    missing = []
+    for path, method, op in operations(schema):
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None and not body.get("examples"):
+            missing.append(f"{method.upper()} {path} request")
+        for status, response in op["responses"].items():
+            media = response.get("content", {}).get("application/json")
+            if media is not None and not media.get("examples"):
+                missing.append(f"{method.upper()} {path} {status}")
+    assert not missing, missing
