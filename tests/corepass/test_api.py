@@ -101,7 +101,9 @@ def test_it_tells_the_customer_on_the_page_why_the_request_failed(
     page = client.get(urlsplit(r.json()["page_url"]).path)
     html = page.content.decode()
     assert page.status_code == 200
-    assert "complete KYC in the CorePass app" in html and "<svg" not in html
+    # A human reason from the closed set, not the provider's or the adapter's own words.
+    assert "Complete your verification in the CorePass app first." in html and "<svg" not in html
+    assert "SH_ANY_DOB" not in html and "has not verified" not in html
 
 
 def client_module() -> Any:

@@ -197,7 +197,7 @@ def test_it_offers_the_merchants_restart_url_or_whom_to_contact(merchant: Any) -
     t = make(merchant, status=Status.EXPIRED)
     html = get(t).content.decode()
     assert 'id="restart"' not in html
-    assert f"go back to {merchant.name} and ask for a new link" in html
+    assert f"To try again, ask {merchant.name} for a new link:" in html
     assert 'href="mailto:help@shop.example"' in html
     merchant.restart_url = "https://shop.example/verify"
     merchant.save()

@@ -138,7 +138,7 @@ def test_it_sends_security_headers_on_every_page(
     for url in ("/", "/api/v1/transfers/", f"/t/{objs['transfer'].page_token}/"):
         assert_headers(anon.get(url, secure=True), url)
         checked += 1
-    with mock.patch("kyc.views.ratelimit.hit_and_get", side_effect=RuntimeError("x")):
+    with mock.patch("kyc.views.ratelimit.hit_and_get_many", side_effect=RuntimeError("x")):
         r = anon.get(f"/t/{objs['transfer'].page_token}/status", secure=True)
     assert r.status_code == 500
     assert_headers(r, "500 page")
