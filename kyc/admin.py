@@ -687,6 +687,7 @@ class KYCRecordAdmin(MerchantScopedAdmin):
         "review_status",
         "review_assignee",
         "review_reason",
+        "review_comment",
         "review_since",
         "requests",
         "created",
@@ -710,8 +711,9 @@ class KYCRecordAdmin(MerchantScopedAdmin):
     )
     inlines = (IdentityFieldInline, CertificateInline)
     actions = ("erase_pii",)
-    # The decision is taken on the review page (through the review service, audited);
-    # here a reviewer only edits the internal comment and the per-item statuses.
+    # The decision (status, reason, the customer's text) is taken on the review page
+    # through kyc.review, audited; here a reviewer only sets per-item verdicts (Blockpass
+    # reviews item by item), each audited through kyc.review as well.
     change_rule = Action.REVIEW
 
     @admin.display(description="reference", ordering="reference")

@@ -127,3 +127,42 @@ def test_it_keeps_the_incode_form_in_the_admin_look_with_a_link_to_the_record(
     assert 'id="site-name"' in html and 'class="breadcrumbs"' in html
     assert _page(desk) in html
     assert "admin_workspace.css" in html
+
+
+def test_it_audits_a_verdict_on_one_field_in_the_record_form(desk: Desk) -> None:
+    """Blockpass reviews item by item in the record's admin form: each verdict is audited
+    (the item's key, never its value) and the record's status follows it."""
+    record = KYCRecord.objects.create(
+        merchant=desk.merchant, reference="bp-2", provider="blockpass"
+    )
+    from kyc.models import IdentityField
+
+    field = IdentityField.objects.create(
+        record=record, provider="blockpass", key="email", value="b2@example.com"
+    )
+    client = member(desk.merchant, Membership.Role.COMPLIANCE)
+    url = reverse("admin:kyc_kycrecord_change", args=[record.pk])
+    data = {
+        "fields-TOTAL_FORMS": 1,
+        "fields-INITIAL_FORMS": 1,
+        "fields-MIN_NUM_FORMS": 0,
+        "fields-MAX_NUM_FORMS": 1000,
+        "fields-0-id": field.pk,
+        "fields-0-record": record.pk,
+        "fields-0-status": "rejected",
+        "fields-0-comment": "Blurred",
+        "certificates-TOTAL_FORMS": 0,
+        "certificates-INITIAL_FORMS": 0,
+        "certificates-MIN_NUM_FORMS": 0,
+        "certificates-MAX_NUM_FORMS": 1000,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = AuditEntry.objects.get(action="record.review_item_decided", object_id=str(field.pk))
+    assert entry.actor == client.user and entry.detail["to"] == "rejected"
+    assert entry.detail["item"] == "email" and "b2@" not in str(entry.detail)
+    record.refresh_from_db()
+    assert record.review_status == KYCRecord.Review.REJECTED
+    # positive control: saving the form unchanged writes nothing more
+    client.post(url, {**data, "fields-0-status": "rejected"})
+    assert AuditEntry.objects.filter(action="record.review_item_decided").count() == 1
