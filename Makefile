@@ -66,8 +66,14 @@ soak: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
 
-# Load benchmark on a production-like stack on 127.0.0.1 (see README).
-bench: install
+# Load benchmark on a production-like stack on 127.0.0.1 (see README), with py-spy flame
+# graphs of the measured paths written to var/bench/ (the `bench` extra).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 

@@ -639,8 +639,11 @@ def inbound_store(
         fields["processed_at"] = timezone.now()
     if dedupe_key:
         try:
-            with transaction.atomic():
-                return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
+            if transaction.get_connection().in_atomic_block:
+                with transaction.atomic():  # a savepoint: a duplicate must not spoil the caller's
+                    return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
+            # Autocommit: one round trip, committed by itself; a duplicate key just fails.
+            return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
         except IntegrityError:
             original = InboundEvent.objects.get(dedupe_key=dedupe_key)
             fields.update(state=InboundEvent.State.DUPLICATE, error=f"duplicate of #{original.pk}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, ClassVar
 
 from kyc.contract import Provider, StartRequest, StartResult, StatusUpdate
@@ -84,9 +85,15 @@ def item_hashes(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 def connector_key(settings: dict[str, Any]) -> bytes:
     try:
-        return parse_public_key(str(settings.get("connector_public_key") or ""))
+        return _parsed_key(str(settings.get("connector_public_key") or ""))
     except ValueError as exc:
         raise PermanentError(str(exc), code="not_configured") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_key(text: str) -> bytes:
+    """Parsed once per configured key text (each callback used to parse it again)."""
+    return parse_public_key(text)
 
 
 def _connector_url(settings: dict[str, Any]) -> str:

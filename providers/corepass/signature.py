@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -62,6 +63,12 @@ def parse_public_key(text: str) -> bytes:
             "The connector public key is not a valid Ed448 key."  # pragma: no mutate
         ) from None
     return key
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(raw: bytes) -> Ed448PublicKey:
+    """The key object, built once per configured connector key, not once per callback."""
+    return Ed448PublicKey.from_public_bytes(raw)
 
 
 def split_signature(signature: Any) -> tuple[bytes, bytes]:
@@ -121,7 +128,7 @@ def verify(*, signature: Any, message: bytes, public_key: bytes) -> None:
     if not hmac.compare_digest(embedded, public_key):
         raise SignatureError("signed by a different key than the configured connector key")
     try:
-        Ed448PublicKey.from_public_bytes(public_key).verify(sig, message)
+        _public_key(public_key).verify(sig, message)
     except InvalidSignature:
         raise SignatureError("signature does not verify") from None
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.bench.load import LoadResult, write_pool, wrk
-from tests.bench.stack import Stack
+from tests.bench.stack import OUT_DIR, Stack
 from tests.bench.stats import Figure, Summary, ratios
 
 
@@ -20,10 +25,16 @@ class Ctx:
     seconds: float = 10.0
     warmup: float = 2.0
     raw: dict[str, Any] = field(default_factory=dict)
+    profile_quick: bool = False  # profile in --quick runs too (--profile)
 
     @property
     def base_url(self) -> str:
         return self.stack.base_url
+
+    @property
+    def sandbox_url(self) -> str:
+        """Where the vendors' sandboxes answer: their own process, not the measured one."""
+        return self.stack.sandbox_url
 
     def log(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -122,3 +133,115 @@ class PooledLoad:
         # Next pool: big enough for this rate too, but no bigger than needed (signing costs).
         self.estimate_rps = max(result.rps, self.estimate_rps * 0.6)
         return result
+
+
+# --- where the time goes: py-spy on the measured workers ------------------------------
+
+_OWN_CODE = ("kyc/", "providers/", "portal/")
+TOP_FRAMES = 12
+
+
+def _py_spy() -> str | None:
+    here = Path(sys.executable).parent / "py-spy"
+    return str(here) if here.exists() else shutil.which("py-spy")
+
+
+def _record(ctx: Ctx, fmt: str, out: Path, load: Callable[[float], LoadResult]) -> bool:
+    """One extra load run (counted in no figure) with py-spy sampling the measured gunicorn
+    (master and workers, idle time left out)."""
+    tool = _py_spy()
+    proc = ctx.stack.procs.get("gunicorn")
+    if tool is None or proc is None:
+        return False
+    seconds = max(3.0, ctx.seconds)
+    spy = subprocess.Popen(
+        [
+            tool,
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--subprocesses",
+            "--nonblocking",
+            "--rate",
+            "200",
+            "--duration",
+            str(int(seconds) + 1),
+            "--format",
+            fmt,
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)  # attached before the load starts
+    load(seconds)
+    try:
+        _, err = spy.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        return False
+    if spy.returncode != 0 or not out.exists():
+        ctx.log(f"py-spy failed: {err.decode(errors='replace')[-300:]}")
+        return False
+    return True
+
+
+def _frame(raw: str) -> str:
+    """`func (/abs/path/kyc/x.py:12)` -> `func (kyc/x.py:12)`."""
+    name, _, where = raw.partition(" (")
+    for marker in ("/site-packages/", "/lib/python3", "/work/main/", "/main/"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+            break
+    return f"{name} ({where}" if where else name
+
+
+def top_frames(collapsed: str, n: int = TOP_FRAMES) -> dict[str, list[tuple[str, float]]]:
+    """From py-spy's collapsed stacks: the frames with the most samples of their own (self),
+    and the project's own frames by samples under them (inclusive), as % of all samples."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = [f for f in stack.split(";") if " (" in f]
+        if not frames:
+            continue
+        own[_frame(frames[-1])] += k
+        mine = {_frame(f) for f in frames}
+        for f in {f for f in mine if f.partition(" (")[2].startswith(_OWN_CODE)}:
+            inclusive[f] += k
+    if not total:
+        return {"self": [], "project": []}
+    pct = 100.0 / total
+    return {
+        "self": [(f, round(c * pct, 1)) for f, c in own.most_common(n)],
+        "project": [(f, round(c * pct, 1)) for f, c in inclusive.most_common(n)],
+    }
+
+
+def profile(ctx: Ctx, name: str, load: Callable[[float], LoadResult]) -> None:
+    """Flame graph var/bench/flame-<name>.svg and the top frames (printed, in latest.json
+    and var/bench/flame-<name>.top.txt) of one path under its bench load."""
+    if ctx.quick and not ctx.profile_quick:
+        return
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    svg = OUT_DIR / f"flame-{name}.svg"
+    raw = OUT_DIR / f"flame-{name}.collapsed.txt"
+    ctx.log(f"{name}: profiling (py-spy, one extra run per format, not counted)")
+    if not _record(ctx, "flamegraph", svg, load) or not _record(ctx, "raw", raw, load):
+        ctx.raw.setdefault("profile", {})[name] = "py-spy unavailable"
+        return
+    top = top_frames(raw.read_text(errors="replace"))
+    ctx.raw.setdefault("profile", {})[name] = {"svg": str(svg.name), **top}
+    lines = [f"{name}: top frames (% of samples in the measured workers)", "self:"]
+    lines += [f"  {p:5.1f}%  {f}" for f, p in top["self"]]
+    lines += ["project code (inclusive):"]
+    lines += [f"  {p:5.1f}%  {f}" for f, p in top["project"]]
+    (OUT_DIR / f"flame-{name}.top.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 from tests.bench.context import Ctx
 from tests.bench.stack import (
+    CORES_SHARED_WITH,
     OUT_DIR,
     Stack,
     bench_database_url,
@@ -43,7 +44,7 @@ from tests.bench.stack import (
     reset_database,
     stack_env,
 )
-from tests.bench.stats import Figure, table
+from tests.bench.stats import Figure, Summary, table
 
 PARTS: tuple[str, ...] = ("poll", "webhook", "callback", "qr", "issuance", "admin", "dashboard")
 BUDGET_SECONDS = 15 * 60
@@ -60,6 +61,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help=f"run only this part: {', '.join(PARTS)} (repeatable, or comma-separated)",
     )
     p.add_argument("--quick", action="store_true", help="short runs: a smoke test of the harness")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile (py-spy flame graphs) in --quick runs too; full runs always do",
+    )
     p.add_argument("--runs", type=int, default=3, help="runs per figure (at least 3)")
     p.add_argument("--seconds", type=float, default=None, help="seconds per load run")
     args = p.parse_args(argv)
@@ -128,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs=args.runs,
         seconds=args.seconds or (3.0 if args.quick else 10.0),
         warmup=1.0 if args.quick else 2.0,
+        profile_quick=args.profile,
     )
     signal.signal(signal.SIGTERM, _terminate)
     figures: list[Figure] = []
@@ -151,8 +158,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(INSERT_TABLE_SQL)
         stack.start_web()
+        stack.start_sandbox()
         stack.start_worker()
-        ctx.log(f"stack: gunicorn (2 sync workers) and celery up at {stack.base_url}")
+        ctx.log(
+            f"stack: gunicorn (2 sync workers) at {stack.base_url}, sandboxes at "
+            f"{stack.sandbox_url}, celery up"
+        )
+        figures.append(
+            Figure(
+                "measured gunicorn workers",
+                Summary.of([2]),
+                "sync",
+                note=f"on {os.cpu_count()} cores shared with {CORES_SHARED_WITH}",
+            )
+        )
         for name in args.parts:
             figures += run_part(name, ctx)
             connection.close()

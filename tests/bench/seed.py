@@ -66,11 +66,13 @@ def bulk_insert(
         if column in varying:
             cols.append(column)
             exprs.append(varying[column])
-        elif f.name in constants:
+        elif f.name in constants or (not f.primary_key and (f.has_default() or not f.null)):
+            # A field added to the model later gets its default: the seed keeps working.
+            value = constants[f.name] if f.name in constants else f.get_default()
             key = f"c_{column}"
             cols.append(column)
             exprs.append(f"%({key})s")
-            values[key] = f.get_db_prep_save(constants[f.name], connection)
+            values[key] = f.get_db_prep_save(value, connection)
     values["count"] = count
     sql = (
         f'INSERT INTO "{model._meta.db_table}" ({", ".join(cols)}) '

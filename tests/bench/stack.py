@@ -2,8 +2,11 @@
 
 gunicorn (DEBUG off, 2 sync workers, persistent DB connections) + a Celery
 worker, on a dedicated PostgreSQL database (dropped, recreated, migrated) and a
-dedicated Redis database number (flushed). Every process is started in its own
-session so `stop()` can end its whole group, on success, failure or Ctrl-C.
+dedicated Redis database number (flushed). The providers' sandboxes (the Blockpass
+pulls and CorePass connector calls that deliveries trigger) run in a separate
+gunicorn on another port, so the two measured workers serve only what a figure
+names. Every process is started in its own session so `stop()` can end its whole
+group, on success, failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -122,16 +125,67 @@ def flush_redis(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
+# What shares the machine's cores with the two measured gunicorn workers (bench table).
+CORES_SHARED_WITH = (
+    "wrk (2 threads), the Celery worker (2 processes), the sandbox gunicorn "
+    "(1 worker, 8 threads), PostgreSQL, Redis and the bench itself"
+)
+
+
 @dataclass
 class Stack:
     port: int
     env: dict[str, str]
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    sandbox_port: int = 0
 
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        """Base URL of the sandbox process (its /sandbox/<provider>/ pages); the measured
+        server itself when no separate sandbox was started."""
+        return f"http://{HOST}:{self.sandbox_port or self.port}"
+
+    def start_sandbox(self) -> None:
+        """The vendors' sandboxes in their own gunicorn: what deliveries trigger (pulls,
+        connector questions) is not served by the workers being measured."""
+        self.sandbox_port = free_port()
+        self._spawn(
+            "sandbox",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"{HOST}:{self.sandbox_port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "--timeout",
+                "60",
+                "--log-level",
+                "warning",
+            ],
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(self.sandbox_url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if self.procs["sandbox"].poll() is not None:
+                raise RuntimeError(f"sandbox gunicorn exited:\n{self.tail('sandbox')}")
+            time.sleep(0.25)
+        raise RuntimeError(f"sandbox gunicorn did not answer:\n{self.tail('sandbox')}")
 
     def manage(self, *args: str) -> None:
         subprocess.run(

@@ -20,7 +20,7 @@ import requests
 from django.urls import Resolver404, resolve
 
 from tests.bench import seed
-from tests.bench.context import Ctx, PooledLoad, load_figures, paired_runs, raw_runs
+from tests.bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
 from tests.bench.load import raw_request
 from tests.bench.middleware import COMMITS_HEADER, HEADER
 from tests.bench.stats import Figure, Summary
@@ -112,7 +112,7 @@ def run(ctx: Ctx) -> list[Figure]:
     account = seed.merchant_account(
         provider="corepass",
         settings={
-            "connector_url": f"{ctx.base_url}/sandbox/corepass",
+            "connector_url": f"{ctx.sandbox_url}/sandbox/corepass",
             "connector_public_key": connector.public_hex(),
             "default_items": ITEM,
         },
@@ -175,6 +175,7 @@ def run(ctx: Ctx) -> list[Figure]:
         connections=CONNECTIONS,
     )
     pair = paired_runs(ctx, subject=subject, baseline=baseline)
+    profile(ctx, "callback", subject)
     from django.db.models import Count
 
     from kyc.models import InboundEvent

@@ -29,7 +29,7 @@ def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     batch_id = f"bench{tag}x{learners}"
     requests.post(
-        f"{ctx.base_url}/sandbox/sunbird/console/batch/{batch_id}",
+        f"{ctx.sandbox_url}/sandbox/sunbird/console/batch/{batch_id}",
         json={"learners": learners, "delay": 0, "rate": 1e9},
         timeout=10,
     ).raise_for_status()
@@ -70,7 +70,7 @@ def run(ctx: Ctx) -> list[Figure]:
         from providers.sunbird import services  # noqa: F401
 
         settings = registry.get("sunbird").sandbox_settings(
-            sandbox_url=f"{ctx.base_url}/sandbox/sunbird"
+            sandbox_url=f"{ctx.sandbox_url}/sandbox/sunbird"
         )
     except Exception as exc:  # noqa: BLE001
         return [Figure("issuance_mem_ratio", None, note=f"Sunbird flow not available: {exc}")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from tests.bench import seed
-from tests.bench.context import Ctx, get_load, load_figures, paired_runs, raw_runs
+from tests.bench.context import Ctx, get_load, load_figures, paired_runs, profile, raw_runs
 from tests.bench.middleware import HEADER
 from tests.bench.stats import Figure, Summary
 from tests.bench.urls import BASELINE_JSON
@@ -29,6 +29,7 @@ def run(ctx: Ctx) -> list[Figure]:
         subject=get_load(status_url, POLLERS),
         baseline=get_load(ctx.base_url + BASELINE_JSON, POLLERS),
     )
+    profile(ctx, "poll", get_load(status_url, POLLERS))
     # Queries per poll, read from the bench middleware's header on quiet sequential polls.
     with requests.Session() as s:
         counts = [int(s.get(status_url, timeout=10).headers[HEADER]) for _ in range(20)]

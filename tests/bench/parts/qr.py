@@ -72,7 +72,7 @@ def run(ctx: Ctx) -> list[Figure]:
     window = 10.0 if ctx.quick else 120.0
     try:
         settings = registry.get("corepass").sandbox_settings(
-            sandbox_url=f"{ctx.base_url}/sandbox/corepass"
+            sandbox_url=f"{ctx.sandbox_url}/sandbox/corepass"
         )
     except Exception as exc:  # noqa: BLE001
         return [Figure("qr_renders_per_request", None, note=f"no CorePass sandbox: {exc}")]

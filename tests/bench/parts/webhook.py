@@ -20,7 +20,7 @@ import requests
 from django.urls import Resolver404, resolve
 
 from tests.bench import seed
-from tests.bench.context import Ctx, PooledLoad, load_figures, paired_runs, raw_runs
+from tests.bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
 from tests.bench.load import raw_request
 from tests.bench.middleware import COMMITS_HEADER, HEADER
 from tests.bench.stats import Figure, Summary
@@ -83,7 +83,7 @@ def run(ctx: Ctx) -> list[Figure]:
     settings = {}
     try:
         settings = registry.get("blockpass").sandbox_settings(
-            sandbox_url=f"{ctx.base_url}/sandbox/blockpass"
+            sandbox_url=f"{ctx.sandbox_url}/sandbox/blockpass"
         )
     except Exception:  # noqa: BLE001  (no sandbox: the webhook needs only the secret)
         settings = {}
@@ -129,6 +129,7 @@ def run(ctx: Ctx) -> list[Figure]:
         connections=CONNECTIONS,
     )
     pair = paired_runs(ctx, subject=subject, baseline=baseline)
+    profile(ctx, "webhook", subject)
     time.sleep(1)
     counts = inbound_counts()
     stored = sum(counts.values()) - before
