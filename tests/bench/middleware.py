@@ -15,6 +15,9 @@ from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Bench-Queries"
 COMMITS_HEADER = "X-Bench-Commits"
+# Outgoing-webhook messages written (INSERT INTO kyc_webhookmessage), and how many of
+# those ran in autocommit mode (each one an extra commit): "<inserts>/<autocommit>".
+OUTBOX_HEADER = "X-Bench-Outbox"
 _WRITES = ("insert", "update", "delete")
 
 
@@ -26,6 +29,7 @@ class QueryCountMiddleware:
         conn = connections["default"]
         queries = 0
         commits = 0
+        outbox = [0, 0]
 
         def counter(
             execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
@@ -34,6 +38,9 @@ class QueryCountMiddleware:
             queries += 1
             if not conn.in_atomic_block and sql.lstrip()[:6].lower() in _WRITES:
                 commits += 1
+            if sql.lstrip().startswith('INSERT INTO "kyc_webhookmessage"'):
+                outbox[0] += 1
+                outbox[1] += 0 if conn.in_atomic_block else 1
             return execute(sql, params, many, context)
 
         real_commit = conn.commit
@@ -51,4 +58,5 @@ class QueryCountMiddleware:
             del conn.commit  # back to the class's method
         response[HEADER] = str(queries)
         response[COMMITS_HEADER] = str(commits)
+        response[OUTBOX_HEADER] = f"{outbox[0]}/{outbox[1]}"
         return response

@@ -2,7 +2,7 @@
 
     make bench                          # everything, about 12-15 minutes on 2 cores
     make bench BENCH_ARGS="--only poll" # one part (poll, webhook, callback, qr, issuance, admin,
-                                        # dashboard)
+                                        # dashboard, outbox)
     make bench BENCH_ARGS="--quick"     # short smoke run of every part
 
 Every figure is a ratio against a baseline served by the same gunicorn workers
@@ -46,7 +46,16 @@ from tests.bench.stack import (
 )
 from tests.bench.stats import Figure, Summary, table
 
-PARTS: tuple[str, ...] = ("poll", "webhook", "callback", "qr", "issuance", "admin", "dashboard")
+PARTS: tuple[str, ...] = (
+    "poll",
+    "webhook",
+    "callback",
+    "qr",
+    "issuance",
+    "admin",
+    "dashboard",
+    "outbox",
+)
 BUDGET_SECONDS = 15 * 60
 
 

@@ -95,6 +95,8 @@ def stack_env(*, port: int, db_url: str, redis_url: str) -> dict[str, str]:
         PUBLIC_RATE_LIMIT_PER_MINUTE="1000000000",
         LOG_LEVEL="WARNING",
         CELERY_TASK_ALWAYS_EAGER="false",  # a real worker takes the tasks
+        # The outbox part's receiver listens on 127.0.0.1: the operator's explicit opt-in.
+        OUTBOUND_ALLOW_NETWORKS="127.0.0.1/32",
     )
     return env
 
