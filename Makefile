@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	@# The customer page's translations (locale/*/django.po -> .mo; needs GNU gettext's
-	@# msgfmt; without it the committed .mo files are used as they are).
+	@# msgfmt; without it the committed .mo files are used as they are). No settings
+	@# module: compiling needs none, and production settings would ask for secrets.
 	@if command -v msgfmt >/dev/null; then \
-		$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --ignore=mutants -v0; \
+		env -u DJANGO_SETTINGS_MODULE $(BIN)/python -m django compilemessages \
+			--ignore=.venv --ignore=var --ignore=mutants -v0; \
 	else echo "msgfmt (Debian package gettext) not found: using the committed .mo files"; fi
 	touch $(STAMP)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-# compilemessages walks the tree for locale/ folders: not into the venv, var/ or mutants/.
+# Compiling the translations needs no settings module (it finds ./locale); it walks the
+# tree for locale/ folders, not into the venv, var/ or mutants/.
+COMPILE = (sys.executable, "-m", "django", "compilemessages")
 COMPILE_ARGS = ("--ignore=.venv", "--ignore=var", "--ignore=mutants", "-v0")
 
 
@@ -35,9 +37,8 @@ def main() -> int:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     if shutil.which("msgfmt"):  # else the committed .mo files (locale/) serve as they are
-        subprocess.run(
-            [PY, "manage.py", "compilemessages", *COMPILE_ARGS], cwd=ROOT, env=env, check=True
-        )
+        no_settings = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
+        subprocess.run([*COMPILE, *COMPILE_ARGS], cwd=ROOT, env=no_settings, check=True)
     subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
     commands = {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -394,8 +394,14 @@ def compile_translations(*, root: bool) -> None:
             return
         apt_install([GETTEXT_PACKAGE])
     ignore = ("--ignore=.venv", "--ignore=var", "--ignore=mutants")  # not other locale/ dirs
+    # No settings module: compiling needs none (it finds ./locale), and the project's
+    # settings would ask for a SECRET_KEY once DATABASE_URL is set.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     subprocess.run(
-        [sys.executable, "manage.py", "compilemessages", *ignore, "-v0"], cwd=ROOT, check=True
+        [sys.executable, "-m", "django", "compilemessages", *ignore, "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
 
