@@ -337,3 +337,29 @@ def test_it_counts_a_delivery_applied_in_its_own_request_as_processed(client: An
         assert (
             value(after, name, provider="corepass") == value(before, name, provider="corepass") + 1
         )
+
+
+def test_it_documents_alert_rules_that_use_only_metrics_it_serves(client: Any) -> None:
+    """README's sample rules parse as a Prometheus rule file and name only served metrics."""
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    rules_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = yaml.safe_load(rules_text)["groups"][0]["rules"]
+    assert len(rules) >= 5 and all("alert" in r and "expr" in r for r in rules)
+    resp = client.get("/metrics")
+    served = set()
+    for family in text_string_to_metric_families(resp.content.decode()):
+        served |= {s.name for s in family.samples} | {family.name}
+    named = {m for r in rules for m in re.findall(r"\bportal_[a-z_]+", r["expr"])}
+    families = {re.sub(r"_(bucket|count|sum|total)$", "", m) for m in named}
+    assert named and families <= served, families - served
+    assert re.sub(r"_(bucket|count|sum|total)$", "", "portal_nope_total") not in served  # control
+    # Every metric the table lists is served.
+    listed = set(re.findall(r"^\| `(portal_[a-z_]+)`", section, flags=re.M))
+    assert len(listed) == 11
+    for name in listed:
+        assert name in served or name.removesuffix("_total") in served, name
