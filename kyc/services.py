@@ -575,8 +575,10 @@ def transfer_cancel(*, transfer: TransferRequest, actor: Any) -> bool:
         )
         provider = registry.find(t.provider)
         if provider is not None:
-            hook = partial(provider.transfer_cancel, transfer_id=str(t.pk))
-            transaction.on_commit(hook, robust=True)  # a provider outage never undoes it
+            pk, hook = str(t.pk), provider.transfer_cancel
+            # robust: a provider outage never undoes the cancel (a lambda, not a partial:
+            # Django names a failed robust callback by its __qualname__).
+            transaction.on_commit(lambda: hook(transfer_id=pk), robust=True)
     transfer.refresh_from_db()
     return True
 

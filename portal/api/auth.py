@@ -64,6 +64,16 @@ class MerchantPrincipal:
         return f"api:{self.key.prefix}"
 
 
+# A member's session: the role action each scope needs. `write` is the view's own
+# `session_write_action` (DEFAULT_WRITE_ACTION when it names none). Module level: a table.
+SESSION_ACTIONS: dict[str, roles.Action] = {
+    ApiKey.Scope.READ: roles.Action.VIEW,
+    ApiKey.Scope.PII: roles.Action.REVEAL_PII,
+}
+DEFAULT_WRITE_ACTION = roles.Action.START_VERIFICATION
+MISSING_ROLE = "Your role may not {action}; allowed: {roles}."
+
+
 class MemberSession:
     """request.auth for a signed-in member: their merchant, and scopes from their role."""
 
@@ -71,26 +81,17 @@ class MemberSession:
         self.user = user
         self.merchant = merchant
 
+    def action_for(self, scope: str, view: Any = None) -> roles.Action:
+        own = getattr(view, "session_write_action", DEFAULT_WRITE_ACTION)
+        return SESSION_ACTIONS.get(scope) or roles.Action(own)
+
     def has_scope(self, scope: str, view: Any = None) -> bool:
-        if scope == ApiKey.Scope.READ:
-            action = roles.Action.VIEW
-        elif scope == ApiKey.Scope.PII:
-            action = roles.Action.REVEAL_PII
-        else:
-            action = getattr(view, "session_write_action", roles.Action.START_VERIFICATION)
-        return roles.can(self.user, self.merchant, action)
+        return roles.can(self.user, self.merchant, self.action_for(scope, view))
 
     def missing_scope_message(self, scope: str, view: Any = None) -> str:
-        action = getattr(view, "session_write_action", roles.Action.START_VERIFICATION)
-        if scope == ApiKey.Scope.READ:
-            action = roles.Action.VIEW
-        return (
-            f"Your role may not {roles.LABELS[action]}; "
-            f"allowed: {', '.join(roles.roles_allowed(action))}."
-        )
-
-    def __str__(self) -> str:
-        return f"user:{self.user.pk}"
+        action = self.action_for(scope, view)
+        allowed = ", ".join(roles.roles_allowed(action))
+        return MISSING_ROLE.format(action=roles.LABELS[action], roles=allowed)
 
 
 class MerchantSessionAuthentication(authentication.SessionAuthentication):
@@ -103,10 +104,9 @@ class MerchantSessionAuthentication(authentication.SessionAuthentication):
         if found is None:
             return None
         user = found[0]
-        if getattr(settings, "STAFF_REQUIRE_2FA", False):
-            verified = getattr(user, "is_verified", None)
-            if not (verified is not None and verified()):
-                return None
+        # /api/ is outside StaffTwoFactorMiddleware (keys need no second factor): check here.
+        if settings.STAFF_REQUIRE_2FA and not user.is_verified():
+            return None
         merchant = roles.primary_merchant(user)
         if merchant is None:
             return None
@@ -120,7 +120,7 @@ class HasMerchantKey(permissions.BasePermission):
     message = "An API key is required: 'Authorization: Bearer <api key>'."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, ApiKey | MemberSession)
+        return isinstance(request.auth, ApiKey)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -190,12 +190,7 @@ class MemberSessionScheme(OpenApiAuthenticationExtension):
     name = "MemberSession"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": settings.SESSION_COOKIE_NAME,
-            "description": SESSION_DESCRIPTION,
-        }
+        return {**SESSION_SCHEME, "name": settings.SESSION_COOKIE_NAME}
 
 
 SESSION_DESCRIPTION = (
@@ -205,3 +200,4 @@ SESSION_DESCRIPTION = (
     "reveal permission. Writes need the CSRF token (header X-CSRFToken). "
     "Idempotency-Key is kept for API keys only."
 )
+SESSION_SCHEME = {"type": "apiKey", "in": "cookie", "description": SESSION_DESCRIPTION}

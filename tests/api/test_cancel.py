@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from kyc.models import AuditEntry, TransferRequest, WebhookMessage
 from kyc.status import Status
+from tests import factories
 from tests.api.conftest import key_client, pending_transfer, start_body
 from tests.incode.conftest import sandbox_interview
 
@@ -42,6 +44,7 @@ def test_it_cancels_a_waiting_request_audits_it_and_sends_the_webhook(merchant: 
         "verification.canceled",
     }
     assert api.get(f"/api/v1/transfers/{transfer.pk}/").json()["status"] == "cancelled"
+    assert transfer.events.order_by("-id")[0].source == "api"
 
 
 @pytest.mark.django_db
@@ -128,3 +131,30 @@ def test_it_cancels_a_corepass_request_in_the_portal_only(merchant: Any, connect
     r = api.post(f"/api/v1/transfers/{created.json()['id']}/cancel/")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert connector.qr_calls == calls  # CorePass has no cancel call: nothing sent
+
+
+@pytest.mark.django_db
+def test_it_answers_true_once_and_refreshes_the_callers_object(merchant: Any) -> None:
+    from kyc import services
+
+    transfer = pending_transfer(merchant)
+    user = factories.staff_user(merchant)
+    assert services.transfer_cancel(transfer=transfer, actor=user) is True
+    assert transfer.status == Status.CANCELLED  # the object the caller holds, refreshed
+    assert services.transfer_cancel(transfer=transfer, actor=user) is False
+    assert AuditEntry.objects.get(action="transfer.cancelled").actor == user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_cancel_when_the_provider_cannot_be_told(merchant: Any) -> None:
+    from providers.corepass.provider import CorePassProvider
+
+    transfer = pending_transfer(merchant)
+    with mock.patch.object(
+        CorePassProvider, "transfer_cancel", side_effect=ConnectionError("down"), autospec=True
+    ) as told:
+        r = _cancel(key_client(merchant), transfer)
+    assert told.call_count == 1 and told.call_args.kwargs == {"transfer_id": str(transfer.pk)}
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    transfer.refresh_from_db()
+    assert transfer.status == Status.CANCELLED

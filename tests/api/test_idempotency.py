@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from kyc import tasks
+from kyc import services, tasks
 from kyc.models import IdempotentRequest, TransferRequest
 from tests.api.conftest import key_client, pending_transfer, start_body
 
@@ -116,6 +116,9 @@ def test_it_forgets_answers_after_24_hours_with_the_daily_task(
     )
     tasks.erase_expired_pii()
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["fresh"]
+    assert services.idempotent_requests_purge() == 0  # nothing else is that old
+    later = timezone.now() + dt.timedelta(hours=25)
+    assert services.idempotent_requests_purge(now=later) == 1
     # past 24 h the key starts a new request
     assert _post(api, start_body(), key="old").json()["id"] != first.json()["id"]
 

@@ -55,6 +55,20 @@ def test_it_has_no_trailing_underscore_names(schema: dict[str, Any]) -> None:
     assert "fields" in schema["components"]["schemas"]["Record"]["properties"]  # control
 
 
+def test_it_describes_both_ways_in(schema: dict[str, Any]) -> None:
+    from django.conf import settings
+
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKey"]["type"] == "http" and schemes["ApiKey"]["scheme"] == "bearer"
+    session = schemes["MemberSession"]
+    assert {k: v for k, v in session.items() if k != "description"} == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": settings.SESSION_COOKIE_NAME,
+    }
+    assert "CSRF" in session["description"]
+
+
 def test_it_documents_every_error_in_one_shape_with_an_example(schema: dict[str, Any]) -> None:
     for path, method, op in operations(schema):
         errors = {s: r for s, r in op["responses"].items() if s[0] in "45"}

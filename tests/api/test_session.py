@@ -135,3 +135,32 @@ def test_it_refuses_an_unverified_session_when_2fa_is_required(
     assert c.get("/api/v1/transfers/").status_code == 401
     settings.STAFF_REQUIRE_2FA = False
     assert c.get("/api/v1/transfers/").status_code == 200  # control
+
+
+def test_it_maps_each_scope_to_the_role_action_a_session_needs(merchant: Any) -> None:
+    from types import SimpleNamespace
+
+    from kyc.permissions import Action
+    from portal.api.auth import MemberSession
+    from portal.api.webhooks import WebhookEndpointViewSet
+
+    viewer = MemberSession(factories.staff_user(merchant, role=Membership.Role.VIEWER), merchant)
+    assert viewer.action_for("read") is Action.VIEW
+    assert viewer.action_for("pii") is Action.REVEAL_PII
+    assert viewer.action_for("write") is Action.START_VERIFICATION
+    webhooks = SimpleNamespace(session_write_action=Action.MANAGE_API_KEYS)
+    assert viewer.action_for("write", webhooks) is Action.MANAGE_API_KEYS
+    assert viewer.action_for("read", webhooks) is Action.VIEW
+    assert WebhookEndpointViewSet.session_write_action is Action.MANAGE_API_KEYS
+    assert viewer.has_scope("read") and not viewer.has_scope("write")
+    assert viewer.missing_scope_message("write") == (
+        "Your role may not start verifications; allowed: Owner, Administrator."
+    )
+
+
+def test_it_records_a_session_cancel_as_the_staff_members(merchant: Any) -> None:
+    transfer = pending_transfer(merchant)
+    c = member(merchant, Membership.Role.OWNER)
+    c.post(f"/api/v1/transfers/{transfer.pk}/cancel/", HTTP_X_CSRFTOKEN=csrf(c))
+    last = transfer.events.order_by("-id").first()
+    assert last is not None and last.status == "cancelled" and last.source == "staff"
