@@ -521,7 +521,10 @@ class ApiKeyAdmin(MerchantScopedAdmin):
                     "Every backend call made with these keys is refused from now on "
                     "(401). A revoked key cannot be turned back on; create a new one instead."
                 ),
-                counts={"active keys to revoke": allowed.count()},
+                counts={
+                    admin_review.plural(n, "active key to revoke", "active keys to revoke"): n
+                    for n in [allowed.count()]
+                },
                 confirm_label="Yes, revoke them",
             )
         n = 0
@@ -1182,7 +1185,12 @@ class TransferRequestAdmin(LinkedListsMixin, MerchantScopedAdmin):
                     "reason you choose, the merchant's backend is told, and the decision is "
                     "audited with your note. Requests not in review are left as they are."
                 ),
-                counts={"requests in review to reject": allowed.count()},
+                counts={
+                    admin_review.plural(
+                        n, "request in review to reject", "requests in review to reject"
+                    ): n
+                    for n in [allowed.count()]
+                },
                 confirm_label="Yes, reject them",
                 reason_kind="choice",
                 reason_label="Reason shown to the customer",

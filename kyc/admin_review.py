@@ -440,17 +440,30 @@ def erase_counts(records: list[KYCRecord]) -> dict[str, int]:
     from kyc.models import Certificate, IdentityField
 
     ids = [r.pk for r in records]
-    return {
-        "records": len(ids),
-        "identity values": IdentityField.objects.filter(
-            record__in=ids, erased_at__isnull=True
-        ).count(),
-        "certificates": Certificate.objects.filter(record__in=ids, erased_at__isnull=True).count(),
-        "provider deliveries": InboundEvent.objects.filter(
-            transfer__record__in=ids, erased_at__isnull=True
-        ).count(),
-        "requests": TransferRequest.objects.filter(record__in=ids).count(),
-    }
+    counts = [
+        (len(ids), "record", "records"),
+        (
+            IdentityField.objects.filter(record__in=ids, erased_at__isnull=True).count(),
+            "identity value",
+            "identity values",
+        ),
+        (
+            Certificate.objects.filter(record__in=ids, erased_at__isnull=True).count(),
+            "certificate",
+            "certificates",
+        ),
+        (
+            InboundEvent.objects.filter(transfer__record__in=ids, erased_at__isnull=True).count(),
+            "provider delivery",
+            "provider deliveries",
+        ),
+        (TransferRequest.objects.filter(record__in=ids).count(), "request", "requests"),
+    ]
+    return {plural(n, one, many): n for n, one, many in counts}
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def erase_view(model_admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:

@@ -75,3 +75,31 @@ def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: An
     assert "Intact" in page.inner_text("#chain-status")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path=str(SCREENSHOTS / "admin_workspace_audit.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_it_confirms_an_erase_before_doing_it(desk: Desk, page: Any, live_server: Any) -> None:
+    reviewer = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", reviewer.username)
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/kyc/kycrecord/")
+    page.check(f"input[name=_selected_action][value='{desk.old.pk}']")
+    page.select_option("select[name=action]", "erase_pii")
+    page.click("button[name=index]")
+    page.wait_for_selector("#confirm-counts")
+    counts = page.inner_text("#confirm-counts")
+    assert "1 record\n" in counts + "\n" and "2 identity values" in counts
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_erase_confirm.png"), full_page=True)
+    desk.old.refresh_from_db()
+    assert desk.old.erased_at is None  # the page itself changed nothing
+    page.fill("#reason", "The customer asked us to delete their data")
+    page.click("#confirm-submit")
+    page.wait_for_selector(".messagelist")
+    assert "Erased personal data of 1 record" in page.inner_text(".messagelist")
+    desk.old.refresh_from_db()
+    assert desk.old.erased_at is not None
+    entry = AuditEntry.objects.get(action="record.erased", object_id=str(desk.old.pk))
+    assert entry.detail["reason"] == "The customer asked us to delete their data"
