@@ -24,6 +24,7 @@ from tests.customer.conftest import (
     RAW_CODES,
     SHARED_VALUES,
     STAFF_NOTE,
+    STATES,
     SUPPORT,
     customer_page_providers,
     request_in,
@@ -321,3 +322,34 @@ def test_it_shows_a_plain_page_for_an_unknown_link(
     snap(page, request, "phone")
     axe.assert_no_serious(page, "the 404 page")
 
+
+# Light, mid-grey (where neither white nor near-black text reaches 4.5:1 unless the ink is
+# chosen with care), saturated and dark brand colours.
+BRAND_COLOURS = ["#ffd500", "#777777", "#7b7b7b", "#00ff00", "#e0457b", "#111111"]
+
+
+def test_it_keeps_text_readable_on_any_brand_colour(
+    sandbox_accounts: Any, branded_merchant: Any, device_page: Any, request: Any
+) -> None:
+    pending = start_request(branded_merchant, "portmone")
+    done = request_in(
+        branded_merchant, "portmone", next(s for s in STATES if s.name == "completed")
+    )
+    page = device_page("phone")
+    problems = {}
+    for colour in BRAND_COLOURS:
+        branded_merchant.brand_color = colour
+        branded_merchant.save(update_fields=["brand_color"])
+        for t in (pending, done):
+            page.goto(_url(t))
+            assert (
+                page.evaluate(
+                    "() => getComputedStyle(document.documentElement).getPropertyValue('--brand')"
+                ).strip()
+                == colour
+            )  # positive control: the colour is applied
+            found = axe.violations(page)
+            if found:
+                problems[f"{colour} {t.status}"] = axe.describe(found)
+                snap(page, request, f"{colour.lstrip('#')}-{t.status}")
+    assert problems == {}
