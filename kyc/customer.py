@@ -389,8 +389,22 @@ def contrast(a: str, b: str) -> float:
 
 def ink_on(color: str) -> str:
     """Text colour on a brand-coloured button: white when it reads (WCAG AA, 4.5:1), else
-    near-black."""
-    return "#ffffff" if contrast(color, "#ffffff") >= 4.5 else "#111418"
+    black when that reads better."""
+    white, black = contrast(color, "#ffffff"), contrast(color, "#000000")
+    return "#ffffff" if white >= 4.5 or white >= black else "#000000"
+
+
+def button_colors(color: str) -> tuple[str, str]:
+    """(background, text) for the merchant's buttons with at least 4.5:1 contrast: the
+    brand colour with white or black text, or, when neither reads (mid greys), the brand
+    colour darkened until white text does."""
+    bg = brand_color(color)
+    ink = ink_on(bg)
+    r, g, b = (int(bg[i : i + 2], 16) for i in (1, 3, 5))
+    while contrast(bg, ink) < 4.5:
+        r, g, b = (int(c * 0.92) for c in (r, g, b))
+        bg, ink = f"#{r:02x}{g:02x}{b:02x}", "#ffffff"
+    return bg, ink
 
 
 def support(contact: str | None) -> dict[str, str]:

@@ -59,7 +59,10 @@ def _is_phone(request: HttpRequest) -> bool:
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    # The page URL carries the token: never sent to another origin (provider, merchant).
+    # Same-origin keeps a real Origin on the language switcher's POST (CSRF checks it;
+    # "no-referrer" would make it "null").
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -133,10 +136,10 @@ def transfer_page(request: HttpRequest, token: str) -> HttpResponse:
     language = customer.customer_language(request, merchant.default_language)
     is_phone = _is_phone(request)
     context = customer.page_context(transfer, state, is_phone=is_phone, language=language)
-    color = customer.brand_color(merchant.brand_color)
+    brand, brand_ink = customer.button_colors(merchant.brand_color)
     context.update(
-        brand=color,
-        brand_ink=customer.ink_on(color),
+        brand=brand,
+        brand_ink=brand_ink,
         privacy=safe_href(merchant.privacy_url),
         has_logo=bool(merchant.logo_type),
         language=language,

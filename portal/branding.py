@@ -143,7 +143,7 @@ def branding(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Branding saved." if changed else "Nothing changed.")
         return redirect("branding")
     logo = bytes(merchant.logo or b"") if merchant.logo_type else b""
-    color = customer.brand_color(merchant.brand_color)
+    color, ink = customer.button_colors(merchant.brand_color)
     return render(
         request,
         "portal/branding.html",
@@ -154,6 +154,7 @@ def branding(request: HttpRequest) -> HttpResponse:
             if logo
             else "",
             "brand": color,
-            "brand_ink": customer.ink_on(color),
+            "brand_ink": ink,
+            "adjusted": color != customer.brand_color(merchant.brand_color),
         },
     )

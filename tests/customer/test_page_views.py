@@ -223,13 +223,17 @@ def test_it_brands_the_page_with_readable_text_and_no_inline_style(merchant: Any
     merchant.save()
     t = make(merchant)
     html = get(t).content.decode()
-    assert 'data-brand="#ffd400"' in html and 'data-brand-ink="#111418"' in html
+    assert 'data-brand="#ffd400"' in html and 'data-brand-ink="#000000"' in html
     assert 'href="https://shop.example/privacy"' in html and merchant.name in html
     assert " style=" not in html and "<style" not in html
     merchant.brand_color = "#0b3d91"  # dark blue: white reads
     merchant.save()
     assert 'data-brand-ink="#ffffff"' in get(t).content.decode()
     assert customer.contrast("#0b3d91", "#ffffff") >= 4.5 > customer.contrast("#ffd400", "#ffffff")
+    # Any colour gets a readable pair, mid greys included (white 4.48:1, near-black 4.12:1).
+    for color in ("#777777", "#808080", "#ff0000", "#ffffff", "#000000", "not-a-colour"):
+        bg, ink = customer.button_colors(color)
+        assert customer.contrast(bg, ink) >= 4.5, color
 
 
 def test_it_announces_status_changes_and_marks_the_language(merchant: Any) -> None:
