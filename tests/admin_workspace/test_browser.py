@@ -26,6 +26,7 @@ def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: An
     # the index counts what waits and links to the queue
     page.wait_for_selector("#review-summary")
     assert page.inner_text("#reviews-waiting") == "2"
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_index.png"), full_page=True)
     page.click("#review-summary a.button")
 
     # the queue: oldest first, SLA in words
@@ -46,6 +47,7 @@ def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: An
     assert EMAIL not in page.content()
     page.click("#reveal-all")
     page.select_option("#purpose", "review")
+    page.screenshot(path=str(SCREENSHOTS / "admin_workspace_reveal_form.png"), full_page=True)
     page.click("#reveal-submit")
     page.wait_for_selector("#reveal-note")
     assert EMAIL in page.inner_text("#fields")
