@@ -53,9 +53,33 @@ def _with_error_example(response: dict[str, Any], status: str) -> None:
         media["examples"] = {name.replace(" ", ""): {"summary": name, "value": value}}
 
 
+# What the docs page says first. Module level: prose.
+API_DESCRIPTION = """Ask customers for verified identity data and track what providers send.
+
+- **Auth**: `Authorization: Bearer <api key>` (keys and their scopes: the API keys page), or,
+  signed in to the portal, your session (Try it out below; writes need your role).
+- **Quick start**: the portal's *API quick start* page has copyable curl and Python.
+- **Errors**: always `{"detail": "…", "code": "…"}`, plus `errors` per field on a 400.
+- **Retries**: send `Idempotency-Key` with a POST; the same key and body within 24 h gets
+  the first answer back (`Idempotent-Replayed: true`) and nothing runs twice.
+- **Lists**: newest first, cursor pages (follow `next`), filters `status`, `provider`,
+  `reference`, `created_after`, `created_before`.
+- **Webhooks**: instead of polling, add an endpoint and receive `verification.*` events.
+"""
+
+TAGS = [
+    {"name": "Verifications", "description": "Ask a customer through a provider; follow it."},
+    {"name": "Customer records", "description": "What providers sent about each customer."},
+    {"name": "Certificates", "description": "Certificates received (Blockpass) or issued."},
+    {"name": "Webhooks", "description": "Endpoints on your backend and what was sent."},
+]
+
+
 def add_error_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
+    result.setdefault("info", {})["description"] = API_DESCRIPTION
+    result["tags"] = TAGS  # the docs page's sections, in this order
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:

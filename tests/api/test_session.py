@@ -164,3 +164,30 @@ def test_it_records_a_session_cancel_as_the_staff_members(merchant: Any) -> None
     c.post(f"/api/v1/transfers/{transfer.pk}/cancel/", HTTP_X_CSRFTOKEN=csrf(c))
     last = transfer.events.order_by("-id").first()
     assert last is not None and last.status == "cancelled" and last.source == "staff"
+
+
+def test_it_checks_a_session_against_the_views_own_write_action(merchant: Any) -> None:
+    """A view may name the action its writes need: the check and the 403 text use it."""
+    from types import SimpleNamespace
+
+    from rest_framework.exceptions import PermissionDenied
+
+    from kyc.permissions import Action
+    from portal.api.auth import HasKeyScope, MemberSession
+
+    review_view = SimpleNamespace(session_write_action=Action.REVIEW)
+    compliance = MemberSession(
+        factories.staff_user(merchant, role=Membership.Role.COMPLIANCE), merchant
+    )
+    viewer = MemberSession(factories.staff_user(merchant, role=Membership.Role.VIEWER), merchant)
+    check = HasKeyScope().has_permission
+    assert check(SimpleNamespace(auth=compliance, method="POST"), review_view) is True
+    with pytest.raises(PermissionDenied) as refused:
+        check(SimpleNamespace(auth=compliance, method="POST"), None)  # START_VERIFICATION
+    assert "start verifications" in str(refused.value.detail)
+    with pytest.raises(PermissionDenied) as refused:
+        check(SimpleNamespace(auth=viewer, method="POST"), review_view)
+    assert str(refused.value.detail) == (
+        "Your role may not review verifications; allowed: Owner, Compliance reviewer."
+    )
+    assert check(SimpleNamespace(auth=viewer, method="GET"), review_view) is True
