@@ -51,9 +51,9 @@ class IncodeReviewAdmin(ReadOnlyAdmin):
                 reverse("incode_review", args=[obj.pk]),
             )
         return format_html(
-            '<a class="button" href="{}">Approve or reject…</a> '
-            '<a href="{}">all evidence of {}</a>',
-            reverse("incode_review", args=[obj.pk]),
+            '<a class="button" href="{}">Review {} (all evidence)…</a> '
+            '<a href="{}">Incode decision form</a>',
             reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
             obj.record,
+            reverse("incode_review", args=[obj.pk]),
         )
