@@ -143,7 +143,7 @@ def look(page: Any, t: TransferRequest, *, device: str, language: str = "en") ->
     else:
         if marker and marker in html:
             problems.append(f"QR code still on the page in {t.status}")
-        if re.search(r"\bscan\b", visible, re.I):
+        if re.search(r"\bscan\b|відскан|scannen", visible, re.I):
             problems.append(f"asks to scan in {t.status}")
         if page.locator("[data-expires]").count():
             problems.append(f"countdown still on the page in {t.status}")
