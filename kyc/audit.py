@@ -139,6 +139,35 @@ def audit_write(
     return audit_append(entry, stamp=True)
 
 
+# The action of an audited deletion (the admin's "evidence" deletions use it too).
+DELETED = "evidence.deleted"
+
+
+def audit_entry_delete(*, entry: AuditEntry, actor: Any) -> AuditEntry:
+    """Delete an audit entry (superusers only: the caller checks) the one way that keeps its
+    chain verifiable: first an entry saying who deleted which one, with its hash and
+    prev_hash, so `audit_verify` sees a documented gap there, not a break."""
+    with transaction.atomic():
+        _lock(entry.merchant_id)
+        note = audit_write(
+            actor=actor,
+            merchant=entry.merchant_id,
+            action=DELETED,
+            object_type=AuditEntry._meta.label,
+            object_id=str(entry.pk),
+            detail={
+                "model": AuditEntry._meta.label,
+                "id": str(entry.pk),
+                "what": str(entry)[:200],
+                "hash": entry.hash,
+                "prev_hash": entry.prev_hash,
+            },
+        )
+        # A queryset delete: AuditEntry.delete() refuses on purpose.
+        AuditEntry.objects.filter(pk=entry.pk).delete()
+    return note
+
+
 # --- verification -----------------------------------------------------------------------
 
 
@@ -150,6 +179,7 @@ class ChainReport:
     first_broken_id: int | None
     reason: str
     head: str  # hash of the chain's newest entry
+    deleted: int = 0  # entries deleted through audit_entry_delete (audited, not a break)
 
     @property
     def ok(self) -> bool:
@@ -176,15 +206,34 @@ def _entries(merchant_id: int | None) -> Iterator[AuditEntry]:
     )
 
 
+def _documented_deletions(merchant_id: int | None) -> dict[str, str]:
+    """hash -> prev_hash of the entries of this chain deleted through audit_entry_delete
+    (their deletion is itself an entry of the chain, so it is verified like any other)."""
+    rows = _chain(merchant_id).filter(action=DELETED, object_type=AuditEntry._meta.label)
+    out: dict[str, str] = {}
+    for detail in rows.values_list("detail", flat=True):
+        if isinstance(detail, dict) and detail.get("hash"):
+            out[str(detail["hash"])] = str(detail.get("prev_hash") or "")
+    return out
+
+
 def chain_verify(merchant: Merchant | int | None) -> ChainReport:
     """Walk one merchant's chain (None: entries without a merchant) in id order."""
     mid = _merchant_id(merchant)
-    checked = legacy = 0
+    checked = legacy = deleted = 0
     prev = ""
     started = False
+    documented = _documented_deletions(mid)
 
     def broken(entry: AuditEntry, reason: str) -> ChainReport:
-        return ChainReport(mid, checked, legacy, entry.pk, reason, prev)
+        return ChainReport(mid, checked, legacy, entry.pk, reason, prev, deleted)
+
+    def bridged(link: str) -> int:
+        """How many documented deletions lead from `link` back to `prev` (0: none do)."""
+        steps = 0
+        while link != prev and link in documented and steps <= len(documented):
+            link, steps = documented[link], steps + 1
+        return steps if link == prev else 0
 
     for entry in _entries(mid):
         if not entry.hash:
@@ -194,16 +243,19 @@ def chain_verify(merchant: Merchant | int | None) -> ChainReport:
             continue
         started = True
         if entry.prev_hash != prev:
-            return broken(
-                entry,
-                "previous-hash link does not match the entry before it "
-                "(an entry was deleted or entries were reordered)",
-            )
+            gap = bridged(entry.prev_hash)
+            if not gap:
+                return broken(
+                    entry,
+                    "previous-hash link does not match the entry before it "
+                    "(an entry was deleted or entries were reordered)",
+                )
+            deleted += gap
         if entry_hash(entry) != entry.hash:
             return broken(entry, "content does not match its hash (the entry was edited)")
         checked += 1
         prev = entry.hash
-    return ChainReport(mid, checked, legacy, None, "", prev)
+    return ChainReport(mid, checked, legacy, None, "", prev, deleted)
 
 
 def chain_merchant_ids() -> list[int | None]:

@@ -13,7 +13,13 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from kyc import services
-from kyc.audit import audit_chain_status, audit_write, chain_verify, entry_hash
+from kyc.audit import (
+    audit_chain_status,
+    audit_entry_delete,
+    audit_write,
+    chain_verify,
+    entry_hash,
+)
 from kyc.models import AppendOnlyError, AuditEntry, Merchant
 from tests import factories
 
@@ -176,3 +182,40 @@ def test_it_refuses_to_change_or_delete_an_entry(merchant: Merchant) -> None:
 def test_it_reports_an_unknown_merchant(merchant: Merchant) -> None:
     code, _, err = _verify("--merchant", "no-such-shop")
     assert code == 1 and "no-such-shop" in err
+
+
+def test_it_accepts_entries_deleted_the_audited_way(merchant: Merchant) -> None:
+    """A superuser's deletion through audit_entry_delete leaves a documented gap (its own
+    entry names the deleted one's hash); verification then still passes and says so."""
+    operator = factories.UserFactory(is_superuser=True, is_staff=True)
+    entries = _write(merchant, 5)
+    audit_entry_delete(entry=entries[0], actor=operator)  # the chain's first
+    audit_entry_delete(entry=entries[2], actor=operator)  # two in a row
+    audit_entry_delete(entry=entries[3], actor=operator)
+    assert not AuditEntry.objects.filter(pk__in=[entries[i].pk for i in (0, 2, 3)]).exists()
+    report = chain_verify(merchant)
+    assert report.ok and report.deleted == 3 and report.checked == 2 + 3  # 2 left + 3 notes
+    note = AuditEntry.objects.filter(action="evidence.deleted").order_by("id").first()
+    assert note is not None and note.actor == operator
+    assert note.detail["hash"] == entries[0].hash and note.object_id == str(entries[0].pk)
+    code, out, _ = _verify("--merchant", merchant.slug)
+    assert code == 0 and "3 deleted by staff" in out
+    # The control: a deletion without its note is a break.
+    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    assert audit_chain_status(merchant)[0:1] == (False,)
+
+
+def test_it_does_not_accept_a_deletion_note_for_another_entry(merchant: Merchant) -> None:
+    operator = factories.UserFactory(is_superuser=True, is_staff=True)
+    entries = _write(merchant, 3)
+    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    # A note that names some other hash does not explain the gap.
+    audit_write(
+        actor=operator,
+        merchant=merchant,
+        action="evidence.deleted",
+        object_type="kyc.AuditEntry",
+        object_id=str(entries[1].pk),
+        detail={"hash": "0" * 64, "prev_hash": entries[0].hash},
+    )
+    assert audit_chain_status(merchant) == (False, 1, entries[2].pk)

@@ -34,6 +34,8 @@ class Command(BaseCommand):
                 legacy = (
                     f", {report.legacy} legacy entries before the chain" if report.legacy else ""
                 )
+                if report.deleted:
+                    legacy += f", {report.deleted} deleted by staff (each deletion audited)"
                 self.stdout.write(
                     f"{name}: intact, {report.checked} entries checked{legacy}; "
                     f"head {report.head or '-'}"
