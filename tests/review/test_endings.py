@@ -299,3 +299,23 @@ def test_it_puts_nothing_in_review_when_sunbird_issues_certificates(merchant: An
     assert Certificate.objects.filter(provider="sunbird").count() == 3
     # Issued certificates belong to no customer record: nothing waits for a reviewer.
     assert not KYCRecord.objects.exists() and not review.review_queue().exists()
+
+
+@pytest.mark.django_db
+def test_it_recomputes_stale_statuses_stored_by_older_code(
+    bp_record: KYCRecord, django_capture_on_commit_callbacks: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _upload(bp_record, django_capture_on_commit_callbacks)
+    KYCRecord.objects.filter(pk=bp_record.pk).update(review_status=Review.WAITING)  # stale
+    out = StringIO()
+    call_command("review_refresh", stdout=out)
+    assert f"record #{bp_record.pk}: waiting -> inreview" in out.getvalue()
+    assert status_of(bp_record) == Review.IN_REVIEW
+    assert status_changes(bp_record)[-1] == (Review.WAITING, Review.IN_REVIEW)
+    out = StringIO()
+    call_command("review_refresh", "--merchant", bp_record.merchant.slug, stdout=out)
+    assert "0 record(s) changed." in out.getvalue()
