@@ -59,8 +59,9 @@ def connector(merchant: Any) -> Iterator[Connector]:
     make_account(merchant)
     fake = Connector()
     with (
-        mock.patch.object(client, "verified", side_effect=fake.verified),
-        mock.patch.object(client, "qrcode", side_effect=fake.qrcode),
+        # looked up on each call, so a test can swap one answer (e.g. make it raise)
+        mock.patch.object(client, "verified", side_effect=lambda *a, **k: fake.verified(*a, **k)),
+        mock.patch.object(client, "qrcode", side_effect=lambda *a, **k: fake.qrcode(*a, **k)),
     ):
         yield fake
 

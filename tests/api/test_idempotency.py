@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -180,3 +181,18 @@ def test_it_answers_409_when_the_first_request_runs_too_long(
     # once the first is done, the same retry gets its answer
     again = _post(api, start_body(), key="race-1")
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_it_releases_the_key_when_the_request_dies_with_a_server_error(
+    merchant: Any, connector: Any
+) -> None:
+    api = key_client(merchant)
+    real = connector.qrcode
+    connector.qrcode = mock.Mock(side_effect=RuntimeError("bug"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        _post(api, start_body(), key="dies")
+    assert not IdempotentRequest.objects.filter(key="dies").exists()
+    connector.qrcode = real  # type: ignore[method-assign]
+    again = _post(api, start_body(), key="dies")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
