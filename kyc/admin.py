@@ -192,6 +192,13 @@ class DeferEncryptedChangeList(ChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
         qs = super().get_queryset(request, exclude_parameters)
         hidden = [f.name for f in encrypted_fields(self.model)]
+        # Rows joined for a link (e.g. a delivery's request) bring no encrypted values either.
+        related = self.list_select_related
+        for name in related if isinstance(related, list | tuple) else ():
+            if "__" in name:
+                continue
+            model = self.model._meta.get_field(name).related_model
+            hidden += [f"{name}__{f.name}" for f in encrypted_fields(model)]
         return qs.defer(*hidden) if hidden else qs
 
 
