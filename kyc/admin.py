@@ -198,7 +198,8 @@ class DeferEncryptedChangeList(ChangeList):
             if "__" in name:
                 continue
             model = self.model._meta.get_field(name).related_model
-            hidden += [f"{name}__{f.name}" for f in encrypted_fields(model)]
+            if model is not None:
+                hidden += [f"{name}__{f.name}" for f in encrypted_fields(model)]
         return qs.defer(*hidden) if hidden else qs
 
 
