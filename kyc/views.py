@@ -173,8 +173,6 @@ def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
     if state is None:
         return error_page(request, 404)
     language = customer.customer_language(request, state.get("language") or "")
-    if language != guess:  # the merchant's default applies: its own fragment
-        cached = _cached(selectors.page_html_key(token, language, is_phone))
     from kyc import page_hooks
 
     page_hooks.on_poll(token=token, provider=state["provider"], terminal=state["terminal"])
@@ -185,6 +183,8 @@ def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
         response: HttpResponse = HttpResponseNotModified()
         response["ETag"] = tag
         return _private(response)
+    if language != guess:  # the merchant's default applies: its own fragment
+        cached = _cached(selectors.page_html_key(token, language, is_phone))
     if isinstance(cached, dict) and cached.get("etag") == tag:
         html = str(cached["html"])
     else:

@@ -124,3 +124,16 @@ def test_it_stops_polling_after_a_day_in_review_and_offers_check_again(merchant:
     assert re.search(rf'id="check-again" href="/t/{t.page_token}/">Check again<', body)
     page = Client().get(f"/t/{t.page_token}/").content.decode()
     assert "hx-trigger" not in page and 'id="check-again"' in page
+
+
+def test_it_answers_from_the_cache_in_the_merchants_default_language_too(merchant: Any) -> None:
+    merchant.default_language = "uk"
+    merchant.save()
+    t = make(merchant)
+    first = poll(t, HTTP_ACCEPT_LANGUAGE="fr")  # no supported language: the merchant's
+    assert first["Content-Language"] == "uk"
+    with CaptureQueriesContext(connection) as queries:
+        again = poll(t, HTTP_ACCEPT_LANGUAGE="fr")
+        same = poll(t, HTTP_ACCEPT_LANGUAGE="fr", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert len(queries) == 0
+    assert again.content == first.content and same.status_code == 304
