@@ -191,3 +191,14 @@ def test_it_checks_a_session_against_the_views_own_write_action(merchant: Any) -
         "Your role may not review verifications; allowed: Owner, Compliance reviewer."
     )
     assert check(SimpleNamespace(auth=viewer, method="GET"), review_view) is True
+
+
+def test_it_throttles_a_session_per_user(merchant: Any, settings: Any) -> None:
+    settings.API_THROTTLE_RATE = "2/min"
+    first, second = (
+        member(merchant, Membership.Role.VIEWER),
+        member(merchant, Membership.Role.VIEWER),
+    )
+    answers = [first.get("/api/v1/transfers/").status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+    assert second.get("/api/v1/transfers/").status_code == 200  # another user: own count
