@@ -138,6 +138,12 @@ def test_it_shows_a_verification_as_it_changes(
     page.wait_for_selector(".revealed")
     assert page.inner_text(".revealed") == "olena@example.com"
     shot(page, "detail_revealed")
+    # the customer's own page: the same reveal (one record), and this verification listed
+    page.click("#customer-link")
+    page.wait_for_selector("#customer-transfers")
+    assert page.inner_text(".revealed") == "olena@example.com"
+    assert "Completed" in page.inner_text("#customer-transfers")
+    shot(page, "customer")
 
 
 def test_it_asks_each_provider_for_its_own_fields(

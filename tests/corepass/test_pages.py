@@ -68,7 +68,12 @@ def test_it_names_the_coreid_problem_on_the_new_verification_page(
     make_account(merchant)
     r = staff_client.post(
         "/transfers/new/",
-        {"provider": "corepass", "reference": "p1", "coreid": USER[:-2], "items": "SH_EMAIL"},
+        {
+            "provider": "corepass",
+            "reference": "p1",
+            "subject_corepass": USER[:-2],
+            "items_corepass": ["SH_EMAIL"],
+        },
     )
     assert r.status_code == 200
     assert "CoreID must be 44 characters long, got 42." in r.content.decode()
