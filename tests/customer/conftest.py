@@ -355,8 +355,50 @@ def start_request(merchant: Any, provider: str, *, redirect_url: str = "") -> Tr
     )
 
 
-def request_in(merchant: Any, provider: str, state: State) -> TransferRequest:
-    t = start_request(merchant, provider, redirect_url=f"{MERCHANT_SITE}/kyc/done")
+# What a started request carries from its provider (QR, link, references, expiry).
+_STARTED_FIELDS = (
+    "merchant",
+    "account",
+    "provider",
+    "subject",
+    "items",
+    "provider_status",
+    "provider_rank",
+    "provider_ref",
+    "provider_data",
+    "provider_secrets",
+    "qr_payload",
+    "qr_svg",
+    "deep_link",
+    "redirect_url",
+    "expires_at",
+    "last_heard_at",
+)
+
+
+def copy_of(started: TransferRequest) -> TransferRequest:
+    """Another pending request exactly as the provider started `started` (its own tokens
+    and record): one sandbox start per provider instead of one per state."""
+    reference = f"customer-{TransferRequest.objects.count() + 1}"
+    return TransferRequest.objects.create(
+        **{name: getattr(started, name) for name in _STARTED_FIELDS},
+        status=Status.PENDING,
+        reference=reference,
+        record=services.record_get_or_create(
+            merchant=started.merchant, reference=reference, provider=started.provider
+        ),
+    )
+
+
+def request_in(
+    merchant: Any, provider: str, state: State, *, like: TransferRequest | None = None
+) -> TransferRequest:
+    """A request in `state`: started through the sandbox, or a copy of `like` (a request
+    started that way), then moved on the way the provider moves it."""
+    if like is None:
+        t = start_request(merchant, provider, redirect_url=f"{MERCHANT_SITE}/kyc/done")
+    else:
+        t = copy_of(like)
     assert t.status == Status.PENDING, (t.status, t.status_detail)  # the sandbox started it
     state.steps(t)
     t.refresh_from_db()

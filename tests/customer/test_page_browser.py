@@ -195,12 +195,15 @@ def test_it_shows_every_state_right_on_a_phone_and_a_desktop(
     device_page: Any,
     request: Any,
 ) -> None:
-    """One test per provider walks all its states (one database flush, not one per state);
-    every state is checked on both devices and all problems are reported together."""
+    """One test per provider walks all its states (one database flush and one sandbox start,
+    not one per state); every state is checked on both devices and all problems are
+    reported together."""
+    started = start_request(branded_merchant, provider, redirect_url=f"{MERCHANT_SITE}/kyc/done")
+    assert started.status == Status.PENDING and started.qr_svg, started.status_detail
     pages = {(device, language): device_page(device, language) for device, language in LOOKS}
     problems: dict[str, list[str]] = {}
     for state in states_of(provider):
-        t = request_in(branded_merchant, provider, state)
+        t = request_in(branded_merchant, provider, state, like=started)
         for (device, language), page in pages.items():
             page.goto(_url(t))
             snap(page, request, f"{state.name}-{device}-{language}")
