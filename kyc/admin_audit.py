@@ -22,22 +22,28 @@ if TYPE_CHECKING:
 
 def chain_status(merchant: Merchant) -> dict[str, Any]:
     """{merchant, ok, checked, broken_id, text, link} of the merchant's audit chain."""
-    try:
-        from kyc.audit import audit_chain_status
-    except ImportError:
-        return {"merchant": merchant, "ok": None, "text": "Chain check not available."}
-    ok, checked, broken_id = audit_chain_status(merchant)
-    if ok:
-        text = f"Intact: {checked} chained entr{'y' if checked == 1 else 'ies'} verified."
+    from kyc.audit import chain_verify
+
+    report = chain_verify(merchant)
+    checked = report.checked
+    if report.ok:
+        text = f"Intact: {checked} chained entr{'y' if checked == 1 else 'ies'} verified"
+        deleted = getattr(report, "deleted", 0)
+        if deleted:
+            text += f", {deleted} documented deletion{'' if deleted == 1 else 's'} by an operator"
+        text += "."
         link = ""
     else:
-        text = f"Broken at entry #{broken_id}: an entry was edited, deleted or reordered."
-        link = reverse("admin:kyc_auditentry_change", args=[broken_id])
+        text = (
+            f"Broken at entry #{report.first_broken_id}: an entry was edited, deleted or "
+            "reordered outside the portal."
+        )
+        link = reverse("admin:kyc_auditentry_change", args=[report.first_broken_id])
     return {
         "merchant": merchant,
-        "ok": ok,
+        "ok": report.ok,
         "checked": checked,
-        "broken_id": broken_id,
+        "broken_id": report.first_broken_id,
         "text": text,
         "link": link,
     }

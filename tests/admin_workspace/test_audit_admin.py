@@ -78,3 +78,21 @@ def test_it_exports_a_date_range_by_permission_and_audits_the_export(desk: Desk)
     assert "test.inside" in [e["action"] for e in json.loads(as_json.content)["entries"]]
     bad = client.post(reverse(EXPORT), {**form, "since": "yesterday"})
     assert bad.status_code == 400 and 'id="export-error"' in bad.content.decode()
+
+
+def test_it_keeps_the_chain_intact_when_a_superuser_deletes_an_entry(desk: Desk) -> None:
+    from tests import factories
+    from tests.admin_workspace.conftest import login
+
+    for n in range(3):
+        services.audit_log(actor=None, action=f"test.{n}", merchant=desk.merchant)
+    middle = AuditEntry.objects.get(action="test.1")
+    superuser = login(factories.UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:kyc_auditentry_delete", args=[middle.pk])
+    assert superuser.post(url, {"post": "yes"}).status_code == 302
+    assert not AuditEntry.objects.filter(pk=middle.pk).exists()
+    note = AuditEntry.objects.get(action="evidence.deleted")
+    assert note.detail["id"] == str(middle.pk) and note.actor == superuser.user
+    html = member(desk.merchant, Membership.Role.VIEWER).get(reverse(CHANGELIST)).content
+    assert b"Intact</span>" in html  # a documented gap, not a break
+    assert b"1 documented deletion by an operator" in html
