@@ -9,6 +9,7 @@ paths it plays.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,8 @@ class SandboxEntry:
 
 
 def _route(pattern: Any) -> str:
-    return str(pattern.pattern)
+    """The pattern as a person reads it: `phone/<str:rid>/` -> `phone/<rid>/`."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", str(pattern.pattern))
 
 
 def _entry(name: str, label: str, patterns: list[URLPattern | URLResolver]) -> SandboxEntry:

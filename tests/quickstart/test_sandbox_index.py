@@ -37,9 +37,9 @@ def test_it_lists_every_sandbox_console_and_phone_page(client: Any) -> None:
         assert f'href="{url}"' in html
         assert client.get(url).status_code == 200, url
     for phone in (
-        "/sandbox/corepass/phone/&lt;str:rid&gt;/",
-        "/sandbox/incode/phone/&lt;str:url_id&gt;/",
-        "/sandbox/portmone/phone/&lt;str:share_id&gt;/",
+        "/sandbox/corepass/phone/&lt;rid&gt;/",
+        "/sandbox/incode/phone/&lt;url_id&gt;/",
+        "/sandbox/portmone/phone/&lt;share_id&gt;/",
     ):
         assert phone in html
     assert sample_coreid() in html
@@ -92,3 +92,17 @@ def test_it_prints_the_sample_coreid_and_the_sandbox_index_in_demo(
     out = io.StringIO()
     call_command("demo", stdout=out)
     assert "Sample CoreID" not in out.getvalue()  # no sandbox, no sandbox hint
+
+
+@pytest.mark.browser
+def test_a_newcomer_finds_every_sandbox_console_from_the_index(page: Any, live_server: Any) -> None:
+    page.goto(f"{live_server.url}/sandbox/")
+    assert page.locator("h1").inner_text() == "Provider sandboxes"
+    assert page.locator("section.card h2").count() == sum(
+        1 for p in registry.providers() if p.sandbox
+    )
+    page.get_by_role("link", name="Console").first.click()
+    page.wait_for_load_state()
+    assert "/sandbox/" in page.url and page.url != f"{live_server.url}/sandbox/"
+    page.go_back()
+    assert sample_coreid() in page.content()
