@@ -596,6 +596,7 @@ def data_delivery_accept(*, event_id: int, actor: Any) -> bool:
             ),
             source="staff",
             inbound=event,
+            actor=actor,  # the record's review status change names the reviewer
         )
         core.inbound_mark(event=event, state=State.PROCESSED, verified=True, kind="data")
         for other in InboundEvent.objects.filter(transfer_id=t.pk, kind=CONFLICT).exclude(

@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from kyc import registry, review, services
 from kyc.contract import FieldValue
-from kyc.models import Certificate, CertPromise, IdentityField, KYCRecord, TransferRequest
+from kyc.models import (
+    AuditEntry,
+    Certificate,
+    CertPromise,
+    IdentityField,
+    KYCRecord,
+    TransferRequest,
+)
 from kyc.status import Status
 from providers.blockpass import services as blockpass
 from providers.blockpass.schemas import PulledCertificate
@@ -22,6 +29,7 @@ from providers.corepass import sandbox as cp_sandbox
 from providers.portmone import services as portmone
 from providers.sunbird import services as sunbird
 from providers.sunbird.schemas import CertRecord
+from tests import factories
 from tests.corepass.conftest import (
     deliver,
     make_account,
@@ -134,8 +142,14 @@ def test_it_puts_a_corepass_data_conflict_in_review_and_approves_once_settled(
     assert transfer.status == Status.REVIEW  # two different deliveries: staff choose
     assert status_of(record) == Review.IN_REVIEW
     chosen = transfer.inbound_events.filter(path__endswith="/data").order_by("pk").last()
-    assert registry.get("corepass").delivery_choose(event_id=chosen.pk, actor=None)
+    reviewer = factories.staff_user(merchant)
+    assert registry.get("corepass").delivery_choose(event_id=chosen.pk, actor=reviewer)
     assert status_of(record) == Review.APPROVED
+    change = AuditEntry.objects.filter(
+        action="record.review_status_changed", object_id=str(record.pk)
+    ).order_by("id")
+    assert change.last() is not None and change.last().actor == reviewer
+    assert decided_messages(record)[-1]["decided_by"] == "staff"
 
 
 # --- Portmone -----------------------------------------------------------------------
