@@ -81,7 +81,7 @@ def _current_items(record: KYCRecord) -> list[IdentityField | Certificate]:
 
 
 def _verdict(item: IdentityField | Certificate, request_status: dict[Any, str]) -> str:
-    """approved | rejected | resubmit | missing | waiting | pending (needs staff)."""
+    """approved | rejected | resubmit | missing | waiting | pending (needs staff) | void."""
     if item.status == ReviewState.APPROVED:
         return "approved"
     if item.status in (ReviewState.REJECTED, ReviewState.MISSING):
@@ -96,7 +96,9 @@ def _verdict(item: IdentityField | Certificate, request_status: dict[Any, str]) 
         return "rejected"
     if status in _OPEN:
         return "waiting"  # the provider has not finished yet
-    return "pending"  # no request (an upload), in review, or a request that did not finish
+    if status is not None and status != Status.REVIEW:
+        return "void"  # its request failed, was declined, expired or was cancelled
+    return "pending"  # no request (e.g. a Blockpass upload), or its request is in review
 
 
 def record_review_compute(record: KYCRecord) -> str:
@@ -108,8 +110,9 @@ def record_review_compute(record: KYCRecord) -> str:
     An item's verdict is its own status when staff or the provider set one (approved;
     rejected; missing; either with resubmission allowed: resubmit); a received item
     takes the verdict of its request (completed: approved; rejected: rejected; still
-    open: waiting), and needs staff (pending) when it has no request, its request is
-    in review, or its request ended without completing. Then, first match wins:
+    open: waiting; failed, declined, expired or cancelled: not evidence), and needs
+    staff (pending) when it has no request or its request is in review. Then, first
+    match wins:
 
     1. a request waiting for review                             -> In review
     2. a rejected item                                          -> Rejected
@@ -117,7 +120,7 @@ def record_review_compute(record: KYCRecord) -> str:
     4. a missing item, or data of a request still open          -> Waiting for data
     5. a pending item                                           -> In review
     6. items, all approved                                      -> Approved
-    7. no items: the newest request completed -> Approved; rejected -> Rejected; still
+    7. no items (or only void ones): the newest request completed -> Approved; rejected -> Rejected; still
        open, or the provider holds a token for this customer (Blockpass) -> Waiting for
        data; otherwise (no request, failed, declined, expired, cancelled) -> No data yet.
 
@@ -132,7 +135,7 @@ def record_review_compute(record: KYCRecord) -> str:
         .values_list("pk", "status")
     )
     request_status = dict(requests)
-    verdicts = {_verdict(i, request_status) for i in _current_items(record)}
+    verdicts = {_verdict(i, request_status) for i in _current_items(record)} - {"void"}
     return _rule(verdicts, [s for _, s in requests], has_token=bool(record.secrets))
 
 

@@ -333,3 +333,27 @@ def test_it_recomputes_stale_statuses_stored_by_older_code(
     out = StringIO()
     call_command("review_refresh", "--merchant", bp_record.merchant.slug, stdout=out)
     assert "0 record(s) changed." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_does_not_count_data_of_a_request_that_failed(merchant: Any) -> None:
+    from kyc.contract import StatusUpdate
+
+    transfer = make_transfer(make_account(merchant))
+    services.transfer_apply(  # data arrives while the provider is still working
+        transfer_id=transfer.pk,
+        update=StatusUpdate(status=Status.PROCESSING, fields=[FieldValue("SH_EMAIL", "a@b.c")]),
+        source="callback",
+    )
+    assert status_of(transfer.record) == Review.WAITING
+    services.transfer_fail(transfer_id=transfer.pk, code="x", detail="failed", source="poll")
+    assert status_of(transfer.record) == Review.NOT_FOUND  # nothing verified, nothing to review
+    # A new request that completes makes its own data the evidence.
+    newer = make_transfer(transfer.account)
+    TransferRequest.objects.filter(pk=newer.pk).update(record=transfer.record)
+    services.transfer_apply(
+        transfer_id=newer.pk,
+        update=StatusUpdate(status=Status.COMPLETED, fields=[FieldValue("SH_EMAIL", "a@b.c")]),
+        source="callback",
+    )
+    assert status_of(transfer.record) == Review.APPROVED
