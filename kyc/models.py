@@ -501,6 +501,8 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-at"]
         verbose_name_plural = "audit entries"
+        # A chain in order, and its newest entry (read under the lock by every writer).
+        indexes = [models.Index(fields=["merchant", "id"], name="kyc_audit_chain")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
