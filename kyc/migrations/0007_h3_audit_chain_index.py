@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kyc', '0006_h6_dashboard_indexes'),
+        ("kyc", "0006_h6_dashboard_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(fields=['merchant', 'id'], name='kyc_audit_chain'),
+            model_name="auditentry",
+            index=models.Index(fields=["merchant", "id"], name="kyc_audit_chain"),
         ),
     ]
