@@ -4,17 +4,23 @@ text parses, and figures from several processes add up (multiprocess mode)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import requests as http_client
 from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,7 +30,7 @@ from providers import http
 from providers.errors import RetryableError
 from tests import factories
 from tests.blockpass.conftest import bp_settings, deliver, payload
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _worker_env
 from tests.outbox.conftest import Receiver, deliver_all, receiver  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -295,8 +301,6 @@ def test_it_adds_up_figures_from_several_processes(tmp_path: Path) -> None:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["PYTHONPATH"] = str(ROOT)
@@ -363,3 +367,51 @@ def test_it_documents_alert_rules_that_use_only_metrics_it_serves(client: Any) -
     assert len(listed) == 11
     for name in listed:
         assert name in served or name.removesuffix("_total") in served, name
+
+
+@pytest.mark.worker
+def test_it_adds_up_every_gunicorn_worker_in_one_scrape(tmp_path: Path) -> None:
+    """Two gunicorn workers (gunicorn.conf.py, PROMETHEUS_MULTIPROC_DIR): whichever worker
+    answers the scrape, it reports the requests both answered."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = _worker_env({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    log = tmp_path / "gunicorn.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                if http_client.get(base + "/healthz", timeout=2).status_code in (200, 503):
+                    break
+            except http_client.RequestException:
+                pass
+            assert time.time() < deadline and proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        with ThreadPoolExecutor(8) as pool:  # concurrent, so both workers take some
+            answers = list(pool.map(lambda _: http_client.get(base + "/healthz"), range(40)))
+        answered = 1 + len(answers)  # the probe that found the server up, and these
+        pids = {p.name.split("_")[-1] for p in tmp_path.glob("histogram_*.db")}
+        assert len(pids) >= 2, pids  # one file per process that counted
+        for _ in range(4):  # each scrape may land on either worker: the same sum every time
+            text = http_client.get(base + "/metrics", timeout=5).text
+            healthz = sum(
+                s.value
+                for f in text_string_to_metric_families(text)
+                for s in f.samples
+                if s.name == "portal_http_request_duration_seconds_count"
+                and s.labels.get("view") == "healthz"
+            )
+            assert healthz == answered
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
