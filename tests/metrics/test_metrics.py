@@ -30,7 +30,7 @@ from providers import http
 from providers.errors import RetryableError
 from tests import factories
 from tests.blockpass.conftest import bp_settings, deliver, payload
-from tests.conftest import ROOT, _worker_env
+from tests.conftest import ROOT, _worker_env, wait_for
 from tests.outbox.conftest import Receiver, deliver_all, receiver  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -415,3 +415,30 @@ def test_it_adds_up_every_gunicorn_worker_in_one_scrape(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.mark.worker
+def test_it_counts_a_real_workers_task_failure_in_the_web_scrape(
+    start_worker: Any, tmp_path: Path
+) -> None:
+    """A Celery worker process (PROMETHEUS_MULTIPROC_DIR shared with the web) counts a task
+    that raised; a scrape from another process sees it."""
+    start_worker(extra_env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    tasks.send_webhook_delivery.delay("not-a-number")  # raises in the worker
+    tasks.ping.delay("fine")
+
+    def scraped() -> float:
+        env = {**_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRAPE], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return sum(
+            s.value
+            for f in text_string_to_metric_families(out.stdout)
+            for s in f.samples
+            if s.name == "portal_celery_task_failures_total"
+            and s.labels.get("task") == "kyc.tasks.send_webhook_delivery"
+        )
+
+    wait_for(lambda: scraped() == 1, timeout=30)
