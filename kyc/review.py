@@ -329,10 +329,13 @@ def record_review_decide(
     code = reason_code or (APPROVED_REASON if decision == "approve" else "")
     label = REVIEW_REASONS.get(code, "")
     with transaction.atomic():
-        # Lock order as kyc.services.transfer_apply: the requests, then the record.
+        # Lock order as kyc.services.transfer_apply and a Blockpass upload: the requests,
+        # the fields and certificates, then the record (never the other way round).
         list(
             TransferRequest.objects.select_for_update().filter(record=record, status=Status.REVIEW)
         )
+        list(IdentityField.objects.select_for_update().filter(record=record).values_list("pk"))
+        list(Certificate.objects.select_for_update().filter(record=record).values_list("pk"))
         locked = KYCRecord.objects.select_for_update().get(pk=record.pk)
         old = locked.review_status
         locked.review_reason = code
