@@ -197,10 +197,13 @@ class QueueDepthCollector(Collector):
 
 
 def queue_depths() -> dict[str, int] | None:
-    """{queue: waiting tasks}, or None when the broker is not Redis or does not answer."""
+    """{queue: waiting tasks}, or None when the broker is neither Redis nor the embedded
+    filesystem broker (`make run`), or does not answer."""
     from django.conf import settings
 
     url = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    if url.startswith("filesystem://"):
+        return _filesystem_depths(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
     import redis
@@ -217,6 +220,18 @@ def queue_depths() -> dict[str, int] | None:
         return None
     step = len(_PRIORITY_SUFFIXES)
     return {q: int(sum(counts[i * step : (i + 1) * step])) for i, q in enumerate(QUEUES)}
+
+
+def _filesystem_depths(options: dict[str, Any]) -> dict[str, int] | None:
+    """kombu's filesystem transport keeps one `<time>_<id>.<queue>.msg` file per task."""
+    folder = options.get("data_folder_in")
+    try:
+        names = os.listdir(folder) if folder else None
+    except OSError:
+        return None
+    if names is None:
+        return None
+    return {q: sum(1 for n in names if n.partition(".")[2] == f"{q}.msg") for q in QUEUES}
 
 
 _QUEUES_ON_DEFAULT = QueueDepthCollector()

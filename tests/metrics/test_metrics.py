@@ -442,3 +442,17 @@ def test_it_counts_a_real_workers_task_failure_in_the_web_scrape(
         )
 
     wait_for(lambda: scraped() == 1, timeout=30)
+
+
+def test_it_counts_the_embedded_brokers_queues_from_its_files(
+    client: Any, settings: Any, tmp_path: Path
+) -> None:
+    """`make run` uses Celery's filesystem broker: one file per waiting task."""
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    for n in range(3):
+        (tmp_path / f"17000{n}_{uuid.uuid4()}.webhooks.msg").write_bytes(b"{}")
+    (tmp_path / f"170009_{uuid.uuid4()}.celery.msg").write_bytes(b"{}")
+    samples = scrape(client)
+    assert value(samples, "portal_celery_queue_length", queue="webhooks") == 3
+    assert value(samples, "portal_celery_queue_length", queue="celery") == 1
