@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -197,18 +199,30 @@ def inbound_process(*, event_id: int) -> None:
     onboarding_finish(transfer_id=transfer.pk, event_id=event.pk, claimed=hook.onboarding_status)
 
 
-def _unconfirmed(*, event: InboundEvent | None, claimed: str, confirmed: str) -> str:
-    """The webhook said something Incode does not say (early, late or forged): nothing changes."""
-    if event:
-        services.inbound_mark(
-            event=event,
-            state=InboundEvent.State.IGNORED,
-            error=f"{claimed} not confirmed by Incode (it reports {confirmed[:40]}); nothing changed",
-        )
-        # Free its dedupe key: a forged early "finished" must not make the real
-        # one look like a duplicate.
-        InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
-    return "not-confirmed"
+# The three Incode calls of a finish (status, score + OCR, approve) take seconds: they run
+# with no row lock and no open transaction. A short transaction claims the request first
+# (one finisher at work per request; the claim lapses after FINISH_LEASE should a worker
+# die), another applies what Incode said after re-reading the row.
+FINISH_LEASE = dt.timedelta(minutes=3)
+CLAIM_KEY = "incode_finishing"
+
+
+@dataclass
+class _Outcome:
+    """What Incode said about an onboarding, applied in one short transaction."""
+
+    result: str
+    event_state: str = InboundEvent.State.PROCESSED
+    event_error: str = ""
+    verified: bool | None = None
+    # A change to the request: skipped when the request was decided meanwhile.
+    update: StatusUpdate | None = None
+    source: str = "callback"
+    score: dict[str, str] | None = None
+    identity_uuid: str = ""
+    # An unconfirmed webhook frees its dedupe key: a forged early "finished" must not make
+    # the real one look like a duplicate.
+    free_dedupe_key: bool = False
 
 
 def onboarding_finish(
@@ -225,18 +239,139 @@ def onboarding_finish(
     `claimed` is what the (unsigned) webhook said; `confirmed` a status already read from
     Incode by the caller (the poll), which saves asking again. Returns what happened.
     Retryable provider failures leave the event RECEIVED (the inbox sweeper tries again);
-    permanent ones mark it FAILED with the reason.
+    permanent ones mark it FAILED with the reason. Webhook, page poll and reconcile may race:
+    one claims the request, a second finds it claimed ("busy", its event stays RECEIVED) or
+    decided ("already-decided") and changes nothing.
     """
     event = InboundEvent.objects.filter(pk=event_id).first() if event_id else None
+    claim = _finish_claim(transfer_id=transfer_id, event=event)
+    if isinstance(claim, str):
+        return claim
+    transfer, token = claim
+    try:
+        outcome = _ask_incode(
+            transfer=transfer,
+            claimed=claimed,
+            confirmed=confirmed,
+            source="callback" if event else "poll",
+        )
+    except BaseException:
+        _finish_release(transfer_id=transfer.pk, token=token)
+        raise
+    return _finish_apply(transfer_id=transfer.pk, token=token, event=event, outcome=outcome)
+
+
+def _decided(transfer: TransferRequest) -> bool:
+    return transfer.status in TERMINAL or transfer.status == Status.REVIEW
+
+
+def _finish_claim(
+    *, transfer_id: Any, event: InboundEvent | None
+) -> tuple[TransferRequest, str] | str:
+    """Short transaction: the request, marked as being finished by us (or why not)."""
+    now = timezone.now()
     with transaction.atomic():
-        # One finisher per request at a time (webhook, page poll and reconcile may race):
-        # the second waits for the row, then finds the decision made and does nothing.
         transfer = (
             TransferRequest.objects.select_for_update(of=("self",))
             .select_related("account")
             .get(pk=transfer_id)
         )
-        return _finish(transfer=transfer, event=event, claimed=claimed, confirmed=confirmed)
+        if _decided(transfer):
+            if event:
+                services.inbound_mark(
+                    event=event,
+                    state=InboundEvent.State.PROCESSED,
+                    error=f"already {transfer.status}",
+                )
+            return "already-decided"
+        held = (transfer.provider_data or {}).get(CLAIM_KEY) or {}
+        if str(held.get("until") or "") > now.isoformat():
+            if event:
+                # Stays RECEIVED: the inbox sweeper brings it back once the other is done.
+                services.inbound_mark(
+                    event=event,
+                    state=InboundEvent.State.RECEIVED,
+                    error="another check of this onboarding was at work; tried again later",
+                )
+            return "busy"
+        token = secrets.token_hex(8)
+        transfer.provider_data = {
+            **(transfer.provider_data or {}),
+            CLAIM_KEY: {"token": token, "until": (now + FINISH_LEASE).isoformat()},
+        }
+        transfer.save(update_fields=["provider_data", "updated_at"])
+    return transfer, token
+
+
+def _drop_claim(transfer: TransferRequest, token: str) -> bool:
+    """Remove our claim from the (locked) row in memory; False when it is not ours."""
+    held = (transfer.provider_data or {}).get(CLAIM_KEY) or {}
+    if held.get("token") != token:
+        return False
+    transfer.provider_data = {k: v for k, v in transfer.provider_data.items() if k != CLAIM_KEY}
+    return True
+
+
+def _finish_release(*, transfer_id: Any, token: str) -> None:
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update(of=("self",)).get(pk=transfer_id)
+        if _drop_claim(t, token):
+            t.save(update_fields=["provider_data", "updated_at"])
+
+
+def _finish_apply(
+    *, transfer_id: Any, token: str, event: InboundEvent | None, outcome: _Outcome
+) -> str:
+    """Short transaction: re-read the row; a decision made meanwhile (another finisher,
+    staff, expiry) wins and nothing is applied twice; otherwise apply what Incode said."""
+    with transaction.atomic():
+        t = TransferRequest.objects.select_for_update(of=("self",)).get(pk=transfer_id)
+        _drop_claim(t, token)
+        if outcome.update is not None and _decided(t):
+            t.save(update_fields=["provider_data", "updated_at"])
+            if event:
+                services.inbound_mark(
+                    event=event, state=InboundEvent.State.PROCESSED, error=f"already {t.status}"
+                )
+            return "already-decided"
+        if outcome.score is not None:
+            t.provider_data = {**t.provider_data, "score": outcome.score}
+        if outcome.identity_uuid:
+            t.provider_secrets = {
+                **(t.provider_secrets or {}),
+                "identity_uuid": outcome.identity_uuid,
+            }
+        t.save(update_fields=["provider_data", "provider_secrets", "updated_at"])
+        if outcome.update is not None:
+            services.transfer_apply(
+                transfer_id=t.pk,
+                update=outcome.update,
+                source=outcome.source,
+                inbound=event,
+                locked=t,
+            )
+        if event:
+            services.inbound_mark(
+                event=event,
+                state=outcome.event_state,
+                error=outcome.event_error,
+                verified=outcome.verified,
+            )
+            if outcome.free_dedupe_key:
+                InboundEvent.objects.filter(pk=event.pk).update(dedupe_key=None)
+    return outcome.result
+
+
+def _unconfirmed(*, claimed: str, confirmed: str) -> _Outcome:
+    """The webhook said something Incode does not say (early, late or forged): nothing changes."""
+    return _Outcome(
+        result="not-confirmed",
+        event_state=InboundEvent.State.IGNORED,
+        event_error=(
+            f"{claimed} not confirmed by Incode (it reports {confirmed[:40]}); nothing changed"
+        ),
+        free_dedupe_key=True,
+    )
 
 
 def _confirmed_status(*, transfer: TransferRequest) -> str:
@@ -253,76 +388,59 @@ def _confirmed_status(*, transfer: TransferRequest) -> str:
     )
 
 
-def _finish(
-    *, transfer: TransferRequest, event: InboundEvent | None, claimed: str, confirmed: str | None
-) -> str:
-    if transfer.status in TERMINAL or transfer.status == Status.REVIEW:
-        if event:
-            services.inbound_mark(
-                event=event, state=InboundEvent.State.PROCESSED, error=f"already {transfer.status}"
-            )
-        return "already-decided"
+def _ask_incode(
+    *, transfer: TransferRequest, claimed: str, confirmed: str | None, source: str
+) -> _Outcome:
+    """Every Incode call of a finish; no row lock, no transaction of ours, no writes to the
+    request (only the admin token may be renewed, under the account's own lock)."""
     if confirmed is None:
         try:
             confirmed = _confirmed_status(transfer=transfer)
         except RetryableError as exc:
-            if event:
-                services.inbound_mark(
-                    event=event, state=InboundEvent.State.RECEIVED, error=exc.message
-                )
-            return "retry"
+            return _Outcome(
+                result="retry", event_state=InboundEvent.State.RECEIVED, event_error=exc.message
+            )
         except ProviderError as exc:
             # Nothing confirmed: the request is left as it was.
-            if event:
-                services.inbound_mark(
-                    event=event,
-                    state=InboundEvent.State.FAILED,
-                    error=f"could not confirm with Incode ({exc.code}); nothing changed",
-                )
-            return "failed"
+            return _Outcome(
+                result="failed",
+                event_state=InboundEvent.State.FAILED,
+                event_error=f"could not confirm with Incode ({exc.code}); nothing changed",
+            )
     if confirmed != claimed:
-        return _unconfirmed(event=event, claimed=claimed, confirmed=confirmed)
+        return _unconfirmed(claimed=claimed, confirmed=confirmed)
     if schemas.is_final(confirmed):
-        return _expire(transfer=transfer, event=event, status=confirmed)
+        return _expire(status=confirmed, source=source)
     if confirmed != schemas.ONBOARDING_FINISHED:
-        return _progress(transfer=transfer, event=event, status=confirmed)
-    return _score(transfer=transfer, event=event)
+        return _progress(transfer=transfer, status=confirmed, source=source)
+    return _score(transfer=transfer)
 
 
-def _progress(*, transfer: TransferRequest, event: InboundEvent | None, status: str) -> str:
+def _progress(*, transfer: TransferRequest, status: str, source: str) -> _Outcome:
     """A confirmed intermediate step: the provider status moves forward, the status does not."""
     rank = schemas.STATUS_RANK.get(status)
+    update = None
     if rank is not None and rank > transfer.provider_rank:
-        services.transfer_apply(
-            transfer_id=transfer.pk,
-            update=StatusUpdate(provider_status=status, provider_rank=rank),
-            source="callback" if event else "poll",
-            inbound=event,
-        )
-    if event:
-        services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
-    return status
+        update = StatusUpdate(provider_status=status, provider_rank=rank)
+    return _Outcome(result=status, verified=True, update=update, source=source)
 
 
-def _expire(*, transfer: TransferRequest, event: InboundEvent | None, status: str) -> str:
+def _expire(*, status: str, source: str) -> _Outcome:
     """Incode confirms the onboarding expired: final, the customer cannot finish it any more."""
-    services.transfer_apply(
-        transfer_id=transfer.pk,
+    return _Outcome(
+        result=Status.EXPIRED,
+        verified=True,
+        source=source,
         update=StatusUpdate(
             status=Status.EXPIRED,
             provider_status=status,
             provider_rank=schemas.FINAL_RANK,
             detail="The Incode onboarding expired before the customer finished it",
         ),
-        source="callback" if event else "poll",
-        inbound=event,
     )
-    if event:
-        services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
-    return Status.EXPIRED
 
 
-def _score(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
+def _score(*, transfer: TransferRequest) -> _Outcome:
     account = transfer.account
     s = account.settings or {}
     interview = transfer.provider_ref
@@ -340,9 +458,7 @@ def _score(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
             account_id=account.pk, call=lambda tok: client.get_score(**kw(tok))
         )
         if not score.known:
-            return _unconfirmed(
-                event=event, claimed=schemas.ONBOARDING_FINISHED, confirmed="no score yet"
-            )
+            return _unconfirmed(claimed=schemas.ONBOARDING_FINISHED, confirmed="no score yet")
         ocr = with_admin_token(
             account_id=account.pk, call=lambda tok: client.get_ocr_data(**kw(tok))
         )
@@ -352,28 +468,22 @@ def _score(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
                 account_id=account.pk, call=lambda tok: client.process_approve(**kw(tok))
             )
     except RetryableError as exc:
-        if event:
-            # Stays RECEIVED: the inbox sweeper enqueues it again (attempts are counted).
-            services.inbound_mark(event=event, state=InboundEvent.State.RECEIVED, error=exc.message)
-        return "retry"
+        # Stays RECEIVED: the inbox sweeper enqueues it again (attempts are counted).
+        return _Outcome(
+            result="retry", event_state=InboundEvent.State.RECEIVED, event_error=exc.message
+        )
     except ProviderError as exc:
-        if event:
-            services.inbound_mark(
-                event=event, state=InboundEvent.State.FAILED, error=f"{exc.code}: {exc.message}"
-            )
-        services.transfer_apply(
-            transfer_id=transfer.pk,
+        return _Outcome(
+            result="failed",
+            event_state=InboundEvent.State.FAILED,
+            event_error=f"{exc.code}: {exc.message}",
             update=StatusUpdate(
                 provider_status=schemas.ONBOARDING_FINISHED,
                 provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
                 detail=f"Could not fetch the result from Incode ({exc.code})",
             ),
-            source="callback",
-            inbound=event,
         )
-        return "failed"
 
-    fields = schemas.ocr_fields(ocr)
     verdict = f"overall score {score.overall_status}" + (
         f" ({score.overall_value})" if score.overall_value else ""
     )
@@ -388,27 +498,19 @@ def _score(*, transfer: TransferRequest, event: InboundEvent | None) -> str:
         status, detail = Status.REVIEW, f"Auto-approve is off ({verdict}); waiting for review"
     else:
         status, detail = Status.REVIEW, f"Score not OK ({verdict}); waiting for review"
-    with transaction.atomic():
-        t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
-        t.provider_data = {**t.provider_data, "score": score.summary()}
-        if approved is not None and approved.uuid:
-            t.provider_secrets = {**(t.provider_secrets or {}), "identity_uuid": approved.uuid}
-        t.save(update_fields=["provider_data", "provider_secrets", "updated_at"])
-        services.transfer_apply(
-            transfer_id=t.pk,
-            update=StatusUpdate(
-                status=status,
-                provider_status=schemas.ONBOARDING_FINISHED,
-                provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
-                fields=fields,
-                detail=detail,
-            ),
-            source="callback",
-            inbound=event,
-        )
-        if event:
-            services.inbound_mark(event=event, state=InboundEvent.State.PROCESSED, verified=True)
-    return status
+    return _Outcome(
+        result=status,
+        verified=True,
+        score=score.summary(),
+        identity_uuid=(approved.uuid if approved is not None and approved.uuid else ""),
+        update=StatusUpdate(
+            status=status,
+            provider_status=schemas.ONBOARDING_FINISHED,
+            provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
+            fields=schemas.ocr_fields(ocr),
+            detail=detail,
+        ),
+    )
 
 
 # --- asking Incode when no webhook comes ------------------------------------------
