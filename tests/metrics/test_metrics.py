@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import redis
 import requests as http_client
-from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from kyc import metrics, outbox, tasks
@@ -31,6 +30,7 @@ from providers.errors import RetryableError
 from tests import factories
 from tests.blockpass.conftest import bp_settings, deliver, payload
 from tests.conftest import ROOT, _worker_env, wait_for
+from tests.faults.redis_server import PrivateRedis
 from tests.outbox.conftest import Receiver, deliver_all, receiver  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -193,16 +193,25 @@ def test_it_counts_a_failing_celery_task(client: Any) -> None:
     )
 
 
-def test_it_measures_queue_depth_from_the_broker_at_scrape_time(client: Any) -> None:
-    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-    base = value(scrape(client), "portal_celery_queue_length", queue="webhooks")
-    marker = f"metrics-test-{uuid.uuid4().hex}"
-    broker.rpush("webhooks", marker, marker)
+def test_it_measures_queue_depth_from_the_broker_at_scrape_time(client: Any, settings: Any) -> None:
+    """A private redis-server as the broker (no worker of any other test reads it)."""
+    broker_server = PrivateRedis().start()
     try:
-        assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == base + 2
+        settings.CELERY_BROKER_URL = broker_server.url(0)
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == 0
+        broker.lpush("webhooks", "task-1", "task-2")
+        broker.lpush("celery\x06\x163", "a priority-3 task")  # kombu's list for priority 3
+        samples = scrape(client)
+        assert value(samples, "portal_celery_queue_length", queue="webhooks") == 2
+        assert value(samples, "portal_celery_queue_length", queue="celery") == 1
+        broker.delete("webhooks")
+        assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == 0
+        broker_server.stop()  # the broker down: the scrape still answers, without the gauge
+        samples = scrape(client)
+        assert ("portal_celery_queue_length", (("queue", "webhooks"),)) not in samples
     finally:
-        broker.lrem("webhooks", 0, marker)
-    assert value(scrape(client), "portal_celery_queue_length", queue="webhooks") == base
+        broker_server.stop()
 
 
 def test_it_times_requests_by_url_name_never_by_raw_path(client: Any) -> None:
