@@ -101,10 +101,20 @@ TASK_FAILURES = Counter(
 # --- hooks (one line at each call site) ------------------------------------------------
 
 
+def _provider(name: str) -> str:
+    """A registered provider's name, else "other": a label never grows with input."""
+    try:
+        from kyc import registry
+
+        return name if name in registry.names() else "other"
+    except Exception:  # settings not ready (a bare process): still a bounded label
+        return "other"
+
+
 def delivery_stored(provider: str, state: str) -> None:
     """kyc.services.inbound_store: a delivery arrived (and maybe was refused, or verified
     and applied in the same request, at once)."""
-    name = provider or "unknown"
+    name = _provider(provider)
     DELIVERIES_RECEIVED.labels(name).inc()
     if state == "refused":
         DELIVERIES_REFUSED.labels(name).inc()
@@ -116,7 +126,7 @@ def delivery_marked(provider: str, old: str, new: str) -> None:
     """kyc.services.inbound_mark: a stored delivery changed state (counted on the change)."""
     if old == new:
         return
-    name = provider or "unknown"
+    name = _provider(provider)
     if new == "processed":
         DELIVERIES_PROCESSED.labels(name).inc()
     elif new == "refused":
@@ -141,7 +151,7 @@ def timed_provider_call(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(method: str, *args: Any, **kwargs: Any) -> Any:
-        provider = str(kwargs.get("provider") or "unknown")
+        provider = _provider(str(kwargs.get("provider") or ""))
         start = time.perf_counter()
         try:
             return fn(method, *args, **kwargs)

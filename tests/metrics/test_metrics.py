@@ -267,7 +267,9 @@ def test_it_parses_as_prometheus_text_with_every_family(client: Any) -> None:
 
 
 _CHILD = """
-import sys
+import os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django.setup()
 from kyc import metrics
 metrics.delivery_stored("blockpass", "refused")
 metrics.webhook_attempted(500, "", 12)
@@ -465,3 +467,15 @@ def test_it_counts_the_embedded_brokers_queues_from_its_files(
     samples = scrape(client)
     assert value(samples, "portal_celery_queue_length", queue="webhooks") == 3
     assert value(samples, "portal_celery_queue_length", queue="celery") == 1
+
+
+def test_it_labels_an_unregistered_provider_name_as_other(client: Any) -> None:
+    """Labels stay bounded whatever a path or caller says."""
+    before = scrape(client)
+    metrics.delivery_stored("x" * 20, "received")
+    metrics.delivery_stored("portmone", "received")
+    after = scrape(client)
+    name = "portal_deliveries_received_total"
+    assert value(after, name, provider="other") == value(before, name, provider="other") + 1
+    assert value(after, name, provider="portmone") == value(before, name, provider="portmone") + 1
+    assert value(after, name, provider="x" * 20) == 0
