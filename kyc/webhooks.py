@@ -20,10 +20,7 @@ class BodyTooLarge(Exception):
 
 def read_body(request: HttpRequest) -> bytes:
     """The raw body, refused before reading when it is larger than MAX_BODY_BYTES."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
+    declared = declared_length(request)
     if declared > settings.MAX_BODY_BYTES:
         raise BodyTooLarge(f"body of {declared} bytes is larger than {settings.MAX_BODY_BYTES}")
     body = request.read(settings.MAX_BODY_BYTES + 1)

@@ -72,7 +72,9 @@ class Connector:
         from providers.corepass.signature import data_message, sign
 
         deadline = int(time.time()) + 180
-        pepper = secrets.token_hex(49 // 2 + 1)[:98] + self.user + ITEM.encode().hex()
+        # The connector's pepper: 49 random printable characters, hex-encoded, then the
+        # CoreID and the hex of the field id (providers.corepass.callbacks.pepper_problem).
+        pepper = secrets.token_urlsafe(48)[:49].encode().hex() + self.user + ITEM.encode().hex()
         parts = {
             "user": self.user,
             "infos": json.dumps(
