@@ -83,7 +83,9 @@ PAGE_ROLES: dict[str, set[str]] = {
 # language switcher (i18n/).
 NOT_MERCHANT_PREFIXES = ("admin/", "api/", "hooks/", "sandbox/", "t/", "static/", "i18n/")
 # Pages of one's own account, open to any signed-in user (or anyone).
-ACCOUNT_PAGES = {"login", "logout", "healthz", "otp_setup", "otp_verify"}
+# healthz and metrics are the operator's (metrics: bearer token or allowed network, tested
+# in tests/metrics/).
+ACCOUNT_PAGES = {"login", "logout", "healthz", "metrics", "otp_setup", "otp_verify"}
 
 
 def _patterns(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
