@@ -375,3 +375,15 @@ def receive(request: HttpRequest, *, kind: str = "") -> HttpResponse:
 
 def _account_of(sender: Sender) -> Any:
     return sender.transfer.account if sender.transfer is not None else None
+
+
+def webhook_view(provider: str) -> View:
+    """`/hooks/<provider>/<webhook token>/` for a provider that has no URLs of its own but
+    implements Provider.inbound_check (kyc/urls.py mounts it): the same guards, the same
+    receive, nothing written by the provider but its check."""
+
+    def webhook(request: HttpRequest, token: str) -> HttpResponse:
+        return receive(request)
+
+    webhook.__name__ = webhook.__qualname__ = f"{provider}_webhook"
+    return inbound(provider=provider)(webhook)

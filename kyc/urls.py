@@ -5,6 +5,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, include, path
 
 from kyc import intake, registry, views
+from kyc.contract import Provider
 
 urlpatterns: list[Any] = [
     path("t/<str:token>/", views.transfer_page, name="transfer_page"),
@@ -12,10 +13,19 @@ urlpatterns: list[Any] = [
     path("t/<str:token>/logo", views.transfer_logo, name="transfer_logo"),
 ]
 
-# Each registered provider mounts its own endpoints (webhooks, callbacks, merchant endpoints).
+# Each registered provider mounts its own endpoints (webhooks, callbacks, merchant endpoints);
+# one without URLs of its own that checks deliveries gets the core's webhook URL.
 for _provider in registry.providers():
     if _patterns := _provider.urlpatterns():
         urlpatterns.append(path("", include(_patterns)))
+    elif type(_provider).inbound_check is not Provider.inbound_check:
+        urlpatterns.append(
+            path(
+                f"hooks/{_provider.name}/<str:token>/",
+                intake.webhook_view(_provider.name),
+                name=f"{_provider.name}_webhook",
+            )
+        )
 
 
 def _undeclared_hooks(patterns: list[Any], prefix: str = "") -> None:

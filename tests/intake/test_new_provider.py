@@ -1,0 +1,125 @@
+"""A new provider that only says how to check a delivery gets its webhook URL from the core,
+served by the same intake as every other provider (guards, one encrypted insert, commit,
+answer): one folder and one line in settings.PORTAL_PROVIDERS."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.urls import clear_url_caches
+
+from kyc import registry, services
+from kyc.contract import Provider
+from kyc.models import InboundEvent
+
+pytestmark = pytest.mark.django_db
+
+MODULE = "signedco_provider_for_intake_tests"
+SOURCE = """
+import hashlib
+import hmac
+
+from django import forms
+
+from kyc.contract import Provider, Verdict
+from providers.forms import ProviderSettingsForm, SecretInput
+
+
+class SignedCoSettingsForm(ProviderSettingsForm):
+    provider_name = "signedco"
+    secret_fields = ("secret",)
+    secret = forms.CharField(required=False, widget=SecretInput)
+
+
+class SignedCoProvider(Provider):
+    name = "signedco"
+    label = "SignedCo"
+    form_class = SignedCoSettingsForm
+
+    def inbound_check(self, delivery):
+        secret = (delivery.account.settings or {}).get("secret", "").encode()
+        good = hmac.new(secret, delivery.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, delivery.headers.get("x-signedco-signature", "")):
+            return Verdict(401, "bad signature", state="refused", error="bad signature")
+        return Verdict(200, "taken", state="received", verified=True, process=True,
+                       dedupe_key="signedco:" + hashlib.sha256(delivery.body).hexdigest())
+"""
+
+
+def _reload_urls() -> None:
+    import kyc.urls
+    import portal.urls
+
+    importlib.reload(kyc.urls)
+    importlib.reload(portal.urls)
+    clear_url_caches()
+
+
+@pytest.fixture
+def signedco(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
+    (tmp_path / f"{MODULE}.py").write_text(textwrap.dedent(SOURCE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings.PORTAL_PROVIDERS = [*settings.PORTAL_PROVIDERS, f"{MODULE}.SignedCoProvider"]
+    _reload_urls()
+    try:
+        yield registry.get("signedco")
+    finally:
+        settings.PORTAL_PROVIDERS = [p for p in settings.PORTAL_PROVIDERS if MODULE not in p]
+        registry.reload()
+        sys.modules.pop(MODULE, None)
+        _reload_urls()
+
+
+def _signed(body: bytes, secret: str) -> dict[str, str]:
+    sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"HTTP_X_SIGNEDCO_SIGNATURE": sig}
+
+
+def test_it_serves_a_checking_provider_through_the_one_intake(
+    signedco: Provider, merchant: Any, client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    account = services.provider_account_get_or_create(merchant=merchant, provider="signedco")
+    account.settings = {"secret": "sc-secret"}
+    account.save()
+    url = f"/hooks/signedco/{account.webhook_token}/"
+    body = b'{"customer": "Jane Roe"}'
+    with (
+        mock.patch("kyc.tasks.process_inbound.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        good = client.post(url, body, content_type="application/json", **_signed(body, "sc-secret"))
+        again = client.post(
+            url, body, content_type="application/json", **_signed(body, "sc-secret")
+        )
+        forged = client.post(url, body, content_type="application/json", **_signed(body, "nope"))
+    assert (good.status_code, good.json()["message"]) == (200, "taken")
+    assert again.status_code == 200 and "duplicate" in again.json()["message"]
+    assert (forged.status_code, forged.json()["message"]) == (401, "bad signature")
+    states = list(
+        InboundEvent.objects.filter(provider="signedco")
+        .order_by("pk")
+        .values_list("state", flat=True)
+    )
+    assert states == ["received", "duplicate", "refused"]
+    first = InboundEvent.objects.filter(provider="signedco").order_by("pk").first()
+    delay.assert_called_once_with(first.pk)  # processed once, after the commit
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT body FROM kyc_inboundevent WHERE id = %s", [first.pk])
+        (raw,) = cursor.fetchone()
+    assert b"Jane Roe" not in (raw.encode() if isinstance(raw, str) else bytes(raw))
+    assert bytes(first.body) == body
+    # The core's guards: a stranger's post is kept without its body, nothing else runs.
+    stranger = client.post("/hooks/signedco/not-a-token/", body, content_type="application/json")
+    assert stranger.status_code == 404
+    kept = InboundEvent.objects.filter(provider="signedco").order_by("pk").last()
+    assert kept.state == "refused" and kept.body is None
