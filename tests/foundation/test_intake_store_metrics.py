@@ -1,0 +1,82 @@
+"""kyc.services.inbound_store, as operators and the sweeper see it: /metrics counts each stored
+delivery under its provider and state, and a delivery not yet processed has no attempt
+(each test kills a mutant `make mutate` found)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kyc import services
+from kyc.models import InboundEvent
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+RECEIVED = "portal_deliveries_received_total"
+REFUSED = "portal_deliveries_refused_total"
+PROCESSED = "portal_deliveries_processed_total"
+
+
+def counts(client: Any, provider: str) -> dict[str, float]:
+    """The three delivery counters of one provider, as Prometheus scrapes them."""
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    found = {RECEIVED: 0.0, REFUSED: 0.0, PROCESSED: 0.0}
+    for family in text_string_to_metric_families(resp.content.decode()):
+        for s in family.samples:
+            if s.name in found and s.labels.get("provider") == provider:
+                found[s.name] = s.value
+    return found
+
+
+def store(state: str) -> InboundEvent:
+    account = factories.ProviderAccountFactory(provider="blockpass")
+    row, _ = services.inbound_store(
+        provider="blockpass",
+        path="/hooks/blockpass/",
+        headers={},
+        body=b"{}",
+        remote_addr="203.0.113.9",
+        account=account,
+        state=state,
+    )
+    return row
+
+
+def test_it_counts_a_stored_delivery_under_its_provider_and_state(client: Any) -> None:
+    before = counts(client, "blockpass")
+    store(InboundEvent.State.REFUSED)
+    refused = counts(client, "blockpass")
+    assert refused[RECEIVED] == before[RECEIVED] + 1
+    assert refused[REFUSED] == before[REFUSED] + 1
+    assert refused[PROCESSED] == before[PROCESSED]
+    store(InboundEvent.State.PROCESSED)
+    processed = counts(client, "blockpass")
+    assert processed[RECEIVED] == before[RECEIVED] + 2
+    assert processed[REFUSED] == before[REFUSED] + 1
+    assert processed[PROCESSED] == before[PROCESSED] + 1
+    store(InboundEvent.State.RECEIVED)  # control: received only, neither refused nor processed
+    received = counts(client, "blockpass")
+    assert received[RECEIVED] == before[RECEIVED] + 3
+    assert (received[REFUSED], received[PROCESSED]) == (refused[REFUSED], processed[PROCESSED])
+
+
+def test_it_keeps_a_delivery_not_yet_processed_without_an_attempt() -> None:
+    row = InboundEvent.objects.get(pk=store(InboundEvent.State.RECEIVED).pk)
+    assert row.attempts == 0
+    # control: processed on arrival counts as its first attempt when the intake says so
+    account = factories.ProviderAccountFactory(provider="blockpass")
+    done, _ = services.inbound_store(
+        provider="blockpass",
+        path="/hooks/blockpass/",
+        headers={},
+        body=b"{}",
+        remote_addr=None,
+        account=account,
+        state=InboundEvent.State.PROCESSED,
+        attempts=1,
+    )
+    assert InboundEvent.objects.get(pk=done.pk).attempts == 1
