@@ -12,7 +12,7 @@ code), uploads fields, and resolves a certificate promise (sends the webhook). T
 base URL is what the portal's settings page shows as the webhook URL (the app calls
 `<base>api/<action>`), entered in this sandbox's console like in the Blockpass console.
 
-State lives in the Django cache; the portal is reached only over HTTP.
+State lives in the shared cache; the portal is reached only over HTTP (providers/sandbox_kit.py).
 
 Console helpers (not part of the real Blockpass, for tests and demos): `fail` on a promise
 makes its next N pulls answer 503; "expire tokens" makes a customer's tokens answer 401.
@@ -21,27 +21,23 @@ makes its next N pulls answer 503; "expire tokens" makes a customer's tokens ans
 from __future__ import annotations
 
 import json
-import logging
 import secrets
-import threading
 import time
 import uuid
 from typing import Any
 
 import requests
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from providers import sandbox_kit as kit
 from providers.blockpass import signature
 from providers.blockpass.schemas import ACTION_CERT_PROMISE_RESOLVED, ACTION_SERVICE_INFO_UPDATED
 
-log = logging.getLogger(__name__)
-
-TTL = 24 * 3600
+STATE = kit.State("bpsb")
 TOKEN_LIFETIME = 600
 DEFAULT_SERVICE = {
     "client_id": "demo_service",
@@ -53,15 +49,11 @@ WEBHOOK_ATTEMPTS = 5
 WEBHOOK_BACKOFF = 0.5  # seconds, doubled per attempt (0.5, 1, 2, 4)
 
 
-def _k(*parts: str) -> str:
-    return "bpsb:" + ":".join(parts)
-
-
 # --- console state --------------------------------------------------------------------
 
 
 def service_get(client_id: str) -> dict[str, Any] | None:
-    svc = cache.get(_k("svc", client_id))
+    svc = STATE.get(f"svc:{client_id}")
     if svc is None and client_id == DEFAULT_SERVICE["client_id"]:
         return dict(DEFAULT_SERVICE)
     return svc
@@ -80,7 +72,7 @@ def service_configure(
         "webhook_secret": webhook_secret,
         "merchant_url": merchant_url if merchant_url.endswith("/") else merchant_url + "/",
     }
-    cache.set(_k("svc", client_id), svc, TTL)
+    STATE.set(f"svc:{client_id}", svc)
     return svc
 
 
@@ -95,11 +87,7 @@ def _err(status: int, message: str) -> JsonResponse:
 
 
 def _json(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return kit.json_body(request) or {}
 
 
 # --- tokens -----------------------------------------------------------------------------
@@ -107,14 +95,12 @@ def _json(request: HttpRequest) -> dict[str, Any]:
 
 def _issue(bpid: str, client_id: str) -> dict[str, Any]:
     access, refresh = "bpat_" + secrets.token_urlsafe(24), "bprt_" + secrets.token_urlsafe(24)
-    cache.set(
-        _k("tok", access),
+    STATE.set(
+        f"tok:{access}",
         {"bpid": bpid, "client_id": client_id, "exp": time.time() + TOKEN_LIFETIME},
-        TTL,
     )
-    cache.set(_k("ref", refresh), access, TTL)
-    tokens = cache.get(_k("user-tokens", bpid)) or []
-    cache.set(_k("user-tokens", bpid), [*tokens[-20:], access], TTL)
+    STATE.set(f"ref:{refresh}", access)
+    STATE.append(f"user-tokens:{bpid}", access, keep=21)
     return {
         "access_token": access,
         "token_type": "Bearer",
@@ -127,7 +113,7 @@ def _token_owner(request: HttpRequest) -> dict[str, Any] | None:
     auth = request.headers.get("Authorization", "")
     if not auth or auth.lower().startswith("bearer "):
         return None  # Blockpass takes the bare token
-    tok = cache.get(_k("tok", auth))
+    tok = STATE.get(f"tok:{auth}")
     if not tok or tok["exp"] < time.time():
         return None
     return tok
@@ -140,10 +126,10 @@ def token_generate(request: HttpRequest) -> JsonResponse:
     svc = service_get(str(body.get("client_id") or ""))
     if svc is None or svc["client_secret"] != body.get("client_secret"):
         return _err(401, "invalid client credentials")
-    code = cache.get(_k("code", str(body.get("code") or "")))
+    code = STATE.get(f"code:{body.get('code') or ''}")
     if not code or code["client_id"] != svc["client_id"]:
         return _err(400, "invalid code")
-    cache.delete(_k("code", str(body.get("code"))))  # one-time
+    STATE.delete(f"code:{body.get('code')}")  # one-time
     return _wrapped(_issue(code["bpid"], svc["client_id"]))
 
 
@@ -152,15 +138,15 @@ def token_generate(request: HttpRequest) -> JsonResponse:
 def token_renew(request: HttpRequest) -> JsonResponse:
     body = _json(request)
     refresh = str(body.get("stoc_refresh") or "")
-    access = cache.get(_k("ref", refresh))
-    tok = cache.get(_k("tok", str(body.get("stoc") or "")))
+    access = STATE.get(f"ref:{refresh}")
+    tok = STATE.get(f"tok:{body.get('stoc') or ''}")
     if not access or access != body.get("stoc") or not tok:
         return _err(401, "invalid refresh token")
     svc = service_get(tok["client_id"])
     if svc is None or svc["client_secret"] != body.get("client_secret"):
         return _err(401, "invalid client secret")
-    cache.delete_many([_k("ref", refresh), _k("tok", access)])
-    _count("renewals")
+    STATE.delete(f"ref:{refresh}", f"tok:{access}")
+    STATE.count("n:renewals")
     return _wrapped(_issue(tok["bpid"], tok["client_id"]))
 
 
@@ -169,7 +155,7 @@ def user(request: HttpRequest) -> JsonResponse:
     tok = _token_owner(request)
     if tok is None:
         return _err(401, "invalid or expired token")
-    profile = cache.get(_k("user", tok["bpid"])) or {}
+    profile = STATE.get(f"user:{tok['bpid']}") or {}
     return _wrapped(
         {
             "id": tok["bpid"],
@@ -185,38 +171,31 @@ def promise_pull(request: HttpRequest, promise_id: str) -> JsonResponse:
     tok = _token_owner(request)
     if tok is None:
         return _err(401, "invalid or expired token")
-    key = _k("promise", promise_id)
-    promise = cache.get(key)
-    _count(f"pull-calls:{promise_id}")
+    key = f"promise:{promise_id}"
+    promise = STATE.get(key)
+    STATE.count(f"n:pull-calls:{promise_id}")
     if not promise or promise.get("pulled") or promise["bpid"] != tok["bpid"]:
         return _err(404, "certificate promise not found")
     if promise.get("fail", 0) > 0:
         promise["fail"] -= 1
-        cache.set(key, promise, TTL)
+        STATE.set(key, promise)
         return _err(503, "temporarily unavailable")
     # Blockpass deletes the raw data after the first successful pull.
-    cache.set(key, {**promise, "pulled": True, "raw": None}, TTL)
-    _count(f"pulls:{promise_id}")
+    STATE.set(key, {**promise, "pulled": True, "raw": None})
+    STATE.count(f"n:pulls:{promise_id}")
     return _wrapped({"slug": promise["slug"], "raw": promise["raw"]})
-
-
-def _count(name: str) -> None:
-    key = _k("n", name)
-    if not cache.add(key, 1, TTL):
-        cache.incr(key)
 
 
 def count(name: str) -> int:
     """How many times something happened (e.g. `pulls:<id>` successful pulls)."""
-    return int(cache.get(_k("n", name)) or 0)
+    return STATE.counted(f"n:{name}")
 
 
 # --- the customer's app -------------------------------------------------------------------
 
 
 def _log(client_id: str, line: str) -> None:
-    lines = cache.get(_k("log", client_id)) or []
-    cache.set(_k("log", client_id), [*lines[-30:], f"{time.strftime('%H:%M:%S')} {line}"], TTL)
+    STATE.append(f"log:{client_id}", f"{time.strftime('%H:%M:%S')} {line}", keep=31)
 
 
 def app_register(
@@ -229,28 +208,26 @@ def app_register(
     if not svc or not svc.get("merchant_url"):
         raise ValueError("configure the merchant URL in the sandbox console first")
     bpid = uuid.uuid4().hex[:24]
-    cache.set(_k("user", bpid), {"id": bpid, "name": name, "email": email}, TTL)
-    code = "bpc_" + secrets.token_urlsafe(16)
-    cache.set(_k("code", code), {"bpid": bpid, "client_id": client_id}, 600)
-    users = cache.get(_k("users", client_id)) or []
-    cache.set(_k("users", client_id), [*users[-50:], bpid], TTL)  # listed before the call
+    STATE.set(f"user:{bpid}", {"id": bpid, "name": name, "email": email})
+    code = new_code(client_id=client_id, bpid=bpid)
+    STATE.append(f"users:{client_id}", bpid, keep=51)  # listed before the call
     body = {"code": code, **({"refId": ref_id} if ref_id else {})}
     resp = requests.post(svc["merchant_url"] + "api/register", json=body, timeout=(3, 20))
     answer = _safe_json(resp)
-    cache.set(_k("session", bpid), answer.get("accessToken", ""), TTL)
+    STATE.set(f"session:{bpid}", answer.get("accessToken", ""))
     _log(client_id, f"register {bpid}: {resp.status_code}")
     return {"bpid": bpid, "status": resp.status_code, "answer": answer}
 
 
 def session_of(bpid: str) -> str:
     """The accessToken the merchant's register endpoint gave this customer's app ("" if none)."""
-    return str(cache.get(_k("session", bpid)) or "")
+    return str(STATE.get(f"session:{bpid}") or "")
 
 
 def new_code(*, client_id: str, bpid: str) -> str:
     """A fresh one-time code for this customer (what the app sends with /status, /login)."""
     code = "bpc_" + secrets.token_urlsafe(16)
-    cache.set(_k("code", code), {"bpid": bpid, "client_id": client_id}, 600)
+    STATE.set(f"code:{code}", {"bpid": bpid, "client_id": client_id}, ttl=600)
     return code
 
 
@@ -271,7 +248,7 @@ def app_upload(
     """Multipart upload like the app: accessToken, slugList and one part per field
     (`[cer]slug` for certificates, `[cerPromise]slug` for promise ids)."""
     svc = service_get(client_id) or {}
-    token = access_token or cache.get(_k("session", bpid)) or ""
+    token = access_token or session_of(bpid)
     slugs = [k.split("]", 1)[-1] for k in fields]
     parts = [("accessToken", token), *[("slugList", s) for s in slugs], *fields.items()]
     resp = requests.post(
@@ -287,10 +264,9 @@ def promise_create(
     *, client_id: str, bpid: str, slug: str, raw: str, fail: int = 0, promise_id: str = ""
 ) -> str:
     promise_id = promise_id or uuid.uuid4().hex[:24]
-    cache.set(
-        _k("promise", promise_id),
+    STATE.set(
+        f"promise:{promise_id}",
         {"bpid": bpid, "client_id": client_id, "slug": slug, "raw": raw, "fail": fail},
-        TTL,
     )
     return promise_id
 
@@ -311,10 +287,10 @@ def app_resolve_promise(
 
 
 def expire_tokens(*, bpid: str) -> None:
-    for access in cache.get(_k("user-tokens", bpid)) or []:
-        tok = cache.get(_k("tok", access))
+    for access in STATE.get(f"user-tokens:{bpid}") or []:
+        tok = STATE.get(f"tok:{access}")
         if tok:
-            cache.set(_k("tok", access), {**tok, "exp": 0}, TTL)
+            STATE.set(f"tok:{access}", {**tok, "exp": 0})
 
 
 # --- webhooks ------------------------------------------------------------------------------
@@ -350,40 +326,30 @@ def send_webhook(
         "accept": "application/json",
         "content-type": "application/json",
     }
-    cache.set(
-        _k("last-delivery", client_id),
+    STATE.set(
+        f"last-delivery:{client_id}",
         {"id": delivery, "action": action, "body": body.decode("utf-8")},
-        TTL,
     )
     args = (client_id, svc["merchant_url"], body, headers)
     if sync:
         _deliver(*args)
     else:
-        threading.Thread(target=_deliver, args=args, daemon=True).start()
+        kit.in_background(_deliver, *args)
     return delivery
 
 
 def _deliver(client_id: str, url: str, body: bytes, headers: dict[str, str]) -> int:
-    status = 0
-    for attempt in range(WEBHOOK_ATTEMPTS):
-        try:
-            status = requests.post(url, data=body, headers=headers, timeout=(3, 10)).status_code
-        except requests.RequestException as exc:
-            status = 0
-            log.info("sandbox blockpass webhook attempt %s failed: %s", attempt + 1, exc)
-        _log(
-            client_id,
-            f"webhook {headers['x-blockpass-event']} "
-            f"{headers['x-blockpass-delivery'][:8]}: {status or 'no answer'}",
-        )
-        if 200 <= status < 300:
-            return status
-        time.sleep(WEBHOOK_BACKOFF * 2**attempt)
-    return status
+    """Until the merchant answers 2xx, at most WEBHOOK_ATTEMPTS times; each on the log."""
+    line = f"webhook {headers['x-blockpass-event']} {headers['x-blockpass-delivery'][:8]}"
+    return kit.deliver(
+        lambda: kit.post(url, name="blockpass", data=body, headers=headers),
+        retry_delays=kit.backoff(WEBHOOK_BACKOFF, WEBHOOK_ATTEMPTS - 1),
+        after_attempt=lambda status: _log(client_id, f"{line}: {status or 'no answer'}"),
+    )
 
 
 def replay_last(*, client_id: str) -> str | None:
-    last = cache.get(_k("last-delivery", client_id))
+    last = STATE.get(f"last-delivery:{client_id}")
     if not last:
         return None
     return send_webhook(
@@ -407,13 +373,13 @@ def _safe_json(resp: requests.Response) -> dict[str, Any]:
 
 
 def _in_background(fn: Any, client_id: str, **kwargs: Any) -> None:
-    def run() -> None:
-        try:
-            fn(client_id=client_id, **kwargs)
-        except Exception as exc:  # shown on the page log, never raised into a request
-            _log(client_id, f"error: {exc}")
-
-    threading.Thread(target=run, daemon=True).start()
+    """Run an app action after the click returns; an error shows on the page's log."""
+    kit.in_background(
+        fn,
+        client_id=client_id,
+        on_error=lambda exc: _log(client_id, f"error: {exc}"),
+        **kwargs,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -484,8 +450,8 @@ def app_page(request: HttpRequest) -> HttpResponse:
         "sandbox/blockpass/app.html",
         {
             "svc": svc,
-            "users": list(reversed(cache.get(_k("users", client_id)) or [])),
-            "log": list(reversed(cache.get(_k("log", client_id)) or [])),
+            "users": list(reversed(STATE.get(f"users:{client_id}") or [])),
+            "log": list(reversed(STATE.get(f"log:{client_id}") or [])),
         },
     )
 

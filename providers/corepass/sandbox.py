@@ -4,7 +4,8 @@ Plays the vendor: the four connector endpoints with the documented validation
 answers, its own Ed448 key (derived from SECRET_KEY, so `manage.py demo` can
 configure the matching public key), callbacks signed exactly as the real connector
 signs them, and a phone page where the customer approves or declines. State lives
-in the Django cache; the portal is reached only over HTTP, from a daemon thread.
+in the shared cache; the portal is reached only over HTTP, from a daemon thread
+(providers/sandbox_kit.py).
 
 Console helpers (not part of the real connector, for tests and demos):
 - POST console/users/<coreid>  {"verified": [...]}  sets what the customer has verified.
@@ -18,21 +19,19 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from providers import sandbox_kit as kit
 from providers.corepass import coreid
 from providers.corepass import items as catalogue
 from providers.corepass.signature import (
@@ -44,9 +43,7 @@ from providers.corepass.signature import (
     status_message,
 )
 
-log = logging.getLogger(__name__)
-
-TTL = 24 * 3600
+STATE = kit.State("corepass-sandbox")
 ONGOING = frozenset(
     {
         "INITIATE_SUBMITTED",
@@ -122,29 +119,22 @@ def demo_hint() -> str:
 # --- state in the cache --------------------------------------------------------
 
 
-def _req_key(rid: str) -> str:
-    return f"corepass-sandbox:req:{rid}"
-
-
-def _pair_key(user: str, items: Iterable[str]) -> str:
+def _pair(user: str, items: Iterable[str]) -> str:
+    """The state name of the one request per customer and item set."""
     digest = hashlib.sha256(json.dumps([user, sorted(items)]).encode()).hexdigest()
-    return f"corepass-sandbox:pair:{digest}"
-
-
-def _verified_key(user: str) -> str:
-    return f"corepass-sandbox:verified:{user}"
+    return f"pair:{digest}"
 
 
 def get_request(rid: str) -> dict[str, Any] | None:
-    return cache.get(_req_key(rid))
+    return STATE.get(f"req:{rid}")
 
 
 def _save(req: dict[str, Any]) -> None:
-    cache.set(_req_key(req["id"]), req, TTL)
+    STATE.set(f"req:{req['id']}", req)
 
 
 def _verified_for(user: str) -> set[str]:
-    stored = cache.get(_verified_key(user))
+    stored = STATE.get(f"verified:{user}")
     return set(stored) if stored is not None else set(DEFAULT_VERIFIED)
 
 
@@ -172,16 +162,9 @@ def _bad(text: str) -> HttpResponse:
     return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _user_items(body: dict[str, Any] | None) -> tuple[str, list[str]] | HttpResponse:
-    """`user` and `items` of a connector request, or the connector's 400 answer."""
+def _user_items(request: HttpRequest) -> tuple[dict[str, Any], str, list[str]] | HttpResponse:
+    """The body, `user` and `items` of a connector request, or the connector's 400 answer."""
+    body = kit.json_body(request)
     if body is None:
         return _bad("invalid request body")
     user = str(body.get("user") or "")
@@ -190,7 +173,7 @@ def _user_items(body: dict[str, Any] | None) -> tuple[str, list[str]] | HttpResp
     items = body.get("items")
     if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
         return _bad("items should be a non-empty list of strings")
-    return user.lower(), items
+    return body, user.lower(), items
 
 
 # --- connector endpoints --------------------------------------------------------
@@ -199,11 +182,10 @@ def _user_items(body: dict[str, Any] | None) -> tuple[str, list[str]] | HttpResp
 @csrf_exempt
 @require_POST
 def verified(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    parsed = _user_items(body)
+    parsed = _user_items(request)
     if isinstance(parsed, HttpResponse):
         return parsed
-    user, items = parsed
+    _, user, items = parsed
     have = _verified_for(user)
     answer: dict[str, Any] = {"unVerifiedItems": [i for i in items if i not in have]}
     ok = [i for i in items if i in have]
@@ -215,12 +197,10 @@ def verified(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def qrcode(request: HttpRequest) -> HttpResponse:
-    body = _json_body(request)
-    parsed = _user_items(body)
+    parsed = _user_items(request)
     if isinstance(parsed, HttpResponse):
         return parsed
-    user, items = parsed
-    assert body is not None  # _user_items answered 400 for a missing body
+    body, user, items = parsed
     now = int(time.time())
     expiration = body.get("expiration")
     if (
@@ -235,7 +215,7 @@ def qrcode(request: HttpRequest) -> HttpResponse:
         return _bad("callback and statusCallback are required")
     if not set(items) <= _verified_for(user):
         return _bad("user does not have the requested items verified")
-    previous = get_request(cache.get(_pair_key(user, items)) or "")
+    previous = get_request(STATE.get(_pair(user, items)) or "")
     if previous is not None:
         state = _latest(previous)["status"]
         if state in ONGOING:
@@ -255,8 +235,8 @@ def qrcode(request: HttpRequest) -> HttpResponse:
         "outcome": "",
     }
     _save(req)
-    cache.set(_pair_key(user, items), rid, TTL)
-    _in_background(_send_status, rid, "PENDING", "")
+    STATE.set(_pair(user, items), rid)
+    kit.in_background(_send_status, rid, "PENDING", "")
     return JsonResponse(_qr_answer(req, body, already_sent=False))
 
 
@@ -281,12 +261,13 @@ def _png_base64(text: str) -> str:
     return base64.b64encode(image.to_string()).decode()
 
 
-def _find(body: dict[str, Any] | None) -> dict[str, Any] | HttpResponse:
-    parsed = _user_items(body)
+def _find(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """The request a status query names (by user and items), or the connector's answer."""
+    parsed = _user_items(request)
     if isinstance(parsed, HttpResponse):
         return parsed
-    user, items = parsed
-    req = get_request(cache.get(_pair_key(user, items)) or "")
+    _, user, items = parsed
+    req = get_request(STATE.get(_pair(user, items)) or "")
     if req is None:
         return HttpResponse("no request found for this user and items", status=404)
     return req
@@ -295,7 +276,7 @@ def _find(body: dict[str, Any] | None) -> dict[str, Any] | HttpResponse:
 @csrf_exempt
 @require_POST
 def status(request: HttpRequest) -> HttpResponse:
-    req = _find(_json_body(request))
+    req = _find(request)
     if isinstance(req, HttpResponse):
         return req
     return JsonResponse(_latest(req))
@@ -304,7 +285,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def all_statuses(request: HttpRequest) -> HttpResponse:
-    req = _find(_json_body(request))
+    req = _find(request)
     if isinstance(req, HttpResponse):
         return req
     return JsonResponse({"AllStatuses": list(reversed(req["statuses"]))})
@@ -313,11 +294,11 @@ def all_statuses(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def console_user(request: HttpRequest, user: str) -> HttpResponse:
-    body = _json_body(request) or {}
+    body = kit.json_body(request) or {}
     items = body.get("verified")
     if not isinstance(items, list):
         return _bad("verified should be a list")
-    cache.set(_verified_key(user.lower()), [str(i) for i in items], TTL)
+    STATE.set(f"verified:{user.lower()}", [str(i) for i in items])
     return JsonResponse({"user": user.lower(), "verified": items})
 
 
@@ -342,7 +323,7 @@ def phone(request: HttpRequest, rid: str, action: str = "") -> HttpResponse:
             req["outcome"] = "approved" if action == "approve" else "declined"
             _save(req)
             silent = request.GET.get("mode") == "silent"
-            _in_background(_run_flow, rid, action == "approve", silent)
+            kit.in_background(_run_flow, rid, action == "approve", silent)
             message = (
                 "You approved. Your data is on its way."
                 if action == "approve"
@@ -362,10 +343,6 @@ def phone(request: HttpRequest, rid: str, action: str = "") -> HttpResponse:
 
 
 # --- what the connector sends ------------------------------------------------------
-
-
-def _in_background(fn: Any, *args: Any) -> None:
-    threading.Thread(target=fn, args=args, daemon=True).start()
 
 
 def _step_seconds() -> float:
@@ -466,11 +443,7 @@ logging.getLogger("urllib3.connectionpool").addFilter(_HideCallbackTokens())
 
 
 def _post(url: str, **kwargs: Any) -> int:
-    try:
-        return requests.post(url, timeout=10, **kwargs).status_code
-    except requests.RequestException as exc:
-        log.info("sandbox corepass: callback failed: %s", type(exc).__name__)
-        return 0
+    return kit.post(url, name="corepass", timeout=10, **kwargs)
 
 
 def _send_status(rid: str, state: str, tx_hash: str) -> None:
@@ -487,15 +460,17 @@ def _send_data(rid: str) -> bool:
         return False
     req["peppers"] = peppers(req)
     _save(req)
-    for delay in (0.0, *_retry_delays()):
-        time.sleep(delay)
+    dropped = -1  # the request left the cache between attempts: stop
+
+    def send() -> int:
         req = get_request(rid)
         if req is None:
-            return False
+            return dropped
         files = {k: (None, v) for k, v in data_form(req, now=int(time.time())).items()}
-        if _post(req["callback"], files=files) == 200:
-            return True
-    return False
+        return _post(req["callback"], files=files)  # a fresh deadline per attempt
+
+    done = kit.deliver(send, retry_delays=_retry_delays(), done=lambda s: s in (200, dropped))
+    return done == 200
 
 
 def _run_flow(rid: str, approve: bool, silent: bool = False) -> None:

@@ -1,9 +1,9 @@
 """A stand-in for Portmone: the partner API exactly as providers/portmone/client.py
 describes it, a phone page where the customer approves or declines, and a console.
 
-State lives in the Django cache (shared by the web and worker processes), never
+State lives in the shared cache (the web and worker processes see the same), never
 in kyc tables. The sandbox reaches the portal only over HTTP: the optional
-webhook is posted from a daemon thread with bounded retries.
+webhook is posted from a daemon thread with bounded retries (providers/sandbox_kit.py).
 
 Controls for tests and demos (`configure(...)` or the console page):
   token_ttl      seconds a partner token lives (default 3600)
@@ -14,24 +14,20 @@ Controls for tests and demos (`configure(...)` or the console page):
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
 import time
 from typing import Any
 
-import requests
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from providers import sandbox_kit as kit
 from providers.portmone import client, schemas
 
-PREFIX = "sandbox:portmone"
-STATE_TTL = 24 * 3600
+STATE = kit.State("sandbox:portmone")
 DEFAULT_CONFIG: dict[str, Any] = {
     "login": "demo-partner",
     "password": "demo-partner-password",
@@ -60,13 +56,13 @@ def _iso(ts: float) -> str:
 
 
 def config() -> dict[str, Any]:
-    return {**DEFAULT_CONFIG, **(cache.get(f"{PREFIX}:config") or {})}
+    return {**DEFAULT_CONFIG, **(STATE.get("config") or {})}
 
 
 def configure(**changes: Any) -> dict[str, Any]:
     """Change the sandbox's behaviour (tests call this directly; humans use the console)."""
     cfg = {**config(), **changes}
-    cache.set(f"{PREFIX}:config", cfg, STATE_TTL)
+    STATE.set("config", cfg)
     return cfg
 
 
@@ -76,25 +72,15 @@ def expire_all_tokens() -> None:
 
 def stats() -> dict[str, int]:
     """How many tokens were issued and refused (lets tests prove 'renewed once')."""
-    return {k: int(cache.get(f"{PREFIX}:stat:{k}") or 0) for k in ("issued", "refused")}
+    return {k: STATE.counted(f"stat:{k}") for k in ("issued", "refused")}
 
 
 def _count(name: str) -> None:
-    key = f"{PREFIX}:stat:{name}"
-    cache.add(key, 0, STATE_TTL)
-    cache.incr(key)
+    STATE.count(f"stat:{name}")
 
 
 def _error(status: int, error: str, message: str) -> JsonResponse:
     return JsonResponse({"error": error, "message": message}, status=status)
-
-
-def _json(request: HttpRequest) -> dict[str, Any] | None:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _partner(request: HttpRequest) -> str | None:
@@ -102,7 +88,7 @@ def _partner(request: HttpRequest) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme != "Bearer" or not token:
         return None
-    entry = cache.get(f"{PREFIX}:token:{token}")
+    entry = STATE.get(f"token:{token}")
     cfg = config()
     if (
         not entry
@@ -116,7 +102,7 @@ def _partner(request: HttpRequest) -> str | None:
 
 
 def _load(share_id: str) -> dict[str, Any] | None:
-    share = cache.get(f"{PREFIX}:req:{share_id}")
+    share = STATE.get(f"req:{share_id}")
     if share and share["status"] == schemas.PENDING and share["expires_at"] <= _now():
         share["status"] = schemas.EXPIRED
         _save(share)
@@ -124,7 +110,7 @@ def _load(share_id: str) -> dict[str, Any] | None:
 
 
 def _save(share: dict[str, Any]) -> None:
-    cache.set(f"{PREFIX}:req:{share['id']}", share, STATE_TTL)
+    STATE.set(f"req:{share['id']}", share)
 
 
 def _public(share: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +128,7 @@ def _public(share: dict[str, Any]) -> dict[str, Any]:
 @csrf_exempt
 @require_http_methods(["POST"])
 def auth(request: HttpRequest) -> JsonResponse:
-    data = _json(request)
+    data = kit.json_body(request)
     if data is None:
         return _error(400, "bad_request", "body must be a JSON object")
     cfg = config()
@@ -153,7 +139,7 @@ def auth(request: HttpRequest) -> JsonResponse:
     token = "pmt_" + secrets.token_urlsafe(24)
     ttl = int(cfg["token_ttl"])
     entry = {"login": cfg["login"], "expires_at": _now() + ttl, "generation": cfg["generation"]}
-    cache.set(f"{PREFIX}:token:{token}", entry, ttl + 60)
+    STATE.set(f"token:{token}", entry, ttl=ttl + 60)
     _count("issued")
     return JsonResponse(
         {client.F_ACCESS_TOKEN: token, "token_type": "Bearer", client.F_EXPIRES_IN: ttl}
@@ -166,7 +152,7 @@ def create(request: HttpRequest) -> JsonResponse:
     partner = _partner(request)
     if partner is None:
         return _error(401, "invalid_token", "missing, expired or revoked partner token")
-    data = _json(request)
+    data = kit.json_body(request)
     if data is None:
         return _error(400, "bad_request", "body must be a JSON object")
     facts = data.get(client.F_FACTS)
@@ -229,14 +215,11 @@ def facts(request: HttpRequest, share_id: str) -> JsonResponse:
 
 def _notify(url: str, body: dict[str, Any]) -> None:
     """Tell the partner's webhook, like the real service would: a few tries, then give up."""
-    for attempt in range(WEBHOOK_ATTEMPTS):
-        try:
-            r = requests.post(url, json=body, timeout=(3, 10))
-            if r.status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5 * (attempt + 1))
+    kit.deliver(
+        lambda: kit.post(url, name="portmone", json=body),
+        retry_delays=[0.5 * (attempt + 1) for attempt in range(WEBHOOK_ATTEMPTS - 1)],
+        done=kit.answered,
+    )
 
 
 @csrf_exempt
@@ -258,9 +241,7 @@ def phone(request: HttpRequest, share_id: str) -> HttpResponse:
         _save(share)
         if share["callback_url"]:
             body = {client.F_ID: share["id"], client.F_STATUS: new}
-            threading.Thread(
-                target=_notify, args=(share["callback_url"], body), daemon=True
-            ).start()
+            kit.in_background(_notify, share["callback_url"], body)
         return redirect("sandbox_portmone:phone", share_id=share_id)
     rows = [(f, PERSONA.get(f)) for f in share["facts"]]
     return render(request, "sandbox/portmone/phone.html", {"share": share, "rows": rows})

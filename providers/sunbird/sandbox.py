@@ -2,26 +2,27 @@
 
 It plays Keycloak (password grant; tokens expire), org search/read, assign key,
 content update, issue and the certificate registry search. State lives in the
-Django cache, never in kyc tables. A batch's certificates are not stored: they are
-generated deterministically on read from (batch, generation, index), so a batch of
-10,000 learners costs one small cache entry. Issuing starts a clock; certificates
-appear `delay` seconds later at `rate` per second, as Sunbird's Kafka consumer would.
+shared cache (providers/sandbox_kit.py), never in kyc tables. A batch's certificates
+are not stored: they are generated deterministically on read from (batch,
+generation, index), so a batch of 10,000 learners costs one small cache entry.
+Issuing starts a clock; certificates appear `delay` seconds later at `rate` per
+second, as Sunbird's Kafka consumer would.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
 import uuid
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+
+from providers import sandbox_kit as kit
 
 API_KEY = "demo-sunbird-key"
 CLIENT_ID = "admin-cli"
@@ -37,45 +38,29 @@ ROOT_ORGS = [
 DEFAULT_LEARNERS = 25
 DEFAULT_DELAY = 1.0  # seconds before the first certificate appears
 DEFAULT_RATE = 500.0  # certificates per second after that
-PREFIX = "sbx:sunbird:"
-TTL = 24 * 3600
+STATE = kit.State("sbx:sunbird")
 NS = uuid.UUID("7d0a3b8e-6f5c-4a43-9d56-3c1b8f2e5a10")
 
 
 # --- state helpers ------------------------------------------------------------
 
 
-def _get(key: str, default: Any = None) -> Any:
-    return cache.get(PREFIX + key, default)
-
-
-def _set(key: str, value: Any) -> None:
-    cache.set(PREFIX + key, value, TTL)
-
-
 def _count(name: str) -> None:
-    key = PREFIX + "count:" + name
-    cache.add(key, 0, TTL)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, TTL)
+    STATE.count(f"count:{name}")
 
 
 def _log(entry: dict[str, Any]) -> None:
-    calls = _get("calls", [])
-    calls.append({"at": round(time.time(), 3), **entry})
-    _set("calls", calls[-500:])
+    STATE.append("calls", {"at": round(time.time(), 3), **entry}, keep=500)
 
 
 def counts() -> dict[str, int]:
     names = ("token", "org_search", "org_read", "assign_key", "content_update", "issue", "search")
-    return {n: int(cache.get(PREFIX + "count:" + n) or 0) for n in names}
+    return {n: STATE.counted(f"count:{n}") for n in names}
 
 
 def batch_config(batch_id: str) -> dict[str, Any]:
     """Per-batch learners/delay/rate: console-set, else from a trailing number in the id."""
-    stored = _get(f"batchcfg:{batch_id}")
+    stored = STATE.get(f"batchcfg:{batch_id}")
     if stored:
         return dict(stored)
     m = re.search(r"(\d+)$", batch_id)
@@ -116,17 +101,20 @@ def _auth(request: HttpRequest, api: str, *, user: bool = True) -> JsonResponse 
         return _err(api, 401, "UNAUTHORIZED", "API key missing or wrong")
     if user:
         token = request.headers.get("X-Authenticated-User-Token", "")
-        if not token or _get(f"token:{token}") != _get("token_gen", 1):
+        if not token or STATE.get(f"token:{token}") != STATE.get("token_gen", 1):
             return _err(api, 401, "UNAUTHORIZED", "user token missing, invalid or expired")
     return None
 
 
+def _allowed(request: HttpRequest, api: str, method: str) -> JsonResponse | None:
+    """Sunbird's answer to another method or a refused credential; None: go on."""
+    if request.method != method:
+        return _err(api, 405, "METHOD_NOT_ALLOWED", f"{method} only")
+    return _auth(request, api)
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return kit.json_body(request) or {}
 
 
 # --- Keycloak -----------------------------------------------------------------
@@ -145,9 +133,9 @@ def token(request: HttpRequest, realm: str) -> HttpResponse:
             {"error": "invalid_grant", "error_description": "Invalid user credentials"},
             status=401,
         )
-    ttl = int(_get("token_ttl", 300))
+    ttl = int(STATE.get("token_ttl", 300))
     access = secrets.token_urlsafe(24)
-    cache.set(PREFIX + f"token:{access}", _get("token_gen", 1), ttl)
+    STATE.set(f"token:{access}", STATE.get("token_gen", 1), ttl)
     return JsonResponse(
         {
             "access_token": access,
@@ -182,16 +170,14 @@ def org_read(request: HttpRequest) -> HttpResponse:
     org = next((o for o in ROOT_ORGS if o["id"] == org_id), None)
     if org is None:
         return _err(api, 404, "ORGANISATION_NOT_FOUND", "org not found")
-    keys = _get(f"org:{org_id}:keys", {})
+    keys = STATE.get(f"org:{org_id}:keys", {})
     return _ok(api, {"response": {**org, "keys": keys}})
 
 
 @csrf_exempt
 def assign_key(request: HttpRequest) -> HttpResponse:
     api = "api.org.assign.key"
-    if request.method != "PATCH":
-        return _err(api, 405, "METHOD_NOT_ALLOWED", "PATCH only")
-    if denied := _auth(request, api):
+    if denied := _allowed(request, api, "PATCH"):
         return denied
     req = _body(request).get("request") or {}
     org_id = str(req.get("id") or "")
@@ -201,7 +187,7 @@ def assign_key(request: HttpRequest) -> HttpResponse:
     if not sign or not enc:
         return _err(api, 400, "MANDATORY_PARAMETER_MISSING", "signKeys and encKeys are required")
     _count("assign_key")
-    _set(f"org:{org_id}:keys", {"signKeys": sign, "encKeys": enc})
+    STATE.set(f"org:{org_id}:keys", {"signKeys": sign, "encKeys": enc})
     _log({"call": "assign_key", "org": org_id, "signKeys": sign, "encKeys": enc})
     return _ok(api, {"response": "SUCCESS"})
 
@@ -212,16 +198,14 @@ def assign_key(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def content_update(request: HttpRequest, course_id: str) -> HttpResponse:
     api = "api.content.update"
-    if request.method != "PATCH":
-        return _err(api, 405, "METHOD_NOT_ALLOWED", "PATCH only")
-    if denied := _auth(request, api):
+    if denied := _allowed(request, api, "PATCH"):
         return denied
     content = (_body(request).get("request") or {}).get("content") or {}
     templates = content.get("certTemplate") or []
     if not isinstance(templates, list) or not all(isinstance(t, dict) for t in templates):
         return _err(api, 400, "ERR_INVALID_REQUEST", "certTemplate must be a list")
     _count("content_update")
-    _set(f"course:{course_id}:templates", [t.get("name") for t in templates])
+    STATE.set(f"course:{course_id}:templates", [t.get("name") for t in templates])
     _log({"call": "content_update", "course": course_id})
     return _ok(api, {"node_id": course_id, "versionKey": str(int(time.time() * 1000))})
 
@@ -229,25 +213,23 @@ def content_update(request: HttpRequest, course_id: str) -> HttpResponse:
 @csrf_exempt
 def issue(request: HttpRequest) -> HttpResponse:
     api = "api.course.batch.cert.issue"
-    if request.method != "POST":
-        return _err(api, 405, "METHOD_NOT_ALLOWED", "POST only")
-    if denied := _auth(request, api):
+    if denied := _allowed(request, api, "POST"):
         return denied
     req = _body(request).get("request") or {}
     batch_id, course_id = str(req.get("batchId") or ""), str(req.get("courseId") or "")
     name = str(req.get("certificate") or "")
     if not batch_id or not course_id or not name:
         return _err(api, 400, "MANDATORY_PARAMETER_MISSING", "batchId, courseId, certificate")
-    if name not in (_get(f"course:{course_id}:templates") or []):
+    if name not in (STATE.get(f"course:{course_id}:templates") or []):
         return _err(api, 400, "CERT_TEMPLATE_NOT_FOUND", f"no template {name} on {course_id}")
     reissue = request.GET.get("reIssue") == "true"
     _count("issue")
-    state = _get(f"batch:{batch_id}")
+    state = STATE.get(f"batch:{batch_id}")
     # Without reIssue, Sunbird skips learners who have a certificate: nothing new happens.
     if state is None or reissue:
         cfg = batch_config(batch_id)
         gen = (state or {}).get("gen", 0) + 1
-        _set(
+        STATE.set(
             f"batch:{batch_id}",
             {"course": course_id, "gen": gen, "issued_at": time.time(), **cfg},
         )
@@ -313,7 +295,7 @@ def cert_search(request: HttpRequest) -> HttpResponse:
     batch_id = phrases.get("related.batchId", "")
     offset = max(0, int(req.get("from") or 0))
     size = min(1000, max(1, int(req.get("size") or 100)))
-    state = _get(f"batch:{batch_id}") if batch_id else None
+    state = STATE.get(f"batch:{batch_id}") if batch_id else None
     if state is None or phrases.get("related.courseId", state["course"]) != state["course"]:
         return _ok(api, {"response": {"count": 0, "content": []}})
     total = _visible(state, time.time())
@@ -352,34 +334,34 @@ def console_batch(request: HttpRequest, batch_id: str) -> HttpResponse:
         for key, cast in casts:
             if key in data:
                 cfg[key] = cast(data[key])
-        _set(f"batchcfg:{batch_id}", cfg)
+        STATE.set(f"batchcfg:{batch_id}", cfg)
     return JsonResponse({"batchId": batch_id, **batch_config(batch_id)})
 
 
 @csrf_exempt
 def console_token_ttl(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        _set("token_ttl", int((_body(request) or request.POST.dict()).get("seconds", 300)))
-    return JsonResponse({"token_ttl": int(_get("token_ttl", 300))})
+        STATE.set("token_ttl", int((_body(request) or request.POST.dict()).get("seconds", 300)))
+    return JsonResponse({"token_ttl": int(STATE.get("token_ttl", 300))})
 
 
 @csrf_exempt
 def console_revoke_tokens(request: HttpRequest) -> HttpResponse:
     """Forget every user token, as a Keycloak restart or logout would (next call: 401)."""
     if request.method == "POST":
-        _set("token_gen", int(_get("token_gen", 1)) + 1)
-    return JsonResponse({"token_gen": int(_get("token_gen", 1))})
+        STATE.set("token_gen", int(STATE.get("token_gen", 1)) + 1)
+    return JsonResponse({"token_gen": int(STATE.get("token_gen", 1))})
 
 
 def console_state(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"counts": counts(), "calls": _get("calls", [])})
+    return JsonResponse({"counts": counts(), "calls": STATE.get("calls", [])})
 
 
 def console(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "sandbox/sunbird/console.html",
-        {"counts": counts(), "calls": list(reversed(_get("calls", []))), "orgs": ROOT_ORGS},
+        {"counts": counts(), "calls": list(reversed(STATE.get("calls", []))), "orgs": ROOT_ORGS},
     )
 
 

@@ -157,7 +157,7 @@ def test_a_consumed_promise_ends_gone_with_a_message(sandbox_account: ProviderAc
     bpid, _ = _register()
     record = KYCRecord.objects.get()
     pid = sandbox.promise_create(client_id=CID, bpid=bpid, slug="s", raw="R")
-    sandbox.cache.set(sandbox._k("promise", pid), {"bpid": bpid, "pulled": True}, 60)
+    sandbox.STATE.set(f"promise:{pid}", {"bpid": bpid, "pulled": True}, ttl=60)
     promise = CertPromise.objects.create(
         merchant=record.merchant,
         record=record,
