@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from kyc import metrics, outbox, registry, review, selectors
 from kyc.audit import audit_write
-from kyc.contract import FieldValue, StartRequest, StatusUpdate
+from kyc.contract import FieldValue, Provider, StartRequest, StartResult, StatusUpdate
 from kyc.crypto import lookup_hash
 from kyc.models import (
     ApiKey,
@@ -271,6 +272,17 @@ def transfer_page_url(transfer: TransferRequest) -> str:
     return f"{settings.PUBLIC_URL}/t/{transfer.page_token}/"
 
 
+@dataclass(frozen=True)
+class TransferStart:
+    """A start that passed every check: the provider, the merchant's enabled account and
+    the subject and items as the provider accepted them. Nothing is stored yet."""
+
+    provider: Provider
+    account: ProviderAccount
+    subject: str
+    items: list[str]
+
+
 def transfer_create(
     *,
     merchant: Merchant,
@@ -287,6 +299,30 @@ def transfer_create(
     The row is committed before any provider call, so a provider that is down
     leaves a failed request with the reason, never nothing.
     """
+    start = _transfer_start_validate(
+        merchant=merchant, provider=provider, subject=subject, items=items
+    )
+    transfer = _transfer_row_create(
+        merchant=merchant,
+        start=start,
+        reference=reference,
+        redirect_url=redirect_url,
+        actor=actor,
+        source=source,
+    )
+    try:
+        result = _transfer_provider_start(transfer=transfer, start=start)
+    except ProviderError as exc:
+        return _transfer_start_refused(transfer=transfer, start=start, exc=exc, source=source)
+    return _transfer_references_store(
+        transfer_id=transfer.pk, start=start, result=result, actor=actor, source=source
+    )
+
+
+def _transfer_start_validate(
+    *, merchant: Merchant, provider: str, subject: str, items: Iterable[str]
+) -> TransferStart:
+    """Check the merchant's input before anything is stored; raise InvalidInput."""
     try:
         adapter = registry.get(provider)
     except registry.UnknownProvider:
@@ -301,19 +337,35 @@ def transfer_create(
     subject, item_list = adapter.validate_start(
         subject=subject, items=list(items), settings=account.settings
     )
+    return TransferStart(provider=adapter, account=account, subject=subject, items=item_list)
 
+
+def _transfer_row_create(
+    *,
+    merchant: Merchant,
+    start: TransferStart,
+    reference: str,
+    redirect_url: str,
+    actor: Any,
+    source: str,
+) -> TransferRequest:
+    """The request, its record and its first event, committed (with the outgoing
+    verification.created message) before the provider hears of it."""
     with transaction.atomic():
         record = record_get_or_create(
-            merchant=merchant, reference=reference, provider=provider, external_id=subject
+            merchant=merchant,
+            reference=reference,
+            provider=start.provider.name,
+            external_id=start.subject,
         )
         transfer = TransferRequest.objects.create(
             merchant=merchant,
-            account=account,
-            provider=provider,
+            account=start.account,
+            provider=start.provider.name,
             record=record,
             reference=reference,
-            subject=subject,
-            items=item_list,
+            subject=start.subject,
+            items=start.items,
             redirect_url=redirect_url,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
@@ -321,35 +373,50 @@ def transfer_create(
             transfer=transfer, status=Status.CREATED, detail="Request created", source=source
         )
         outbox.transfer_event(transfer=transfer, old_status=None)  # verification.created
+    return transfer
 
+
+def _transfer_provider_start(*, transfer: TransferRequest, start: TransferStart) -> StartResult:
+    """Ask the provider to start the committed request (raises ProviderError)."""
     callback_url, webhook_url, page_url = _urls(transfer)
-    try:
-        result = adapter.start_transfer(
-            StartRequest(
-                transfer_id=str(transfer.pk),
-                reference=reference,
-                settings=account.settings,
-                state=account.state,
-                callback_url=callback_url,
-                webhook_url=webhook_url,
-                page_url=page_url,
-                subject=subject,
-                items=tuple(item_list),
-                redirect_url=redirect_url,
-                now=timezone.now(),
-            )
+    return start.provider.start_transfer(
+        StartRequest(
+            transfer_id=str(transfer.pk),
+            reference=transfer.reference,
+            settings=start.account.settings,
+            state=start.account.state,
+            callback_url=callback_url,
+            webhook_url=webhook_url,
+            page_url=page_url,
+            subject=start.subject,
+            items=tuple(start.items),
+            redirect_url=transfer.redirect_url,
+            now=timezone.now(),
         )
-    except ProviderError as exc:
-        transfer_fail(transfer_id=transfer.pk, code=exc.code, detail=exc.message, source=source)
-        if isinstance(exc, AuthenticationError):
-            account_auth_failed(account=account, message=exc.message)
-        transfer.refresh_from_db()
-        return transfer
+    )
 
+
+def _transfer_start_refused(
+    *, transfer: TransferRequest, start: TransferStart, exc: ProviderError, source: str
+) -> TransferRequest:
+    """The provider did not start it: the request fails with the reason; refused
+    credentials also show on the account's settings page."""
+    transfer_fail(transfer_id=transfer.pk, code=exc.code, detail=exc.message, source=source)
+    if isinstance(exc, AuthenticationError):
+        account_auth_failed(account=start.account, message=exc.message)
+    transfer.refresh_from_db()
+    return transfer
+
+
+def _transfer_references_store(
+    *, transfer_id: Any, start: TransferStart, result: StartResult, actor: Any, source: str
+) -> TransferRequest:
+    """Keep what the provider answered (its reference, QR, link, expiry, status) on the
+    request, under its row lock, with the event and outgoing message of the change."""
     if result.state_updates:
-        provider_account_set_state(account_id=account.pk, updates=result.state_updates)
+        provider_account_set_state(account_id=start.account.pk, updates=result.state_updates)
     with transaction.atomic():
-        t = TransferRequest.objects.select_for_update().get(pk=transfer.pk)
+        t = TransferRequest.objects.select_for_update().get(pk=transfer_id)
         old_status = t.status
         t.provider_ref = result.provider_ref
         t.provider_data = {**t.provider_data, **result.data}
@@ -379,7 +446,7 @@ def transfer_create(
         if t.record_id is not None:  # the customer is being asked: waiting for data
             review.record_review_refresh_by_id(record_id=t.record_id, actor=actor)
         # e.g. a poll chain for providers without callbacks
-        transaction.on_commit(partial(adapter.transfer_started, transfer_id=str(t.pk)))
+        transaction.on_commit(partial(start.provider.transfer_started, transfer_id=str(t.pk)))
     return t
 
 
