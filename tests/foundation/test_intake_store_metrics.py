@@ -1,12 +1,15 @@
 """kyc.services.inbound_store, as operators and the sweeper see it: /metrics counts each stored
-delivery under its provider and state, and a delivery not yet processed has no attempt
-(each test kills a mutant `make mutate` found)."""
+delivery under its provider and state, and a delivery not yet processed has no attempt,
+its processing time is stamped, and a repeated delivery is recognised with or without a
+surrounding transaction (each test kills a mutant `make mutate` found)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from kyc import services
@@ -80,3 +83,42 @@ def test_it_keeps_a_delivery_not_yet_processed_without_an_attempt() -> None:
         attempts=1,
     )
     assert InboundEvent.objects.get(pk=done.pk).attempts == 1
+
+
+def test_it_stamps_when_a_delivery_processed_on_arrival_was_processed() -> None:
+    processed = InboundEvent.objects.get(pk=store(InboundEvent.State.PROCESSED).pk)
+    assert processed.processed_at is not None
+    assert processed.processed_at <= timezone.now()
+    # control: a delivery only received (or refused) waits, unstamped
+    for state in (InboundEvent.State.RECEIVED, InboundEvent.State.REFUSED):
+        assert InboundEvent.objects.get(pk=store(state).pk).processed_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_recognises_a_repeated_delivery_outside_a_transaction_too() -> None:
+    """The intake's autocommit path (no surrounding transaction) keeps the dedupe key."""
+    account = factories.ProviderAccountFactory(provider="blockpass")
+
+    def deliver(body: bytes) -> tuple[InboundEvent, InboundEvent | None]:
+        assert not transaction.get_connection().in_atomic_block
+        return services.inbound_store(
+            provider="blockpass",
+            path="/hooks/blockpass/",
+            headers={},
+            body=body,
+            remote_addr=None,
+            kind="webhook",
+            account=account,
+            dedupe_key="blockpass:1:d-7",
+        )
+
+    first, none = deliver(b"first")
+    again, original = deliver(b"again")
+    assert none is None and original is not None and original.pk == first.pk
+    first = InboundEvent.objects.get(pk=first.pk)
+    assert first.dedupe_key == "blockpass:1:d-7" and first.state == "received"
+    assert (first.provider, first.account_id, first.kind) == ("blockpass", account.pk, "webhook")
+    assert bytes(first.body) == b"first"
+    again = InboundEvent.objects.get(pk=again.pk)
+    assert (again.state, again.duplicate_of_id) == ("duplicate", first.pk)
+    assert InboundEvent.objects.count() == 2
