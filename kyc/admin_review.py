@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from kyc import permissions, reveal, review, selectors, services
+from kyc import permissions, registry, reveal, review, selectors, services
 from kyc.models import AuditEntry, InboundEvent, KYCRecord, TransferRequest
 from kyc.permissions import Action
 from kyc.status import TERMINAL, Status
@@ -330,6 +330,13 @@ def _review_context(
         .defer("body")
         .order_by("-received_at")[:100]
     ]
+    # ID and selfie images where a provider keeps them: listed here, served only after a reveal.
+    images = [
+        image
+        for name in sorted({t.provider for t in transfers})
+        if (provider := registry.find(name)) is not None
+        for image in provider.review_images(record_id=record.pk)
+    ]
     decisions = review.record_review_decisions(record)
     waiting = record.review_status == KYCRecord.Review.IN_REVIEW or any(
         t.status == Status.REVIEW for t in transfers
@@ -362,6 +369,7 @@ def _review_context(
         certificates=record.certificates.all().order_by("-created_at"),
         requests=requests_,
         deliveries=deliveries,
+        images=images,
         audit=audit,
         error=error,
         form=form,

@@ -123,6 +123,16 @@ class Verdict:
     duplicate_message: str = "duplicate delivery, no effect"
 
 
+@dataclass(frozen=True)
+class ReviewImage:
+    """An image a provider captured (ID front/back, selfie), listed on the review page.
+    `url` serves it only to a session with an active reveal of the record."""
+
+    label: str
+    url: str
+    fetched_at: Any = None
+
+
 # --- the contract -------------------------------------------------------------
 
 
@@ -219,6 +229,10 @@ class Provider:
         is shown). True when the provider decided it (e.g. also at the provider); False:
         the core's kyc.services.transfer_review decides."""
         return False
+
+    def review_images(self, *, record_id: int) -> list[ReviewImage]:
+        """Images of the record this provider keeps (encrypted), for the review page."""
+        return []
 
     def check_on_page_poll(self, *, page_token: str) -> None:
         """The customer page polled (rate-limited by the core, `poll_on_page` only)."""

@@ -3,17 +3,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from kyc import permissions, reveal
 from kyc.admin import ReadOnlyAdmin
 from kyc.permissions import Action
 from kyc.status import Status
 from kyc.templatetags.admin_json import stamp
-from providers.incode.models import IncodeReview
+from providers.incode.models import IncodeImage, IncodeReview
+
+REVEAL_FIRST = "Reveal to see the ID images."
+
+
+def image_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One stored ID/selfie image, decrypted, to a member who may see the record and whose
+    session has an active reveal of it (kyc.reveal: POST with a purpose, audited once).
+    Never cached; otherwise 403 with the placeholder text."""
+    image = (
+        IncodeImage.objects.select_related("transfer__record__merchant")
+        .filter(pk=pk, erased_at__isnull=True)
+        .first()
+    )
+    record = image.transfer.record if image is not None else None
+    if image is None or record is None or record.erased_at is not None:
+        raise Http404("No such image")
+    if not permissions.can(request.user, record.merchant, Action.VIEW):
+        raise Http404("No such image")
+    grant = (
+        reveal.record_revealed(record=record, session_key=request.session.session_key)
+        if permissions.can(request.user, record.merchant, Action.REVEAL_PII)
+        else None
+    )
+    if grant is None or image.data is None:
+        response = HttpResponse(REVEAL_FIRST, status=403, content_type="text/plain")
+    else:
+        response = HttpResponse(bytes(image.data), content_type=image.content_type)
+        response["Content-Disposition"] = "inline"
+        response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @admin.register(IncodeReview)
@@ -29,6 +63,10 @@ class IncodeReviewAdmin(ReadOnlyAdmin):
     )
     list_select_related = ("merchant", "record")
     ordering = ("created_at",)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(image_view)
+        return [path("image/<int:pk>/", view, name="kyc_incode_image"), *super().get_urls()]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(provider="incode", status=Status.REVIEW)

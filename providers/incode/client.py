@@ -155,3 +155,21 @@ def delete_interview(*, api_url: str, api_key: str, admin_token: str, interview_
     except NotFoundError:
         return False
     return True
+
+
+def get_images(
+    *,
+    api_url: str,
+    api_key: str,
+    token: str,
+    kinds: tuple[str, ...] = schemas.IMAGE_KINDS,
+) -> list[schemas.Image]:
+    """`POST /omni/get/images` `{"images": [...]}` with the interview's session token: the
+    captured images as base64, one key per name asked for (Incode's public samples)."""
+    data = _call(
+        "POST",
+        _url(api_url, "/omni/get/images"),
+        json={"images": list(kinds)},
+        headers=_headers(api_key, token),
+    )
+    return _parse(schemas.parse_images, data, "/omni/get/images")

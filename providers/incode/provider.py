@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kyc.contract import Delivery, Verdict
+from django.urls import reverse
+
+from kyc.contract import Delivery, ReviewImage, Verdict
 from kyc.models import InboundEvent, TransferRequest
 from providers.incode import schemas, services, tasks
 from providers.incode.adapter import IncodeAdapter
@@ -56,6 +58,17 @@ class IncodeProvider(IncodeAdapter):
 
     def record_erased(self, *, record_id: int) -> None:
         services.record_erased(record_id=record_id)
+
+    def review_images(self, *, record_id: int) -> list[ReviewImage]:
+        # ID front/back and selfie, served by the Incode admin's image view after a reveal.
+        return [
+            ReviewImage(
+                label=row.label,
+                url=reverse("admin:kyc_incode_image", args=[row.pk]),
+                fetched_at=row.fetched_at,
+            )
+            for row in services.review_images(record_id=record_id)
+        ]
 
     def transfer_cancel(self, *, transfer_id: str) -> bool:
         # Incode has no cancel call; deleting the interview ends the onboarding session

@@ -19,8 +19,10 @@ import hashlib
 import json
 import logging
 import secrets
+import struct
 import threading
 import time
+import zlib
 from typing import Any
 
 import requests
@@ -243,6 +245,63 @@ def process_approve(request: HttpRequest) -> JsonResponse:
     )
 
 
+# Colours of the generated images (ID front, ID back, selfie): small, and told apart.
+IMAGE_COLOURS = {
+    "croppedFrontID": (40, 90, 160),
+    "croppedBackID": (90, 140, 200),
+    "croppedFace": (200, 150, 110),
+    "fullFrameFrontID": (40, 90, 160),
+}
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain PNG of one colour (stdlib only): what the sandbox "captured"."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def get_images(request: HttpRequest) -> JsonResponse:
+    """`POST /omni/get/images` `{"images": [names]}` with the session token (or an admin
+    token and `?id=`): `{name: base64}` for each name asked for that was captured."""
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    outage = cache.get(_k("images-outage", _h(key)))
+    if outage:
+        return _err(int(outage), "images are not available right now")
+    token = request.headers.get("X-Incode-Hardware-Id", "")
+    interview_id = cache.get(_k("token", _h(token))) if token else None
+    if interview_id is None and _admin_ok(request, key):
+        interview_id = request.GET.get("id", "")
+    iv = _interview(interview_id) if interview_id else None
+    if iv is None or iv["key"] != _h(key):
+        return _err(401, "Unauthorized")
+    if iv.get("deleted"):
+        return _err(404, "interview not found")
+    names = _json_body(request).get("images")
+    if not isinstance(names, list) or not names:
+        return _err(400, "images: a list of image names is required")
+    answer: dict[str, str] = {}
+    for name in names:
+        colour = IMAGE_COLOURS.get(str(name))
+        if colour is None or iv["state"] != "finished":
+            continue  # not captured
+        answer[str(name)] = base64.b64encode(png(48, 30, colour)).decode()
+    return JsonResponse(answer)
+
+
 @csrf_exempt
 @require_http_methods(["DELETE"])
 def delete_interview(request: HttpRequest) -> JsonResponse:
@@ -370,6 +429,22 @@ def console_expire_admin_tokens(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"success": True})
 
 
+@csrf_exempt
+@require_http_methods(["POST"])
+def console_images_outage(request: HttpRequest) -> JsonResponse:
+    """Tests: `/omni/get/images` of this key answers `{"status": 503}` (or 400, ...) until
+    `{"status": 0}`."""
+    key = _api_key(request)
+    if key is None:
+        return _err(401, "invalid x-api-key")
+    status = int(_json_body(request).get("status") or 0)
+    if status:
+        cache.set(_k("images-outage", _h(key)), status, TTL)
+    else:
+        cache.delete(_k("images-outage", _h(key)))
+    return JsonResponse({"success": True})
+
+
 @require_http_methods(["GET"])
 def console_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
     """What the vendor holds about an interview (no PII): lets tests see deletion/approval."""
@@ -437,12 +512,14 @@ urlpatterns = [
     path("omni/get/score", get_score),
     path("omni/get/ocr-data", get_ocr_data),
     path("omni/process/approve", process_approve),
+    path("omni/get/images", get_images),
     path("omni/interview", delete_interview),
     path("executive/log-in", executive_login),
     path("phone/<str:url_id>/", phone, name="phone"),
     path("console/", console, name="console"),
     path("console/webhook", console_webhook),
     path("console/expire-admin-tokens", console_expire_admin_tokens),
+    path("console/images-outage", console_images_outage),
     path("console/interviews/<str:interview_id>", console_interview),
     path("console/interviews/<str:interview_id>/expire", console_expire_interview),
 ]

@@ -218,3 +218,50 @@ def ocr_fields(data: Any) -> list[FieldValue]:
             text = str(value)
         out.append(FieldValue(key=key, value=text))
     return out
+
+
+# --- images (`POST /omni/get/images`) --------------------------------------------------
+
+# Incode's image names: the cropped ID front and back and the selfie's face.
+IMAGE_KINDS: tuple[str, ...] = ("croppedFrontID", "croppedBackID", "croppedFace")
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+
+
+@dataclass(frozen=True)
+class Image:
+    kind: str
+    data: bytes
+    content_type: str
+
+
+def image_type(data: bytes) -> str:
+    """The image's content type from its first bytes ("" when it is not PNG or JPEG)."""
+    return next((ctype for magic, ctype in _MAGIC if data.startswith(magic)), "")
+
+
+def parse_images(data: Any, kinds: tuple[str, ...] = IMAGE_KINDS) -> list[Image]:
+    """`{"croppedFrontID": "<base64>", ...}`: the images asked for that Incode has (a kind
+    missing or empty was not captured, e.g. no back side)."""
+    if not isinstance(data, dict):
+        raise BadPayload("images: expected a JSON object")
+    images = []
+    for kind in kinds:
+        value = data.get(kind)
+        if not value:
+            continue
+        if not isinstance(value, str):
+            raise BadPayload(f"images: {kind} is not a base64 string")
+        if value.startswith("data:"):
+            value = value.partition(",")[2]
+        try:
+            raw = base64.b64decode("".join(value.split()), validate=True)
+        except ValueError:
+            raise BadPayload(f"images: {kind} is not valid base64") from None
+        ctype = image_type(raw)
+        if not ctype:
+            raise BadPayload(f"images: {kind} is neither PNG nor JPEG")
+        images.append(Image(kind=kind, data=raw, content_type=ctype))
+    return images

@@ -25,6 +25,7 @@ from kyc.status import TERMINAL, Status
 from providers.errors import ProviderError, RetryableError
 from providers.incode import adapter as incode
 from providers.incode import client, schemas
+from providers.incode.models import IncodeImage
 from providers.renewal import call_with_renewal
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,11 @@ class _Outcome:
     # An unconfirmed webhook frees its dedupe key: a forged early "finished" must not make
     # the real one look like a duplicate.
     free_dedupe_key: bool = False
+    # A finished onboarding's ID and selfie images (fetched with the other calls), or why
+    # not; `images_retry`: the task tries again after commit.
+    images: list[schemas.Image] | None = None
+    images_error: str = ""
+    images_retry: bool = False
 
 
 def onboarding_finish(
@@ -336,6 +342,8 @@ def _finish_apply(
             return "already-decided"
         if outcome.score is not None:
             t.provider_data = {**t.provider_data, "score": outcome.score}
+        if outcome.images is not None or outcome.images_error:
+            _images_store(transfer=t, outcome=outcome)
         if outcome.identity_uuid:
             t.provider_secrets = {
                 **(t.provider_secrets or {}),
@@ -502,6 +510,7 @@ def _score(*, transfer: TransferRequest) -> _Outcome:
         result=status,
         verified=True,
         score=score.summary(),
+        **_images_ask(transfer=transfer),
         identity_uuid=(approved.uuid if approved is not None and approved.uuid else ""),
         update=StatusUpdate(
             status=status,
@@ -510,6 +519,148 @@ def _score(*, transfer: TransferRequest) -> _Outcome:
             fields=schemas.ocr_fields(ocr),
             detail=detail,
         ),
+    )
+
+
+# --- ID and selfie images for compliance review -----------------------------------------
+
+IMAGE_ERROR_KEY = "incode_images_error"
+
+
+def images_fetch(*, transfer_id: Any) -> str:
+    """The task's second try at a finish's images call (`/omni/get/images`, session token):
+    store a finished onboarding's ID front/back and selfie encrypted; no lock is held while
+    Incode answers. Idempotent: once stored (or erased) nothing is asked again. A retryable
+    failure is raised (the task retries); a permanent one is recorded on the request."""
+    transfer = TransferRequest.objects.select_related("account", "record").filter(pk=transfer_id)
+    t = transfer.first()
+    if t is None or not t.provider_ref or _pii_gone(t):
+        return "nothing-to-do"
+    if IncodeImage.objects.filter(transfer=t).exists():
+        return "stored"
+    token = (t.provider_secrets or {}).get("session_token")
+    if not token:
+        _mark(transfer_id=t.pk, key=IMAGE_ERROR_KEY, value="no session token to ask with")
+        return "failed"
+    s = t.account.settings or {}
+    try:
+        images = client.get_images(
+            api_url=s.get("api_url", ""), api_key=s.get("api_key", ""), token=token
+        )
+    except RetryableError:
+        raise
+    except ProviderError as exc:
+        _mark(transfer_id=t.pk, key=IMAGE_ERROR_KEY, value=exc.code)
+        return "failed"
+    with transaction.atomic():
+        locked = (
+            TransferRequest.objects.select_for_update(of=("self",))
+            .select_related("record")
+            .get(pk=t.pk)
+        )
+        if _pii_gone(locked):
+            return "nothing-to-do"  # erased while Incode answered: nothing is kept
+        _images_keep(transfer=locked, images=images)
+        locked.save(update_fields=["provider_data", "updated_at"])
+    return "stored"
+
+
+def images_give_up(*, transfer_id: Any, code: str) -> None:
+    """The task ran out of retries: say so on the request."""
+    _mark(transfer_id=transfer_id, key=IMAGE_ERROR_KEY, value=f"{code} (gave up retrying)")
+
+
+def _pii_gone(t: TransferRequest) -> bool:
+    return "pii_erased_at" in (t.provider_data or {}) or bool(
+        t.record is not None and t.record.erased_at
+    )
+
+
+def _images_ask(*, transfer: TransferRequest) -> dict[str, Any]:
+    """A finish's images call (no lock held): `_Outcome` fields. Never raises: the images
+    must not hold up the decision."""
+    token = (transfer.provider_secrets or {}).get("session_token")
+    if not token:
+        return {"images_error": "no session token to ask with"}
+    s = transfer.account.settings or {}
+    try:
+        images = client.get_images(
+            api_url=s.get("api_url", ""), api_key=s.get("api_key", ""), token=token
+        )
+    except RetryableError as exc:
+        return {"images_error": exc.code, "images_retry": True}
+    except ProviderError as exc:
+        return {"images_error": exc.code}
+    return {"images": images}
+
+
+def _images_store(*, transfer: TransferRequest, outcome: _Outcome) -> None:
+    """In the finish's apply transaction (row locked): keep the images, or the reason."""
+    if outcome.images is not None:
+        _images_keep(transfer=transfer, images=outcome.images)
+    else:
+        transfer.provider_data = {**transfer.provider_data, IMAGE_ERROR_KEY: outcome.images_error}
+    if outcome.images_retry:
+        from providers.incode import tasks
+
+        pk = str(transfer.pk)
+        transaction.on_commit(lambda: tasks.fetch_images.apply_async((pk,), countdown=30))
+
+
+def _images_keep(*, transfer: TransferRequest, images: list[schemas.Image]) -> None:
+    """Store the images encrypted (once per kind) on the locked row's request; the caller
+    saves `provider_data`."""
+    now = timezone.now()
+    for image in images:
+        IncodeImage.objects.get_or_create(
+            transfer=transfer,
+            kind=image.kind,
+            defaults={"content_type": image.content_type, "data": image.data, "fetched_at": now},
+        )
+    data = {k: v for k, v in transfer.provider_data.items() if k != IMAGE_ERROR_KEY}
+    transfer.provider_data = {**data, "incode_images": [i.kind for i in images]}
+
+
+def images_erase(*, record_id: int | None = None) -> int:
+    """Delete the images of an erased record (kyc.services.record_erase has blanked them
+    already), or, with no record, of every request whose PII is gone (retention)."""
+    qs = IncodeImage.objects.all()
+    if record_id is not None:
+        qs = qs.filter(transfer__record_id=record_id)
+    else:
+        qs = qs.filter(
+            Q(transfer__provider_data__has_key="pii_erased_at")
+            | Q(transfer__record__erased_at__isnull=False)
+            | Q(erased_at__isnull=False)
+        )
+    return qs.delete()[0]
+
+
+@dataclass(frozen=True)
+class ReviewImageRow:
+    pk: int
+    kind: str
+    label: str
+    fetched_at: dt.datetime
+
+
+def review_images(*, record_id: int) -> list[ReviewImageRow]:
+    """The stored images of a record (no image data read): what the review page lists."""
+    order = {kind: i for i, kind in enumerate(schemas.IMAGE_KINDS)}
+    rows = (
+        IncodeImage.objects.filter(transfer__record_id=record_id, erased_at__isnull=True)
+        .exclude(data=None)
+        .only("pk", "kind", "fetched_at", "transfer_id")
+        .order_by("transfer__created_at", "pk")
+    )
+    return sorted(
+        (
+            ReviewImageRow(
+                pk=r.pk, kind=r.kind, label=r.get_kind_display(), fetched_at=r.fetched_at
+            )
+            for r in rows
+        ),
+        key=lambda r: order.get(r.kind, 99),
     )
 
 
@@ -629,6 +780,7 @@ def record_erased(*, record_id: int) -> None:
     ids = TransferRequest.objects.filter(record_id=record_id, provider="incode").exclude(
         provider_ref=""
     )
+    images_erase(record_id=record_id)  # blanked in the erasing transaction; now gone
     for pk in ids.values_list("pk", flat=True):
         tasks.delete_interview.delay(str(pk))
 
@@ -687,7 +839,8 @@ def _mark(*, transfer_id: Any, key: str, value: Any) -> None:
 
 
 def reconcile() -> int:
-    """Every minute (beat): ask Incode about quiet requests, retry lost interview deletions."""
+    """Every minute (beat): ask Incode about quiet requests, retry lost interview deletions,
+    drop the images of requests whose PII is gone."""
     from providers.incode import tasks
 
     checks = transfers_to_check()
@@ -696,4 +849,5 @@ def reconcile() -> int:
     deletions = interviews_to_delete()
     for pk in deletions:
         tasks.delete_interview.delay(str(pk))
+    images_erase()  # requests whose PII the retention period erased
     return len(checks) + len(deletions)

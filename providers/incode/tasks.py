@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from kyc.models import TransferRequest
@@ -45,3 +47,25 @@ def check_transfer_by_page_token(page_token: str) -> str:
     """Enqueued (rate-limited) by the customer page's poll: see kyc.page_hooks."""
     pk = TransferRequest.objects.filter(page_token=page_token).values_list("pk", flat=True).first()
     return services.transfer_check(transfer_id=pk) if pk else "missing"
+
+
+# Retries of an images fetch Incode could not answer (30 s, 1, 2, 4, 8, 16 min).
+IMAGE_RETRIES = 6
+
+
+@shared_task(
+    name="providers.incode.tasks.fetch_images",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=IMAGE_RETRIES,
+)
+def fetch_images(self: Any, transfer_id: str) -> str:
+    """The ID and selfie images of a finished onboarding, when the finish could not get them."""
+    try:
+        return services.images_fetch(transfer_id=transfer_id)
+    except services.RetryableError as exc:
+        if self.request.retries >= IMAGE_RETRIES:
+            services.images_give_up(transfer_id=transfer_id, code=exc.code)
+            return "failed"
+        raise self.retry(countdown=30 * 2**self.request.retries) from None

@@ -75,6 +75,7 @@ def test_it_calls_incode_with_no_lock_on_the_request(
         "/omni/get/score",
         "/omni/get/ocr-data",
         "/omni/process/approve",
+        "/omni/get/images",
     } <= paths
     for path, locked, in_transaction in seen:
         assert not locked, path
