@@ -15,6 +15,8 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from portal.api.filters import parse_utc
+
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 
@@ -29,9 +31,15 @@ class NewestFirstCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Any:
         try:
-            return super().decode_cursor(request)
-        except NotFound:
+            cursor = super().decode_cursor(request)
+            if cursor is not None and cursor.position is not None:
+                # Ours carry str(created_at), in UTC; another time is read in UTC (the
+                # database refuses offsets past 15:59); what is not a time is not ours.
+                position: Any = str(parse_utc(str(cursor.position)))  # stubs say int
+                cursor = cursor._replace(position=position)
+        except (NotFound, ValueError):
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return cursor
 
     def encode_cursor(self, cursor: Any) -> str:
         # The next/previous links carry the limit actually used (1000 -> 100).

@@ -15,6 +15,7 @@ kyc/outbox.py services.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
@@ -47,9 +48,14 @@ class NewestFirstCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Any:
         try:
-            return super().decode_cursor(request)
-        except NotFound:
+            cursor = super().decode_cursor(request)
+            # Ours carry an id: anything else (garbage, NUL, past bigint) is not ours.
+            if cursor is not None and cursor.position is not None:
+                if not re.fullmatch(r"-?[0-9]{1,18}", str(cursor.position)):
+                    raise ValueError(cursor.position)
+        except (NotFound, ValueError):
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return cursor
 
 
 # --- serializers ------------------------------------------------------------------------
