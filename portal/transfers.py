@@ -386,6 +386,16 @@ class NewTransferForm(forms.Form):
         data = super().clean() or {}
         chosen = data.get("provider")
         for entry in self.providers:
+            items = entry["items"]
+            if (
+                entry["name"] == chosen
+                and items
+                and not data.get(items)
+                and items not in self.errors
+            ):
+                # Nothing ticked (or sent under another name) is not "the defaults": the
+                # request would ask for what nobody picked.
+                self.add_error(items, "Tick at least one item to ask for.")
             subject = entry["subject"]
             if not subject:
                 continue

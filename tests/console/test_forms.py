@@ -69,7 +69,13 @@ def test_it_needs_a_coreid_for_corepass_only(
     missing = owner.post(url, {"provider": "corepass", "reference": "c-1"}).content.decode()
     assert "Enter the customer&#x27;s CoreID" in missing
     bad = owner.post(
-        url, {"provider": "corepass", "reference": "c-1", "subject_corepass": "cb00nonsense"}
+        url,
+        {
+            "provider": "corepass",
+            "reference": "c-1",
+            "subject_corepass": "cb00nonsense",
+            "items_corepass": ["SH_EMAIL"],
+        },
     ).content.decode()
     assert 'class="field has-error" data-field="subject_corepass"' in bad
     stray = owner.post(
@@ -105,6 +111,14 @@ def test_it_starts_with_the_picked_items(
         url, {"provider": "portmone", "reference": "p-3", "items_portmone": ["x y"]}
     )
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    # nothing ticked (here: typed under a name the form does not read) starts nothing,
+    # rather than the provider's default items
+    untouched = owner.post(
+        url, {"provider": "portmone", "reference": "p-4", "items": "citizenship"}
+    )
+    assert untouched.status_code == 200
+    assert "Tick at least one item to ask for." in untouched.content.decode()
+    assert not TransferRequest.objects.filter(reference="p-4").exists()
 
 
 # --- settings pages -------------------------------------------------------------------

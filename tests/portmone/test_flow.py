@@ -310,7 +310,11 @@ def test_it_starts_from_the_staff_page_and_shows_an_auth_failure_there(
 ) -> None:
     r = staff_client.post(
         "/transfers/new/",
-        {"provider": "portmone", "reference": "desk-1", "items": "citizenship, full_name"},
+        {
+            "provider": "portmone",
+            "reference": "desk-1",
+            "items_portmone": ["citizenship", "full_name"],
+        },
     )
     assert r.status_code == 302, r.content
     t = TransferRequest.objects.get(reference="desk-1")

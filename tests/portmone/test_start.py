@@ -55,7 +55,7 @@ def test_it_asks_for_the_default_facts_when_none_are_named(api, account) -> None
 def test_it_refuses_a_malformed_fact_name(api, account) -> None:
     r = _create(api, items=["age over 18"])
     assert r.status_code == 400
-    assert "items" in r.json()
+    assert r.json()["code"] == "invalid" and "items" in r.json()["errors"]
 
 
 @pytest.mark.django_db
