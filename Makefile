@@ -49,7 +49,7 @@ test: install
 # Mutation testing of the security-critical modules (config: [tool.mutmut] in pyproject.toml).
 # Slow, so not part of `make test`. Prints every surviving mutant and fails if there is one.
 # Narrow it with e.g. `make mutate MUTANTS='kyc.crypto*'`.
-MUTANTS ?= kyc.crypto* kyc.status* kyc.selectors* kyc.services.x_inbound_store* \
+MUTANTS ?= kyc.crypto* kyc.status* kyc.selectors* kyc.services.inbox.x_inbound_store* \
 	portal.api.auth* providers.corepass.signature* providers.blockpass.signature* \
 	providers.corepass.callbacks*
 mutate: install
