@@ -151,7 +151,7 @@ def data_callback(doc: dict[str, Any]) -> DataCallback:
         raise MalformedCallback("infos missing or empty")
     # Missing, empty or not a whole number: 0. One spelling, no `or "0"` default: that
     # default's value ("0" or anything else) made no difference, a mutant no test can see.
-    expiration = doc.get("expiration")
+    expiration: Any = doc.get("expiration")
     return DataCallback(
         user=_str(doc, "user"),
         infos=tuple(_info(i) for i in infos),
