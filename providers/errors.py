@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class ProviderError(Exception):
     """Base class. `code` is a short machine-readable reason shown to merchants.
@@ -63,6 +68,19 @@ class OutboundRefused(PermanentError):
     outside the outbound policy (providers/http.py). Nothing was sent."""
 
     code = "outbound_refused"
+
+
+def answer_parse(parse: Callable[[Any], T], answer: Any, what: str) -> T:
+    """`parse(answer)`, where a ValueError (the provider's answer is not the shape its
+    schema reads) becomes a PermanentError that names the call `what`, never the answer."""
+    try:
+        return parse(answer)
+    except ValueError as exc:
+        raise PermanentError(
+            f"{what}: the provider's answer has an unexpected shape.",
+            code="provider_bad_answer",
+            detail=str(exc)[:300],
+        ) from None
 
 
 class InvalidInput(ValueError):

@@ -22,6 +22,12 @@ COMPILE = (sys.executable, "-m", "django", "compilemessages")
 COMPILE_ARGS = ("--ignore=.venv", "--ignore=var", "--ignore=mutants", "-v0")
 
 
+def worker_command(queue: str, *, name: str) -> list[str]:
+    """A Celery worker that takes one queue (two threads), as `make run` starts each."""
+    celery = [PY, "-m", "celery", "-A", "portal", "worker", "-l", "INFO"]
+    return [*celery, "-Q", queue, "-n", f"{name}@%h", "--concurrency", "2", "--pool", "threads"]
+
+
 def main() -> int:
     # Everything this and its children create (SQLite file and its WAL, broker and
     # cache files, the dev key, the demo key) is readable by this user only.
@@ -42,44 +48,10 @@ def main() -> int:
     subprocess.run([PY, "manage.py", "demo"], cwd=ROOT, env=env, check=True)
     commands = {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-l",
-            "INFO",
-            "-Q",
-            "celery",
-            "-n",
-            "worker@%h",
-            "--concurrency",
-            "2",
-            "--pool",
-            "threads",
-        ],
+        "worker": worker_command("celery", name="worker"),
         # Outgoing webhooks on their own worker: a slow merchant endpoint never holds
         # the worker that does provider work.
-        "webhooks": [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-l",
-            "INFO",
-            "-Q",
-            "webhooks",
-            "-n",
-            "webhooks@%h",
-            "--concurrency",
-            "2",
-            "--pool",
-            "threads",
-        ],
+        "webhooks": worker_command("webhooks", name="webhooks"),
         "beat": [PY, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"],
     }
     procs: dict[str, subprocess.Popen] = {}

@@ -362,27 +362,31 @@ def services(
     if pg.url is None or rd.url is None:
         sweep_leftovers()
     with contextlib.ExitStack() as stack:
-        if pg.url is None:
-            pg_ctl = find_pg_ctl()
-            if not pg_ctl:
-                raise SetupError(f"no pg_ctl after installing {POSTGRES_PACKAGE}")
-            server = ThrowawayPostgres(pg_ctl)
-            stack.callback(server.stop)
-            env["DATABASE_URL"] = server.start().url
-        else:
-            env["DATABASE_URL"] = pg.url
-        if rd.url is None:
-            redis_server = find_redis_server()
-            if not redis_server:
-                raise SetupError(f"no redis-server after installing {REDIS_PACKAGE}")
-            redis = ThrowawayRedis(redis_server)
-            stack.callback(redis.stop)
-            env["REDIS_URL"] = redis.start().url
-        else:
-            env["REDIS_URL"] = rd.url
+        env["DATABASE_URL"] = pg.url or _throwaway(
+            stack, ThrowawayPostgres, find_pg_ctl, "pg_ctl", POSTGRES_PACKAGE
+        )
+        env["REDIS_URL"] = rd.url or _throwaway(
+            stack, ThrowawayRedis, find_redis_server, "redis-server", REDIS_PACKAGE
+        )
         say(f"PostgreSQL: {pg.why} ({env['DATABASE_URL']})")
         say(f"Redis: {rd.why} ({env['REDIS_URL']})")
         yield env
+
+
+def _throwaway(
+    stack: contextlib.ExitStack,
+    server: Callable[[str], Any],
+    find: Callable[[], str | None],
+    binary: str,
+    package: str,
+) -> str:
+    """Start a throwaway server from its binary (stopped when `stack` closes); its URL."""
+    path = find()
+    if not path:
+        raise SetupError(f"no {binary} after installing {package}")
+    started = server(path)
+    stack.callback(started.stop)
+    return str(started.start().url)
 
 
 def compile_translations(*, root: bool) -> None:

@@ -14,7 +14,7 @@ import requests
 
 from providers import http
 from providers.blockpass.schemas import Profile, PulledCertificate, Token
-from providers.errors import PermanentError
+from providers.errors import PermanentError, answer_parse
 
 PROVIDER = "blockpass"
 
@@ -48,17 +48,6 @@ def _url(api_url: str, path: str) -> str:
     return api_url.rstrip("/") + path
 
 
-def _parse(factory: Any, payload: Any, what: str) -> Any:
-    try:
-        return factory(payload)
-    except ValueError as exc:
-        raise PermanentError(
-            f"{what}: the provider's answer has an unexpected shape.",
-            code="provider_bad_answer",
-            detail=str(exc)[:300],
-        ) from None
-
-
 def token_generate(
     *,
     api_url: str,
@@ -78,7 +67,7 @@ def token_generate(
     if session_code:
         body["session_code"] = session_code
     payload = _call("POST", _url(api_url, TOKEN_GENERATE), json=body, sess=_session())
-    return _parse(lambda p: Token.from_answer(p, now=now), payload, "token generate")
+    return answer_parse(lambda p: Token.from_answer(p, now=now), payload, "token generate")
 
 
 def token_renew(*, api_url: str, client_secret: str, token: Token, now: dt.datetime) -> Token:
@@ -92,7 +81,7 @@ def token_renew(*, api_url: str, client_secret: str, token: Token, now: dt.datet
         },
         sess=_session(),
     )
-    renewed = _parse(lambda p: Token.from_answer(p, now=now), payload, "token renew")
+    renewed = answer_parse(lambda p: Token.from_answer(p, now=now), payload, "token renew")
     if not renewed.refresh_token:  # some answers omit it: the old refresh token stays valid
         renewed = Token(
             access_token=renewed.access_token,
@@ -109,7 +98,7 @@ def _auth(access_token: str) -> dict[str, str]:
 
 def user(*, api_url: str, access_token: str) -> Profile:
     payload = _call("GET", _url(api_url, USER), headers=_auth(access_token), sess=_session())
-    return _parse(Profile.from_answer, payload, "user")
+    return answer_parse(Profile.from_answer, payload, "user")
 
 
 def promise_pull(*, api_url: str, access_token: str, promise_id: str) -> PulledCertificate:
@@ -121,4 +110,4 @@ def promise_pull(*, api_url: str, access_token: str, promise_id: str) -> PulledC
         headers=_auth(access_token),
         sess=_session(),
     )
-    return _parse(PulledCertificate.from_answer, payload, "promise pull")
+    return answer_parse(PulledCertificate.from_answer, payload, "promise pull")

@@ -14,13 +14,14 @@ Console helpers (not part of the real connector, for tests and demos):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
@@ -176,16 +177,31 @@ def _user_items(request: HttpRequest) -> tuple[dict[str, Any], str, list[str]] |
     return body, user.lower(), items
 
 
+def _connector(
+    view: Callable[[HttpRequest, dict[str, Any], str, list[str]], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A connector endpoint: POST only, its body's `user` and `items` checked first (the
+    connector's 400 otherwise), then `view(request, body, user, items)`."""
+
+    @csrf_exempt
+    @require_POST
+    @functools.wraps(view)
+    def endpoint(request: HttpRequest) -> HttpResponse:
+        parsed = _user_items(request)
+        if isinstance(parsed, HttpResponse):
+            return parsed
+        return view(request, *parsed)
+
+    return endpoint
+
+
 # --- connector endpoints --------------------------------------------------------
 
 
-@csrf_exempt
-@require_POST
-def verified(request: HttpRequest) -> HttpResponse:
-    parsed = _user_items(request)
-    if isinstance(parsed, HttpResponse):
-        return parsed
-    _, user, items = parsed
+@_connector
+def verified(
+    request: HttpRequest, body: dict[str, Any], user: str, items: list[str]
+) -> HttpResponse:
     have = _verified_for(user)
     answer: dict[str, Any] = {"unVerifiedItems": [i for i in items if i not in have]}
     ok = [i for i in items if i in have]
@@ -194,13 +210,8 @@ def verified(request: HttpRequest) -> HttpResponse:
     return JsonResponse(answer)
 
 
-@csrf_exempt
-@require_POST
-def qrcode(request: HttpRequest) -> HttpResponse:
-    parsed = _user_items(request)
-    if isinstance(parsed, HttpResponse):
-        return parsed
-    body, user, items = parsed
+@_connector
+def qrcode(request: HttpRequest, body: dict[str, Any], user: str, items: list[str]) -> HttpResponse:
     now = int(time.time())
     expiration = body.get("expiration")
     if (
@@ -215,7 +226,7 @@ def qrcode(request: HttpRequest) -> HttpResponse:
         return _bad("callback and statusCallback are required")
     if not set(items) <= _verified_for(user):
         return _bad("user does not have the requested items verified")
-    previous = get_request(STATE.get(_pair(user, items)) or "")
+    previous = _request_of(user, items)
     if previous is not None:
         state = _latest(previous)["status"]
         if state in ONGOING:
@@ -261,31 +272,30 @@ def _png_base64(text: str) -> str:
     return base64.b64encode(image.to_string()).decode()
 
 
-def _find(request: HttpRequest) -> dict[str, Any] | HttpResponse:
-    """The request a status query names (by user and items), or the connector's answer."""
-    parsed = _user_items(request)
-    if isinstance(parsed, HttpResponse):
-        return parsed
-    _, user, items = parsed
-    req = get_request(STATE.get(_pair(user, items)) or "")
+def _request_of(user: str, items: list[str]) -> dict[str, Any] | None:
+    """The latest request for this user and item set, if the connector still has it."""
+    return get_request(STATE.get(_pair(user, items)) or "")
+
+
+def _find(user: str, items: list[str]) -> dict[str, Any] | HttpResponse:
+    """The request of this user and items, or the connector's 404."""
+    req = _request_of(user, items)
     if req is None:
         return HttpResponse("no request found for this user and items", status=404)
     return req
 
 
-@csrf_exempt
-@require_POST
-def status(request: HttpRequest) -> HttpResponse:
-    req = _find(request)
-    if isinstance(req, HttpResponse):
-        return req
-    return JsonResponse(_latest(req))
+@_connector
+def status(request: HttpRequest, body: dict[str, Any], user: str, items: list[str]) -> HttpResponse:
+    req = _find(user, items)
+    return req if isinstance(req, HttpResponse) else JsonResponse(_latest(req))
 
 
-@csrf_exempt
-@require_POST
-def all_statuses(request: HttpRequest) -> HttpResponse:
-    req = _find(request)
+@_connector
+def all_statuses(
+    request: HttpRequest, body: dict[str, Any], user: str, items: list[str]
+) -> HttpResponse:
+    req = _find(user, items)
     if isinstance(req, HttpResponse):
         return req
     return JsonResponse({"AllStatuses": list(reversed(req["statuses"]))})
