@@ -23,7 +23,7 @@ from kyc.contract import Delivery, Verdict
 from kyc.models import InboundEvent, ProviderAccount, TransferRequest
 from kyc.status import Status, is_terminal
 from providers.errors import AuthenticationError, NotFoundError, ProviderError, SignatureError
-from providers.portmone.adapter import PortmoneAdapter, facts_update, status_update
+from providers.portmone.provider import PortmoneProvider, facts_update, status_update
 from providers.portmone.schemas import APPROVED
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ POLL_MAX_INTERVAL = 60
 MAX_POLLS = 30
 
 
-def adapter() -> PortmoneAdapter:
+def provider() -> PortmoneProvider:
     return registry.get(PROVIDER)  # type: ignore[return-value]
 
 
@@ -101,14 +101,14 @@ def _check(transfer_id: Any, source: str) -> str:
         return "not_started"
     account: ProviderAccount = t.account
     try:
-        answer = adapter().check_status(
+        answer = provider().check_status(
             settings=account.settings, state=account.state or {}, share_id=t.provider_ref
         )
         _keep_token(account.pk, answer.state_updates)
         services.transfer_apply(transfer_id=t.pk, update=status_update(answer.value), source=source)
         if answer.value.status == APPROVED:
             account.refresh_from_db(fields=["state"])
-            shared = adapter().fetch_facts(
+            shared = provider().fetch_facts(
                 settings=account.settings, state=account.state or {}, share_id=t.provider_ref
             )
             _keep_token(account.pk, shared.state_updates)
@@ -117,7 +117,7 @@ def _check(transfer_id: Any, source: str) -> str:
                 transfer_id=t.pk, update=facts_update(shared.value), source=source
             )
     except AuthenticationError as exc:
-        # Already renewed once inside the adapter: stop here, with the reason in both places.
+        # Already renewed once inside the provider call: stop here, with the reason in both places.
         account_auth_failed(account_id=account.pk, message=exc.message)
         services.transfer_fail(transfer_id=t.pk, code=exc.code, detail=exc.message, source=source)
     except NotFoundError:
@@ -159,7 +159,7 @@ def webhook_check(delivery: Delivery) -> Verdict:
     """A webhook is only a hint (unsigned): checked in memory, stored once; identical
     deliveries (retries) are one event; a worker confirms it by asking Portmone."""
     try:
-        adapter().parse_hint(delivery.body)
+        provider().parse_hint(delivery.body)
     except SignatureError as exc:
         return Verdict(
             400, exc.reason, state=InboundEvent.State.REFUSED, error=exc.reason, kind="share.hint"
@@ -181,7 +181,7 @@ def inbound_process(*, event_id: int) -> None:
     if event is None or event.state != InboundEvent.State.RECEIVED:
         return
     try:
-        share_id, status = adapter().parse_hint(bytes(event.body or b""))
+        share_id, status = provider().parse_hint(bytes(event.body or b""))
     except SignatureError as exc:
         services.inbound_mark(event=event, state=InboundEvent.State.REFUSED, error=exc.reason)
         return

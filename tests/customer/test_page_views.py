@@ -16,7 +16,7 @@ from django.utils import timezone
 from kyc import customer, selectors
 from kyc.models import ProviderAccount, TransferEvent, TransferRequest
 from kyc.status import Status
-from providers.portmone.adapter import app_link
+from providers.portmone.provider import app_link
 
 pytestmark = pytest.mark.django_db
 

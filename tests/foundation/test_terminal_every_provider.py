@@ -99,7 +99,7 @@ def test_it_does_not_ask_the_provider_about_a_terminal_request(merchant, final: 
         ),
         "portmone": (
             lambda t: portmone.transfer_check(transfer_id=t.pk),
-            mock.patch.object(portmone, "adapter"),
+            mock.patch.object(portmone, "provider"),
         ),
     }
     for provider, (check, asked) in checks.items():

@@ -16,7 +16,7 @@ from requests.structures import CaseInsensitiveDict
 
 from kyc.models import ProviderAccount
 from providers import http
-from providers.portmone.adapter import ADAPTER
+from providers.portmone.provider import PortmoneProvider
 
 SANDBOX = "http://localhost/sandbox/portmone/"  # a host the settings form accepts
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -68,7 +68,7 @@ def account(merchant: Any, sandbox_http: Any) -> ProviderAccount:
         merchant=merchant,
         provider="portmone",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=SANDBOX),
+        settings=PortmoneProvider().sandbox_settings(sandbox_url=SANDBOX),
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from kyc.models import ProviderAccount, TransferRequest
-from providers.portmone.adapter import ADAPTER
+from providers.portmone.provider import PortmoneProvider
 
 SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
 
@@ -21,7 +21,7 @@ def test_it_reaches_completed_in_the_browser_with_no_secret_in_any_response(
         merchant=merchant,
         provider="portmone",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
+        settings=PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
     )
     r = api.post(
         "/api/v1/transfers/",

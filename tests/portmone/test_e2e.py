@@ -8,7 +8,7 @@ import requests
 from django.db import connection
 
 from kyc.models import IdentityField, ProviderAccount, TransferRequest
-from providers.portmone.adapter import ADAPTER
+from providers.portmone.provider import PortmoneProvider
 from tests.conftest import wait_for
 
 FACTS = ["age_over_18", "full_name", "date_of_birth", "citizenship"]
@@ -23,7 +23,7 @@ def test_it_completes_after_the_phone_approves_and_keeps_secrets_off_the_page(
         merchant=merchant,
         provider="portmone",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
+        settings=PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
     )
     r = api.post(
         "/api/v1/transfers/",
@@ -81,7 +81,7 @@ def test_it_learns_of_approval_from_the_webhook_without_the_page_open(
 ) -> None:
     from kyc.models import InboundEvent
 
-    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/")
+    settings_ = PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/")
     ProviderAccount.objects.create(
         merchant=merchant,
         provider="portmone",

@@ -5,7 +5,7 @@ from django.db import connection
 
 from kyc.models import TransferRequest
 from providers.portmone import sandbox
-from providers.portmone.adapter import ADAPTER
+from providers.portmone.provider import PortmoneProvider
 
 
 def _create(api, **extra):
@@ -94,7 +94,7 @@ def test_it_uses_the_paths_from_the_settings(api, account) -> None:
 
 @pytest.mark.django_db
 def test_it_knows_nothing_of_a_token_issued_for_other_credentials(account) -> None:
-    from providers.portmone import adapter as a
+    from providers.portmone import provider as a
     from providers.portmone.client import ClientConfig
 
     cfg = ClientConfig.from_settings(account.settings)
@@ -110,7 +110,7 @@ def test_it_knows_nothing_of_a_token_issued_for_other_credentials(account) -> No
 
 def test_it_describes_the_cached_token_without_showing_it() -> None:
     lines = dict(
-        ADAPTER.describe_state(
+        PortmoneProvider().describe_state(
             state={"token": "pmt_secret", "token_expires_at": "2999-01-01T00:00:00+00:00"}
         )
     )

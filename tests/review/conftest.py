@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kyc.models import AuditEntry, KYCRecord, ProviderAccount, WebhookMessage
-from providers.portmone.adapter import ADAPTER as PORTMONE
+from providers.portmone.provider import PortmoneProvider
 from tests.blockpass.conftest import bp_account, bp_record  # noqa: F401 - fixtures
 from tests.incode.conftest import eager, incode_account, sandbox  # noqa: F401 - fixtures
 from tests.portmone.conftest import SANDBOX as PORTMONE_SANDBOX
@@ -21,7 +21,7 @@ def portmone_account(merchant: Any, sandbox_http: Any) -> ProviderAccount:  # no
         merchant=merchant,
         provider="portmone",
         enabled=True,
-        settings=PORTMONE.sandbox_settings(sandbox_url=PORTMONE_SANDBOX),
+        settings=PortmoneProvider().sandbox_settings(sandbox_url=PORTMONE_SANDBOX),
     )
 
 
