@@ -30,7 +30,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from kyc import admin_audit, admin_review, permissions, review, selectors, services
+from kyc import (
+    admin_audit,
+    admin_review,
+    admin_twofactor,  # noqa: F401  (registers the staff authenticators)
+    permissions,
+    review,
+    selectors,
+    services,
+)
 from kyc.crypto import encrypted_fields
 from kyc.models import (
     ApiKey,

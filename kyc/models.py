@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+import time
 import uuid
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
 
 from kyc.crypto import EncryptedBytesField, EncryptedJSONField, EncryptedTextField
 from kyc.registry import model_choices as provider_choices
@@ -676,3 +681,87 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.key})"
+
+
+def new_totp_key() -> str:
+    """A fresh TOTP secret: 20 random bytes, hex (what django-otp's TOTPDevice uses)."""
+    return secrets.token_hex(20)
+
+
+def totp_key_validator(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        if not 1 <= len(bytes.fromhex(value)) <= 40:
+            raise ValueError
+    except ValueError:
+        raise ValidationError("A TOTP key is 1 to 40 bytes of hex.") from None
+
+
+class StaffTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A staff member's authenticator app (STAFF_REQUIRE_2FA), its secret encrypted at rest.
+
+    The fields and the check are django-otp's TOTPDevice, whose `key` is a plain hex column;
+    here it is an EncryptedTextField (hex inside), so a database dump holds no usable secret
+    and `manage.py rotate_keys` re-encrypts it with everything else.
+    """
+
+    key = EncryptedTextField(default=new_totp_key, validators=[totp_key_validator])
+    step = models.PositiveSmallIntegerField(default=30)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(choices=[(6, 6), (8, 8)], default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    # The time step of the last accepted code: a code is never accepted twice.
+    last_t = models.BigIntegerField(default=-1)
+
+    class Meta(Device.Meta):
+        verbose_name = "staff authenticator"
+
+    @property
+    def bin_key(self) -> bytes:
+        return bytes.fromhex(self.key)
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1))
+
+    def verify_token(self, token: object) -> bool:
+        """django-otp's TOTPDevice.verify_token, on the decrypted key."""
+        if not self.verify_is_allowed()[0]:
+            return False
+        try:
+            code = int(str(token))
+        except ValueError:
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = totp.verify(code, self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                if getattr(settings, "OTP_TOTP_SYNC", True):
+                    self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URI authenticator apps read from the QR code."""
+        label = str(self.user.get_username())
+        params = urlencode(
+            {
+                "secret": base64.b32encode(self.bin_key),
+                "algorithm": "SHA1",
+                "digits": self.digits,
+                "period": self.step,
+            }
+        )
+        issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "") or "").replace(":", "")
+        if issuer:
+            label = f"{issuer}:{label}"
+            params += f"&issuer={quote(issuer)}"
+        return f"otpauth://totp/{quote(label)}?{params}"

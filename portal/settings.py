@@ -126,8 +126,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
+    "django_otp",  # its TOTP device is kyc.StaffTOTPDevice (key encrypted at rest)
     "kyc",
     *env.list("EXTRA_APPS", default=[]),
 ]

@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kyc import qr, ratelimit
+from kyc.models import StaffTOTPDevice
 from portal.auth import client_address, too_many_attempts
 
 DEVICE_NAME = "authenticator app"
@@ -58,11 +58,11 @@ def _attempt_allowed(request: HttpRequest) -> bool:
     )
 
 
-def pending_device(user: object) -> TOTPDevice:
+def pending_device(user: object) -> StaffTOTPDevice:
     """The user's unconfirmed authenticator, created once (the QR code stays the same on reload)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    device = StaffTOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+        device = StaffTOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     return device
 
 
@@ -120,7 +120,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _base32(device: TOTPDevice) -> str:
+def _base32(device: StaffTOTPDevice) -> str:
     """The secret as authenticator apps expect it typed in by hand (groups of four)."""
     text = base64.b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))

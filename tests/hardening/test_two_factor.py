@@ -9,7 +9,8 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kyc.models import StaffTOTPDevice
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def required(settings):
     settings.STAFF_REQUIRE_2FA = True
 
 
-def code_for(device: TOTPDevice, offset: int = 0) -> str:
+def code_for(device: StaffTOTPDevice, offset: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time() + offset
     return f"{totp.token():0{device.digits}d}"
@@ -53,7 +54,7 @@ def test_it_sets_up_an_authenticator_from_a_qr_code_and_lets_the_session_in(
     assert "<svg" in html and "otpauth" not in html.split("<svg")[0][-200:]
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script under the strict CSP"
     assert "no-store" in page["Cache-Control"]
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    device = StaffTOTPDevice.objects.get(user=user, confirmed=False)
     assert device.config_url.startswith("otpauth://totp/")
     assert client.post("/2fa/setup/", {"code": "000000", "next": "/keys/"}).status_code == 200
     assert client.get("/").status_code == 302  # a wrong code verifies nothing
@@ -68,7 +69,7 @@ def test_it_sets_up_an_authenticator_from_a_qr_code_and_lets_the_session_in(
 
 
 def test_it_asks_a_code_of_staff_with_an_authenticator(client, user, required) -> None:
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    device = StaffTOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     client.force_login(user)
     r = client.get("/admin/")
     assert r.status_code == 302 and r["Location"].startswith("/2fa/verify/?next=")
@@ -83,7 +84,7 @@ def test_it_asks_a_code_of_staff_with_an_authenticator(client, user, required) -
 
 
 def test_it_limits_code_guessing_per_account(client, user, required, settings) -> None:
-    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    StaffTOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     client.force_login(user)
     codes = [client.post("/2fa/verify/", {"code": "111111"}).status_code for _ in range(22)]
     assert codes[-1] == 429

@@ -92,6 +92,11 @@ ADMIN_RULES: dict[str, dict[str, Any]] = {
         "actions": {"delete_selected": ONLY_SUPERUSER},
     },
     "kyc.WebhookDelivery": {"view": MANAGE, "actions": {"replay": MANAGE}},
+    "kyc.StaffTOTPDevice": {  # staff authenticators: a superuser removes a lost one
+        "view": ONLY_SUPERUSER,
+        "delete": ONLY_SUPERUSER,
+        "actions": {"delete_selected": ONLY_SUPERUSER},
+    },
     "kyc_incode.IncodeReview": {"view": REVIEW},
     "kyc_sunbird.KeyReservation": {
         "view": ALL,

@@ -134,14 +134,13 @@ def seed_transfers(*, accounts: list, count: int, batch: str) -> None:
 def owner(*, merchant, username: str, password: str) -> str:
     """A merchant owner with a confirmed TOTP device; returns the device's hex key."""
     from django.contrib.auth import get_user_model
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from kyc.models import Membership
+    from kyc.models import Membership, StaffTOTPDevice
 
     User = get_user_model()
     user = User.objects.create_user(username=username, password=password, is_staff=True)
     Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.OWNER)
-    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    device = StaffTOTPDevice.objects.create(user=user, name="bench", confirmed=True)
     return str(device.key)
 
 
