@@ -80,6 +80,49 @@ def when_short(value: Any) -> str:
 ZONE = f"({settings.TIME_ZONE})"
 
 
+def time_column(field: str, description: str, *, short: bool = False) -> Any:
+    """An admin column (or read-only field) showing the time in `field`: `short` for a
+    list, sortable, with the zone in the header; else in full (when)."""
+
+    def show(self: Any, obj: Model) -> str:
+        value = getattr(obj, field)
+        return when_short(value) if short else when(value)
+
+    if short:
+        return admin.display(description=f"{description} {ZONE}", ordering=field)(show)
+    return admin.display(description=description)(show)
+
+
+def badge_column(field: str, description: str) -> Any:
+    """An admin column showing the choice in `field` as a coloured badge, sortable; an
+    empty value shows as a dash."""
+
+    def show(self: Any, obj: Model) -> str:
+        value = getattr(obj, field)
+        if not value:
+            return "—"
+        return admin_review.badge(value, getattr(obj, f"get_{field}_display")())
+
+    return admin.display(description=description, ordering=field)(show)
+
+
+def table_column(field: str, description: str) -> Any:
+    """An admin read-only field showing the dict in `field` as a key/value table."""
+
+    def show(self: Any, obj: Model) -> str:
+        return kv_table(getattr(obj, field))
+
+    return admin.display(description=description)(show)
+
+
+def review_link(record_id: int | None, text: Any) -> str:
+    """A link to a record's review page (all its evidence), or a dash without a record."""
+    if record_id is None:
+        return "—"
+    url = reverse("admin:kyc_kycrecord_review", args=[record_id])
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
 def admin_link(obj: Model | None, text: Any = None) -> str:
     """A link to the admin change page of `obj` (its str, or `text`)."""
     if obj is None:
@@ -631,7 +674,7 @@ class IdentityFieldInline(ReviewInline):
         "received",
         "erased_at",
     )
-    readonly_fields = ("provider", "key", "masked_value", "received", "erased_at")
+    readonly_fields = tuple(f for f in fields if f not in _VERDICT_FIELDS)
     can_delete = False
     can_reveal = False  # set per request by KYCRecordAdmin.get_inline_instances
 
@@ -642,9 +685,7 @@ class IdentityFieldInline(ReviewInline):
     def masked_value(self, obj: IdentityField) -> str:
         return _reveal_link(obj, self.can_reveal)
 
-    @admin.display(description="received")
-    def received(self, obj: IdentityField) -> str:
-        return when(obj.received_at)
+    received = time_column("received_at", "received")
 
 
 class CertificateInline(ReviewInline):
@@ -661,15 +702,13 @@ class CertificateInline(ReviewInline):
         "created",
         "erased_at",
     )
-    readonly_fields = ("provider", "slug", "external_id", "created", "erased_at")
+    readonly_fields = tuple(f for f in fields if f not in _VERDICT_FIELDS)
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="created")
-    def created(self, obj: Certificate) -> str:
-        return when(obj.created_at)
+    created = time_column("created_at", "created")
 
 
 def _reveal_link(obj: IdentityField, can_reveal: bool) -> str:
@@ -704,22 +743,7 @@ class KYCRecordAdmin(MerchantScopedAdmin):
     list_select_related = ("merchant", "review_assignee")
     show_full_result_count = False
     date_hierarchy = "created_at"
-    readonly_fields = (
-        "merchant",
-        "reference",
-        "provider",
-        "review_page",
-        "review_status",
-        "review_assignee",
-        "review_reason",
-        "review_comment",
-        "review_since",
-        "requests",
-        "created",
-        "updated",
-        "erased_at",
-    )
-    fields = (
+    fields = readonly_fields = (
         "merchant",
         "reference",
         "provider",
@@ -743,21 +767,11 @@ class KYCRecordAdmin(MerchantScopedAdmin):
 
     @admin.display(description="reference", ordering="reference")
     def reference_link(self, obj: KYCRecord) -> str:
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:kyc_kycrecord_review", args=[obj.pk]), obj
-        )
+        return review_link(obj.pk, obj)
 
-    @admin.display(description="review status", ordering="review_status")
-    def review_badge(self, obj: KYCRecord) -> str:
-        return admin_review.badge(obj.review_status, obj.get_review_status_display())
-
-    @admin.display(description=f"created {ZONE}", ordering="created_at")
-    def created(self, obj: KYCRecord) -> str:
-        return when_short(obj.created_at)
-
-    @admin.display(description="updated", ordering="updated_at")
-    def updated(self, obj: KYCRecord) -> str:
-        return when(obj.updated_at)
+    review_badge = badge_column("review_status", "review status")
+    created = time_column("created_at", "created", short=True)
+    updated = time_column("updated_at", "updated")
 
     @admin.display(description="review page")
     def review_page(self, obj: KYCRecord) -> str:
@@ -873,17 +887,11 @@ class IdentityFieldAdmin(ReadOnlyAdmin):
     def masked_revealable(self, obj: IdentityField) -> str:
         return _reveal_link(obj, True)
 
-    @admin.display(description=f"received {ZONE}", ordering="received_at")
-    def received(self, obj: IdentityField) -> str:
-        return when_short(obj.received_at)
+    received = time_column("received_at", "received", short=True)
 
     @admin.display(description="record")
     def record_link(self, obj: IdentityField) -> str:
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
-            obj.record,
-        )
+        return review_link(obj.record_id, obj.record)
 
     def get_list_display(self, request: HttpRequest) -> Any:
         if _can_reveal_somewhere(request):
@@ -1001,39 +1009,16 @@ class CertificateAdmin(EvidenceAdmin):
         "created",
         "erased_at",
     )
-    readonly_fields = (
-        "merchant",
-        "record_link",
-        "provider",
-        "slug",
-        "external_id",
-        "recipient_id",
-        "course_id",
-        "batch_id",
-        "download_url",
-        "created",
-        "erased_at",
-    )
+    readonly_fields = tuple(f for f in fields if f not in _VERDICT_FIELDS)
     autocomplete_fields = ()
     change_rule = Action.REVIEW  # status, comment, allow_resubmit; erased, not deleted by staff
 
     @admin.display(description="record")
     def record_link(self, obj: Certificate) -> str:
-        if obj.record_id is None:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
-            obj.record,
-        )
+        return review_link(obj.record_id, obj.record)
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: Certificate) -> str:
-        return admin_review.badge(obj.status, obj.get_status_display())
-
-    @admin.display(description=f"created {ZONE}", ordering="created_at")
-    def created(self, obj: Certificate) -> str:
-        return when_short(obj.created_at)
+    status_badge = badge_column("status", "status")
+    created = time_column("created_at", "created", short=True)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         old = form.initial.get("status", "")
@@ -1069,12 +1054,11 @@ class TransferEventInline(admin.TabularInline):  # append-only history
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="at")
-    def at(self, obj: TransferEvent) -> str:
-        return when(obj.created_at)
+    at = time_column("created_at", "at")
 
     @admin.display(description="delivery")
     def delivery(self, obj: TransferEvent) -> str:
+        """The stored provider delivery this event came from, if any."""
         return admin_link(obj.inbound, f"#{obj.inbound_id}") if obj.inbound_id else "—"
 
 
@@ -1128,70 +1112,53 @@ class TransferRequestAdmin(LinkedListsMixin, MerchantScopedAdmin):
     # Started from the "New verification" page or the API; every field is read-only here
     # and a request is never deleted (its events are append-only history).
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: TransferRequest) -> str:
-        return admin_review.badge(obj.status, obj.get_status_display())
+    status_badge = badge_column("status", "status")
 
     @admin.display(description="record")
     def record_link(self, obj: TransferRequest) -> str:
         if obj.record_id is None:
             return "—"
         return format_html(
-            '<a href="{}">{}</a> (<a href="{}">review page</a>)',
-            reverse("admin:kyc_kycrecord_change", args=[obj.record_id]),
-            obj.record,
-            reverse("admin:kyc_kycrecord_review", args=[obj.record_id]),
+            "{} ({})", admin_link(obj.record), review_link(obj.record_id, "review page")
         )
 
-    @admin.display(description="items")
-    def items_table(self, obj: TransferRequest) -> str:
-        return kv_table(obj.items)
-
-    @admin.display(description="provider data")
-    def provider_data_table(self, obj: TransferRequest) -> str:
-        return kv_table(obj.provider_data)
+    items_table = table_column("items", "items")
+    provider_data_table = table_column("provider_data", "provider data")
 
     @admin.display(description="deliveries")
     def deliveries(self, obj: TransferRequest) -> str:
         n = obj.inbound_events.count()
         return changelist_link(InboundEvent, f"{n} delivery(ies)", transfer__id__exact=obj.pk)
 
-    @admin.display(description=f"created {ZONE}", ordering="created_at")
-    def created(self, obj: TransferRequest) -> str:
-        return when_short(obj.created_at)
+    created = time_column("created_at", "created", short=True)
+    updated = time_column("updated_at", "updated")
+    expires = time_column("expires_at", "expires")
+    last_heard = time_column("last_heard_at", "last heard from the provider")
+    completed = time_column("completed_at", "completed")
 
-    @admin.display(description="updated")
-    def updated(self, obj: TransferRequest) -> str:
-        return when(obj.updated_at)
+    def in_review(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """The selected requests this user may decide on that are waiting in review."""
+        return self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW)
 
-    @admin.display(description="expires")
-    def expires(self, obj: TransferRequest) -> str:
-        return when(obj.expires_at)
-
-    @admin.display(description="last heard from the provider")
-    def last_heard(self, obj: TransferRequest) -> str:
-        return when(obj.last_heard_at)
-
-    @admin.display(description="completed")
-    def completed(self, obj: TransferRequest) -> str:
-        return when(obj.completed_at)
+    def report_reviewed(self, request: HttpRequest, done: int, verb: str) -> None:
+        self.message_user(
+            request,
+            f"{done} request(s) {verb} (only requests in review change).",
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
     @admin.action(description="Approve selected requests in review", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
-        for t in self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW):
+        for t in self.in_review(request, queryset):
             done += services.transfer_review(
                 transfer=t, approve=True, reason="", actor=request.user
             )
-        self.message_user(
-            request,
-            f"{done} request(s) approved (only requests in review change).",
-            messages.SUCCESS if done else messages.WARNING,
-        )
+        self.report_reviewed(request, done, "approved")
 
     @admin.action(description="Reject selected requests in review…", permissions=["review"])
     def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        allowed = self.permitted(request, queryset, Action.REVIEW).filter(status=Status.REVIEW)
+        allowed = self.in_review(request, queryset)
         reasons = dict(admin_review.review_reasons())
         code = request.POST.get("reason_code", "")
         note = (request.POST.get("note") or "").strip()[:2000]
@@ -1229,11 +1196,7 @@ class TransferRequestAdmin(LinkedListsMixin, MerchantScopedAdmin):
                 obj=t,
                 detail={"decision": "reject", "reason_code": code, "note": note, "via": "bulk"},
             )
-        self.message_user(
-            request,
-            f"{done} request(s) rejected (only requests in review change).",
-            messages.SUCCESS if done else messages.WARNING,
-        )
+        self.report_reviewed(request, done, "rejected")
         return None
 
 
@@ -1272,17 +1235,9 @@ class TransferEventAdmin(LinkedListsMixin, EvidenceAdmin):
     def transfer_link(self, obj: TransferEvent) -> str:
         return admin_link(obj.transfer, obj.transfer.reference)
 
-    @admin.display(description=f"at {ZONE}", ordering="created_at")
-    def at(self, obj: TransferEvent) -> str:
-        return when_short(obj.created_at)
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: TransferEvent) -> str:
-        return admin_review.badge(obj.status, obj.get_status_display()) if obj.status else "—"
-
-    @admin.display(description="delivery")
-    def delivery(self, obj: TransferEvent) -> str:
-        return admin_link(obj.inbound, f"#{obj.inbound_id}") if obj.inbound_id else "—"
+    at = time_column("created_at", "at", short=True)
+    status_badge = badge_column("status", "status")
+    delivery = TransferEventInline.delivery
 
 
 @admin.register(InboundEvent)
@@ -1342,21 +1297,10 @@ class InboundEventAdmin(LinkedListsMixin, EvidenceAdmin):
         n = TransferEvent.objects.filter(inbound=obj).count()
         return changelist_link(TransferEvent, f"{n} event(s)", inbound__id__exact=obj.pk)
 
-    @admin.display(description="headers")
-    def headers_table(self, obj: InboundEvent) -> str:
-        return kv_table(obj.headers)
-
-    @admin.display(description="state", ordering="state")
-    def state_badge(self, obj: InboundEvent) -> str:
-        return admin_review.badge(obj.state, obj.get_state_display())
-
-    @admin.display(description=f"received {ZONE}", ordering="received_at")
-    def received(self, obj: InboundEvent) -> str:
-        return when_short(obj.received_at)
-
-    @admin.display(description="processed")
-    def processed(self, obj: InboundEvent) -> str:
-        return when(obj.processed_at)
+    headers_table = table_column("headers", "headers")
+    state_badge = badge_column("state", "state")
+    received = time_column("received_at", "received", short=True)
+    processed = time_column("processed_at", "processed")
 
     @admin.action(description="Reprocess selected deliveries", permissions=["retry"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -1418,13 +1362,8 @@ class AuditEntryAdmin(EvidenceAdmin):
         "hash",
     )
 
-    @admin.display(description=f"at {ZONE}", ordering="at")
-    def when_at(self, obj: AuditEntry) -> str:
-        return when_short(obj.at)
-
-    @admin.display(description="detail")
-    def detail_table(self, obj: AuditEntry) -> str:
-        return kv_table(obj.detail)
+    when_at = time_column("at", "at", short=True)
+    detail_table = table_column("detail", "detail")
 
     @admin.display(description="object")
     def object_link(self, obj: AuditEntry) -> str:
