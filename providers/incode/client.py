@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from providers import http
-from providers.errors import NotFoundError, PermanentError
+from providers.errors import NotFoundError, PermanentError, answer_parse
 from providers.incode import schemas
 
 PROVIDER = "incode"
@@ -37,17 +37,6 @@ def _url(api_url: str, path: str) -> str:
     return f"{api_url.rstrip('/')}/{path.lstrip('/')}"
 
 
-def _parse(fn: Any, data: Any, what: str) -> Any:
-    try:
-        return fn(data)
-    except schemas.BadPayload as exc:
-        raise PermanentError(
-            f"{what}: the provider's answer has an unexpected shape.",
-            code="provider_bad_answer",
-            detail=str(exc)[:300],
-        ) from None
-
-
 def omni_start(
     *,
     api_url: str,
@@ -64,7 +53,7 @@ def omni_start(
     if external_customer_id:
         body["externalCustomerId"] = external_customer_id
     data = _call("POST", _url(api_url, "/omni/start"), json=body, headers=_headers(api_key))
-    return _parse(schemas.parse_session, data, "/omni/start")
+    return answer_parse(schemas.parse_session, data, "/omni/start")
 
 
 def onboarding_url(*, api_url: str, api_key: str, token: str, client_id: str) -> str:
@@ -172,4 +161,4 @@ def get_images(
         json={"images": list(kinds)},
         headers=_headers(api_key, token),
     )
-    return _parse(schemas.parse_images, data, "/omni/get/images")
+    return answer_parse(schemas.parse_images, data, "/omni/get/images")

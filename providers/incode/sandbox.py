@@ -15,28 +15,29 @@ default); `POST console/expire-admin-tokens` expires a key's tokens at once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
 import secrets
 import struct
-import threading
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
-import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from providers import sandbox_kit as kit
+
 log = logging.getLogger(__name__)
 
-TTL = 7 * 24 * 3600
+STATE = kit.State("incode-sbx", ttl=7 * kit.DAY)
 DEFAULT_KEYS = ("demo-api-key",)
 DEFAULT_EXEC_PASSWORD = "demo-exec-password"
 
@@ -66,10 +67,6 @@ def _h(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def _k(*parts: str) -> str:
-    return "incode-sbx:" + ":".join(parts)
-
-
 def _err(status: int, message: str) -> JsonResponse:
     return JsonResponse({"status": status, "message": message}, status=status)
 
@@ -80,55 +77,73 @@ def _api_key(request: HttpRequest) -> str | None:
     return key if key and key in allowed else None
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _interview(interview_id: str) -> dict[str, Any] | None:
-    return cache.get(_k("iv", interview_id))
+    return STATE.get(f"iv:{interview_id}")
 
 
 def _save_interview(iv: dict[str, Any]) -> None:
-    cache.set(_k("iv", iv["interviewId"]), iv, TTL)
+    STATE.set(f"iv:{iv['interviewId']}", iv)
 
 
 def _admin_ok(request: HttpRequest, key: str) -> bool:
     """The X-Incode-Hardware-Id must be an unexpired admin token issued for this API key."""
     token = request.headers.get("X-Incode-Hardware-Id", "")
-    info = cache.get(_k("admin", _h(token))) if token else None
+    info = STATE.get(f"admin:{_h(token)}") if token else None
     if not info or info["key"] != _h(key):
         return False
-    revoked_before = cache.get(_k("revoked-before", _h(key))) or 0
+    revoked_before = STATE.get(f"revoked-before:{_h(key)}") or 0
     return info["exp"] > time.time() and info["iat"] > revoked_before
 
 
-def _owned(request: HttpRequest, param: str) -> tuple[dict[str, Any] | None, JsonResponse | None]:
-    """Common checks of the admin endpoints: key, admin token, interview of this key."""
-    key = _api_key(request)
-    if key is None:
-        return None, _err(401, "invalid x-api-key")
-    if not _admin_ok(request, key):
-        return None, _err(401, "Unauthorized: admin token missing, expired or revoked")
-    iv = _interview(request.GET.get(param, ""))
-    if iv is None or iv["key"] != _h(key) or iv.get("deleted"):
-        return None, _err(404, "interview not found")
-    return iv, None
+def _api(method: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """An endpoint of the API or the console: `method` only, then the account's
+    `x-api-key` (Incode's 401 otherwise), then `view(request, key, *args)`."""
+
+    def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @require_http_methods([method])
+        @functools.wraps(view)
+        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            key = _api_key(request)
+            if key is None:
+                return _err(401, "invalid x-api-key")
+            return view(request, key, *args, **kwargs)
+
+        return endpoint
+
+    return wrap
+
+
+def _admin(
+    method: str, param: str
+) -> Callable[[Callable[[HttpRequest, dict[str, Any]], HttpResponse]], Callable[..., HttpResponse]]:
+    """An admin endpoint: what `_api` checks, then an admin token of this key and the
+    interview `?<param>=` of this key, not deleted (401, 404); then `view(request, iv)`."""
+
+    def wrap(
+        view: Callable[[HttpRequest, dict[str, Any]], HttpResponse],
+    ) -> Callable[..., HttpResponse]:
+        @_api(method)
+        @functools.wraps(view)
+        def endpoint(request: HttpRequest, key: str) -> HttpResponse:
+            if not _admin_ok(request, key):
+                return _err(401, "Unauthorized: admin token missing, expired or revoked")
+            iv = _interview(request.GET.get(param, ""))
+            if iv is None or iv["key"] != _h(key) or iv.get("deleted"):
+                return _err(404, "interview not found")
+            return view(request, iv)
+
+        return endpoint
+
+    return wrap
 
 
 # --- Omni API -------------------------------------------------------------------
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def omni_start(request: HttpRequest) -> JsonResponse:
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    body = _json_body(request)
+@_api("POST")
+def omni_start(request: HttpRequest, key: str) -> JsonResponse:
+    body = kit.json_body(request) or {}
     if not body.get("configurationId"):
         return _err(400, "configurationId is required")
     interview_id = secrets.token_hex(12)
@@ -149,7 +164,7 @@ def omni_start(request: HttpRequest) -> JsonResponse:
             "approved": False,
         }
     )
-    cache.set(_k("token", _h(token)), interview_id, TTL)
+    STATE.set(f"token:{_h(token)}", interview_id)
     return JsonResponse({"token": token, "interviewId": interview_id, "clientId": client_id})
 
 
@@ -157,27 +172,21 @@ def _client_id(key: str) -> str:
     return f"sbx-{_h(key)[:8]}"
 
 
-@require_http_methods(["GET"])
-def onboarding_url(request: HttpRequest) -> JsonResponse:
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
+@_api("GET")
+def onboarding_url(request: HttpRequest, key: str) -> JsonResponse:
     token = request.headers.get("X-Incode-Hardware-Id", "")
-    interview_id = cache.get(_k("token", _h(token))) if token else None
+    interview_id = STATE.get(f"token:{_h(token)}") if token else None
     iv = _interview(interview_id) if interview_id else None
     if iv is None or iv["key"] != _h(key):
         return _err(401, "Unauthorized: unknown session token")
-    cache.set(_k("url", iv["urlId"]), iv["interviewId"], TTL)
+    STATE.set(f"url:{iv['urlId']}", iv["interviewId"])
     url = request.build_absolute_uri(reverse("sandbox_incode:phone", args=[iv["urlId"]]))
     return JsonResponse({"url": url})
 
 
-@require_http_methods(["GET"])
-def onboarding_status(request: HttpRequest) -> JsonResponse:
+@_api("GET")
+def onboarding_status(request: HttpRequest, key: str) -> JsonResponse:
     """Answers to the interview's own session token (what the SDK holds) or an admin token."""
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
     iv = _interview(request.GET.get("id", ""))
     token = request.headers.get("X-Incode-Hardware-Id", "")
     if iv is None or iv["key"] != _h(key) or iv.get("deleted"):
@@ -187,12 +196,8 @@ def onboarding_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"onboardingStatus": STATUS_OF_STATE.get(iv["state"], "UNKNOWN")})
 
 
-@require_http_methods(["GET"])
-def get_score(request: HttpRequest) -> JsonResponse:
-    iv, error = _owned(request, "id")
-    if error:
-        return error
-    assert iv is not None
+@_admin("GET", "id")
+def get_score(request: HttpRequest, iv: dict[str, Any]) -> JsonResponse:
     if iv["state"] != "finished":
         # Like Incode, an unfinished (or expired) interview is scored too, and fails: only
         # the onboarding status says whether the score is final.
@@ -210,24 +215,15 @@ def get_score(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_http_methods(["GET"])
-def get_ocr_data(request: HttpRequest) -> JsonResponse:
-    iv, error = _owned(request, "id")
-    if error:
-        return error
-    assert iv is not None
+@_admin("GET", "id")
+def get_ocr_data(request: HttpRequest, iv: dict[str, Any]) -> JsonResponse:
     if iv["state"] != "finished":
         return JsonResponse({})
     return JsonResponse(OCR_SAMPLE)
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def process_approve(request: HttpRequest) -> JsonResponse:
-    iv, error = _owned(request, "interviewId")
-    if error:
-        return error
-    assert iv is not None
+@_admin("POST", "interviewId")
+def process_approve(request: HttpRequest, iv: dict[str, Any]) -> JsonResponse:
     if iv["state"] != "finished" or iv["outcome"] != "pass":
         return JsonResponse({"success": False, "error": "Session didn't PASS"})
     existing = iv["approved"]
@@ -270,19 +266,15 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def get_images(request: HttpRequest) -> JsonResponse:
+@_api("POST")
+def get_images(request: HttpRequest, key: str) -> JsonResponse:
     """`POST /omni/get/images` `{"images": [names]}` with the session token (or an admin
     token and `?id=`): `{name: base64}` for each name asked for that was captured."""
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    outage = cache.get(_k("images-outage", _h(key)))
+    outage = STATE.get(f"images-outage:{_h(key)}")
     if outage:
         return _err(int(outage), "images are not available right now")
     token = request.headers.get("X-Incode-Hardware-Id", "")
-    interview_id = cache.get(_k("token", _h(token))) if token else None
+    interview_id = STATE.get(f"token:{_h(token)}") if token else None
     if interview_id is None and _admin_ok(request, key):
         interview_id = request.GET.get("id", "")
     iv = _interview(interview_id) if interview_id else None
@@ -290,7 +282,7 @@ def get_images(request: HttpRequest) -> JsonResponse:
         return _err(401, "Unauthorized")
     if iv.get("deleted"):
         return _err(404, "interview not found")
-    names = _json_body(request).get("images")
+    names = (kit.json_body(request) or {}).get("images")
     if not isinstance(names, list) or not names:
         return _err(400, "images: a list of image names is required")
     answer: dict[str, str] = {}
@@ -302,13 +294,8 @@ def get_images(request: HttpRequest) -> JsonResponse:
     return JsonResponse(answer)
 
 
-@csrf_exempt
-@require_http_methods(["DELETE"])
-def delete_interview(request: HttpRequest) -> JsonResponse:
-    iv, error = _owned(request, "interviewId")
-    if error:
-        return error
-    assert iv is not None
+@_admin("DELETE", "interviewId")
+def delete_interview(request: HttpRequest, iv: dict[str, Any]) -> JsonResponse:
     iv.update(deleted=True, externalCustomerId="")
     _save_interview(iv)
     return JsonResponse({"success": True})
@@ -318,13 +305,9 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def executive_login(request: HttpRequest) -> JsonResponse:
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    body = _json_body(request)
+@_api("POST")
+def executive_login(request: HttpRequest, key: str) -> JsonResponse:
+    body = kit.json_body(request) or {}
     password = getattr(settings, "INCODE_SANDBOX_EXECUTIVE_PASSWORD", DEFAULT_EXEC_PASSWORD)
     if not body.get("email") or body.get("password") != password:
         return _err(401, "Invalid email or password")
@@ -339,7 +322,7 @@ def executive_login(request: HttpRequest) -> JsonResponse:
             secrets.token_urlsafe(24),
         )
     )
-    cache.set(_k("admin", _h(token)), {"key": _h(key), "exp": exp, "iat": now}, lifetime + 60)
+    STATE.set(f"admin:{_h(token)}", {"key": _h(key), "exp": exp, "iat": now}, ttl=lifetime + 60)
     return JsonResponse({"token": token})
 
 
@@ -349,7 +332,7 @@ def executive_login(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def phone(request: HttpRequest, url_id: str) -> HttpResponse:
-    interview_id = cache.get(_k("url", url_id))
+    interview_id = STATE.get(f"url:{url_id}")
     iv = _interview(interview_id) if interview_id else None
     if iv is None or iv.get("deleted"):
         return HttpResponse("Unknown onboarding link", status=404)
@@ -360,7 +343,7 @@ def phone(request: HttpRequest, url_id: str) -> HttpResponse:
         iv.update(state="finished", outcome=outcome)
         _save_interview(iv)
         send_webhook_later(iv)
-    hook_configured = bool(cache.get(_k("webhook", iv["key"])))
+    hook_configured = bool(STATE.get(f"webhook:{iv['key']}"))
     return render(
         request,
         "sandbox/incode/phone.html",
@@ -370,7 +353,7 @@ def phone(request: HttpRequest, url_id: str) -> HttpResponse:
 
 def send_webhook_later(iv: dict[str, Any], status: str = "ONBOARDING_FINISHED") -> None:
     """Deliver the onboarding-status webhook from a thread, so the click returns at once."""
-    url = cache.get(_k("webhook", iv["key"]))
+    url = STATE.get(f"webhook:{iv['key']}")
     if not url:
         log.info("incode sandbox: no webhook configured for this API key")
         return
@@ -380,30 +363,24 @@ def send_webhook_later(iv: dict[str, Any], status: str = "ONBOARDING_FINISHED") 
         "clientId": iv["clientId"],
         "flowId": iv["flowId"],
     }
-    threading.Thread(target=_deliver, args=(url, body), daemon=True).start()
+    kit.in_background(_deliver, url, body)
 
 
-def _deliver(url: str, body: dict[str, Any], attempts: int = 4) -> None:
-    for attempt in range(attempts):
-        try:
-            resp = requests.post(url, json=body, timeout=(3, 10))
-            if resp.status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5 * (2**attempt))
+def _deliver(url: str, body: dict[str, Any]) -> None:
+    """Four tries, 0.5, 1 and 2 s apart, until the portal answers anything below 500."""
+    kit.deliver(
+        lambda: kit.post(url, name="incode", json=body),
+        retry_delays=kit.backoff(0.5, 3),
+        done=kit.answered,
+    )
 
 
 # --- console (the vendor dashboard) ---------------------------------------------------
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def console_webhook(request: HttpRequest) -> JsonResponse:
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    url = str(_json_body(request).get("url") or "")
+@_api("POST")
+def console_webhook(request: HttpRequest, key: str) -> JsonResponse:
+    url = str((kit.json_body(request) or {}).get("url") or "")
     if not url.startswith(("http://", "https://")):
         return _err(400, "url must be http(s)")
     webhook_configure(api_key=key, url=url)
@@ -412,45 +389,34 @@ def console_webhook(request: HttpRequest) -> JsonResponse:
 
 def webhook_configure(*, api_key: str, url: str) -> None:
     """Where this sandbox sends the webhooks of an API key's interviews (its console setting)."""
-    cache.set(_k("webhook", _h(api_key)), url, TTL)
+    STATE.set(f"webhook:{_h(api_key)}", url)
 
 
 def webhook_configured(*, api_key: str) -> str | None:
-    return cache.get(_k("webhook", _h(api_key)))
+    return STATE.get(f"webhook:{_h(api_key)}")
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def console_expire_admin_tokens(request: HttpRequest) -> JsonResponse:
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    cache.set(_k("revoked-before", _h(key)), time.time() + 0.001, TTL)
+@_api("POST")
+def console_expire_admin_tokens(request: HttpRequest, key: str) -> JsonResponse:
+    STATE.set(f"revoked-before:{_h(key)}", time.time() + 0.001)
     return JsonResponse({"success": True})
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def console_images_outage(request: HttpRequest) -> JsonResponse:
+@_api("POST")
+def console_images_outage(request: HttpRequest, key: str) -> JsonResponse:
     """Tests: `/omni/get/images` of this key answers `{"status": 503}` (or 400, ...) until
     `{"status": 0}`."""
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
-    status = int(_json_body(request).get("status") or 0)
+    status = int((kit.json_body(request) or {}).get("status") or 0)
     if status:
-        cache.set(_k("images-outage", _h(key)), status, TTL)
+        STATE.set(f"images-outage:{_h(key)}", status)
     else:
-        cache.delete(_k("images-outage", _h(key)))
+        STATE.delete(f"images-outage:{_h(key)}")
     return JsonResponse({"success": True})
 
 
-@require_http_methods(["GET"])
-def console_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
+@_api("GET")
+def console_interview(request: HttpRequest, key: str, interview_id: str) -> JsonResponse:
     """What the vendor holds about an interview (no PII): lets tests see deletion/approval."""
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
     iv = _interview(interview_id)
     if iv is None or iv["key"] != _h(key):
         return _err(404, "interview not found")
@@ -467,14 +433,10 @@ def console_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
     )
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def console_expire_interview(request: HttpRequest, interview_id: str) -> JsonResponse:
+@_api("POST")
+def console_expire_interview(request: HttpRequest, key: str, interview_id: str) -> JsonResponse:
     """Incode expires an onboarding the customer did not finish in time: its status becomes
     EXPIRED and the EXPIRED webhook goes out."""
-    key = _api_key(request)
-    if key is None:
-        return _err(401, "invalid x-api-key")
     iv = _interview(interview_id)
     if iv is None or iv["key"] != _h(key):
         return _err(404, "interview not found")

@@ -39,7 +39,7 @@ def test_it_notices_a_project_import(tmp_path: Path) -> None:
     assert project_imports(bad) == {"providers.blockpass.signature", "kyc.models"}
 
 
-@pytest.mark.parametrize("name", ["blockpass", "corepass", "portmone", "sunbird"])
+@pytest.mark.parametrize("name", ["blockpass", "corepass", "incode", "portmone", "sunbird"])
 def test_it_is_what_the_sandbox_builds_on(name: str) -> None:
     assert "providers.sandbox_kit" in project_imports(ROOT / "providers" / name / "sandbox.py")
 
