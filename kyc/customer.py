@@ -94,8 +94,8 @@ FAILURE_KINDS: dict[str, str] = {
 
 FAILURE_REASONS: dict[str, Any] = {
     "unavailable": _(
-        "%(provider)s could not be reached just now. Nothing was shared. "
-        "Please try again in a few minutes."
+        "%(provider)s could not be reached just now. Nothing was shared, "
+        "and this link cannot be used again."
     ),
     "setup": _(
         "%(merchant)s could not start this request because of a problem on their side. "

@@ -55,6 +55,10 @@ function startRedirect() {
   }
   if (stay) stay.hidden = false;
   show();
+  // The ticking note is aria-live="off" (a screen reader would read it every second);
+  // the first sentence is said once, through this hidden line inside the live region.
+  var announce = document.querySelector("[data-redirect-announce]");
+  if (announce && note) announce.textContent = note.textContent;
   redirectTimer = setInterval(function () {
     left -= 1;
     if (left <= 0) { clearInterval(redirectTimer); window.location.assign(href); return; }

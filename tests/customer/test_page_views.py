@@ -171,8 +171,8 @@ def test_it_has_a_human_reason_for_every_failure_code_the_code_sets() -> None:
         reason = customer.failure_reason(code, provider="CorePass", merchant="Shop")
         assert reason and "_" not in reason and "stubbed" not in reason  # never the code
     assert customer.failure_reason("provider_unavailable", provider="CorePass", merchant="S") == (
-        "CorePass could not be reached just now. Nothing was shared. "
-        "Please try again in a few minutes."
+        "CorePass could not be reached just now. Nothing was shared, "
+        "and this link cannot be used again."
     )
     assert customer.failure_reason("FINISH_FAILED", provider="CorePass", merchant="S") == (
         "The sharing was not completed in CorePass. Nothing was shared."
@@ -273,3 +273,13 @@ def test_it_serves_the_merchants_logo_with_caching_headers(merchant: Any) -> Non
     again = Client().get(f"/t/{t.page_token}/logo", HTTP_IF_NONE_MATCH=r["ETag"])
     assert again.status_code == 304 and again.content == b""
     assert Client().get("/t/no-such-token/logo").status_code == 404
+
+
+def test_it_announces_the_return_to_the_merchant_once_not_every_second(merchant: Any) -> None:
+    # The visible countdown ticks every second inside the page's live region; it is muted
+    # (aria-live="off") and one hidden line, filled once by portal.js, says it instead.
+    done = make(merchant, "portmone", status=Status.COMPLETED, redirect_url="https://shop.example/back")
+    html = get(done).content.decode()
+    note = html.split('id="redirect-note"', 1)[1].split(">", 1)[0]
+    assert 'aria-live="off"' in note
+    assert "data-redirect-announce" in html
