@@ -41,7 +41,7 @@ import requests
 from django.conf import settings
 from django.core.cache import BaseCache, cache, caches
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -197,21 +197,74 @@ def webhook_messages_create(
         ]
     )
     # robust: a broker outage after commit must not fail the change; the sweeper sends it.
-    for message in messages:
-        transaction.on_commit(partial(_enqueue_dispatch, message.pk), robust=True)
+    # One dispatch task per merchant while one is queued: it takes the merchant's backlog.
+    if messages:
+        transaction.on_commit(partial(_enqueue_dispatch, messages[0].pk, merchant_id), robust=True)
     return messages
 
 
-def _enqueue_dispatch(message_id: int) -> None:
+# A queued task is flagged in Redis, so a burst of commits enqueues one task per merchant
+# (dispatch) and per endpoint (send) instead of one per message. The task clears its flag
+# when it starts and then reads the database, so whatever commits after that enqueues a
+# task of its own: nothing waits for the sweeper. A flag outlives a lost task by at most
+# QUEUED_FLAG_SECONDS, and the sweeper enqueues regardless of flags.
+QUEUED_FLAG_SECONDS = 60
+
+
+def _flag(key: str) -> bool:
+    """Set the flag; False when it was already set. Redis down: True (enqueue anyway)."""
+    try:
+        return bool(_slots().add(key, 1, timeout=QUEUED_FLAG_SECONDS))
+    except Exception as exc:  # redis.ConnectionError and friends: fail open
+        log.warning("webhook queue flag unavailable: %s", type(exc).__name__)
+        return True
+
+
+def _unflag(key: str) -> None:
+    try:
+        _slots().delete(key)
+    except Exception as exc:  # it expires anyway
+        log.warning("webhook queue flag not cleared: %s", type(exc).__name__)
+
+
+def _dispatch_flag(merchant_id: int) -> str:
+    return f"webhook-dispatch-queued:{merchant_id}"
+
+
+def _send_flag(endpoint_id: int) -> str:
+    return f"webhook-send-queued:{endpoint_id}"
+
+
+def _enqueue_dispatch(message_id: int, merchant_id: int | None = None) -> None:
     from kyc import tasks
 
-    tasks.dispatch_webhook_message.delay(message_id)
+    if merchant_id is not None and not _flag(_dispatch_flag(merchant_id)):
+        return  # a queued dispatch takes this message with the merchant's backlog
+    try:
+        tasks.dispatch_webhook_message.delay(message_id)
+    except Exception:
+        if merchant_id is not None:
+            _unflag(_dispatch_flag(merchant_id))
+        raise
 
 
 def _enqueue_send(delivery_id: int, trigger: str = "auto", countdown: float = 0) -> None:
     from kyc import tasks
 
     tasks.send_webhook_delivery.apply_async((delivery_id, trigger), countdown=countdown)
+
+
+def _enqueue_endpoint(endpoint_id: int, delivery_id: int, *, force: bool = False) -> bool:
+    """A send task for the endpoint's backlog (starting at delivery_id), unless one is
+    already queued; `force` (the sweeper) enqueues anyway."""
+    if not _flag(_send_flag(endpoint_id)) and not force:
+        return False
+    try:
+        _enqueue_send(delivery_id)
+    except Exception:
+        _unflag(_send_flag(endpoint_id))
+        raise
+    return True
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -325,8 +378,10 @@ def certificates_received_events(*, certs: Iterable[Certificate]) -> list[Webhoo
             for cert in certs
         ]
     )
-    for message in messages:
-        transaction.on_commit(partial(_enqueue_dispatch, message.pk), robust=True)
+    for message in messages:  # one dispatch per merchant while one is queued
+        transaction.on_commit(
+            partial(_enqueue_dispatch, message.pk, message.merchant_id), robust=True
+        )
     return messages
 
 
@@ -586,41 +641,79 @@ def webhook_endpoint_recover(
 # --- dispatch and send --------------------------------------------------------------
 
 
-def webhook_message_dispatch(*, message_id: int, now: dt.datetime | None = None) -> list[int]:
-    """Create the message's deliveries (once) and enqueue a send for each."""
+DISPATCH_BATCH = 200  # messages per dispatch transaction
+
+
+def webhook_message_dispatch(
+    *, message_id: int, now: dt.datetime | None = None, backlog: bool = False
+) -> list[int]:
+    """Create the message's deliveries (once) and enqueue a send per endpoint (unless one
+    is queued: it sends the endpoint's backlog). `backlog` (the dispatch task): also
+    every other undispatched message of the merchant, oldest first, in batches of
+    DISPATCH_BATCH, one transaction each."""
     now = now or timezone.now()
-    with transaction.atomic():
-        message = (
-            WebhookMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, dispatched_at__isnull=True)
-            .first()
-        )
-        if message is None:
-            return []
-        if message.endpoint_id is not None:
-            targets = list(WebhookEndpoint.objects.filter(pk=message.endpoint_id))
-        else:
-            targets = [
-                ep
-                for ep in WebhookEndpoint.objects.filter(
-                    merchant_id=message.merchant_id, enabled=True
-                )
-                if ep.subscribed(message.event_type)
-            ]
-        WebhookDelivery.objects.bulk_create(
-            [WebhookDelivery(message=message, endpoint=ep, next_attempt_at=now) for ep in targets],
-            ignore_conflicts=True,
-        )
-        message.dispatched_at = now
-        message.save(update_fields=["dispatched_at"])
-        ids = list(
-            WebhookDelivery.objects.filter(
-                message=message, state=WebhookDelivery.State.PENDING
-            ).values_list("pk", flat=True)
-        )
-        for pk in ids:
-            transaction.on_commit(partial(_enqueue_send, pk), robust=True)
+    if not backlog:
+        return _dispatch(Q(pk=message_id), now)
+    merchant_id = (
+        WebhookMessage.objects.filter(pk=message_id).values_list("merchant_id", flat=True).first()
+    )
+    if merchant_id is None:
+        return []
+    # Cleared before reading: a message committed from now on enqueues its own dispatch.
+    _unflag(_dispatch_flag(merchant_id))
+    ids = _dispatch(Q(pk=message_id), now)
+    while batch := _dispatch(Q(merchant_id=merchant_id), now):
+        ids += batch
     return ids
+
+
+def _dispatch(where: Q, now: dt.datetime) -> list[int]:
+    """Dispatch the undispatched messages matching `where` (at most DISPATCH_BATCH) in one
+    transaction: their deliveries in one INSERT. Returns the pending deliveries' ids."""
+    with transaction.atomic():
+        messages = list(
+            WebhookMessage.objects.select_for_update(skip_locked=True)
+            .filter(where, dispatched_at__isnull=True)
+            .order_by("pk")[:DISPATCH_BATCH]
+        )
+        if not messages:
+            return []
+        own_ids = {m.endpoint_id for m in messages if m.endpoint_id is not None}
+        own = {ep.pk: ep for ep in WebhookEndpoint.objects.filter(pk__in=own_ids)}
+        merchant_ids = {m.merchant_id for m in messages if m.endpoint_id is None}
+        enabled = list(
+            WebhookEndpoint.objects.filter(merchant_id__in=merchant_ids, enabled=True).order_by(
+                "pk"
+            )
+            if merchant_ids
+            else []
+        )
+        rows = []
+        for m in messages:
+            if m.endpoint_id is not None:
+                targets = [own[m.endpoint_id]] if m.endpoint_id in own else []
+            else:
+                targets = [
+                    ep
+                    for ep in enabled
+                    if ep.merchant_id == m.merchant_id and ep.subscribed(m.event_type)
+                ]
+            rows += [WebhookDelivery(message=m, endpoint=ep, next_attempt_at=now) for ep in targets]
+        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        WebhookMessage.objects.filter(pk__in=[m.pk for m in messages]).update(dispatched_at=now)
+        pending = list(
+            WebhookDelivery.objects.filter(
+                message__in=messages, state=WebhookDelivery.State.PENDING
+            )
+            .order_by("pk")
+            .values_list("pk", "endpoint_id")
+        )
+        first: dict[int, int] = {}
+        for pk, endpoint_id in pending:
+            first.setdefault(endpoint_id, pk)
+        for endpoint_id, pk in first.items():
+            transaction.on_commit(partial(_enqueue_endpoint, endpoint_id, pk), robust=True)
+    return [pk for pk, _ in pending]
 
 
 def message_body(message: WebhookMessage, *, values: list[dict[str, Any]] | None = None) -> str:
@@ -773,53 +866,70 @@ def _read_bounded(resp: requests.Response, *, deadline: float) -> str:
 def webhook_delivery_send(
     *, delivery_id: int, trigger: str = "auto", now: dt.datetime | None = None
 ) -> str:
-    """One attempt of one delivery. Safe to call twice: only the claimant sends.
+    """One attempt of one delivery, then the endpoint's backlog. Safe to call twice: only
+    the claimant sends.
 
-    After a success, the endpoint's other due deliveries follow on the same worker and
+    The task stands for its endpoint: after a success (or when another batch already sent
+    its delivery), the endpoint's other due deliveries follow on the same worker and
     pooled connection (oldest first, at most WEBHOOK_BATCH_MAX, within the request
-    timeout): a backlog drains in batches, and the first failure stops the batch so a
-    failing endpoint keeps no worker busy."""
+    timeout; what is left gets one follow-up task): a backlog drains in batches, one task
+    per batch, and the first failure stops the batch so a failing endpoint keeps no
+    worker busy (its retry, or the sweeper, resumes it)."""
     now = now or timezone.now()
-    state = _send_one(delivery_id, trigger, now)
-    if state != WebhookDelivery.State.SUCCEEDED:
-        return state
-    endpoint_id = WebhookDelivery.objects.filter(pk=delivery_id).values_list(
-        "endpoint_id", flat=True
-    )[0]
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    for _ in range(batch_max()):
-        if time.monotonic() > deadline:
-            break
-        nxt = (
-            WebhookDelivery.objects.filter(
-                endpoint_id=endpoint_id,
-                state=WebhookDelivery.State.PENDING,
-                next_attempt_at__lte=timezone.now(),
-            )
-            .order_by("id")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if nxt is None or _send_one(nxt, "auto", timezone.now()) != WebhookDelivery.State.SUCCEEDED:
-            break
-    return state
-
-
-def _send_one(delivery_id: int, trigger: str, now: dt.datetime) -> str:
     endpoint_id = (
         WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
     )
     if endpoint_id is None:
         return "missing"
+    # Cleared before reading: a delivery committed from now on enqueues a task of its own.
+    _unflag(_send_flag(endpoint_id))
     slot = _take_slot(endpoint_id)
     if slot is None:
         # The endpoint already has its share of workers: leave this one to them (they
         # drain the endpoint's due deliveries after each success) or to the sweeper.
         return "busy"
+    rest: int | None = None
     try:
-        return _claim_and_send(delivery_id, trigger, now)
+        state = _claim_and_send(delivery_id, trigger, now)
+        if state in (WebhookDelivery.State.SUCCEEDED, "not due"):
+            rest = _drain(endpoint_id)
     finally:
         _free_slot(slot)
+    if rest is not None:  # the batch is full: one task for what is left
+        transaction.on_commit(partial(_enqueue_endpoint, endpoint_id, rest), robust=True)
+    return state
+
+
+def _next_due(endpoint_id: int) -> int | None:
+    return (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id,
+            state=WebhookDelivery.State.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _drain(endpoint_id: int) -> int | None:
+    """Send the endpoint's due deliveries, oldest first, until none is left (None), one
+    fails (None: its retry is scheduled), or the batch is full (the next one's id)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    for _ in range(batch_max()):
+        if time.monotonic() > deadline:
+            break
+        nxt = _next_due(endpoint_id)
+        if nxt is None:
+            return None
+        # "not due": another batch claimed it first; go on with the next one.
+        if _claim_and_send(nxt, "auto", timezone.now()) not in (
+            WebhookDelivery.State.SUCCEEDED,
+            "not due",
+        ):
+            return None
+    return _next_due(endpoint_id)
 
 
 def _slots() -> BaseCache:
@@ -933,7 +1043,8 @@ def _record(
 
 
 def webhook_sweep(*, now: dt.datetime | None = None) -> int:
-    """Dispatch undispatched messages and enqueue every due delivery (beat, every minute)."""
+    """Dispatch undispatched messages and enqueue one send per endpoint with due deliveries
+    (beat, every 30 s)."""
     now = now or timezone.now()
     count = 0
     for pk in WebhookMessage.objects.filter(
@@ -944,8 +1055,10 @@ def webhook_sweep(*, now: dt.datetime | None = None) -> int:
     due = WebhookDelivery.objects.filter(
         state=WebhookDelivery.State.PENDING, next_attempt_at__lte=now
     ).filter(Q(endpoint__enabled=True) | Q(message__endpoint__isnull=False))
-    for pk in due.values_list("pk", flat=True)[:1000]:
-        _enqueue_send(pk)
+    # One task per endpoint with due deliveries (it drains the endpoint's backlog), even
+    # if one is flagged as queued: the broker may have lost it.
+    for row in due.values("endpoint_id").annotate(first=Min("pk")).order_by("endpoint_id")[:1000]:
+        _enqueue_endpoint(row["endpoint_id"], row["first"], force=True)
         count += 1
     webhook_retention_purge(now=now)
     return count

@@ -101,24 +101,28 @@ def ping(value: str) -> str:
 
 
 # --- outgoing webhooks (kyc/outbox.py) ----------------------------------------------
-# One task per delivery: a slow endpoint holds only its own task (15 s at most).
+# One dispatch task per merchant and one send task per endpoint while one is queued (a
+# Redis flag): a burst costs tasks per batch, not per message. A slow endpoint holds only
+# its own task (15 s per attempt at most).
 
 
 @shared_task(
     base=SweptTask, name="kyc.tasks.dispatch_webhook_message", acks_late=True, ignore_result=True
 )
 def dispatch_webhook_message(message_id: int) -> int:
-    """Fan a committed message out to its endpoints. Safe twice: dispatched once."""
+    """Fan a committed message, and its merchant's other undispatched messages, out to
+    their endpoints. Safe twice: dispatched once."""
     from kyc import outbox
 
-    return len(outbox.webhook_message_dispatch(message_id=message_id))
+    return len(outbox.webhook_message_dispatch(message_id=message_id, backlog=True))
 
 
 @shared_task(
     base=SweptTask, name="kyc.tasks.send_webhook_delivery", acks_late=True, ignore_result=True
 )
 def send_webhook_delivery(delivery_id: int, trigger: str = "auto") -> str:
-    """One attempt of one delivery. Safe twice: a leased delivery is not sent again."""
+    """One attempt of one delivery, then its endpoint's due backlog. Safe twice: a leased
+    delivery is not sent again."""
     from kyc import outbox
 
     return outbox.webhook_delivery_send(delivery_id=delivery_id, trigger=trigger)

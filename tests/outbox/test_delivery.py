@@ -625,3 +625,65 @@ def test_it_limits_how_many_workers_send_to_one_endpoint(
         caches["ratelimit"].delete(slot)
     assert outbox.webhook_delivery_send(delivery_id=delivery.pk) == "succeeded"
     assert len(receiver.requests) == 2
+
+
+def test_it_enqueues_one_dispatch_and_one_send_for_a_burst_of_messages(
+    shop: Shop, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    with (
+        mock.patch("kyc.tasks.dispatch_webhook_message.delay") as dispatch,
+        mock.patch("kyc.tasks.send_webhook_delivery.apply_async") as send,
+    ):
+        for _ in range(5):
+            with django_capture_on_commit_callbacks(execute=True):
+                outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+        first, *rest = WebhookMessage.objects.order_by("pk")
+        dispatch.assert_called_once_with(first.pk)  # the other four wait for it
+        # The queued dispatch takes the merchant's backlog: five deliveries, one send task.
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox.webhook_message_dispatch(message_id=first.pk, backlog=True)
+        deliveries = list(WebhookDelivery.objects.order_by("pk"))
+        assert [d.message_id for d in deliveries] == [first.pk] + [m.pk for m in rest]
+        send.assert_called_once_with((deliveries[0].pk, "auto"), countdown=0)
+        # Positive control: once the dispatch has started, a new message enqueues its own.
+        with django_capture_on_commit_callbacks(execute=True):
+            late = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+        assert dispatch.call_args_list[-1] == mock.call(late.pk)
+        # The one send task sends the whole backlog with the original ids.
+        outbox.webhook_delivery_send(delivery_id=deliveries[0].pk)
+    assert receiver.ids() == [first.msg_id] + [m.msg_id for m in rest]
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"succeeded"}
+
+
+def test_it_leaves_a_full_batch_s_remainder_to_one_follow_up_task(
+    shop: Shop, receiver: Receiver, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.WEBHOOK_BATCH_MAX = 2
+    for _ in range(5):
+        m = outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+        outbox.webhook_message_dispatch(message_id=m.pk)
+    first, *others = WebhookDelivery.objects.order_by("pk")
+    with (
+        mock.patch("kyc.tasks.send_webhook_delivery.apply_async") as send,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert outbox.webhook_delivery_send(delivery_id=first.pk) == "succeeded"
+    assert len(receiver.requests) == 3  # its own, then a batch of two
+    send.assert_called_once_with((others[2].pk, "auto"), countdown=0)
+
+
+def test_the_sweeper_enqueues_one_send_per_endpoint_with_due_deliveries(
+    shop: Shop, receiver: Receiver
+) -> None:
+    for _ in range(3):
+        outbox.webhook_endpoint_test(endpoint=shop.endpoint)
+    other = outbox.webhook_endpoint_create(merchant=shop.merchant, url=receiver.url)[0]
+    outbox.webhook_endpoint_test(endpoint=other)
+    later = timezone.now() + dt.timedelta(seconds=30)
+    with mock.patch("kyc.outbox._enqueue_send") as send:
+        assert outbox.webhook_sweep(now=later) == 4 + 2  # four dispatched, two endpoints
+    oldest = [
+        WebhookDelivery.objects.filter(endpoint=ep).order_by("pk").first().pk
+        for ep in (shop.endpoint, other)
+    ]
+    assert sorted(c.args[0] for c in send.call_args_list) == sorted(oldest)
