@@ -53,6 +53,9 @@ AUDIT_DECIDED = "record.review_decided"
 AUDIT_ASSIGNED = "record.review_assigned"
 AUDIT_ITEM_DECIDED = "record.review_item_decided"
 
+# What a review changes on the record (saved, and copied back to the caller's instance).
+_REVIEW_FIELDS = ("review_status", "review_since", "review_reason", "review_comment", "updated_at")
+
 
 class ReviewRefused(ValueError):
     """A decision that cannot be made (the message says why, for staff)."""
@@ -165,6 +168,46 @@ def _rule(verdicts: set[str], request_statuses: list[str], *, has_token: bool) -
 # --- storing it ----------------------------------------------------------------------
 
 
+def _audit(
+    record: KYCRecord, *, actor: Any, action: str, detail: dict[str, Any], about: Any = None
+) -> None:
+    """An audit entry in the record's merchant's chain about the record (or `about`, one
+    of its fields or certificates)."""
+    obj = record if about is None else about
+    audit_write(
+        actor=actor,
+        merchant=record.merchant_id,
+        action=action,
+        object_type=obj._meta.label,
+        object_id=str(obj.pk),
+        detail=detail,
+    )
+
+
+def _item_audit(
+    record: KYCRecord, item: IdentityField | Certificate, *, actor: Any, old: Any
+) -> None:
+    """One item's verdict (which item by its key or slug; never its value)."""
+    _audit(
+        record,
+        actor=actor,
+        action=AUDIT_ITEM_DECIDED,
+        about=item,
+        detail={
+            "record": record.pk,
+            "item": item.key if isinstance(item, IdentityField) else item.slug,
+            "from": old,
+            "to": item.status,
+            "allow_resubmit": item.allow_resubmit,
+        },
+    )
+
+
+def _copy_review(record: KYCRecord, locked: KYCRecord) -> None:
+    for name in _REVIEW_FIELDS:
+        setattr(record, name, getattr(locked, name))
+
+
 def _decided_event(record: KYCRecord, *, decided_by: str) -> None:
     outbox.webhook_message_create(
         merchant=record.merchant_id,
@@ -194,21 +237,11 @@ def _refresh(record_id: int, *, actor: Any, reason: str) -> KYCRecord | None:
             locked.review_reason = locked.review_comment = ""
         else:
             locked.review_since = None
-        locked.save(
-            update_fields=[
-                "review_status",
-                "review_since",
-                "review_reason",
-                "review_comment",
-                "updated_at",
-            ]
-        )
-        audit_write(
+        locked.save(update_fields=list(_REVIEW_FIELDS))
+        _audit(
+            locked,
             actor=actor,
-            merchant=locked.merchant_id,
             action=AUDIT_STATUS_CHANGED,
-            object_type=KYCRecord._meta.label,
-            object_id=str(locked.pk),
             detail={"from": old, "to": new, **({"reason": reason} if reason else {})},
         )
         if new in DECIDED:
@@ -224,8 +257,7 @@ def record_review_refresh(*, record: KYCRecord, actor: Any = None, reason: str =
     locked = _refresh(record.pk, actor=actor, reason=reason)
     if locked is None:
         return record.review_status
-    for name in ("review_status", "review_since", "review_reason", "review_comment", "updated_at"):
-        setattr(record, name, getattr(locked, name))
+    _copy_review(record, locked)
     return locked.review_status
 
 
@@ -343,12 +375,10 @@ def record_review_decide(
         locked.save(update_fields=["review_reason", "review_comment", "updated_at"])
         items = _current_items(locked)
         transfers = list(TransferRequest.objects.filter(record=locked, status=Status.REVIEW))
-        audit_write(
+        _audit(
+            locked,
             actor=actor,
-            merchant=locked.merchant_id,
             action=AUDIT_DECIDED,
-            object_type=KYCRecord._meta.label,
-            object_id=str(locked.pk),
             detail={
                 "decision": decision,
                 "reason_code": code,
@@ -369,8 +399,7 @@ def record_review_decide(
             # Decided again to the same status (e.g. approving an auto-approved record):
             # the merchant still hears of the staff decision.
             _decided_event(locked, decided_by="staff")
-    for name in ("review_status", "review_since", "review_reason", "review_comment"):
-        setattr(record, name, getattr(locked, name))
+    _copy_review(record, locked)
     return new
 
 
@@ -383,14 +412,7 @@ def record_review_assign(*, record: KYCRecord, actor: Any, assignee: Any) -> KYC
         if old != new:
             locked.review_assignee_id = new
             locked.save(update_fields=["review_assignee", "updated_at"])
-            audit_write(
-                actor=actor,
-                merchant=locked.merchant_id,
-                action=AUDIT_ASSIGNED,
-                object_type=KYCRecord._meta.label,
-                object_id=str(locked.pk),
-                detail={"from": old, "to": new},
-            )
+            _audit(locked, actor=actor, action=AUDIT_ASSIGNED, detail={"from": old, "to": new})
     record.review_assignee_id = locked.review_assignee_id
     return record
 
@@ -418,20 +440,7 @@ def review_item_decide(
             status=status, comment=comment[:2000], allow_resubmit=allow_resubmit
         )
         item.status, item.comment, item.allow_resubmit = status, comment, allow_resubmit
-        audit_write(
-            actor=actor,
-            merchant=record.merchant_id,
-            action=AUDIT_ITEM_DECIDED,
-            object_type=model._meta.label,
-            object_id=str(item.pk),
-            detail={
-                "record": record.pk,
-                "item": item.key if isinstance(item, IdentityField) else item.slug,
-                "from": old,
-                "to": status,
-                "allow_resubmit": allow_resubmit,
-            },
-        )
+        _item_audit(record, item, actor=actor, old=old)
         return record_review_refresh(record=record, actor=actor, reason="item reviewed")
 
 
@@ -442,20 +451,7 @@ def review_items_audit(
     (item, old status), then recompute the record's status."""
     with transaction.atomic():
         for item, old in changes:
-            audit_write(
-                actor=actor,
-                merchant=record.merchant_id,
-                action=AUDIT_ITEM_DECIDED,
-                object_type=type(item)._meta.label,
-                object_id=str(item.pk),
-                detail={
-                    "record": record.pk,
-                    "item": item.key if isinstance(item, IdentityField) else item.slug,
-                    "from": old,
-                    "to": item.status,
-                    "allow_resubmit": item.allow_resubmit,
-                },
-            )
+            _item_audit(record, item, actor=actor, old=old)
         record_review_refresh(record=record, actor=actor, reason="items reviewed")
 
 
