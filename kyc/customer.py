@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, trans_real
 
@@ -229,27 +230,30 @@ class ProviderCopy:
     scan: Any  # the line under the QR code
 
 
+def _app_copy(app: str) -> ProviderCopy:
+    """The wording for a provider whose own phone app approves the sharing: the same
+    sentences for each, with the app's name (translated at render time)."""
+    return ProviderCopy(
+        title=format_lazy(_("Approve in the {app} app"), app=app),
+        desktop=format_lazy(
+            _(
+                "Open the {app} app on your phone, scan this code and approve sharing. "
+                "Nothing is shared until you approve."
+            ),
+            app=app,
+        ),
+        phone=format_lazy(
+            _("Open the {app} app and approve sharing. Nothing is shared until you approve."),
+            app=app,
+        ),
+        button=format_lazy(_("Open {app}"), app=app),
+        scan=format_lazy(_("Scan this code with the {app} app."), app=app),
+    )
+
+
 PROVIDER_COPY: dict[str, ProviderCopy] = {
-    "corepass": ProviderCopy(
-        title=_("Approve in the CorePass app"),
-        desktop=_(
-            "Open the CorePass app on your phone, scan this code and approve sharing. "
-            "Nothing is shared until you approve."
-        ),
-        phone=_("Open the CorePass app and approve sharing. Nothing is shared until you approve."),
-        button=_("Open CorePass"),
-        scan=_("Scan this code with the CorePass app."),
-    ),
-    "portmone": ProviderCopy(
-        title=_("Approve in the Portmone app"),
-        desktop=_(
-            "Open the Portmone app on your phone, scan this code and approve sharing. "
-            "Nothing is shared until you approve."
-        ),
-        phone=_("Open the Portmone app and approve sharing. Nothing is shared until you approve."),
-        button=_("Open Portmone"),
-        scan=_("Scan this code with the Portmone app."),
-    ),
+    "corepass": _app_copy("CorePass"),
+    "portmone": _app_copy("Portmone"),
     "incode": ProviderCopy(
         title=_("Verify your identity"),
         desktop=_(
@@ -428,6 +432,7 @@ def page_context(
     interval = poll_interval(state)
     deep = safe_href(transfer.deep_link, transfer.provider)
     status = state["status"]
+    brand, brand_ink = button_colors(merchant.brand_color)
     return {
         "transfer": transfer,
         "state": state,
@@ -446,6 +451,9 @@ def page_context(
         "redirect": safe_href(transfer.redirect_url),
         "restart": safe_href(merchant.restart_url),
         "support": support(merchant.support_contact),
+        # the card carries the colour too, so a poll after a branding save repaints the page
+        "brand": brand,
+        "brand_ink": brand_ink,
         "expires_words": expires_in_words(transfer.expires_at),
         "review_hours": merchant.review_sla_hours,
         "poll_trigger": trigger(interval),
