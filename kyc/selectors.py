@@ -66,6 +66,47 @@ def page_html_key(page_token: str, language: str, is_phone: bool) -> str:
     return f"{page_state_key(page_token)}:html:{language}:{'phone' if is_phone else 'desk'}"
 
 
+# What the card shows of the merchant (portal/branding.py): the state fingerprints it, so a
+# branding save (which drops the states, page_states_forget) gives open pages a new card.
+BRAND_FIELDS = (
+    "merchant__name",
+    "merchant__brand_color",
+    "merchant__logo_type",
+    "merchant__support_contact",
+    "merchant__privacy_url",
+    "merchant__restart_url",
+    "merchant__review_sla_hours",
+)
+
+
+def brand_digest(merchant: Merchant) -> str:
+    values = [str(getattr(merchant, f.removeprefix("merchant__"))) for f in BRAND_FIELDS]
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:16]
+
+
+def page_states_forget(*, merchant_id: int) -> int:
+    """Drop the cached state of every open request of this merchant (after a branding
+    save): the next poll reads the request again, gets a new ETag and a re-rendered card,
+    instead of the old card for up to PAGE_STATE_TTL. Finished requests no longer poll."""
+    from kyc.status import TERMINAL
+
+    tokens = (
+        TransferRequest.objects.filter(merchant_id=merchant_id)
+        .exclude(status__in=TERMINAL)
+        .values_list("page_token", flat=True)
+        .iterator(chunk_size=500)
+    )
+    dropped, batch = 0, []
+    for token in tokens:
+        batch.append(page_state_key(token))
+        if len(batch) == 500:
+            cache.delete_many(batch)
+            dropped, batch = dropped + len(batch), []
+    if batch:
+        cache.delete_many(batch)
+    return dropped + len(batch)
+
+
 def transfer_page_state(
     *, page_token: str, refresh: bool = False, transfer: TransferRequest | None = None
 ) -> dict[str, Any] | None:
@@ -100,6 +141,7 @@ def transfer_page_state(
             "deep_link",
             "qr_svg",
             "merchant__default_language",
+            *BRAND_FIELDS,
         )
         .first()
     )
@@ -124,6 +166,7 @@ def transfer_page_state(
         "items": list(t.items or []),
         "review_since": review_since,
         "language": t.merchant.default_language,
+        "brand": brand_digest(t.merchant),
         # The link and the code change the pending fragment; only a digest is kept here.
         "link": hashlib.sha256(f"{t.deep_link}|{t.qr_svg}".encode()).hexdigest()[:16],
     }

@@ -228,6 +228,7 @@ def transfer_logo(request: HttpRequest, token: str) -> HttpResponse:
         response = HttpResponse(logo, content_type=transfer.merchant.logo_type)
         response["X-Content-Type-Options"] = "nosniff"
     response["ETag"] = tag
-    response["Cache-Control"] = "private, max-age=3600"
+    # Revalidated on every page load (a 304 while unchanged): a new logo shows at once.
+    response["Cache-Control"] = "private, no-cache"
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from kyc import customer
+from kyc import customer, selectors
 from kyc.models import Merchant
 from kyc.permissions import Action, current_merchant, require
 from kyc.services import audit_log
@@ -128,6 +128,12 @@ def merchant_branding_update(*, merchant: Merchant, form: BrandingForm, actor: A
             merchant.save(update_fields=fields)
             audit_log(
                 actor=actor, action="merchant.branding", obj=merchant, detail={"changed": changed}
+            )
+            # Open customer pages show the new branding at their next poll, not within the
+            # hour their cached state lives (robust: a cache outage must not undo the save).
+            merchant_id = merchant.pk
+            transaction.on_commit(
+                lambda: selectors.page_states_forget(merchant_id=merchant_id), robust=True
             )
     return changed
 

@@ -11,8 +11,9 @@ document.addEventListener("click", function (e) {
 
 // The merchant's colour (validated hex, and a text colour with enough contrast, both
 // chosen server-side) as CSS custom properties: no inline style in the markup.
-function applyBrand() {
-  var body = document.body;
+// A polled card carries them too: a branding save repaints open pages at their next poll.
+function applyBrand(source) {
+  var body = source || document.body;
   if (!body) return;
   var brand = body.getAttribute("data-brand");
   var ink = body.getAttribute("data-brand-ink");
@@ -83,7 +84,11 @@ if (window.htmx) {
     var tag = e.detail.elt.getAttribute("data-etag");
     if (tag) e.detail.headers["If-None-Match"] = tag;
   });
-  document.body.addEventListener("htmx:afterSwap", function () { tick(); startRedirect(); });
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    var card = e.detail.target && e.detail.target.querySelector("[data-brand]");
+    if (card) applyBrand(card);
+    tick(); startRedirect();
+  });
 }
 setInterval(tick, 1000);
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready); else ready();
