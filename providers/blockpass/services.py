@@ -39,7 +39,7 @@ from kyc.models import (
     WebhookMessage,
 )
 from providers.blockpass import client, signature
-from providers.blockpass.adapter import ADAPTER
+from providers.blockpass.provider import BlockpassProvider
 from providers.blockpass.schemas import (
     ACTION_CERT_PROMISE_RESOLVED,
     ACTION_SERVICE_INFO_UPDATED,
@@ -176,7 +176,7 @@ _WIRE_STATUS: dict[str, str] = {
 
 def status_payload(*, account: ProviderAccount, record: KYCRecord | None) -> dict[str, Any]:
     """The merchant `/status` answer (Server SDK queryStatusFlow / queryKycStatus)."""
-    req = ADAPTER.requirements(account.settings or {})
+    req = BlockpassProvider.requirements(account.settings or {})
     allow_cp = bool((account.settings or {}).get("allow_cert_promise"))
     if record is None:
         return {
@@ -387,7 +387,7 @@ def _register_answer(
     if has_data:
         answer.update(nextAction="none", message="welcome back")
     else:
-        answer.update(nextAction="upload", **ADAPTER.requirements(account.settings or {}))
+        answer.update(nextAction="upload", **BlockpassProvider.requirements(account.settings or {}))
     return answer
 
 
@@ -442,7 +442,7 @@ def merchant_resubmit(
     cert_list: list[str],
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    req = ADAPTER.requirements(account.settings or {})
+    req = BlockpassProvider.requirements(account.settings or {})
     known_fields = set(req["requiredFields"]) | set(req["optionalFields"])
     if known_fields and not set(field_list) <= known_fields:
         raise InvalidInput("Invalid fieldList or certList name", field="fieldList")
@@ -514,7 +514,7 @@ def merchant_upload(*, account: ProviderAccount, upload: Upload) -> dict[str, An
     required = (
         list(session.get("rf") or [])
         if session.get("f") == "resubmit"
-        else ADAPTER.requirements(account.settings or {})["requiredFields"]
+        else BlockpassProvider.requirements(account.settings or {})["requiredFields"]
     )
     present = set(plain) | set(certs) | set(promises)
     if any(s not in upload.slug_list or s not in present for s in required):

@@ -176,15 +176,15 @@ def test_a_consumed_promise_ends_gone_with_a_message(sandbox_account: ProviderAc
 def test_it_tests_the_connection(
     sandbox_account: ProviderAccount, secret: str, expected: Any
 ) -> None:
-    from providers.blockpass.adapter import ADAPTER
+    from providers.blockpass.provider import BlockpassProvider
     from providers.errors import AuthenticationError
 
     settings = {**sandbox_account.settings, "client_secret": secret}
     if expected:
-        assert expected in ADAPTER.test_connection(settings=settings, state={})
+        assert expected in BlockpassProvider().test_connection(settings=settings, state={})
     else:
         with pytest.raises(AuthenticationError):
-            ADAPTER.test_connection(settings=settings, state={})
+            BlockpassProvider().test_connection(settings=settings, state={})
 
 
 def test_it_stores_an_uploaded_file_as_an_encrypted_data_url(
