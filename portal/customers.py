@@ -7,15 +7,15 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from kyc import permissions, registry, reveal
+from kyc import registry
 from kyc.models import IdentityField, KYCRecord
 from kyc.permissions import Action, current_merchant, require
-from portal.transfers import PER_PAGE, field_label, page_links, transfers_of_record
+from portal.transfers import list_page, received_context, transfers_of_record
 
 
 class CustomerFilterForm(forms.Form):
@@ -33,6 +33,18 @@ class CustomerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["provider"].choices = [("", "Any provider"), *registry.choices()]  # type: ignore[attr-defined]
 
+    def filter(self, qs: QuerySet[KYCRecord]) -> QuerySet[KYCRecord]:
+        if not self.is_valid():
+            return qs
+        data = self.cleaned_data
+        if data["q"]:
+            qs = qs.filter(reference__icontains=data["q"].strip())
+        if data["review"]:
+            qs = qs.filter(review_status=data["review"])
+        if data["provider"]:
+            qs = qs.filter(provider=data["provider"])
+        return qs
+
 
 @login_required
 @require(Action.VIEW)
@@ -45,20 +57,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         .only("id", "reference", "provider", "review_status", "created_at", "erased_at")
         .order_by("-created_at", "-pk")
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["q"]:
-            qs = qs.filter(reference__icontains=data["q"].strip())
-        if data["review"]:
-            qs = qs.filter(review_status=data["review"])
-        if data["provider"]:
-            qs = qs.filter(provider=data["provider"])
-    page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "portal/customer_list.html",
-        {"form": form, "page": page, "links": page_links(request, page), "merchant": merchant},
-    )
+    return list_page(request, "portal/customer_list.html", form.filter(qs), form, merchant)
 
 
 @login_required
@@ -74,32 +73,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("key")
         .only("pk", "key", "provider", "status", "received_at", "erased_at", "record_id")
     )
-    can_reveal = permissions.can(request.user, merchant, Action.REVEAL_PII)
-    values: dict[int, Any] = {}
-    grant = None
-    if fields and can_reveal:
-        values, grant = reveal.revealed_values(
-            record=record, session_key=request.session.session_key
-        )
     return render(
         request,
         "portal/customer_detail.html",
         {
             "record": record,
-            "fields": [
-                {
-                    "field": f,
-                    "label": field_label(f.key),
-                    "revealed": f.pk in values,
-                    "value": values.get(f.pk),
-                }
-                for f in fields
-            ],
-            "may_reveal": can_reveal,
-            "can_reveal": can_reveal
-            and any(f.erased_at is None and f.pk not in values for f in fields),
-            "grant": grant,
-            "purposes": reveal.PURPOSES,
+            **received_context(request, merchant=merchant, record=record, fields=fields),
             "transfers": transfers_of_record(record.pk)[:100],
             "merchant": merchant,
         },

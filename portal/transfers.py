@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from kyc import permissions, registry, reveal, selectors, services
-from kyc.models import IdentityField, ProviderAccount, TransferRequest
+from kyc.models import IdentityField, KYCRecord, Merchant, ProviderAccount, TransferRequest
 from kyc.permissions import Action, current_merchant, require
 from kyc.qr import render_svg
 from kyc.status import Status, is_terminal
@@ -117,11 +117,17 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
         .only("id", "reference", "provider", "status", "created_at", "completed_at", "record_id")
         .order_by("-created_at", "-pk")
     )
-    qs = form.filter(qs)
+    return list_page(request, "portal/transfer_list.html", form.filter(qs), form, merchant)
+
+
+def list_page(
+    request: HttpRequest, template: str, qs: QuerySet, form: forms.Form, merchant: Merchant
+) -> HttpResponse:
+    """One page of a filtered list, with links that keep the filters."""
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
-        "portal/transfer_list.html",
+        template,
         {"form": form, "page": page, "links": page_links(request, page), "merchant": merchant},
     )
 
@@ -142,13 +148,26 @@ def _received(request: HttpRequest, transfer: TransferRequest) -> dict[str, Any]
         .order_by("key")
         .only("pk", "key", "status", "received_at", "erased_at", "record_id")
     )
-    merchant = transfer.merchant
+    return received_context(
+        request, merchant=transfer.merchant, record=transfer.record, fields=fields
+    )
+
+
+def received_context(
+    request: HttpRequest,
+    *,
+    merchant: Merchant,
+    record: KYCRecord | None,
+    fields: list[IdentityField],
+) -> dict[str, Any]:
+    """Received values as a page shows them: masked, plus what this session revealed of
+    the record (for those whose role may reveal), and the reveal form's purposes."""
     can_reveal = permissions.can(request.user, merchant, Action.REVEAL_PII)
     values: dict[int, Any] = {}
     grant = None
-    if fields and can_reveal and transfer.record is not None:
+    if fields and can_reveal and record is not None:
         values, grant = reveal.revealed_values(
-            record=transfer.record, session_key=request.session.session_key
+            record=record, session_key=request.session.session_key
         )
     return {
         "fields": [
