@@ -21,9 +21,9 @@ from kyc import services as core
 from kyc.contract import FieldValue, StatusUpdate, Verdict
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status, can_move
-from providers.corepass import adapter as cp
 from providers.corepass import callbacks, client
 from providers.corepass import items as catalogue
+from providers.corepass import provider as cp
 from providers.corepass import signature as sig
 from providers.corepass.schemas import DataCallback, Info, StatusCallback, StatusEntry
 from providers.errors import PermanentError, ProviderError, RetryableError, SignatureError
@@ -264,7 +264,7 @@ def _status_check(
     sig.verify_status(doc, public_key=key, now=now)
     _check_user(transfer, cb.user)
     # Any-document candidates count too: the PENDING callback can arrive before the
-    # request row holds the concrete items the adapter chose.
+    # request row holds the concrete items the provider chose.
     asked = catalogue.to_ask(list(transfer.items))
     known = cp.item_hashes(asked)
     # The seed's prose calls `fields` "the items" while its sample carries their SHA3

@@ -179,10 +179,12 @@ def test_it_stores_one_result_when_the_same_data_arrives_concurrently(
 
 
 def test_it_derives_the_sandbox_key_the_demo_configures() -> None:
-    from providers.corepass.adapter import ADAPTER
+    from providers.corepass.provider import CorePassProvider
 
     assert (
-        ADAPTER.sandbox_settings(sandbox_url="http://x/sandbox/corepass/")["connector_public_key"]
+        CorePassProvider().sandbox_settings(sandbox_url="http://x/sandbox/corepass/")[
+            "connector_public_key"
+        ]
         == sandbox.public_key_hex()
     )
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kyc.models import IdentityField, TransferRequest
 from providers.corepass import sandbox, services
-from providers.corepass.adapter import ADAPTER
+from providers.corepass.provider import CorePassProvider
 from providers.errors import ProviderError
 from tests.conftest import wait_for
 from tests.corepass.conftest import (
@@ -77,14 +77,14 @@ def test_it_gives_data_to_a_later_request_that_shares_the_qr(client: Any, accoun
 
 def test_it_tests_the_connection_against_the_sandbox(public_url: str) -> None:
     # the outbound policy lets the portal reach only its own sandbox on loopback
-    settings_ = ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/corepass/")
-    assert "valid Ed448" in ADAPTER.test_connection(settings=settings_, state={})
+    settings_ = CorePassProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/corepass/")
+    assert "valid Ed448" in CorePassProvider().test_connection(settings=settings_, state={})
     with pytest.raises(ProviderError, match="57-byte"):
-        ADAPTER.test_connection(
+        CorePassProvider().test_connection(
             settings={**settings_, "connector_public_key": "abcd" * 8}, state={}
         )
     with pytest.raises(ProviderError) as exc:
-        ADAPTER.test_connection(
+        CorePassProvider().test_connection(
             settings={**settings_, "connector_url": f"{public_url}/sandbox/corepass/nope"},
             state={},
         )

@@ -177,7 +177,7 @@ INTERNAL_WORDS = [
 
 def _provider_codes() -> list[str]:
     """Every raw status code the providers report (checked as whole words, as spelled)."""
-    from providers.corepass.adapter import ORDER
+    from providers.corepass.provider import ORDER
     from providers.incode.schemas import STATUS_RANK
 
     # Portmone's own statuses are plain English words (pending, approved, declined,

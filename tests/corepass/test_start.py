@@ -10,11 +10,12 @@ import pytest
 
 from kyc.contract import StartRequest
 from providers.corepass import client, items
-from providers.corepass.adapter import ADAPTER, RANK, portal_status
+from providers.corepass.provider import RANK, CorePassProvider, portal_status
 from providers.corepass.schemas import QRCodeResult, VerifiedResult
 from providers.errors import InvalidInput, PermanentError
 from tests.corepass.conftest import USER
 
+PROVIDER = CorePassProvider()
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 SETTINGS = {
     "connector_url": "http://connector.invalid",
@@ -30,7 +31,7 @@ def _start(items_: tuple[str, ...], verified: list[str], **qr: Any) -> tuple[Any
         ) as v,
         mock.patch.object(client, "qrcode", return_value=answer) as q,
     ):
-        result = ADAPTER.start_transfer(
+        result = PROVIDER.start_transfer(
             StartRequest(
                 transfer_id="t",
                 reference="r",
@@ -49,22 +50,22 @@ def _start(items_: tuple[str, ...], verified: list[str], **qr: Any) -> tuple[Any
 
 
 def test_it_validates_coreid_and_items_before_anything_is_stored() -> None:
-    user, asked = ADAPTER.validate_start(
+    user, asked = PROVIDER.validate_start(
         subject=USER.upper(), items=["sh_email", "ANY_DOB"], settings={}
     )
     assert user == USER
     assert asked == ["SH_EMAIL", "SH_ANY_DOB"]
     with pytest.raises(InvalidInput) as exc:
-        ADAPTER.validate_start(subject=USER[:-1] + "0", items=["SH_EMAIL"], settings={})
+        PROVIDER.validate_start(subject=USER[:-1] + "0", items=["SH_EMAIL"], settings={})
     assert exc.value.field == "subject" and "check digits" in exc.value.message
     with pytest.raises(InvalidInput, match="Unknown CorePass item 'SH_Shoe_Size'"):
-        ADAPTER.validate_start(subject=USER, items=["SH_Shoe_Size"], settings={})
+        PROVIDER.validate_start(subject=USER, items=["SH_Shoe_Size"], settings={})
     with pytest.raises(InvalidInput, match="SH_ANY_<FIELD>"):
-        ADAPTER.validate_start(subject=USER, items=["SH_ANY_Shoe"], settings={})
+        PROVIDER.validate_start(subject=USER, items=["SH_ANY_Shoe"], settings={})
 
 
 def test_it_uses_default_items_when_none_are_named() -> None:
-    _, asked = ADAPTER.validate_start(
+    _, asked = PROVIDER.validate_start(
         subject=USER, items=[], settings={"default_items": "SH_EMAIL, SH_ANY_DOB"}
     )
     assert asked == ["SH_EMAIL", "SH_ANY_DOB"]
@@ -163,7 +164,7 @@ def test_it_ranks_statuses_in_documented_order() -> None:
 
 
 def test_it_validates_the_settings_form() -> None:
-    form = ADAPTER.form_class(
+    form = PROVIDER.form_class(
         {
             "connector_url": "https://c.example",
             "connector_public_key": "abcd",
@@ -174,7 +175,7 @@ def test_it_validates_the_settings_form() -> None:
     assert "57-byte" in str(form.errors["connector_public_key"]) or "hex" in str(
         form.errors["connector_public_key"]
     )
-    form = ADAPTER.form_class(
+    form = PROVIDER.form_class(
         {
             "connector_url": "https://c.example",
             "connector_public_key": SETTINGS["connector_public_key"],
