@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample
 
+from portal.api.serializers import TransferListSerializer
 from providers.corepass.coreid import sample_coreid
 
 TRANSFER_ID = "3f1c9a56-2d7e-4b8a-9c41-0e5b7d2a6f10"
@@ -43,19 +44,8 @@ TRANSFER: dict[str, Any] = {
     ],
     "data": [],
 }
-TRANSFER_ROW = {
-    k: TRANSFER[k]
-    for k in (
-        "id",
-        "provider",
-        "reference",
-        "status",
-        "provider_status",
-        "page_url",
-        "expires_at",
-        "created_at",
-    )
-}
+# A list row: the request with only the fields a list serves.
+TRANSFER_ROW = {k: TRANSFER[k] for k in TransferListSerializer.Meta.fields}
 CANCELLED = {
     **TRANSFER,
     "status": "cancelled",

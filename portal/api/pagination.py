@@ -1,12 +1,14 @@
 """List pagination.
 
-Transfers, records and certificates: cursor pagination, newest first (`?cursor=&limit=`):
-a page costs the same on row 100 or 100,000 and rows added meanwhile never shift a page.
+Transfers, records, certificates, webhook endpoints and deliveries: cursor pagination,
+newest first (`?cursor=&limit=`): a page costs the same on row 100 or 100,000 and rows
+added meanwhile never shift a page.
 `limit` is at most MAX_LIMIT (a larger value is lowered to it, never refused).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework.exceptions import NotFound, ValidationError
@@ -29,13 +31,17 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = MAX_LIMIT
 
+    def read_position(self, position: str) -> str:
+        """The position a cursor carries, as the query reads it; ValueError: not ours.
+        Ours carry str(created_at), in UTC; another time is read in UTC (the database
+        refuses offsets past 15:59); what is not a time is not ours."""
+        return str(parse_utc(position))
+
     def decode_cursor(self, request: Request) -> Any:
         try:
             cursor = super().decode_cursor(request)
             if cursor is not None and cursor.position is not None:
-                # Ours carry str(created_at), in UTC; another time is read in UTC (the
-                # database refuses offsets past 15:59); what is not a time is not ours.
-                position: Any = str(parse_utc(str(cursor.position)))  # stubs say int
+                position: Any = self.read_position(str(cursor.position))  # stubs say int
                 cursor = cursor._replace(position=position)
         except (NotFound, ValueError):
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
@@ -59,6 +65,18 @@ class NewestFirstCursorPagination(CursorPagination):
             elif p["name"] == self.cursor_query_param:
                 p["description"] = "Where the page starts: copy it from `next` or `previous`."
         return params
+
+
+class NewestIdFirstCursorPagination(NewestFirstCursorPagination):
+    """The same, by id: for rows that may share a created_at."""
+
+    ordering = "-id"
+
+    def read_position(self, position: str) -> str:
+        # Ours carry an id: anything else (garbage, NUL, past bigint) is not ours.
+        if not re.fullmatch(r"-?[0-9]{1,18}", position):
+            raise ValueError(position)
+        return position
 
 
 class CappedLimitOffsetPagination(LimitOffsetPagination):

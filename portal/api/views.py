@@ -101,6 +101,14 @@ class MerchantScopedViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+class ReadOnlyMerchantViewSet(
+    mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantScopedViewSet
+):
+    """List and read rows with an integer id (records, certificates)."""
+
+    lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
+
+
 _TRANSFER_LIST = (
     "Newest first, cursor-paginated (`next`/`previous` links). Filter with `status`, "
     "`provider` (repeat either for several values), `reference`, `created_after`, "
@@ -267,9 +275,8 @@ class TransferViewSet(
     ),
 )
 @extend_schema(tags=["Customer records"])
-class RecordViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantScopedViewSet):
+class RecordViewSet(ReadOnlyMerchantViewSet):
     serializer_class = s.RecordSerializer
-    lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
     queryset = KYCRecord.objects.none()  # for the schema; requests use get_queryset()
     filterset_class = RecordFilter
 
@@ -304,9 +311,8 @@ class RecordViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantSc
     ),
 )
 @extend_schema(tags=["Certificates"])
-class CertificateViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, MerchantScopedViewSet):
+class CertificateViewSet(ReadOnlyMerchantViewSet):
     serializer_class = s.CertificateSerializer
-    lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
     queryset = Certificate.objects.none()  # for the schema; requests use get_queryset()
     filterset_class = CertificateFilter
 

@@ -15,15 +15,13 @@ kyc/outbox.py services.
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,29 +31,10 @@ from kyc.permissions import Action
 from portal.api import examples as ex
 from portal.api.auth import Grant, MemberSession
 from portal.api.idempotency import IdempotentPostMixin
+from portal.api.pagination import NewestIdFirstCursorPagination
 from providers.errors import InvalidInput
 
 EVENT_CHOICES = ["*", *outbox.EVENT_TYPES]
-
-
-class NewestFirstCursorPagination(CursorPagination):
-    """`?cursor=&limit=`, newest first; a cursor that is not ours is a 400, not a 404."""
-
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
-
-    def decode_cursor(self, request: Request) -> Any:
-        try:
-            cursor = super().decode_cursor(request)
-            # Ours carry an id: anything else (garbage, NUL, past bigint) is not ours.
-            if cursor is not None and cursor.position is not None:
-                if not re.fullmatch(r"-?[0-9]{1,18}", str(cursor.position)):
-                    raise ValueError(cursor.position)
-        except (NotFound, ValueError):
-            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-        return cursor
 
 
 # --- serializers ------------------------------------------------------------------------
@@ -181,11 +160,18 @@ def _invalid(exc: InvalidInput) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
 
+def _body(form_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The request body as `form_class` reads it; a 400 naming each field when it cannot."""
+    form = form_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    return dict(form.validated_data)
+
+
 # --- views ----------------------------------------------------------------------------------
 
 
 class _Scoped(IdempotentPostMixin, viewsets.GenericViewSet):
-    pagination_class = NewestFirstCursorPagination
+    pagination_class = NewestIdFirstCursorPagination
     lookup_value_regex = "[0-9]{1,18}"  # longer would overflow bigint: a 404, not a 500
     # A member's session may change endpoints where the Webhooks page allows it.
     session_write_action = Action.MANAGE_API_KEYS
@@ -250,9 +236,7 @@ class WebhookEndpointViewSet(
         ],
     )
     def create(self, request: Request) -> Response:
-        form = WebhookEndpointCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        data = _body(WebhookEndpointCreateSerializer, request)
         try:
             endpoint, secret = outbox.webhook_endpoint_create(
                 merchant=self.merchant,
@@ -279,9 +263,7 @@ class WebhookEndpointViewSet(
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        form = WebhookEndpointUpdateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        data = _body(WebhookEndpointUpdateSerializer, request)
         try:
             outbox.webhook_endpoint_update(
                 endpoint=endpoint,
@@ -348,11 +330,8 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["post"])
     def recover(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        form = RecoverSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        count = outbox.webhook_endpoint_recover(
-            endpoint=endpoint, since=form.validated_data["since"]
-        )
+        since = _body(RecoverSerializer, request)["since"]
+        count = outbox.webhook_endpoint_recover(endpoint=endpoint, since=since)
         return Response({"count": count})
 
     @extend_schema(
