@@ -23,8 +23,8 @@ from kyc.contract import StatusUpdate
 from kyc.models import InboundEvent, ProviderAccount, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status
 from providers.errors import ProviderError, RetryableError
-from providers.incode import adapter as incode
 from providers.incode import client, schemas
+from providers.incode import provider as incode
 from providers.incode.models import IncodeImage
 from providers.renewal import call_with_renewal
 

@@ -13,7 +13,7 @@ import requests
 from kyc import services
 from kyc.models import ProviderAccount
 from portal.celery import app as celery_app
-from providers.incode.adapter import ADAPTER
+from providers.incode.provider import IncodeProvider
 
 PAYLOADS = Path(__file__).parent / "payloads"
 # Planted secrets: no page an unauthenticated browser can reach may contain them.
@@ -40,7 +40,7 @@ def sandbox(settings: Any, public_url: str) -> str:
 def account_for(merchant: Any, sandbox_url: str, **overrides: Any) -> ProviderAccount:
     account = services.provider_account_get_or_create(merchant=merchant, provider="incode")
     cfg = {
-        **ADAPTER.sandbox_settings(sandbox_url=sandbox_url),
+        **IncodeProvider().sandbox_settings(sandbox_url=sandbox_url),
         "api_key": API_KEY,
         "executive_password": EXEC_PASSWORD,
         **overrides,

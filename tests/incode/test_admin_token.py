@@ -14,7 +14,7 @@ from django.utils import timezone
 from kyc.models import ProviderAccount
 from providers.errors import AuthenticationError
 from providers.incode import client, services, tasks
-from providers.incode.adapter import ADAPTER
+from providers.incode.provider import IncodeProvider
 from tests.incode.conftest import API_KEY, account_for
 
 
@@ -99,7 +99,7 @@ def test_it_records_and_shows_a_failed_refresh(
     # The provider's body ("Invalid email or password") is never reflected (issue 13).
     assert "answered 401" in account.state["admin_token_error"]
     assert "Invalid email" not in account.state["admin_token_error"]
-    lines = dict(ADAPTER.describe_state(state=account.state))
+    lines = dict(IncodeProvider().describe_state(state=account.state))
     assert "answered 401" in lines["Last admin token refresh failed"]
     page = staff_client.get("/providers/incode/").content.decode()
     assert "Last admin token refresh failed" in page and "wrong-password" not in page
