@@ -71,6 +71,17 @@ def _merchant(request: HttpRequest) -> Merchant:
     return merchant
 
 
+def _endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
+    """One of the user's merchant's endpoints (another merchant's is a 404)."""
+    return get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+
+
+def _back_to_endpoint(request: HttpRequest, endpoint_id: int, message: str) -> HttpResponse:
+    """Say what was done, on the endpoint's page."""
+    messages.success(request, message)
+    return redirect("webhook_detail", pk=endpoint_id)
+
+
 class EndpointForm(forms.Form):
     url = forms.CharField(
         max_length=1000,
@@ -135,7 +146,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @require(MANAGE)
 @require_http_methods(["GET"])
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+    endpoint = _endpoint(request, pk)
     return _detail(request, endpoint)
 
 
@@ -164,7 +175,7 @@ def _detail(request: HttpRequest, endpoint: WebhookEndpoint, secret: str = "") -
 @require(MANAGE)
 @require_POST
 def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+    endpoint = _endpoint(request, pk)
     secret = outbox.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
     messages.success(request, "New secret created; the previous one also signs for 24 hours.")
     return _detail(request, endpoint, secret=secret)
@@ -174,29 +185,31 @@ def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @require(MANAGE)
 @require_POST
 def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+    endpoint = _endpoint(request, pk)
     message = outbox.webhook_endpoint_test(endpoint=endpoint)
-    messages.success(request, f"Test event {message.msg_id} queued; it appears below once sent.")
-    return redirect("webhook_detail", pk=endpoint.pk)
+    return _back_to_endpoint(
+        request, endpoint.pk, f"Test event {message.msg_id} queued; it appears below once sent."
+    )
 
 
 @login_required
 @require(MANAGE)
 @require_POST
 def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+    endpoint = _endpoint(request, pk)
     outbox.webhook_endpoint_update(
         endpoint=endpoint, enabled=not endpoint.enabled, actor=request.user
     )
-    messages.success(request, "Endpoint enabled." if endpoint.enabled else "Endpoint disabled.")
-    return redirect("webhook_detail", pk=endpoint.pk)
+    return _back_to_endpoint(
+        request, endpoint.pk, "Endpoint enabled." if endpoint.enabled else "Endpoint disabled."
+    )
 
 
 @login_required
 @require(MANAGE)
 @require_POST
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk, merchant=_merchant(request))
+    endpoint = _endpoint(request, pk)
     outbox.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
     messages.success(request, "Endpoint deleted; nothing more is sent to it.")
     return redirect("webhooks")
@@ -208,5 +221,6 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(WebhookDelivery, pk=pk, endpoint__merchant=_merchant(request))
     outbox.webhook_delivery_replay(delivery=delivery, actor=request.user)
-    messages.success(request, "Delivery queued again with its original webhook-id.")
-    return redirect("webhook_detail", pk=delivery.endpoint_id)
+    return _back_to_endpoint(
+        request, delivery.endpoint_id, "Delivery queued again with its original webhook-id."
+    )
