@@ -84,6 +84,7 @@ def test_it_builds_the_page_state_from_the_request_without_provider_words(mercha
         "review_since": "",
         "language": merchant.default_language,
         "link": state["link"],
+        "brand": selectors.brand_digest(merchant),  # a branding save changes the card
     }
     # Nothing the provider said is kept for the page: no detail, provider status, tx hash.
     flat = repr(state)
