@@ -177,15 +177,17 @@ def test_it_resumes_an_issuance_killed_mid_step_and_issues_once(
 ) -> None:
     from kyc.models import Certificate
     from providers.sunbird import services as sunbird
-    from providers.sunbird.adapter import ADAPTER
     from providers.sunbird.models import IssuanceRun
+    from providers.sunbird.provider import SunbirdProvider
     from tests.sunbird.conftest import make_run
 
     ProviderAccount.objects.create(
         merchant=merchant,
         provider="sunbird",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/sunbird"),
+        settings=SunbirdProvider().sandbox_settings(
+            sandbox_url=f"{live_server.url}/sandbox/sunbird"
+        ),
     )
     base = f"{live_server.url}/sandbox/sunbird"
     import requests

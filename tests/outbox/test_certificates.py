@@ -13,7 +13,7 @@ from kyc import outbox
 from kyc.models import Certificate, KYCRecord, ProviderAccount, WebhookMessage
 from providers.blockpass import services as bp_services
 from providers.sunbird import services as sb_services
-from providers.sunbird.adapter import ADAPTER
+from providers.sunbird.provider import SunbirdProvider
 from providers.sunbird.schemas import CertRecord
 from tests.blockpass.conftest import bp_settings
 from tests.outbox.conftest import Receiver, Shop, deliver_all
@@ -39,7 +39,9 @@ def sunbird_run(shop: Shop) -> Any:
         merchant=shop.merchant,
         provider="sunbird",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url="http://127.0.0.1:9/sandbox/sunbird"),
+        settings=SunbirdProvider().sandbox_settings(
+            sandbox_url="http://127.0.0.1:9/sandbox/sunbird"
+        ),
     )
     return make_run(shop.merchant)
 

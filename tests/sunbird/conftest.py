@@ -9,7 +9,7 @@ import requests
 
 from kyc.models import ProviderAccount
 from providers.sunbird import services
-from providers.sunbird.adapter import ADAPTER
+from providers.sunbird.provider import SunbirdProvider
 from providers.sunbird.sandbox import ROOT_ORGS
 
 ROOT_ORG = ROOT_ORGS[0]["id"]
@@ -22,7 +22,7 @@ def sunbird_account(merchant: Any, public_url: str) -> ProviderAccount:
         merchant=merchant,
         provider="sunbird",
         enabled=True,
-        settings=ADAPTER.sandbox_settings(sandbox_url=f"{public_url}/sandbox/sunbird"),
+        settings=SunbirdProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/sunbird"),
     )
 
 

@@ -11,11 +11,11 @@ import requests
 
 from providers.errors import AuthenticationError
 from providers.sunbird import client, services
-from providers.sunbird.adapter import ADAPTER
+from providers.sunbird.provider import SunbirdProvider
 
 
 def _cfg(live_server: Any, **over: Any) -> client.Config:
-    s = ADAPTER.sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/sunbird")
+    s = SunbirdProvider().sandbox_settings(sandbox_url=f"{live_server.url}/sandbox/sunbird")
     s.update(over)
     return client.Config.from_settings(s)
 
