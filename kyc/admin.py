@@ -650,9 +650,18 @@ class ProviderAccountAdmin(MerchantScopedAdmin):
 
 
 class ReviewInline(admin.TabularInline):
-    """Inline rows of a record whose status and comment are a reviewer's decision."""
+    """Inline rows of a record whose status and comment are a reviewer's decision; every
+    other field is read-only, and rows are neither added nor deleted here."""
 
     merchant_path = "merchant"  # of the parent object the inline is shown on
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return tuple(f for f in self.fields or () if f not in _VERDICT_FIELDS)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         merchant = None if obj is None else merchant_id_of(obj, self.merchant_path)
@@ -663,7 +672,6 @@ class ReviewInline(admin.TabularInline):
 
 class IdentityFieldInline(ReviewInline):
     model = IdentityField
-    extra = 0
     fields = (
         "provider",
         "key",
@@ -674,12 +682,7 @@ class IdentityFieldInline(ReviewInline):
         "received",
         "erased_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in _VERDICT_FIELDS)
-    can_delete = False
     can_reveal = False  # set per request by KYCRecordAdmin.get_inline_instances
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Value")
     def masked_value(self, obj: IdentityField) -> str:
@@ -691,7 +694,6 @@ class IdentityFieldInline(ReviewInline):
 class CertificateInline(ReviewInline):
     model = Certificate
     fk_name = "record"
-    extra = 0
     fields = (
         "provider",
         "slug",
@@ -702,12 +704,6 @@ class CertificateInline(ReviewInline):
         "created",
         "erased_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in _VERDICT_FIELDS)
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     created = time_column("created_at", "created")
 
 

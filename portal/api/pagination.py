@@ -55,16 +55,14 @@ class NewestFirstCursorPagination(CursorPagination):
         return url
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
-        params = super().get_schema_operation_parameters(view)
-        for p in params:
-            if p["name"] == self.page_size_query_param:
-                p["description"] = (
-                    f"Rows per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}; "
-                    f"a larger value is treated as {MAX_LIMIT})."
-                )
-            elif p["name"] == self.cursor_query_param:
-                p["description"] = "Where the page starts: copy it from `next` or `previous`."
-        return params
+        return _described(
+            super().get_schema_operation_parameters(view),
+            {
+                self.page_size_query_param: _limit_text(DEFAULT_LIMIT),
+                self.cursor_query_param: "Where the page starts: copy it from `next` or "
+                "`previous`.",
+            },
+        )
 
 
 class NewestIdFirstCursorPagination(NewestFirstCursorPagination):
@@ -86,11 +84,22 @@ class CappedLimitOffsetPagination(LimitOffsetPagination):
     max_limit = MAX_LIMIT
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
-        params = super().get_schema_operation_parameters(view)
-        for p in params:
-            if p["name"] == self.limit_query_param:
-                p["description"] = (
-                    f"Rows per page (default {self.default_limit}, at most {MAX_LIMIT}; "
-                    "a larger value is treated as 100)."
-                )
-        return params
+        return _described(
+            super().get_schema_operation_parameters(view),
+            {self.limit_query_param: _limit_text(self.default_limit)},
+        )
+
+
+def _limit_text(default: Any) -> str:
+    return (
+        f"Rows per page (default {default}, at most {MAX_LIMIT}; "
+        f"a larger value is treated as {MAX_LIMIT})."
+    )
+
+
+def _described(params: list[dict[str, Any]], texts: dict[str, str]) -> list[dict[str, Any]]:
+    """The schema's query parameters, with our wording for those named in `texts`."""
+    for p in params:
+        if p["name"] in texts:
+            p["description"] = texts[p["name"]]
+    return params
