@@ -214,7 +214,13 @@ if EMBEDDED:
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No health check (a `SELECT 1` before each request's first query: a fifth of a
+    # webhook delivery's time under load). Without it, a persistent connection that died
+    # while idle (PostgreSQL restarted) fails the one request that next uses it -- a
+    # delivery is answered 503 with Retry-After and the provider retries it, nothing is
+    # half-written -- and Django replaces the connection at that request's end. An
+    # operator behind a proxy that drops idle connections can turn it back on.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (shared by every process: rate limits, poll state, sandboxes) ----
