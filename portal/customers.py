@@ -68,11 +68,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(
         KYCRecord.objects.defer("secrets", "external_id"), pk=pk, merchant=merchant
     )
-    fields = list(
-        IdentityField.objects.filter(record=record)
-        .order_by("key")
-        .only("pk", "key", "provider", "status", "received_at", "erased_at", "record_id")
-    )
+    fields = IdentityField.objects.filter(record=record)
     return render(
         request,
         "portal/customer_detail.html",

@@ -143,11 +143,7 @@ def _transfer(request: HttpRequest, pk: Any) -> TransferRequest:
 
 def _received(request: HttpRequest, transfer: TransferRequest) -> dict[str, Any]:
     """The data this request brought in: masked, plus what this session revealed."""
-    fields = list(
-        IdentityField.objects.filter(transfer=transfer)
-        .order_by("key")
-        .only("pk", "key", "status", "received_at", "erased_at", "record_id")
-    )
+    fields = IdentityField.objects.filter(transfer=transfer)
     return received_context(
         request, merchant=transfer.merchant, record=transfer.record, fields=fields
     )
@@ -158,14 +154,20 @@ def received_context(
     *,
     merchant: Merchant,
     record: KYCRecord | None,
-    fields: list[IdentityField],
+    fields: QuerySet[IdentityField],
 ) -> dict[str, Any]:
-    """Received values as a page shows them: masked, plus what this session revealed of
-    the record (for those whose role may reveal), and the reveal form's purposes."""
+    """Received values (`fields`) as a page shows them: masked, plus what this session
+    revealed of the record (for those whose role may reveal), and the reveal form's
+    purposes. The values themselves are not loaded here (so not decrypted)."""
+    rows = list(
+        fields.order_by("key").only(
+            "pk", "key", "provider", "status", "received_at", "erased_at", "record_id"
+        )
+    )
     can_reveal = permissions.can(request.user, merchant, Action.REVEAL_PII)
     values: dict[int, Any] = {}
     grant = None
-    if fields and can_reveal and record is not None:
+    if rows and can_reveal and record is not None:
         values, grant = reveal.revealed_values(
             record=record, session_key=request.session.session_key
         )
@@ -177,11 +179,10 @@ def received_context(
                 "revealed": f.pk in values,
                 "value": values.get(f.pk),
             }
-            for f in fields
+            for f in rows
         ],
         "may_reveal": can_reveal,
-        "can_reveal": can_reveal
-        and any(f.erased_at is None and f.pk not in values for f in fields),
+        "can_reveal": can_reveal and any(f.erased_at is None and f.pk not in values for f in rows),
         "grant": grant,
         "purposes": reveal.PURPOSES,
     }
