@@ -7,7 +7,8 @@ Views parse, ask kyc.permissions (through @require), call a service, render.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from django import forms
@@ -110,20 +111,27 @@ def page_links(request: HttpRequest, page: Any) -> dict[str, str]:
 @require(Action.VIEW)
 @require_GET
 def transfer_list(request: HttpRequest) -> HttpResponse:
-    merchant = current_merchant(request)
-    form = TransferFilterForm(request.GET or None)
-    qs = (
-        TransferRequest.objects.filter(merchant=merchant)
-        .only("id", "reference", "provider", "status", "created_at", "completed_at", "record_id")
-        .order_by("-created_at", "-pk")
+    rows = TransferRequest.objects.only(
+        "id", "reference", "provider", "status", "created_at", "completed_at", "record_id"
     )
-    return list_page(request, "portal/transfer_list.html", form.filter(qs), form, merchant)
+    return list_page(request, "portal/transfer_list.html", TransferFilterForm, rows)
+
+
+class ListFilters(Protocol):
+    def filter(self, qs: QuerySet[Any]) -> QuerySet[Any]: ...
 
 
 def list_page(
-    request: HttpRequest, template: str, qs: QuerySet, form: forms.Form, merchant: Merchant
+    request: HttpRequest,
+    template: str,
+    form_class: Callable[[Any], ListFilters],
+    rows: QuerySet[Any],
 ) -> HttpResponse:
-    """One page of a filtered list, with links that keep the filters."""
+    """One page of the merchant's `rows`, newest first, filtered by `form_class` (from the
+    query string), with links that keep the filters."""
+    merchant = current_merchant(request)
+    form = form_class(request.GET or None)
+    qs = form.filter(rows.filter(merchant=merchant).order_by("-created_at", "-pk"))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
