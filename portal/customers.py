@@ -12,38 +12,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from kyc import registry
 from kyc.models import IdentityField, KYCRecord
 from kyc.permissions import Action, current_merchant, require
-from portal.transfers import list_page, received_context, transfers_of_record
+from portal.transfers import ListFilterForm, list_page, received_context, transfers_of_record
 
 
-class CustomerFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False, label="Reference", max_length=200, help_text="Part of your reference."
-    )
+class CustomerFilterForm(ListFilterForm):
+    field_order = ("q", "review", "provider")
     review = forms.ChoiceField(
         required=False,
         label="Review",
         choices=[("", "Any review status"), *KYCRecord.Review.choices],
     )
-    provider = forms.ChoiceField(required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [("", "Any provider"), *registry.choices()]  # type: ignore[attr-defined]
-
-    def filter(self, qs: QuerySet[KYCRecord]) -> QuerySet[KYCRecord]:
-        if not self.is_valid():
-            return qs
-        data = self.cleaned_data
-        if data["q"]:
-            qs = qs.filter(reference__icontains=data["q"].strip())
-        if data["review"]:
-            qs = qs.filter(review_status=data["review"])
-        if data["provider"]:
-            qs = qs.filter(provider=data["provider"])
-        return qs
+    def narrow(self, qs: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
+        return qs.filter(review_status=data["review"]) if data["review"] else qs
 
 
 @login_required

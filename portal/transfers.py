@@ -7,8 +7,7 @@ Views parse, ask kyc.permissions (through @require), call a service, render.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -45,12 +44,39 @@ def _status_choices() -> list[tuple[str, Any]]:
     ]
 
 
-class TransferFilterForm(forms.Form):
+class ListFilterForm(forms.Form):
+    """A list's filters (from the query string): part of the reference, the provider, and
+    what a subclass adds in `narrow`. Filters that are not valid filter nothing."""
+
     q = forms.CharField(
         required=False, label="Reference", max_length=200, help_text="Part of your reference."
     )
-    status = forms.ChoiceField(required=False, choices=_status_choices)
     provider = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = [("", "Any provider"), *self.providers()]  # type: ignore[attr-defined]
+
+    def providers(self) -> list[tuple[str, str]]:
+        return list(registry.choices())
+
+    def filter(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.is_valid():
+            return qs
+        data = self.cleaned_data
+        if data["q"]:
+            qs = qs.filter(reference__icontains=data["q"].strip())
+        if data["provider"]:
+            qs = qs.filter(provider=data["provider"])
+        return self.narrow(qs, data)
+
+    def narrow(self, qs: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
+        return qs
+
+
+class TransferFilterForm(ListFilterForm):
+    field_order = ("q", "status", "provider", "created_from", "created_to")
+    status = forms.ChoiceField(required=False, choices=_status_choices)
     created_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -58,19 +84,10 @@ class TransferFilterForm(forms.Form):
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [  # type: ignore[attr-defined]
-            ("", "Any provider"),
-            *[(n, label) for n, label in registry.choices() if registry.get(n).starts_transfers],
-        ]
+    def providers(self) -> list[tuple[str, str]]:
+        return [(n, label) for n, label in registry.choices() if registry.get(n).starts_transfers]
 
-    def filter(self, qs: QuerySet[TransferRequest]) -> QuerySet[TransferRequest]:
-        if not self.is_valid():
-            return qs
-        data = self.cleaned_data
-        if data["q"]:
-            qs = qs.filter(reference__icontains=data["q"].strip())
+    def narrow(self, qs: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
         status = data["status"]
         if status.startswith("outcome:"):
             wanted = status.removeprefix("outcome:")
@@ -79,8 +96,6 @@ class TransferFilterForm(forms.Form):
             )
         elif status:
             qs = qs.filter(status=status)
-        if data["provider"]:
-            qs = qs.filter(provider=data["provider"])
         if data["created_from"]:
             qs = qs.filter(created_at__gte=_day_start(data["created_from"]))
         if data["created_to"]:
@@ -117,14 +132,10 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
     return list_page(request, "portal/transfer_list.html", TransferFilterForm, rows)
 
 
-class ListFilters(Protocol):
-    def filter(self, qs: QuerySet[Any]) -> QuerySet[Any]: ...
-
-
 def list_page(
     request: HttpRequest,
     template: str,
-    form_class: Callable[[Any], ListFilters],
+    form_class: type[ListFilterForm],
     rows: QuerySet[Any],
 ) -> HttpResponse:
     """One page of the merchant's `rows`, newest first, filtered by `form_class` (from the
