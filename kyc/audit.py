@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from kyc.models import AuditEntry, Merchant
@@ -388,4 +388,25 @@ def audit_export(
         content_type=content_type,
         body=body,
         count=len(rows),
+    )
+
+
+def audit_log(
+    *,
+    actor: Any,
+    action: str,
+    obj: Model | None = None,
+    merchant: Merchant | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Thin alias of kyc.audit.audit_write (the one way in) that names an object."""
+    if merchant is None and obj is not None:
+        merchant = getattr(obj, "merchant", None) or (obj if isinstance(obj, Merchant) else None)
+    return audit_write(
+        actor=actor,
+        merchant=merchant,
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail,
     )

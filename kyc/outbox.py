@@ -45,7 +45,8 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from kyc import metrics, services
+from kyc import metrics, selectors
+from kyc.audit import audit_log
 from kyc.models import (
     ApiKey,
     Certificate,
@@ -287,7 +288,7 @@ def transfer_data(transfer: TransferRequest) -> dict[str, Any]:
         "provider_status": transfer.provider_status,
         "failure_code": transfer.failure_code,
         "status_detail": transfer.status_detail,
-        "page_url": services.transfer_page_url(transfer),
+        "page_url": selectors.transfer_page_url(transfer),
         "expires_at": _iso(transfer.expires_at),
         "created_at": _iso(transfer.created_at),
         "updated_at": _iso(transfer.updated_at),
@@ -498,7 +499,7 @@ def webhook_endpoint_create(
         created_by=actor if getattr(actor, "pk", None) else None,
         created_by_key=key,
     )
-    services.audit_log(
+    audit_log(
         actor=actor,
         action="webhook_endpoint.created",
         obj=endpoint,
@@ -538,7 +539,7 @@ def webhook_endpoint_update(
             )
     endpoint.save()
     if changed:
-        services.audit_log(
+        audit_log(
             actor=actor,
             action="webhook_endpoint.updated",
             obj=endpoint,
@@ -548,7 +549,7 @@ def webhook_endpoint_update(
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Any = None) -> None:
-    services.audit_log(
+    audit_log(
         actor=actor, action="webhook_endpoint.deleted", obj=endpoint, detail={"id": endpoint.pk}
     )
     endpoint.delete()
@@ -564,7 +565,7 @@ def webhook_endpoint_rotate_secret(
     endpoint.previous_secret_expires_at = now + SECRET_OVERLAP
     endpoint.secret = secret
     endpoint.save()
-    services.audit_log(actor=actor, action="webhook_endpoint.secret_rotated", obj=endpoint)
+    audit_log(actor=actor, action="webhook_endpoint.secret_rotated", obj=endpoint)
     return secret
 
 
@@ -572,7 +573,7 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) -> None:
     endpoint.enabled = False
     endpoint.disabled_reason = reason[:300]
     endpoint.disabled_at = now
-    services.audit_log(
+    audit_log(
         actor=None, action="webhook_endpoint.disabled", obj=endpoint, detail={"reason": reason}
     )
     log.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
@@ -604,7 +605,7 @@ def webhook_delivery_replay(
         d.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
         transaction.on_commit(partial(_enqueue_send, d.pk, trigger), robust=True)
     if actor is not None:
-        services.audit_log(
+        audit_log(
             actor=actor,
             action="webhook_delivery.replayed",
             obj=d.endpoint,
@@ -629,7 +630,7 @@ def webhook_endpoint_recover(
         )
         for pk in ids:
             transaction.on_commit(partial(_enqueue_send, pk, "recover"), robust=True)
-        services.audit_log(
+        audit_log(
             actor=actor,
             action="webhook_endpoint.recovered",
             obj=endpoint,
@@ -761,7 +762,7 @@ def _identity_values(
         for f in fields
     ]
     if reveal and rows:
-        services.audit_log(
+        audit_log(
             actor=None,
             action="pii.webhook_sent",
             obj=endpoint,

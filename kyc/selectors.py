@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
@@ -17,6 +18,12 @@ from kyc.status import Status, is_terminal
 log = logging.getLogger(__name__)
 
 PAGE_STATE_TTL = 3600
+
+
+def transfer_page_url(transfer: TransferRequest) -> str:
+    """The customer's page. Built from the token alone: going through the provider's URLs
+    would load the account (and decrypt its settings) per row of a list."""
+    return f"{settings.PUBLIC_URL}/t/{transfer.page_token}/"
 
 
 def merchants_for_user(user: Any) -> QuerySet[Merchant]:

@@ -29,6 +29,7 @@ from kyc.models import (
     default_api_key_scopes,
 )
 from kyc.qr import render_svg
+from kyc.selectors import transfer_page_url
 from kyc.services.accounts import (
     account_auth_failed,
     provider_account_get_or_create,
@@ -55,7 +56,6 @@ from kyc.services.transfers import (
     transfer_create,
     transfer_expire_overdue,
     transfer_fail,
-    transfer_page_url,
     transfer_review,
 )
 from kyc.status import TERMINAL, Status, can_move

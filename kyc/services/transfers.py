@@ -40,11 +40,6 @@ def _urls(transfer: TransferRequest) -> tuple[str, str, str]:
     )
 
 
-def transfer_page_url(transfer: TransferRequest) -> str:
-    # Not via _urls(): that loads the account (and decrypts its settings) per row of a list.
-    return f"{settings.PUBLIC_URL}/t/{transfer.page_token}/"
-
-
 @dataclass(frozen=True)
 class TransferStart:
     """A start that passed every check: the provider, the merchant's enabled account and
