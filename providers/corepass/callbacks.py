@@ -87,7 +87,7 @@ def _json_doc(body: bytes) -> dict[str, Any]:
     not parse_body again with a JSON type: any type that is not a form reads as JSON, so the
     type passed there was a value no test could see, make mutate found.)"""
     try:
-        doc = json.loads(body or b"")
+        doc = json.loads(body)  # bytes, never None (callers); empty: not JSON, as any junk
     except (ValueError, UnicodeDecodeError):
         raise MalformedCallback("body is not JSON") from None
     if not isinstance(doc, dict):
