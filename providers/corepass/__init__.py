@@ -1,6 +1,6 @@
 """CorePass KYC-transfer: a merchant asks a customer (known by CoreID) for verified items.
 
-Wire facts (proven against the seed's own samples, see shared/PROVIDER-FACTS.md):
+Wire facts (proven against the samples in CorePass's KYC transfer document and its public SDKs):
 
 - CoreID: ICAN address, 2-letter network prefix + 2 mod-97 check digits + 40 hex digits.
 - Callbacks are signed with Ed448: base64 of the 114-byte signature followed by the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # Network prefixes of Core Blockchain addresses. `cb` mainnet and `ab` the Devin
-# testnet are in the seed and Core's docs; `ce` is go-core's prefix for private
+# testnet are in CorePass's document and Core's docs; `ce` is go-core's prefix for private
 # (enterprise) networks.
 NETWORKS: dict[str, str] = {
     "cb": "Core mainnet",

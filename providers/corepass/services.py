@@ -267,7 +267,7 @@ def _status_check(
     # request row holds the concrete items the provider chose.
     asked = catalogue.to_ask(list(transfer.items))
     known = cp.item_hashes(asked)
-    # The seed's prose calls `fields` "the items" while its sample carries their SHA3
+    # CorePass's document's prose calls `fields` "the items" while its sample carries their SHA3
     # hashes; accept either, as long as each names something this request asked for.
     unknown = [h for h in cb.fields if h.lower() not in known and h not in asked]
     if unknown:

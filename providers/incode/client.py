@@ -92,7 +92,7 @@ def executive_login(
 def onboarding_status(*, api_url: str, api_key: str, token: str, interview_id: str) -> str:
     """`GET /omni/get/onboarding/status?id=` with the session token: e.g. ONBOARDING_FINISHED.
 
-    Not in the seed; used by Incode's public samples to poll when no webhook arrives.
+    Not in Incode's token-server guide; used by Incode's public samples to poll when no webhook arrives.
     """
     data = _call(
         "GET",

@@ -1,4 +1,4 @@
-"""Incode endpoints: the webhook, the seed's token-server endpoints, a staff review page."""
+"""Incode endpoints: the webhook, the token-server endpoints of Incode's guide, a staff review page."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- token-server endpoints (seed: GET /start, GET /onboarding-url) -----------------
 #
-# The seed takes everything in the query string. Query strings are written to access
+# Incode's guide takes everything in the query string. Query strings are written to access
 # logs (the portal's, a proxy's, the load balancer's), and merchants use e-mail
 # addresses as references, so only the redirect URL is accepted there; the reference
 # comes in the body of a POST (JSON or form) or in the X-Reference header.

@@ -1,6 +1,6 @@
 """Thin functions over Sunbird's HTTP API. Every endpoint path lives here, once.
 
-Paths default to the seed (release 2.3.5) and can be overridden per account from
+Paths default to Sunbird's release 2.3.5 integration guide and can be overridden per account from
 settings (`path_<name>` keys), because current Sunbird (Sunbird-Lern) moved several
 of them. Calls carry `Authorization: Bearer <api key>` and, where a user is needed,
 `X-Authenticated-User-Token` from the Keycloak password grant.
@@ -27,7 +27,7 @@ def _call(method: str, url: str, **kwargs: Any) -> Any:
     return http.call(method, url, provider=PROVIDER, **kwargs)
 
 
-# name -> (default path as in the seed, current Sunbird alternative for the help text)
+# name -> (default path as in the 2.3.5 guide, current Sunbird alternative for the help text)
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "token": (
         "/auth/realms/{realm}/protocol/openid-connect/token",
@@ -39,13 +39,13 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "content_update": (
         "/action/system/v3/content/update/{course_id}",
         "current Sunbird-Lern: PATCH /v1/course/batch/cert/template/add (attaches to a batch;"
-        " its body differs from the seed's content update)",
+        " its body differs from the 2.3.5 guide's content update)",
     ),
     "issue": (
         "/api/course/batch/cert/v1/issue",
         "current Sunbird-Lern: POST /v1/course/batch/cert/issue (same body, ?reIssue=true)",
     ),
-    # The seed has no registry search; this is the cert-registry search of current Sunbird.
+    # The 2.3.5 guide has no registry search; this is the cert-registry search of current Sunbird.
     "cert_search": (
         "/api/certreg/v2/certs/search",
         "older deployments: /api/certreg/v1/certs/search (same Elasticsearch-style body)",
@@ -105,7 +105,7 @@ def _headers(cfg: Config, user_token: str | None) -> dict[str, str]:
 
 
 def fetch_token(cfg: Config, *, now: dt.datetime) -> TokenInfo:
-    """Keycloak password grant, form-encoded as in the seed."""
+    """Keycloak password grant, form-encoded as in the 2.3.5 guide."""
     data = _call(
         "POST",
         cfg.url("token", realm=cfg.realm),

@@ -38,7 +38,7 @@ class SunbirdSettingsForm(ProviderSettingsForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # One path field per endpoint; the seed's path is the default, current Sunbird's in help.
+        # One path field per endpoint; the 2.3.5 guide's path is the default, current Sunbird's in help.
         for name, (default, alternative) in ENDPOINTS.items():
             key = f"path_{name}"
             self.fields[key] = forms.CharField(
