@@ -687,3 +687,27 @@ def test_the_sweeper_enqueues_one_send_per_endpoint_with_due_deliveries(
         for ep in (shop.endpoint, other)
     ]
     assert sorted(c.args[0] for c in send.call_args_list) == sorted(oldest)
+
+
+def test_it_sends_a_backlog_at_the_cost_of_two_transactions_per_batch(
+    shop: Shop, receiver: Receiver
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(10)]
+    for m in messages:
+        outbox.webhook_message_dispatch(message_id=m.pk)
+    first = WebhookDelivery.objects.order_by("pk").first()
+    with CaptureQueriesContext(connection) as captured:
+        assert outbox.webhook_delivery_send(delivery_id=first.pk) == "succeeded"
+    assert receiver.ids() == [m.msg_id for m in messages]
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"succeeded"}
+    assert WebhookAttempt.objects.filter(status_code=200).count() == 10
+    shop.endpoint.refresh_from_db()
+    assert shop.endpoint.last_success_at is not None
+    # In the test's transaction each transaction is a savepoint: the first delivery's claim
+    # and record, the batch of nine's claim and record of its successes, and the claim
+    # that finds nothing left (one per delivery would be 20).
+    savepoints = [q for q in captured.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 5
