@@ -16,7 +16,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def review_summary(context: Any) -> dict[str, Any] | None:
-    from kyc.admin_review import human_age, sla_state
+    from kyc.admin.review import human_age, sla_state
 
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -8,7 +8,7 @@ class BlockpassFlowConfig(AppConfig):
 
     def ready(self) -> None:
         # Review decisions made on IdentityField / Certificate rows (admin inlines) move the
-        # record status; the handlers live with the flow so kyc/admin.py stays generic.
+        # record status; the handlers live with the flow so kyc/admin/ stays generic.
         from providers.blockpass import signals
 
         signals.connect()

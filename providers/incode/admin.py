@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from kyc import permissions, reveal
-from kyc.admin import ReadOnlyAdmin
+from kyc.admin.base import ReadOnlyAdmin
 from kyc.permissions import Action
 from kyc.status import Status
 from kyc.templatetags.admin_json import stamp

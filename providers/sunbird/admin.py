@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from kyc.admin import MerchantFilter, MerchantScopedAdmin
+from kyc.admin.base import MerchantFilter, MerchantScopedAdmin
 from kyc.permissions import Action
 from kyc.templatetags.admin_json import kv_table, stamp
 from providers.errors import InvalidInput

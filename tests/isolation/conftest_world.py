@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from kyc import services
-from kyc.admin import _merchant_field
+from kyc.admin.base import _merchant_field
 from kyc.models import Merchant
 from tests import factories
 from tests.isolation.builder import Builder, exact_filters

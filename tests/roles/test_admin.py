@@ -44,7 +44,7 @@ RETRY = {OWNER, ADMIN, COMPLIANCE, SUPERUSER}
 ONLY_SUPERUSER = {SUPERUSER}
 NOBODY: set[str] = set()
 
-# model label -> operation -> who may. The specification, independent of kyc/admin.py.
+# model label -> operation -> who may. The specification, independent of kyc/admin/.
 ADMIN_RULES: dict[str, dict[str, Any]] = {
     "kyc.Merchant": {
         "view": ALL,

@@ -56,7 +56,7 @@ def staff_group() -> Group:
     to use the admin operations some role may use. The role at each merchant
     (kyc.permissions) decides what the person may really do there; `reveal_pii` is
     never in the group, it is granted person by person."""
-    from kyc.admin import staff_permissions
+    from kyc.admin.site import staff_permissions
 
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
     wanted = staff_permissions()

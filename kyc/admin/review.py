@@ -2,7 +2,7 @@
 record (all its evidence on one page, decide, assign, reveal), erase with a reason.
 
 Views parse, ask kyc.permissions, call a service (kyc.review, kyc.reveal, kyc.services)
-and render. Mounted by KYCRecordAdmin.get_urls (kyc/admin.py).
+and render. Mounted by KYCRecordAdmin.get_urls (kyc/admin/records.py).
 """
 
 from __future__ import annotations

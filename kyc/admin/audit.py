@@ -1,19 +1,24 @@
-"""The audit trail in the admin: is each merchant's hash chain intact, and an export of a
-date range as CSV or JSON (by permission; the export is itself audited by kyc.audit)."""
+"""The audit trail in the admin: its entries (evidence: nobody edits them, a superuser's
+delete is audited), whether each merchant's hash chain is intact, and an export of a date
+range as CSV or JSON (by permission; the export is itself audited by kyc.audit)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from kyc import permissions
-from kyc.models import Merchant
+from kyc.admin.base import EvidenceAdmin, MerchantFilter
+from kyc.admin.columns import table_column, time_column
+from kyc.models import AuditEntry, KYCRecord, Merchant
 from kyc.permissions import Action
 
 if TYPE_CHECKING:
@@ -110,3 +115,80 @@ def export_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(EvidenceAdmin):
+    list_display = ("when_at", "actor", "merchant", "action", "object_link")
+    list_filter = ("action", MerchantFilter)
+    search_fields = ("object_id", "action")
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    fields = readonly_fields = (
+        "when_at",
+        "actor",
+        "merchant",
+        "action",
+        "object_type",
+        "object_id",
+        "detail_table",
+        "prev_hash",
+        "hash",
+    )
+
+    when_at = time_column("at", "at", short=True)
+    detail_table = table_column("detail", "detail")
+
+    @admin.display(description="object")
+    def object_link(self, obj: AuditEntry) -> str:
+        """The object the entry is about, short, linked where the admin shows it."""
+        if not obj.object_type:
+            return "—"
+        from django.apps import apps
+        from django.urls import NoReverseMatch
+
+        short = obj.object_id if len(obj.object_id) <= 12 else f"{obj.object_id[:8]}…"
+        text = f"{obj.object_type.rpartition('.')[2]} {short}"
+        try:
+            model = apps.get_model(obj.object_type)
+            if model is KYCRecord:
+                url = reverse("admin:kyc_kycrecord_review", args=[obj.object_id])
+            else:
+                opts = model._meta
+                url = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.object_id]
+                )
+        except (LookupError, ValueError, NoReverseMatch):
+            return format_html('<span title="{}">{}</span>', obj.object_id, text)
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.object_id, text)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # One merchant: its name in every row says nothing.
+        if len(permissions.merchants_where(request.user, Action.VIEW)) <= 1:
+            return tuple(c for c in self.list_display if c != "merchant")
+        return self.list_display
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="kyc_auditentry_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        merchants = Merchant.objects.filter(
+            pk__in=permissions.merchants_where(request.user, Action.VIEW)
+        ).order_by("name")[:20]
+        extra = {
+            **(extra_context or {}),
+            "chains": [chain_status(m) for m in merchants],
+            "can_export": permissions.can_anywhere(request.user, Action.EXPORT_AUDIT),
+            "export_url": reverse("admin:kyc_auditentry_export"),
+        }
+        return super().changelist_view(request, extra)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        return export_view(self, request)
