@@ -23,7 +23,8 @@ DATA = ROOT / "var" / "promises.json"
 README = ROOT / "README.md"
 START, END = "<!-- promises:start -->", "<!-- promises:end -->"
 
-# Every promise of issue 9, in the order the README lists them.
+# Every fault-tolerance promise the README makes (what survives a crash, an outage or a slow
+# provider), in the order the README lists them.
 PROMISES: list[tuple[str, str]] = [
     (
         "worker_killed",
