@@ -1,9 +1,9 @@
 """Blockpass as the core sees it: the one class the core talks to (settings form,
 connection test, stored webhooks, reconcile, erasure, the webhook and the app's merchant
 API URLs). Blockpass starts nothing: its app calls the merchant's endpoints and later
-resolves certificate promises (see services.py).
+resolves certificate promises (see services/).
 
-services.py imports this module (the requirements), so the hooks below import services
+The services import this module (the requirements), so the hooks below import services
 when they run, never at module level.
 """
 

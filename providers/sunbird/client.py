@@ -218,7 +218,7 @@ def issue(
     """Submit issuance; Sunbird only answers "submitted" (completion comes from the registry).
 
     The call has no idempotency key: the caller must never repeat it when the outcome is
-    unknown (services.py checks the registry instead)."""
+    unknown (services/issue.py checks the registry instead)."""
     url = cfg.url("issue") + ("?reIssue=true" if reissue else "")
     body = {
         "request": {

@@ -2,7 +2,7 @@
 connection test, state lines, reconciliation of issuance runs, its merchant pages).
 
 Sunbird issues certificates; it starts no verification (starts_transfers stays False)
-and receives no deliveries. The issuance run itself lives in services.py and tasks.py
+and receives no deliveries. The issuance run itself lives in services/ and tasks.py
 (its merchant pages in views.py), which call client.py.
 """
 

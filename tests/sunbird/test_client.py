@@ -95,7 +95,7 @@ def test_it_caches_the_token_encrypted_and_renews_it_before_expiry(
         cur.execute("SELECT state FROM kyc_provideraccount WHERE id = %s", [sunbird_account.pk])
         assert first not in cur.fetchone()[0]  # encrypted at rest
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=280)
-    with mock.patch("providers.sunbird.services.timezone.now", return_value=later):
+    with mock.patch("providers.sunbird.services.session.timezone.now", return_value=later):
         second = services._Session(merchant).token()
     assert second != first and sandbox.counts()["token"] == 2
 
