@@ -1,6 +1,6 @@
 """Parse connector callbacks (JSON, multipart/form-data or urlencoded) into dataclasses.
 
-The seed says the data callback is multipart/form-data but prints it as JSON. A Go
+CorePass's document says the data callback is multipart/form-data but prints it as JSON. A Go
 connector writing a form most plausibly sends scalar parts plus `infos` as JSON text
 (one part holding the array, or one part per info); some send indexed keys
 (`infos[0][fieldID]`) or the whole document in one part. All of these are accepted.
@@ -187,7 +187,7 @@ def error_callback(doc: dict[str, Any]) -> ErrorCallback:
 # made by a connector.
 PEPPER_RANDOM_CHARS = 49
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-# Printable ASCII without space: letters, digits and punctuation (the seed's sample
+# Printable ASCII without space: letters, digits and punctuation (the document's sample
 # uses letters, digits and %&*@; the exact set the connector draws from is not documented).
 _PRINTABLE = frozenset(range(0x21, 0x7F))
 
