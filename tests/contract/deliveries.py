@@ -1,0 +1,205 @@
+"""One valid delivery per provider that receives them, built the way the provider sends
+it (signed where it signs), and a way to forge it. The contract suite, faults, abuse and
+isolation tests take their deliveries from here instead of building providers by hand.
+
+A provider with inbound endpoints and no case here fails tests/contract/test_deliveries.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kyc import registry
+from kyc.models import KYCRecord, Merchant, ProviderAccount, TransferRequest
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the provider posts: url, body and headers (Django test-client keywords), and
+    the customer's record the delivery is about, where it is about one."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    record: KYCRecord | None = None
+
+    @property
+    def token(self) -> str:
+        """The secret part of the URL (the account's or the request's token)."""
+        parts = [p for p in self.url.split("/") if p]
+        return parts[3] if parts[2] == "t" else parts[2]
+
+
+@dataclass(frozen=True)
+class Case:
+    provider: str
+    good: Callable[[Merchant], Delivery]
+    forge: Callable[[Delivery], Delivery]
+    signed: bool  # forged by a bad signature (else by a wrong token in the URL)
+
+    def __str__(self) -> str:
+        return self.provider
+
+
+def _wrong_token(d: Delivery) -> Delivery:
+    return dataclasses.replace(d, url=d.url.replace(d.token, "x" + d.token[1:][::-1]))
+
+
+def corepass(merchant: Merchant) -> Delivery:
+    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+
+    from providers.corepass import coreid
+    from providers.corepass import signature as sig
+
+    key = Ed448PrivateKey.generate()
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="corepass",
+        enabled=True,
+        settings={
+            "connector_url": "http://127.0.0.1:9",
+            "connector_public_key": sig.public_bytes(key).hex(),
+        },
+    )
+    body40 = "0" * 39 + "7"
+    user = "ab" + coreid.check_digits("ab", body40) + body40
+    record = KYCRecord.objects.create(merchant=merchant, reference="cp")
+    t = TransferRequest.objects.create(
+        merchant=merchant,
+        account=account,
+        provider="corepass",
+        reference="cp",
+        subject=user,
+        items=["SH_EMAIL"],
+        status="pending",
+        record=record,
+    )
+    fields, expiration, deadline = (
+        [sig.field_hash("SH_EMAIL")],
+        int(time.time()) + 600,
+        int(time.time()) + 120,
+    )
+    msg = sig.status_message(
+        user=user, fields=fields, status="ACCEPTED", expiration=expiration, deadline=deadline
+    )
+    body = {
+        "user": user,
+        "fields": fields,
+        "status": "ACCEPTED",
+        "expiration": expiration,
+        "deadline": deadline,
+        "signature": sig.sign(key, msg),
+    }
+    url = f"/hooks/corepass/t/{t.callback_token}/status"
+    return Delivery(url, json.dumps(body).encode(), {}, record)
+
+
+def corepass_forged(d: Delivery) -> Delivery:
+    """Signed by another key than the connector's."""
+    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+
+    from providers.corepass import signature as sig
+
+    body = json.loads(d.body)
+    msg = sig.status_message(
+        user=body["user"],
+        fields=body["fields"],
+        status=body["status"],
+        expiration=body["expiration"],
+        deadline=body["deadline"],
+    )
+    body["signature"] = sig.sign(Ed448PrivateKey.generate(), msg)
+    return dataclasses.replace(d, body=json.dumps(body).encode())
+
+
+def blockpass(merchant: Merchant) -> Delivery:
+    from providers.blockpass import signature as sig
+
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="blockpass",
+        enabled=True,
+        settings={
+            "api_url": "http://127.0.0.1:9",
+            "client_id": "c",
+            "client_secret": "s",
+            "webhook_secret": "w",
+        },
+    )
+    body = json.dumps(
+        {"action": "serviceInfo.updated", "env": "prod", "data": {"clientId": "c"}}
+    ).encode()
+    headers = {
+        "HTTP_X_BLOCKPASS_EVENT": "serviceInfo.updated",
+        "HTTP_X_BLOCKPASS_DELIVERY": str(uuid.uuid4()),
+        "HTTP_X_BLOCKPASS_SIGNATURE": sig.sign(body, "w"),
+    }
+    return Delivery(f"/hooks/blockpass/{account.webhook_token}/", body, headers)
+
+
+def blockpass_forged(d: Delivery) -> Delivery:
+    """Signed with another secret than the account's webhook secret."""
+    from providers.blockpass import signature as sig
+
+    headers = {
+        **d.headers,
+        "HTTP_X_BLOCKPASS_DELIVERY": str(uuid.uuid4()),
+        "HTTP_X_BLOCKPASS_SIGNATURE": sig.sign(d.body, "not-w"),
+    }
+    return dataclasses.replace(d, headers=headers)
+
+
+def portmone(merchant: Merchant) -> Delivery:
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="portmone",
+        enabled=True,
+        settings=registry.get("portmone").sandbox_settings(
+            sandbox_url="http://127.0.0.1:9/sandbox/portmone"
+        ),
+    )
+    body = json.dumps({"id": "share-x", "status": "approved"}).encode()
+    return Delivery(f"/hooks/portmone/{account.webhook_token}/", body)
+
+
+def incode(merchant: Merchant) -> Delivery:
+    account = ProviderAccount.objects.create(
+        merchant=merchant,
+        provider="incode",
+        enabled=True,
+        settings=registry.get("incode").sandbox_settings(
+            sandbox_url="http://127.0.0.1:9/sandbox/incode"
+        ),
+    )
+    record = KYCRecord.objects.create(merchant=merchant, reference="in")
+    TransferRequest.objects.create(
+        merchant=merchant,
+        account=account,
+        provider="incode",
+        reference="in",
+        provider_ref="iv-1",
+        status="pending",
+        record=record,
+    )
+    body = json.dumps({"interviewId": "iv-1", "onboardingStatus": "ONBOARDING_FINISHED"}).encode()
+    return Delivery(f"/hooks/incode/{account.webhook_token}/", body, {}, record)
+
+
+CASES: dict[str, Case] = {
+    c.provider: c
+    for c in (
+        Case("corepass", corepass, corepass_forged, signed=True),
+        Case("blockpass", blockpass, blockpass_forged, signed=True),
+        Case("portmone", portmone, _wrong_token, signed=False),
+        Case("incode", incode, _wrong_token, signed=False),
+    )
+}
+
+
+def post(client, d: Delivery):  # type: ignore[no-untyped-def]
+    return client.post(d.url, d.body, content_type="application/json", **d.headers)
