@@ -1,13 +1,17 @@
 """Security headers that Django does not set by itself; staff second factor; idle timeout."""
 
+import re
 import time
 from collections.abc import Callable
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 
 # Everything is served from our own origin: htmx from static/, QR codes inline SVG.
 CSP = (
@@ -105,3 +109,37 @@ class SessionIdleTimeoutMiddleware:
 
 def _is_poll(request: HttpRequest) -> bool:
     return request.method == "GET" and request.headers.get("HX-Request") == "true"
+
+
+# IANA names only (e.g. "Europe/Kyiv", "America/Argentina/Buenos_Aires", "UTC").
+_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+
+
+class ReviewerTimeZoneMiddleware:
+    """Staff pages show times in the reviewer's own time zone: the browser reports it once
+    in the `tz` cookie (static/js/reviewer_tz.js); anything not a known zone name is
+    ignored and the portal's TIME_ZONE is used."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # The script writes the name URL-encoded ("Europe%2FKyiv").
+        zone = reviewer_zone(unquote(request.COOKIES.get("tz", "")))
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def reviewer_zone(name: str) -> ZoneInfo | None:
+    if not name or len(name) > 64 or not _TZ_NAME.match(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import Model
 from django.urls import reverse
@@ -16,7 +15,8 @@ from kyc.templatetags.admin_json import kv_table, stamp
 
 
 def when(value: Any) -> str:
-    """A time with seconds and its UTC offset (the reviewer's time zone: TIME_ZONE)."""
+    """A time with seconds and its UTC offset, in the reviewer's time zone (their browser's,
+    see portal.middleware.ReviewerTimeZoneMiddleware; else TIME_ZONE)."""
     return format_html('<span class="nowrap">{}</span>', stamp(value))
 
 
@@ -26,7 +26,9 @@ def when_short(value: Any) -> str:
     return format_html('<span class="nowrap" title="{}">{}</span>', text, text[:19])
 
 
-ZONE = f"({settings.TIME_ZONE})"
+# The zone differs per reviewer, so a list header says "your time"; each cell's title
+# carries the full time with its offset.
+ZONE = "(your time)"
 
 
 def time_column(field: str, description: str, *, short: bool = False) -> Any:
