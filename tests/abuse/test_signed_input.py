@@ -13,12 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
 from kyc.models import (
     InboundEvent,
-    KYCRecord,
     Merchant,
     ProviderAccount,
     TransferEvent,
-    TransferRequest,
 )
+from tests.contract.deliveries import corepass_request
 
 pytestmark = pytest.mark.django_db
 
@@ -34,32 +33,11 @@ def ids() -> set[int]:
 
 
 def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
-    from providers.corepass import coreid
     from providers.corepass import signature as sig
+
     key, stranger = Ed448PrivateKey.generate(), Ed448PrivateKey.generate()
     merchant = Merchant.objects.create(name="cp", slug="cp")
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="corepass",
-        enabled=True,
-        settings={
-            "connector_url": "http://127.0.0.1:9",
-            "connector_public_key": sig.public_bytes(key).hex(),
-        },
-    )
-    body40 = "0" * 39 + "1"
-    user = "ab" + coreid.check_digits("ab", body40) + body40
-    record = KYCRecord.objects.create(merchant=merchant, reference="cp")
-    t = TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="corepass",
-        reference="cp",
-        record=record,
-        subject=user,
-        items=["SH_EMAIL"],
-        status="pending",
-    )
+    t, user = corepass_request(merchant, key=key, last_digit="1")
     url = f"/hooks/corepass/t/{t.callback_token}/status"
 
     def status(status: str, *, deadline: int, signer=key, who: str = user) -> bytes:
@@ -122,6 +100,7 @@ def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
 
 def test_it_refuses_bad_blockpass_webhooks(client, promise) -> None:
     from providers.blockpass import signature as sig
+
     merchant = Merchant.objects.create(name="bp", slug="bp")
     secret = "whsec-zq-123"
     account = ProviderAccount.objects.create(

@@ -50,25 +50,25 @@ def _wrong_token(d: Delivery) -> Delivery:
     return dataclasses.replace(d, url=d.url.replace(d.token, "x" + d.token[1:][::-1]))
 
 
-def corepass(merchant: Merchant) -> Delivery:
-    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
-
+def corepass_request(
+    merchant: Merchant, *, key: object, last_digit: str = "7"
+) -> tuple[TransferRequest, str]:
+    """A CorePass account trusting `key` (the connector's Ed448 key) and a pending request
+    for a valid CoreID (ending in `last_digit`); returns the request and the CoreID."""
     from providers.corepass import coreid
     from providers.corepass import signature as sig
 
-    key = Ed448PrivateKey.generate()
     account = ProviderAccount.objects.create(
         merchant=merchant,
         provider="corepass",
         enabled=True,
         settings={
             "connector_url": "http://127.0.0.1:9",
-            "connector_public_key": sig.public_bytes(key).hex(),
+            "connector_public_key": sig.public_bytes(key).hex(),  # type: ignore[arg-type]
         },
     )
-    body40 = "0" * 39 + "7"
+    body40 = "0" * 39 + last_digit
     user = "ab" + coreid.check_digits("ab", body40) + body40
-    record = KYCRecord.objects.create(merchant=merchant, reference="cp")
     t = TransferRequest.objects.create(
         merchant=merchant,
         account=account,
@@ -77,8 +77,19 @@ def corepass(merchant: Merchant) -> Delivery:
         subject=user,
         items=["SH_EMAIL"],
         status="pending",
-        record=record,
+        record=KYCRecord.objects.create(merchant=merchant, reference="cp"),
     )
+    return t, user
+
+
+def corepass(merchant: Merchant) -> Delivery:
+    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+
+    from providers.corepass import signature as sig
+
+    key = Ed448PrivateKey.generate()
+    t, user = corepass_request(merchant, key=key)
+    record = t.record
     fields, expiration, deadline = (
         [sig.field_hash("SH_EMAIL")],
         int(time.time()) + 600,
