@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from django.urls import URLPattern, URLResolver
 
-    from providers.forms import ProviderSettingsForm
+    from kyc.forms import ProviderSettingsForm
 
     UrlPatterns = list[URLPattern | URLResolver]
 

@@ -21,8 +21,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, trans_real
 
+from kyc.links import safe_href
 from kyc.status import Status
-from providers.links import safe_href
 
 # Bumped when the fragment's markup changes, so no browser keeps an ETag of the old markup.
 MARKUP_VERSION = "3"

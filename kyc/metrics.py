@@ -11,7 +11,7 @@ names (never raw paths), errors are error classes. No label ever carries a refer
 token or any customer data.
 
 This module imports only prometheus-client and (lazily) Django settings and Redis, so the
-shared plumbing (providers/http.py) may call it without importing kyc's models.
+shared plumbing (kyc/http.py) may call it without importing kyc's models.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ WEBHOOK_SECONDS = Histogram(
 )
 PROVIDER_CALL_SECONDS = Histogram(
     "portal_provider_call_duration_seconds",
-    "Time of one call to a provider's API (providers/http.py call), errors included.",
+    "Time of one call to a provider's API (kyc/http.py call), errors included.",
     ["provider", "method"],
     buckets=_LATENCY_BUCKETS,
 )
@@ -147,7 +147,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def timed_provider_call(fn: F) -> F:
-    """Decorates providers.http.call(method, url, *, provider=...): latency and errors."""
+    """Decorates kyc.http.call(method, url, *, provider=...): latency and errors."""
 
     @functools.wraps(fn)
     def wrapper(method: str, *args: Any, **kwargs: Any) -> Any:

@@ -11,7 +11,7 @@ The life of a message:
 3. `webhook_delivery_send` claims the delivery with a lease, signs the body
    (`webhook-id`, `webhook-timestamp`, `webhook-signature`; two signatures while a
    rotated secret is still valid), POSTs it under the outbound policy of provider
-   calls (providers/http.py: public addresses only, pinned, no redirects), reads at
+   calls (kyc/http.py: public addresses only, pinned, no redirects), reads at
    most 1 KB of the answer, records a WebhookAttempt and schedules the next attempt
    (WEBHOOK_RETRY_SCHEDULE, jittered) or marks the delivery failed (replayable).
 4. `webhook_sweep` (beat) dispatches and sends whatever the broker or a killed worker
@@ -45,8 +45,9 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from kyc import metrics, selectors
+from kyc import http, metrics, selectors
 from kyc.audit import audit_log
+from kyc.errors import InvalidInput, OutboundRefused, ProviderError
 from kyc.models import (
     ApiKey,
     Certificate,
@@ -60,8 +61,6 @@ from kyc.models import (
     WebhookMessage,
 )
 from kyc.status import Status
-from providers import http
-from providers.errors import InvalidInput, OutboundRefused, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ ANSWER_KEPT_BYTES = 1024
 SECRET_OVERLAP = dt.timedelta(hours=24)
 # Messages not dispatched this long after their commit are dispatched by the sweeper.
 DISPATCH_GRACE = dt.timedelta(seconds=10)
-POLICY_NAME = "webhook"  # the outbound policy's allow-list entry (providers/http.py)
+POLICY_NAME = "webhook"  # the outbound policy's allow-list entry (kyc/http.py)
 
 
 def retry_schedule() -> tuple[float, ...]:

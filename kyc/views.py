@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from kyc import customer, ratelimit, selectors
+from kyc.links import safe_href
 from kyc.models import TransferRequest
 from kyc.status import Status
 from kyc.webhooks import remote_addr
-from providers.links import safe_href
 
 log = logging.getLogger(__name__)
 _PHONE = re.compile(r"Mobi|Android|iPhone|iPad|iPod", re.I)

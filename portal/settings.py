@@ -40,7 +40,7 @@ EMBEDDED = not env.str("DATABASE_URL", default="")
 DEBUG = env.bool("DEBUG", default=EMBEDDED)
 SANDBOX = env.bool("SANDBOX", default=EMBEDDED)
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Outbound provider calls (providers/http.py): per-provider host allow-lists replacing the
+# Outbound provider calls (kyc/http.py): per-provider host allow-lists replacing the
 # defaults ("incode=api.example.com,*.incodesmile.com;portmone=..."), and extra networks
 # (CIDR) provider URLs may reach besides public addresses. Both empty by default.
 PROVIDER_ALLOWED_HOSTS = env.str("PROVIDER_ALLOWED_HOSTS", default="")

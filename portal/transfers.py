@@ -23,11 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from kyc import permissions, registry, reveal, selectors, services
+from kyc.errors import InvalidInput
 from kyc.models import IdentityField, KYCRecord, Merchant, ProviderAccount, TransferRequest
 from kyc.permissions import Action, current_merchant, require
 from kyc.qr import render_svg
 from kyc.status import Status, is_terminal
-from providers.errors import InvalidInput
 
 PER_PAGE = 50
 POLL_SECONDS = 3

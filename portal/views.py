@@ -17,9 +17,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kyc import permissions, registry, services
+from kyc.errors import ProviderError
 from kyc.models import ApiKey, ProviderAccount
 from kyc.permissions import Action, current_merchant, require
-from providers.errors import ProviderError
 
 
 class ApiKeyForm(forms.Form):

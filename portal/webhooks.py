@@ -20,9 +20,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kyc import outbox
+from kyc.errors import InvalidInput
 from kyc.models import Merchant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from kyc.permissions import Action, primary_merchant, require
-from providers.errors import InvalidInput
 
 MANAGE = Action.MANAGE_API_KEYS  # owner and admin
 

@@ -13,6 +13,7 @@ from kyc import metrics, outbox, registry, review, selectors
 from kyc.audit import audit_write
 from kyc.contract import FieldValue, Provider, StartRequest, StartResult, StatusUpdate
 from kyc.crypto import lookup_hash
+from kyc.errors import AuthenticationError, InvalidInput, ProviderError
 from kyc.models import (
     ApiKey,
     AuditEntry,
@@ -59,7 +60,6 @@ from kyc.services.transfers import (
     transfer_review,
 )
 from kyc.status import TERMINAL, Status, can_move
-from providers.errors import AuthenticationError, InvalidInput, ProviderError
 
 __all__ = [
     "ApiKey",

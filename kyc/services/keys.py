@@ -10,9 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from kyc.errors import InvalidInput
 from kyc.models import ApiKey, AuditEntry, Merchant, default_api_key_scopes
 from kyc.services.audit import audit_log
-from providers.errors import InvalidInput
 
 
 def api_key_create(

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kyc import outbox, registry, review, selectors
 from kyc.contract import Provider, StartRequest, StartResult, StatusUpdate
+from kyc.errors import AuthenticationError, InvalidInput, ProviderError
 from kyc.models import (
     ApiKey,
     InboundEvent,
@@ -28,7 +29,6 @@ from kyc.services.accounts import account_auth_failed, provider_account_set_stat
 from kyc.services.audit import audit_log
 from kyc.services.records import identity_fields_store, record_get_or_create
 from kyc.status import TERMINAL, Status, can_move
-from providers.errors import AuthenticationError, InvalidInput, ProviderError
 
 
 def _urls(transfer: TransferRequest) -> tuple[str, str, str]:

@@ -1,11 +1,11 @@
 """`{{ url|safe_href:provider }}`: the URL when a customer page may render it as a link
-(https:, the provider's app scheme, the portal's own sandbox), else "" (see providers.links)."""
+(https:, the provider's app scheme, the portal's own sandbox), else "" (see kyc.links)."""
 
 from __future__ import annotations
 
 from django import template
 
-from providers.links import safe_href as _safe_href
+from kyc.links import safe_href as _safe_href
 
 register = template.Library()
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from kyc import services
+from kyc.errors import InvalidInput
 from kyc.models import ApiKey, Certificate, IdentityField, KYCRecord, Merchant, TransferRequest
 from kyc.status import Status
 from portal.api import errors
@@ -29,7 +30,6 @@ from portal.api.auth import Grant, MemberSession, may_read_pii
 from portal.api.filters import CertificateFilter, RecordFilter, TransferFilter
 from portal.api.idempotency import IdempotentPostMixin
 from portal.api.pagination import NewestFirstCursorPagination
-from providers.errors import InvalidInput
 
 
 class MerchantScopedViewSet(IdempotentPostMixin, viewsets.GenericViewSet):

@@ -26,13 +26,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from kyc import outbox
+from kyc.errors import InvalidInput
 from kyc.models import ApiKey, Merchant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from kyc.permissions import Action
 from portal.api import examples as ex
 from portal.api.auth import Grant, MemberSession
 from portal.api.idempotency import IdempotentPostMixin
 from portal.api.pagination import NewestIdFirstCursorPagination
-from providers.errors import InvalidInput
 
 EVENT_CHOICES = ["*", *outbox.EVENT_TYPES]
 

@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 import requests
 
-from providers import http
+from kyc import http
+from kyc.errors import PermanentError, answer_parse
 from providers.blockpass.schemas import Profile, PulledCertificate, Token
-from providers.errors import PermanentError, answer_parse
 
 PROVIDER = "blockpass"
 

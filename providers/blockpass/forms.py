@@ -5,8 +5,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from kyc.forms import ProviderSettingsForm
 from providers.blockpass import signature
-from providers.forms import ProviderSettingsForm
 
 
 class BlockpassSettingsForm(ProviderSettingsForm):

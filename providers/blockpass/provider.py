@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 from django.utils import timezone
 
 from kyc.contract import Delivery, Provider, Verdict
+from kyc.errors import AuthenticationError, PermanentError, ProviderError
 from providers.blockpass import client
 from providers.blockpass.forms import BlockpassSettingsForm, slugs
-from providers.errors import AuthenticationError, PermanentError, ProviderError
 
 # A code Blockpass never issued: generating a token with it tells us whether the
 # credentials are accepted (401/403) without creating anything.

@@ -12,7 +12,7 @@ code), uploads fields, and resolves a certificate promise (sends the webhook). T
 base URL is what the portal's settings page shows as the webhook URL (the app calls
 `<base>api/<action>`), entered in this sandbox's console like in the Blockpass console.
 
-State lives in the shared cache; the portal is reached only over HTTP (providers/sandbox_kit.py).
+State lives in the shared cache; the portal is reached only over HTTP (kyc/sandbox_kit.py).
 
 Console helpers (not part of the real Blockpass, for tests and demos): `fail` on a promise
 makes its next N pulls answer 503; "expire tokens" makes a customer's tokens answer 401.
@@ -33,7 +33,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 from providers.blockpass import signature
 from providers.blockpass.schemas import ACTION_CERT_PROMISE_RESOLVED, ACTION_SERVICE_INFO_UPDATED
 

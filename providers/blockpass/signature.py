@@ -27,7 +27,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from providers.errors import SignatureError
+from kyc.errors import SignatureError
 
 HEADER = "x-blockpass-signature"
 ROTATION_GRACE = dt.timedelta(hours=24)

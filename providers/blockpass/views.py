@@ -14,8 +14,8 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from kyc import intake, webhooks
+from kyc.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
 from providers.blockpass import services
-from providers.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
 
 log = logging.getLogger(__name__)
 

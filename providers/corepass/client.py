@@ -1,7 +1,7 @@
 """Thin functions over a CorePass connector's HTTP API (all POST + JSON, no auth header).
 
 No retries here (a retried qrcode POST could start a second request); errors are
-typed by providers/http.py and the connector's documented 400 texts become specific codes.
+typed by kyc/http.py and the connector's documented 400 texts become specific codes.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 import requests
 
-from providers import http
+from kyc import http
+from kyc.errors import PermanentError
 from providers.corepass.schemas import QRCodeRequest, QRCodeResult, StatusEntry, VerifiedResult
-from providers.errors import PermanentError
 
 PROVIDER = "corepass"
 

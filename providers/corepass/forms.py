@@ -5,10 +5,10 @@ from typing import Any
 
 from django import forms
 
+from kyc.errors import InvalidInput
+from kyc.forms import ProviderSettingsForm
 from providers.corepass import items as catalogue
 from providers.corepass.signature import parse_public_key
-from providers.errors import InvalidInput
-from providers.forms import ProviderSettingsForm
 
 # How the picker names the catalogue's parts (providers/corepass/items.py).
 FIELD_LABELS: dict[str, str] = {

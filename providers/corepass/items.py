@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from providers.errors import InvalidInput
+from kyc.errors import InvalidInput
 
 # Preference order when the merchant does not care which document.
 DOCUMENTS: tuple[str, ...] = ("IDCard", "Passport", "ResidencePermit", "DriverLicense")

@@ -13,12 +13,12 @@ import functools
 from typing import Any, ClassVar
 
 from kyc.contract import Delivery, Provider, StartRequest, StartResult, StatusUpdate, Verdict
+from kyc.errors import InvalidInput, PermanentError
 from providers.corepass import client, coreid
 from providers.corepass import items as catalogue
 from providers.corepass.forms import CorePassSettingsForm
 from providers.corepass.schemas import QRCodeRequest, StatusEntry
 from providers.corepass.signature import field_hash, parse_public_key
-from providers.errors import InvalidInput, PermanentError
 
 # Connector statuses in the documented order of appearance; provider_rank = position,
 # so a late callback never moves the request's provider status backwards.

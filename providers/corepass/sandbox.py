@@ -5,7 +5,7 @@ answers, its own Ed448 key (derived from SECRET_KEY, so `manage.py demo` can
 configure the matching public key), callbacks signed exactly as the real connector
 signs them, and a phone page where the customer approves or declines. State lives
 in the shared cache; the portal is reached only over HTTP, from a daemon thread
-(providers/sandbox_kit.py).
+(kyc/sandbox_kit.py).
 
 Console helpers (not part of the real connector, for tests and demos):
 - POST console/users/<coreid>  {"verified": [...]}  sets what the customer has verified.
@@ -32,7 +32,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 from providers.corepass import coreid
 from providers.corepass import items as catalogue
 from providers.corepass.signature import (

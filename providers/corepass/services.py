@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from kyc import services as core
 from kyc.contract import FieldValue, StatusUpdate, Verdict
+from kyc.errors import PermanentError, ProviderError, RetryableError, SignatureError
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from kyc.status import TERMINAL, Status, can_move
 from providers.corepass import callbacks, client
@@ -26,7 +27,6 @@ from providers.corepass import items as catalogue
 from providers.corepass import provider as cp
 from providers.corepass import signature as sig
 from providers.corepass.schemas import DataCallback, Info, StatusCallback, StatusEntry
-from providers.errors import PermanentError, ProviderError, RetryableError, SignatureError
 
 log = logging.getLogger(__name__)
 State = InboundEvent.State

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey, Ed448PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from providers.errors import SignatureError
+from kyc.errors import SignatureError
 
 SIG_LEN = 114
 KEY_LEN = 57

@@ -4,9 +4,9 @@ from typing import Any
 
 from celery import shared_task
 
+from kyc.errors import RetryableError
 from kyc.tasks import SweptTask
 from providers.corepass import services
-from providers.errors import RetryableError
 
 
 @shared_task(name="kyc.flows.corepass.tasks.check_transfer", acks_late=True, ignore_result=True)

@@ -1,7 +1,7 @@
 """Thin functions over Incode's Omni API (paths and headers from Incode's public samples).
 
 Every call carries `x-api-key` and `api-version: 1.0`; calls made with a token add
-`X-Incode-Hardware-Id: <session or admin token>`. No retries here (providers.http
+`X-Incode-Hardware-Id: <session or admin token>`. No retries here (kyc.http
 retries idempotent GETs on connection errors only); errors are typed.
 """
 
@@ -11,8 +11,8 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from providers import http
-from providers.errors import NotFoundError, PermanentError, answer_parse
+from kyc import http
+from kyc.errors import NotFoundError, PermanentError, answer_parse
 from providers.incode import schemas
 
 PROVIDER = "incode"

@@ -1,6 +1,6 @@
 from django import forms
 
-from providers.forms import ProviderSettingsForm
+from kyc.forms import ProviderSettingsForm
 
 
 class IncodeSettingsForm(ProviderSettingsForm):

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 from django.urls import reverse
 
 from kyc.contract import Delivery, Provider, ReviewImage, StartRequest, StartResult, Verdict
+from kyc.errors import InvalidInput, PermanentError
+from kyc.links import safe_href
 from kyc.models import InboundEvent, TransferRequest
-from providers.errors import InvalidInput, PermanentError
 from providers.incode import client, schemas
 from providers.incode.forms import IncodeSettingsForm
-from providers.links import safe_href
 
 # Refresh an admin token this long before it expires: with the hourly beat task a
 # 24 h token is replaced at 22-23 h, and a token used later than that is replaced first.

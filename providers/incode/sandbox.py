@@ -33,7 +33,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from django.utils import timezone
 
 from kyc import services
 from kyc.contract import StatusUpdate
+from kyc.errors import ProviderError, RetryableError
 from kyc.models import InboundEvent, ProviderAccount, TransferEvent, TransferRequest
+from kyc.renewal import call_with_renewal
 from kyc.status import TERMINAL, Status
-from providers.errors import ProviderError, RetryableError
 from providers.incode import client, schemas
 from providers.incode import provider as incode
 from providers.incode.models import IncodeImage
-from providers.renewal import call_with_renewal
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from kyc import intake, permissions, selectors, services
+from kyc.errors import InvalidInput
 from kyc.models import ApiKey, TransferRequest
 from kyc.permissions import Action
 from kyc.status import Status
-from providers.errors import InvalidInput
 from providers.incode import services as incode_services
 
 PROVIDER = "incode"

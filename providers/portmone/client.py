@@ -13,7 +13,7 @@ this description; the README documents it.
     GET  {facts_path}           Bearer -> {"id", "facts": {name: value}}
 
 `status` is one of pending | approved | declined | expired. `expires_at` is
-ISO 8601. No retries in here (providers/http.py retries idempotent GETs only);
+ISO 8601. No retries in here (kyc/http.py retries idempotent GETs only);
 errors are typed: AuthenticationError (401/403), RetryableError, PermanentError.
 """
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from providers import http
-from providers.errors import AuthenticationError, PermanentError
+from kyc import http
+from kyc.errors import AuthenticationError, PermanentError
 from providers.portmone.schemas import SHARE_STATES, SharedFacts, ShareRequest, ShareStatus, Token
 
 PROVIDER = "portmone"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from providers.forms import ProviderSettingsForm
+from kyc.forms import ProviderSettingsForm
 from providers.portmone.client import DEFAULT_FACTS, DEFAULT_PATHS
 
 _PATH_HELP = "Path on the base URL; {id} is replaced by the share request id."

@@ -32,7 +32,8 @@ from kyc.contract import (
     StatusUpdate,
     Verdict,
 )
-from providers.errors import AuthenticationError, InvalidInput, SignatureError
+from kyc.errors import AuthenticationError, InvalidInput, SignatureError
+from kyc.renewal import call_with_renewal
 from providers.portmone import client
 from providers.portmone.forms import PortmoneSettingsForm
 from providers.portmone.schemas import (
@@ -45,7 +46,6 @@ from providers.portmone.schemas import (
     ShareStatus,
     Token,
 )
-from providers.renewal import call_with_renewal
 
 T = TypeVar("T")
 
@@ -190,7 +190,7 @@ def app_link(code: str) -> str:
     if not text:
         return ""
     if urlsplit(text).scheme in ("https", "http"):
-        return text  # the customer page renders it only when providers.links allows it
+        return text  # the customer page renders it only when kyc.links allows it
     link_format = str(getattr(settings, "PORTMONE_APP_LINK_FORMAT", "") or "")
     return link_format.replace("{code}", quote(text, safe="")) if "{code}" in link_format else ""
 

@@ -3,7 +3,7 @@ describes it, a phone page where the customer approves or declines, and a consol
 
 State lives in the shared cache (the web and worker processes see the same), never
 in kyc tables. The sandbox reaches the portal only over HTTP: the optional
-webhook is posted from a daemon thread with bounded retries (providers/sandbox_kit.py).
+webhook is posted from a daemon thread with bounded retries (kyc/sandbox_kit.py).
 
 Controls for tests and demos (`configure(...)` or the console page):
   token_ttl      seconds a partner token lives (default 3600)
@@ -24,7 +24,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 from providers.portmone import client, schemas
 
 STATE = kit.State("sandbox:portmone")

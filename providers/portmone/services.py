@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from kyc import registry, services
 from kyc.contract import Delivery, Verdict
+from kyc.errors import AuthenticationError, NotFoundError, ProviderError, SignatureError
 from kyc.models import InboundEvent, ProviderAccount, TransferRequest
 from kyc.status import Status, is_terminal
-from providers.errors import AuthenticationError, NotFoundError, ProviderError, SignatureError
 from providers.portmone.provider import PortmoneProvider, facts_update, status_update
 from providers.portmone.schemas import APPROVED
 

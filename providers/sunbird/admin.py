@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kyc.admin.base import MerchantFilter, MerchantScopedAdmin
+from kyc.errors import InvalidInput
 from kyc.permissions import Action
 from kyc.templatetags.admin_json import kv_table, stamp
-from providers.errors import InvalidInput
 from providers.sunbird import services
 from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 

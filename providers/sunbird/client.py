@@ -5,7 +5,7 @@ settings (`path_<name>` keys), because current Sunbird (Sunbird-Lern) moved seve
 of them. Calls carry `Authorization: Bearer <api key>` and, where a user is needed,
 `X-Authenticated-User-Token` from the Keycloak password grant.
 
-No retries inside (providers/http.py only retries idempotent methods); no ORM.
+No retries inside (kyc/http.py only retries idempotent methods); no ORM.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from providers import http
-from providers.errors import PermanentError
+from kyc import http
+from kyc.errors import PermanentError
 from providers.sunbird.schemas import CertRecord, RootOrg, TokenInfo
 
 PROVIDER = "sunbird"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from providers.forms import ProviderSettingsForm
+from kyc.forms import ProviderSettingsForm
 from providers.sunbird.client import ENDPOINTS
 
 

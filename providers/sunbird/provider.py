@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
+from kyc import errors
 from kyc.contract import Provider
-from providers import errors
 from providers.sunbird import client, services
 from providers.sunbird.forms import SunbirdSettingsForm
 

@@ -2,7 +2,7 @@
 
 It plays Keycloak (password grant; tokens expire), org search/read, assign key,
 content update, issue and the certificate registry search. State lives in the
-shared cache (providers/sandbox_kit.py), never in kyc tables. A batch's certificates
+shared cache (kyc/sandbox_kit.py), never in kyc tables. A batch's certificates
 are not stored: they are generated deterministically on read from (batch,
 generation, index), so a batch of 10,000 learners costs one small cache entry.
 Issuing starts a clock; certificates appear `delay` seconds later at `rate` per
@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 
 API_KEY = "demo-sunbird-key"
 CLIENT_ID = "admin-cli"

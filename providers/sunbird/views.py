@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from kyc.errors import InvalidInput
 from kyc.permissions import Action, current_merchant, require
-from providers.errors import InvalidInput
 from providers.sunbird import services
 from providers.sunbird.models import DEFAULT_CERT_NAME, IssuanceRun
 

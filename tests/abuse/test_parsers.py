@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey  # n
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from kyc.errors import SignatureError  # noqa: E402
 from providers.blockpass import signature as bp_sig
 from providers.corepass import coreid
 from providers.corepass import signature as cp_sig
-from providers.errors import SignatureError  # noqa: E402
 from tests.conftest import ROOT, in_ci
 
 # The seed's CorePass samples live next to the repository: <repo>/../shared/vectors/.

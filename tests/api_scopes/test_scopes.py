@@ -99,7 +99,7 @@ def test_it_gives_a_new_key_read_and_write_but_not_pii(world: World) -> None:
 def test_it_refuses_an_unknown_scope(world: World) -> None:
     import pytest
 
-    from providers.errors import InvalidInput
+    from kyc.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="root"):
         services.api_key_create(merchant=world.merchant, name="x", scopes=["read", "root"])

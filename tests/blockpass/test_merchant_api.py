@@ -176,8 +176,8 @@ def test_a_consumed_promise_ends_gone_with_a_message(sandbox_account: ProviderAc
 def test_it_tests_the_connection(
     sandbox_account: ProviderAccount, secret: str, expected: Any
 ) -> None:
+    from kyc.errors import AuthenticationError
     from providers.blockpass.provider import BlockpassProvider
-    from providers.errors import AuthenticationError
 
     settings = {**sandbox_account.settings, "client_secret": secret}
     if expected:

@@ -12,10 +12,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from kyc.errors import AuthenticationError, NotFoundError, RetryableError
 from kyc.models import Certificate, CertPromise, KYCRecord
 from providers.blockpass import services, tasks
 from providers.blockpass.schemas import PulledCertificate, Token
-from providers.errors import AuthenticationError, NotFoundError, RetryableError
 
 RAW = b"-----CERT onfido secret-plaintext-marker-----"
 PULL = "providers.blockpass.client.promise_pull"

@@ -9,8 +9,8 @@ import hmac
 
 import pytest
 
+from kyc.errors import SignatureError
 from providers.blockpass import signature
-from providers.errors import SignatureError
 
 BODY = b'{"action":"certPormise.resolved","data":{"blockpassID":"bp-1"}}'
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

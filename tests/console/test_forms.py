@@ -164,7 +164,7 @@ def test_it_tests_the_values_on_the_screen_and_saves_nothing(owner: Any, account
 
 
 def test_it_reports_a_failed_test_without_saving(owner: Any, accounts: Any) -> None:
-    from providers.errors import PermanentError
+    from kyc.errors import PermanentError
 
     account = accounts["corepass"]
     corepass = type(registry.get("corepass"))

@@ -31,7 +31,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from kyc.contract import Provider
-from providers.forms import ProviderSettingsForm, SecretInput
+from kyc.forms import ProviderSettingsForm, SecretInput
 
 
 class FakeCoSettingsForm(ProviderSettingsForm):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.errors import AuthenticationError
-from providers.renewal import call_with_renewal
+from kyc.errors import AuthenticationError
+from kyc.renewal import call_with_renewal
 
 
 class Provider:

@@ -1,4 +1,4 @@
-"""The sandbox kit (providers/sandbox_kit.py): the plumbing every built-in sandbox shares.
+"""The sandbox kit (kyc/sandbox_kit.py): the plumbing every built-in sandbox shares.
 
 It sits below the providers: a sandbox imports it, it imports no provider and neither
 the core nor the portal. Its delivery loop is what makes "the sandbox retries until the
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.test import RequestFactory
 
-from providers import sandbox_kit as kit
+from kyc import sandbox_kit as kit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def project_imports(path: Path) -> set[str]:
 
 
 def test_it_imports_no_provider_nor_the_core() -> None:
-    assert project_imports(ROOT / "providers" / "sandbox_kit.py") == set()
+    assert project_imports(ROOT / "kyc" / "sandbox_kit.py") == set()
 
 
 def test_it_notices_a_project_import(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_it_notices_a_project_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["blockpass", "corepass", "incode", "portmone", "sunbird"])
 def test_it_is_what_the_sandbox_builds_on(name: str) -> None:
-    assert "providers.sandbox_kit" in project_imports(ROOT / "providers" / name / "sandbox.py")
+    assert "kyc.sandbox_kit" in project_imports(ROOT / "providers" / name / "sandbox.py")
 
 
 class Portal:

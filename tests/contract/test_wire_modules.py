@@ -3,7 +3,7 @@
 They import no Django (no settings, no ORM, no request objects) and none of the
 provider's Django side (models, services, tasks, views, provider class), so they can
 be read, tested and reused without the portal. The outbound HTTP policy
-(providers.http) is the one shared door to the network they go through.
+(kyc.http) is the one shared door to the network they go through.
 The imports are read from the source (AST), so a lazy import inside a function counts too.
 """
 
@@ -20,7 +20,7 @@ PROVIDERS = ROOT / "providers"
 # Wire modules by name, in every provider folder that has them.
 WIRE_NAMES = ("client.py", "schemas.py", "signature.py", "coreid.py", "items.py")
 # What a wire module may import from the project besides its own provider's wire modules.
-ALLOWED_PROJECT = ("providers.http", "providers.errors", "kyc.contract")
+ALLOWED_PROJECT = ("kyc.http", "kyc.errors", "kyc.contract")
 
 
 def wire_modules() -> list[Path]:
@@ -39,7 +39,7 @@ def imported(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from providers import http` names the module providers.http.
+            # `from kyc import http` names the module kyc.http.
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
             names.add(node.module)
         elif isinstance(node, ast.ImportFrom):
@@ -57,7 +57,7 @@ def offending(path: Path) -> list[str]:
             bad.append(name)
         elif top in ("kyc", "portal", "providers"):
             if name in ("kyc", "providers", "portal"):
-                continue  # the package itself (`from providers import http`): its members are checked
+                continue  # the package itself (`from kyc import http`): its members are checked
             ok = any(name == a or name.startswith(a + ".") for a in ALLOWED_PROJECT)
             ok = ok or any(name == w or name.startswith(w + ".") for w in own_wire)
             ok = ok or name == own.rstrip(".")

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from kyc.errors import PermanentError
 from kyc.models import TransferRequest
 from providers.corepass import client
-from providers.errors import PermanentError
 from tests.corepass.conftest import USER
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_it_turns_connector_400s_into_clear_failed_states(
             return {"verifiedItems": ["SH_EMAIL"]}
         raise PermanentError(body, status=400)
 
-    with mock.patch("providers.http.call", side_effect=fake_call):
+    with mock.patch("kyc.http.call", side_effect=fake_call):
         r = api.post(
             "/api/v1/transfers/",
             {"provider": "corepass", "reference": "c1", "coreid": USER, "items": ["SH_EMAIL"]},

@@ -294,9 +294,12 @@ def test_it_refuses_an_info_whose_field_id_is_empty_or_not_text(field_id) -> Non
 def test_it_accepts_a_pepper_drawn_from_any_printable_characters() -> None:
     # 49 distinct printable characters (not one repeated): still a connector's pepper.
     random_part = bytes(range(0x21, 0x21 + 49)).hex()
-    assert cb.pepper_problem(
-        pepper("SH_EMAIL", random_hex=random_part), user=USER, field_id="SH_EMAIL"
-    ) is None
+    assert (
+        cb.pepper_problem(
+            pepper("SH_EMAIL", random_hex=random_part), user=USER, field_id="SH_EMAIL"
+        )
+        is None
+    )
     with_space = (b" " + bytes(range(0x22, 0x22 + 48))).hex()
     assert "not printable" in (
         cb.pepper_problem(pepper("SH_EMAIL", random_hex=with_space), user=USER, field_id="SH_EMAIL")

@@ -20,10 +20,10 @@ from unittest import mock
 import pytest
 import requests
 
+from kyc.errors import RetryableError
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from providers.corepass import callbacks, client, sandbox, services
 from providers.corepass.schemas import StatusEntry
-from providers.errors import RetryableError
 from tests.conftest import wait_for
 from tests.corepass.conftest import (
     SEED_COREIDS,

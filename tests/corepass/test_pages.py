@@ -56,7 +56,9 @@ def test_it_reports_the_test_connection_result(
     assert "Connection works" in r.content.decode()
     settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]  # a closed local port: unreachable
     r = staff_client.post(
-        "/providers/corepass/", {**submitted, "connector_url": "http://127.0.0.1:9/none"}, follow=True
+        "/providers/corepass/",
+        {**submitted, "connector_url": "http://127.0.0.1:9/none"},
+        follow=True,
     )
     assert "Connection failed (provider_unavailable)" in r.content.decode()
 

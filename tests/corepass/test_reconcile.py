@@ -10,10 +10,10 @@ import pytest
 import requests
 from django.utils import timezone
 
+from kyc.errors import ProviderError
 from kyc.models import IdentityField, TransferRequest
 from providers.corepass import sandbox, services
 from providers.corepass.provider import CorePassProvider
-from providers.errors import ProviderError
 from tests.conftest import wait_for
 from tests.corepass.conftest import (
     USER,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
+from kyc.errors import SignatureError
 from providers.corepass import signature as sig
-from providers.errors import SignatureError
 from tests.corepass.conftest import stored
 
 STATUS_SAMPLES = ("status_accepted", "status_initiate_submitted")

@@ -9,10 +9,10 @@ from unittest import mock
 import pytest
 
 from kyc.contract import StartRequest
+from kyc.errors import InvalidInput, PermanentError
 from providers.corepass import client, items
 from providers.corepass.provider import RANK, CorePassProvider, portal_status
 from providers.corepass.schemas import QRCodeResult, VerifiedResult
-from providers.errors import InvalidInput, PermanentError
 from tests.corepass.conftest import USER
 
 PROVIDER = CorePassProvider()
@@ -120,7 +120,7 @@ def test_it_keeps_the_first_qr_when_the_connector_says_already_sent() -> None:
 
 @pytest.mark.parametrize("ahead", [299, 901])
 def test_it_checks_the_expiration_window_before_calling(ahead: int) -> None:
-    with mock.patch("providers.http.call") as call:
+    with mock.patch("kyc.http.call") as call:
         with pytest.raises(PermanentError) as exc:
             client.qrcode(
                 "http://c",
@@ -150,7 +150,7 @@ def test_it_checks_the_expiration_window_before_calling(ahead: int) -> None:
     ],
 )
 def test_it_maps_the_connector_400_texts_to_specific_codes(body: str, code: str) -> None:
-    with mock.patch("providers.http.call", side_effect=PermanentError(body, status=400)):
+    with mock.patch("kyc.http.call", side_effect=PermanentError(body, status=400)):
         with pytest.raises(PermanentError) as exc:
             client.status("http://c", user=USER, items=["SH_EMAIL"])
     assert exc.value.code == code

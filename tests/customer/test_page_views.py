@@ -267,9 +267,7 @@ def test_it_serves_the_merchants_logo_with_caching_headers(merchant: Any) -> Non
     assert f'src="/t/{t.page_token}/logo"' in get(t).content.decode()
     r = Client().get(f"/t/{t.page_token}/logo")
     assert r.status_code == 200 and r.content == png and r["Content-Type"] == "image/png"
-    assert (
-        r["Cache-Control"] == "private, no-cache" and r["X-Content-Type-Options"] == "nosniff"
-    )
+    assert r["Cache-Control"] == "private, no-cache" and r["X-Content-Type-Options"] == "nosniff"
     again = Client().get(f"/t/{t.page_token}/logo", HTTP_IF_NONE_MATCH=r["ETag"])
     assert again.status_code == 304 and again.content == b""
     assert Client().get("/t/no-such-token/logo").status_code == 404
@@ -278,7 +276,9 @@ def test_it_serves_the_merchants_logo_with_caching_headers(merchant: Any) -> Non
 def test_it_announces_the_return_to_the_merchant_once_not_every_second(merchant: Any) -> None:
     # The visible countdown ticks every second inside the page's live region; it is muted
     # (aria-live="off") and one hidden line, filled once by portal.js, says it instead.
-    done = make(merchant, "portmone", status=Status.COMPLETED, redirect_url="https://shop.example/back")
+    done = make(
+        merchant, "portmone", status=Status.COMPLETED, redirect_url="https://shop.example/back"
+    )
     html = get(done).content.decode()
     note = html.split('id="redirect-note"', 1)[1].split(">", 1)[0]
     assert 'aria-live="off"' in note

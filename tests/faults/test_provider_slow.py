@@ -14,9 +14,9 @@ from celery.app.task import Task
 from django.conf import settings
 from django.utils import timezone
 
+from kyc import http
+from kyc.errors import RetryableError
 from kyc.models import CertPromise, Merchant, ProviderAccount
-from providers import http
-from providers.errors import RetryableError
 from tests.faults.conftest import blockpass_customer
 from tests.faults.fake_provider import FakeProvider
 
@@ -46,9 +46,7 @@ def test_it_retries_idempotent_calls_with_backoff_and_posts_never() -> None:
     fake = FakeProvider(lambda m, p, n: (503, {"error": "busy"}))
     try:
         with pytest.raises(RetryableError):
-            http.call(
-                "GET", fake.url + "/thing", provider="corepass", sess=http.session(retries=2)
-            )
+            http.call("GET", fake.url + "/thing", provider="corepass", sess=http.session(retries=2))
         assert len(fake.calls) == 3  # first try + 2 retries, then the caller decides
         gaps = [b[0] - a[0] for a, b in zip(fake.calls, fake.calls[1:], strict=False)]
         assert gaps[-1] >= 0.3  # urllib3 backoff: 0, 0.4 s
@@ -69,6 +67,7 @@ def test_it_retries_idempotent_calls_with_backoff_and_posts_never() -> None:
 @pytest.mark.django_db
 def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(promise) -> None:
     from providers.blockpass import services, tasks
+
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     assert settings.CELERY_MAX_COUNTDOWN < visibility
 

@@ -227,6 +227,7 @@ def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> 
     import threading
 
     from providers.blockpass import services
+
     n = 24
     held: list[int] = []
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kyc import http as phttp
 from kyc import registry, services
+from kyc.errors import AuthenticationError, PermanentError, RetryableError
 from kyc.models import ApiKey, AppendOnlyError, ProviderAccount, TransferEvent, TransferRequest
-from providers import http as phttp
-from providers.errors import AuthenticationError, PermanentError, RetryableError
 
 ROOT = Path(__file__).resolve().parents[2]
 

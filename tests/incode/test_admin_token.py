@@ -11,8 +11,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from kyc.errors import AuthenticationError
 from kyc.models import ProviderAccount
-from providers.errors import AuthenticationError
 from providers.incode import client, services, tasks
 from providers.incode.provider import IncodeProvider
 from tests.incode.conftest import API_KEY, account_for

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
+from kyc import http
 from kyc.models import IdentityField, TransferRequest
 from kyc.status import Status
-from providers import http
 from providers.incode import services as incode_services
 from tests.incode.conftest import account_for, finish_on_phone
 

@@ -45,9 +45,7 @@ def test_it_tests_the_connection_with_an_executive_login(
     }
     r = staff_client.post("/providers/incode/", form, follow=True)
     assert "Connection works" in r.content.decode()
-    r = staff_client.post(
-        "/providers/incode/", {**form, "executive_password": "nope"}, follow=True
-    )
+    r = staff_client.post("/providers/incode/", {**form, "executive_password": "nope"}, follow=True)
     assert "Connection failed (provider_auth_failed)" in r.content.decode()
 
 

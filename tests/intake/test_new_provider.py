@@ -32,7 +32,7 @@ import hmac
 from django import forms
 
 from kyc.contract import Provider, Verdict
-from providers.forms import ProviderSettingsForm, SecretInput
+from kyc.forms import ProviderSettingsForm, SecretInput
 
 
 class SignedCoSettingsForm(ProviderSettingsForm):

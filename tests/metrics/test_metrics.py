@@ -23,10 +23,9 @@ import redis
 import requests as http_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from kyc import metrics, outbox, tasks
+from kyc import http, metrics, outbox, tasks
+from kyc.errors import RetryableError
 from kyc.models import InboundEvent, ProviderAccount
-from providers import http
-from providers.errors import RetryableError
 from tests import factories
 from tests.blockpass.conftest import bp_settings, deliver, payload
 from tests.conftest import ROOT, _worker_env, wait_for

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from kyc.links import safe_href
 from kyc.models import KYCRecord, ProviderAccount, TransferRequest
-from providers.links import safe_href
 
 HOSTILE = [
     "javascript:alert(document.cookie)",

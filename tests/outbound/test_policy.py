@@ -1,4 +1,4 @@
-"""The outbound policy of providers/http.py: where a provider call may go, and how."""
+"""The outbound policy of kyc/http.py: where a provider call may go, and how."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from unittest import mock
 
 import pytest
 
-from providers import http
-from providers.errors import OutboundRefused, PermanentError, RetryableError
+from kyc import http
+from kyc.errors import OutboundRefused, PermanentError, RetryableError
 
 REAL_GETADDRINFO = socket.getaddrinfo
 
@@ -247,7 +247,7 @@ def test_it_shows_merchants_a_generic_message_and_logs_the_body(
     leak = b'{"error": "SECRET-BODY-7f3a at http://10.0.0.9/internal"}'
     provider = captures(answer=lambda *_: (404, {"Content-Type": "application/json"}, leak))
     allow_networks("127.0.0.1/32")
-    with caplog.at_level("WARNING", logger="providers.http"):
+    with caplog.at_level("WARNING", logger="kyc.http"):
         with pytest.raises(PermanentError) as exc:
             http.call("POST", f"{provider.url}/api/v1/kyc/status", provider="corepass", json={})
     assert exc.value.message == "The provider answered 404."

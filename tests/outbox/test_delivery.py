@@ -16,6 +16,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from kyc import outbox, services
+from kyc.errors import InvalidInput
 from kyc.models import (
     AuditEntry,
     CertPromise,
@@ -30,7 +31,6 @@ from kyc.models import (
 )
 from kyc.services import StatusUpdate
 from kyc.status import Status
-from providers.errors import InvalidInput
 from tests import factories
 from tests.outbox.conftest import Receiver, Shop, deliver_all, make_transfer
 

@@ -14,8 +14,8 @@ import requests
 from django.test import Client
 from requests.structures import CaseInsensitiveDict
 
+from kyc import http
 from kyc.models import ProviderAccount
-from providers import http
 from providers.portmone.provider import PortmoneProvider
 
 SANDBOX = "http://localhost/sandbox/portmone/"  # a host the settings form accepts

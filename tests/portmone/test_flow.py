@@ -160,7 +160,7 @@ def test_it_clears_the_error_once_a_token_is_issued_again(
 def test_it_keeps_the_request_open_when_portmone_is_down(
     transfer, django_capture_on_commit_callbacks
 ) -> None:
-    from providers.errors import RetryableError
+    from kyc.errors import RetryableError
 
     with mock.patch("providers.portmone.client.get_status", side_effect=RetryableError("down")):
         assert _check(transfer, django_capture_on_commit_callbacks) == "retry"

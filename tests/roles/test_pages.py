@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kyc import outbox, registry
+from kyc.errors import PermanentError
 from kyc.models import (
     ApiKey,
     AuditEntry,
@@ -30,7 +31,6 @@ from kyc.models import (
     WebhookMessage,
 )
 from kyc.status import Status
-from providers.errors import PermanentError
 from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests import factories
 from tests.corepass.conftest import USER

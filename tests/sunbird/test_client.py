@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 import requests
 
-from providers.errors import AuthenticationError
+from kyc.errors import AuthenticationError
 from providers.sunbird import client, services
 from providers.sunbird.provider import SunbirdProvider
 

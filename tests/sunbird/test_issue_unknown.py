@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from kyc.errors import InvalidInput, RetryableError
 from kyc.models import AuditEntry, Certificate
-from providers.errors import InvalidInput, RetryableError
 from providers.sunbird import services
 from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests.sunbird.conftest import make_run

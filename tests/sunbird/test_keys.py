@@ -83,8 +83,8 @@ def test_it_refuses_a_reserved_key_in_the_admin(merchant: Any, client: Any) -> N
 
 @pytest.mark.django_db
 def test_it_refuses_to_start_a_run_with_a_reserved_key(merchant: Any) -> None:
+    from kyc.errors import InvalidInput
     from kyc.models import ProviderAccount
-    from providers.errors import InvalidInput
     from tests.sunbird.conftest import make_run
 
     ProviderAccount.objects.create(

@@ -16,6 +16,7 @@ from kyc import outbox
 from kyc import services as kyc_services
 from kyc.contract import FieldValue
 from kyc.crypto import lookup_hash
+from kyc.errors import InvalidInput
 from kyc.models import (
     Certificate,
     CertPromise,
@@ -35,7 +36,6 @@ from providers.blockpass.services.review_status import (
     status_payload,
 )
 from providers.blockpass.services.tokens import call_with_token, record_token_store
-from providers.errors import InvalidInput
 
 
 @dataclass

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kyc import outbox
+from kyc.errors import NotFoundError, ProviderError, RetryableError
 from kyc.models import Certificate, CertPromise, KYCRecord, ProviderAccount, ReviewState
 from providers.blockpass import client
 from providers.blockpass.schemas import PulledCertificate
@@ -17,7 +18,6 @@ from providers.blockpass.services.common import PROVIDER
 from providers.blockpass.services.references import erased_references_forget
 from providers.blockpass.services.review_status import record_review_recompute
 from providers.blockpass.services.tokens import call_with_token, record_token, record_token_store
-from providers.errors import NotFoundError, ProviderError, RetryableError
 
 # A claimed promise is leased this long: a worker that dies mid-pull frees it for reconcile().
 PULL_LEASE = dt.timedelta(minutes=2)

@@ -9,12 +9,12 @@ from typing import TypeVar
 
 from django.db import transaction
 
+from kyc.errors import AuthenticationError
 from kyc.models import KYCRecord, ProviderAccount
+from kyc.renewal import call_with_renewal
 from providers.blockpass import client
 from providers.blockpass.schemas import Token
 from providers.blockpass.services.common import SECRETS_KEY
-from providers.errors import AuthenticationError
-from providers.renewal import call_with_renewal
 
 T = TypeVar("T")
 

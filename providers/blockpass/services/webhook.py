@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kyc import services as kyc_services
 from kyc.contract import Delivery, Verdict
+from kyc.errors import SignatureError
 from kyc.models import CertPromise, InboundEvent, ProviderAccount
 from providers.blockpass import signature
 from providers.blockpass.schemas import (
@@ -21,7 +22,6 @@ from providers.blockpass.schemas import (
 )
 from providers.blockpass.services.common import log
 from providers.blockpass.services.merchant import cert_promise_note, record_for_blockpass_id
-from providers.errors import SignatureError
 
 
 def _dedupe_key(account: ProviderAccount, headers: Mapping[str, str], body: bytes) -> str:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kyc import outbox
-from providers.errors import InvalidInput, ProviderError
+from kyc.errors import InvalidInput, ProviderError
 from providers.sunbird.models import STEP_NAMES, IssuanceRun, IssuanceStep
 from providers.sunbird.services.collect import _step_collect
 from providers.sunbird.services.common import (

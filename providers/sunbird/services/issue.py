@@ -10,8 +10,8 @@ import requests
 from django.utils import timezone
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from kyc.errors import ProviderError, RetryableError
 from kyc.models import Certificate
-from providers.errors import ProviderError, RetryableError
 from providers.sunbird import client
 from providers.sunbird.models import IssuanceRun, IssuanceStep
 from providers.sunbird.schemas import CertRecord

@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kyc import services as kyc_services
+from kyc.errors import InvalidInput, ProviderError
 from kyc.models import Merchant
-from providers.errors import InvalidInput, ProviderError
 from providers.sunbird import client
 from providers.sunbird.models import STEP_NAMES, IssuanceRun, IssuanceStep
 from providers.sunbird.services.common import stale_seconds

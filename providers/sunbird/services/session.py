@@ -8,9 +8,9 @@ from collections.abc import Callable
 from django.utils import timezone
 
 from kyc import services as kyc_services
+from kyc.errors import InvalidInput, ProviderError
 from kyc.models import Merchant, ProviderAccount
-from providers.errors import InvalidInput, ProviderError
-from providers.renewal import call_with_renewal
+from kyc.renewal import call_with_renewal
 from providers.sunbird import client
 from providers.sunbird.services.common import PROVIDER, T
 

@@ -5,7 +5,7 @@ own state, here in the shared Django cache (web and worker processes see the sam
 never kyc's tables), and it reaches the portal only over HTTP, sending its deliveries
 from a background thread so that a click on its pages returns at once. This module
 holds that plumbing and nothing of any vendor: the paths, shapes, errors and signatures
-stay in each sandbox. It imports no provider, no `kyc` and no `portal`.
+stay in each sandbox. It imports no provider, no other `kyc` module and no `portal`.
 
 - `State`: a sandbox's keys under its own prefix, each kept `ttl` seconds; counters
   that tests read ("renewed once", "pulled once"); bounded lists (logs, calls).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from providers.errors import AuthenticationError
+from kyc.errors import AuthenticationError
 
 C = TypeVar("C")
 T = TypeVar("T")

@@ -5,7 +5,7 @@ Secret fields are write-only: the form never renders their value, only the last
 setting that decides where requests go (a URL, a path) changes in the same submit:
 then stored secrets are never carried over to the new address; they must be typed
 again, or the form refuses (naming the fields). URL fields pass the outbound policy
-of providers/http.py (http/https only, no credentials, the provider's allowed hosts).
+of kyc/http.py (http/https only, no credentials, the provider's allowed hosts).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.forms.utils import pretty_name
 
-from providers.errors import OutboundRefused
+from kyc.errors import OutboundRefused
 
 
 class SecretInput(forms.PasswordInput):
@@ -30,7 +30,7 @@ def url_validator(provider: str) -> Any:
     """A form validator applying the outbound policy's URL checks (no DNS at save time)."""
 
     def validate(value: str) -> None:
-        from providers import http
+        from kyc import http
 
         try:
             http.check_url(str(value).rstrip("/") + "/", provider=provider)

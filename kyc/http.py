@@ -45,7 +45,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from kyc import metrics
-from providers.errors import (
+from kyc.errors import (
     AuthenticationError,
     NotFoundError,
     OutboundRefused,
@@ -53,7 +53,7 @@ from providers.errors import (
     RetryableError,
 )
 
-log = logging.getLogger("providers.http")
+log = logging.getLogger("kyc.http")
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

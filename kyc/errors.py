@@ -65,7 +65,7 @@ class NotFoundError(PermanentError):
 
 class OutboundRefused(PermanentError):
     """The portal itself refused to make the call: the URL or the address it resolves to is
-    outside the outbound policy (providers/http.py). Nothing was sent."""
+    outside the outbound policy (kyc/http.py). Nothing was sent."""
 
     code = "outbound_refused"
 
