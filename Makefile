@@ -73,7 +73,7 @@ soak: install
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
 
-# Load benchmark on a production-like stack on 127.0.0.1 (see README), with py-spy flame
+# Load benchmark (bench/) on a production-like stack on 127.0.0.1 (see README), with py-spy flame
 # graphs of the measured paths written to var/bench/ (the `bench` extra).
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml | $(STAMP)
@@ -82,7 +82,7 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 
 bench: install $(BENCH_STAMP)
 	$(BIN)/python scripts/check_services.py
-	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

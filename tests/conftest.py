@@ -6,7 +6,7 @@ missing seed file or an unmounted route can never turn a test into a quiet skip.
 allow-list is short on purpose; each entry says why the skip is acceptable:
 
 - "wrk is not installed": `wrk` is an optional load tool used only by the bench smoke
-  test (tests/bench); `make bench` documents installing it.
+  test (tests/bench_smoke); `make bench` documents installing it.
 
 Anything else that skips in CI is an error: import the project's own modules normally
 (never `pytest.importorskip`), and fail, not skip, when a fixture or file is missing.
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Skip reasons CI accepts (reason -> why it is acceptable); see the module docstring.
 ALLOWED_SKIPS: dict[str, str] = {
-    "wrk is not installed": "optional load tool for tests/bench only",
+    "wrk is not installed": "optional load tool for tests/bench_smoke only",
 }
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from bench.parts import dashboard as part
 from kyc import selectors
 from kyc.models import TransferEvent, TransferRequest
-from tests.bench.parts import dashboard as part
 
 pytestmark = pytest.mark.django_db
 

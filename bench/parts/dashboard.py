@@ -19,10 +19,10 @@ import requests
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.bench import seed
-from tests.bench.context import Ctx
-from tests.bench.middleware import HEADER
-from tests.bench.stats import Figure, Summary, percentile
+from bench import seed
+from bench.context import Ctx
+from bench.middleware import HEADER
+from bench.stats import Figure, Summary, percentile
 
 PAGES = {
     "dashboard": "/",

@@ -1,6 +1,6 @@
 """Run one Sunbird issuance inline in a fresh process and report its time and peak memory.
 
-    python -m tests.bench.issuance_worker <run_id>
+    python -m bench.issuance_worker <run_id>
 
 A fresh process per run, so the peak (VmHWM) belongs to this run alone; it runs
 the same step code the Celery tasks run (providers.sunbird.services.run_execute_inline).

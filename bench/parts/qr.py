@@ -3,7 +3,7 @@
 Requests are created through the real API (CorePass against its sandbox
 connector, on the same server); each is then watched like a customer does: the
 page loaded every 10 s, the status fragment polled every 2 s (htmx), for 2
-minutes (10 s with --quick). A counter around kyc.qr.render_svg (tests.bench.apps)
+minutes (10 s with --quick). A counter around kyc.qr.render_svg (bench.apps)
 counts renders per payload in Redis, whichever process renders.
 """
 
@@ -15,10 +15,10 @@ import time
 
 import requests
 
-from tests.bench import seed
-from tests.bench.apps import QR_TOTAL_KEY, qr_key
-from tests.bench.context import Ctx
-from tests.bench.stats import Figure, Summary
+from bench import seed
+from bench.apps import QR_TOTAL_KEY, qr_key
+from bench.context import Ctx
+from bench.stats import Figure, Summary
 
 REQUESTS = 3
 POLL_EVERY = 2.0  # the fragment's hx-trigger interval

@@ -1,6 +1,6 @@
 """Issuance scale: a Sunbird run against the sandbox for 200 and for 10,000 learners.
 
-Each run executes inline in a fresh worker process (tests.bench.issuance_worker,
+Each run executes inline in a fresh worker process (bench.issuance_worker,
 the same step code the Celery tasks run) so its peak RSS is its own. The sandbox
 is set to publish certificates at once (delay 0, no rate cap): the figure is the
 portal's cost per certificate, not the sandbox's simulated Kafka pace.
@@ -15,10 +15,10 @@ from typing import Any
 
 import requests
 
-from tests.bench import seed
-from tests.bench.context import Ctx
-from tests.bench.stack import PY, ROOT
-from tests.bench.stats import Figure, Summary, ratios
+from bench import seed
+from bench.context import Ctx
+from bench.stack import PY, ROOT
+from bench.stats import Figure, Summary, ratios
 
 ROOT_ORG = "0128000000000000001"  # the sandbox's demo root org
 
@@ -48,7 +48,7 @@ def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
     )
     env = dict(ctx.stack.env, SUNBIRD_POLL_SECONDS="0.2")
     out = subprocess.run(
-        [PY, "-m", "tests.bench.issuance_worker", str(run.pk)],
+        [PY, "-m", "bench.issuance_worker", str(run.pk)],
         cwd=ROOT,
         env=env,
         capture_output=True,

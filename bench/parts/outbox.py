@@ -23,9 +23,9 @@ from typing import Any
 
 import requests
 
-from tests.bench.context import Ctx
-from tests.bench.middleware import COMMITS_HEADER, HEADER, OUTBOX_HEADER
-from tests.bench.stats import Figure, Summary
+from bench.context import Ctx
+from bench.middleware import COMMITS_HEADER, HEADER, OUTBOX_HEADER
+from bench.stats import Figure, Summary
 
 ENDPOINT_COUNTS = (1, 20)
 
@@ -131,9 +131,9 @@ def _one_run(
 
 def _cancel_cost(ctx: Ctx, merchant: Any, tries: int) -> dict[str, list[int]]:
     """Queries, commits and outbox inserts of real cancel requests (each sends 2 events)."""
+    from bench import seed
     from kyc import services
     from kyc.models import ProviderAccount
-    from tests.bench import seed
 
     account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
     _, key = services.api_key_create(

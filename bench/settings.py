@@ -9,11 +9,11 @@ from portal.settings import *  # noqa: F403
 from portal.settings import INSTALLED_APPS, MIDDLEWARE, VAR_DIR
 
 BENCH = True
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.bench.apps.BenchConfig"]
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.apps.BenchConfig"]
 # First, so it counts the queries of every middleware too (sessions, auth).
-MIDDLEWARE = ["tests.bench.middleware.QueryCountMiddleware", *MIDDLEWARE]
+MIDDLEWARE = ["bench.middleware.QueryCountMiddleware", *MIDDLEWARE]
 # The portal's own urls plus the two baseline views.
-ROOT_URLCONF = "tests.bench.urls"
+ROOT_URLCONF = "bench.urls"
 # collectstatic for the admin pages goes here, not into the project's staticfiles/.
 STATIC_ROOT = VAR_DIR / "bench" / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing

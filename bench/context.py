@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench.load import LoadResult, write_pool, wrk
-from tests.bench.stack import OUT_DIR, Stack
-from tests.bench.stats import Figure, Summary, ratios
+from bench.load import LoadResult, write_pool, wrk
+from bench.stack import OUT_DIR, Stack
+from bench.stats import Figure, Summary, ratios
 
 
 @dataclass

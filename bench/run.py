@@ -31,8 +31,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from tests.bench.context import Ctx
-from tests.bench.stack import (
+from bench.context import Ctx
+from bench.stack import (
     CORES_SHARED_WITH,
     OUT_DIR,
     Stack,
@@ -44,7 +44,7 @@ from tests.bench.stack import (
     reset_database,
     stack_env,
 )
-from tests.bench.stats import Figure, Summary, table
+from bench.stats import Figure, Summary, table
 
 PARTS: tuple[str, ...] = (
     "poll",
@@ -60,9 +60,7 @@ BUDGET_SECONDS = 15 * 60
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m tests.bench.run", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument(
         "--only",
         action="append",
@@ -111,7 +109,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def run_part(name: str, ctx: Ctx) -> list[Figure]:
-    module = importlib.import_module(f"tests.bench.parts.{name}")
+    module = importlib.import_module(f"bench.parts.{name}")
     t0 = time.perf_counter()
     ctx.log(f"{name}: start")
     try:
@@ -162,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         django.setup()
         from django.db import connection
 
-        from tests.bench.views import INSERT_TABLE_SQL
+        from bench.views import INSERT_TABLE_SQL
 
         with connection.cursor() as cursor:
             cursor.execute(INSERT_TABLE_SQL)

@@ -19,12 +19,12 @@ from typing import Any
 import requests
 from django.urls import Resolver404, resolve
 
-from tests.bench import seed
-from tests.bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
-from tests.bench.load import raw_request
-from tests.bench.middleware import COMMITS_HEADER, HEADER
-from tests.bench.stats import Figure, Summary
-from tests.bench.urls import BASELINE_INSERT
+from bench import seed
+from bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
+from bench.load import raw_request
+from bench.middleware import COMMITS_HEADER, HEADER
+from bench.stats import Figure, Summary
+from bench.urls import BASELINE_INSERT
 
 CONNECTIONS = 32
 ITEM = "SH_EMAIL"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import requests
 
-from tests.bench import seed
-from tests.bench.context import Ctx, get_load, load_figures, paired_runs, profile, raw_runs
-from tests.bench.middleware import HEADER
-from tests.bench.stats import Figure, Summary
-from tests.bench.urls import BASELINE_JSON
+from bench import seed
+from bench.context import Ctx, get_load, load_figures, paired_runs, profile, raw_runs
+from bench.middleware import HEADER
+from bench.stats import Figure, Summary
+from bench.urls import BASELINE_JSON
 
 POLLERS = 64  # concurrent connections: many customer pages polling the same request
 

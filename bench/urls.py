@@ -2,8 +2,8 @@
 
 from django.urls import path
 
+from bench import views
 from portal.urls import urlpatterns as portal_urlpatterns
-from tests.bench import views
 
 BASELINE_JSON = "/bench/baseline/json"
 BASELINE_INSERT = "/bench/baseline/insert"

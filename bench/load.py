@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.bench.stack import OUT_DIR, only_loopback
+from bench.stack import OUT_DIR, only_loopback
 
 _DONE_LUA = r"""
 function done(summary, latency, requests)

@@ -13,10 +13,10 @@ import time
 
 import requests
 
-from tests.bench import seed
-from tests.bench.context import Ctx
-from tests.bench.middleware import HEADER
-from tests.bench.stats import Figure, Summary
+from bench import seed
+from bench.context import Ctx
+from bench.middleware import HEADER
+from bench.stats import Figure, Summary
 
 PER_PAGE = 100  # Django admin's default list_per_page
 CHANGELISTS = {

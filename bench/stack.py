@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "var" / "bench"
 PY = sys.executable
 HOST = "127.0.0.1"  # the bench never sends traffic anywhere else
@@ -69,7 +69,7 @@ def stack_env(*, port: int, db_url: str, redis_url: str) -> dict[str, str]:
 
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.bench.settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         PYTHONPATH=str(ROOT),
         DATABASE_URL=db_url,
         REDIS_URL=redis_url,

@@ -1,4 +1,4 @@
-"""Installed only by tests.bench.settings: counts QR renders so the bench can check reuse."""
+"""Installed only by bench.settings: counts QR renders so the bench can check reuse."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def install_qr_counter() -> None:
 
 
 class BenchConfig(AppConfig):
-    name = "tests.bench"
+    name = "bench"
     label = "bench"
     verbose_name = "Benchmark hooks"
 

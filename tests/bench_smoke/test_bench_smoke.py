@@ -13,11 +13,11 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
-from tests.bench import load, stack
-from tests.bench.middleware import COMMITS_HEADER, HEADER, QueryCountMiddleware
-from tests.bench.run import PARTS, parse_args
-from tests.bench.stats import Figure, Summary, parse_goal, percentile, ratios, table
-from tests.bench.urls import BASELINE_INSERT, BASELINE_JSON
+from bench import load, stack
+from bench.middleware import COMMITS_HEADER, HEADER, QueryCountMiddleware
+from bench.run import PARTS, parse_args
+from bench.stats import Figure, Summary, parse_goal, percentile, ratios, table
+from bench.urls import BASELINE_INSERT, BASELINE_JSON
 
 
 def test_it_summarises_runs_as_median_min_max() -> None:
@@ -130,8 +130,8 @@ def test_it_mounts_the_baselines_only_in_the_bench_urlconf() -> None:
     for url in (BASELINE_JSON, BASELINE_INSERT):
         with pytest.raises(Resolver404):
             resolve(url)  # tests.settings -> portal.urls
-        assert str(resolve(url, urlconf="tests.bench.urls").url_name).startswith("bench_baseline")
-    assert resolve("/t/abc/status", urlconf="tests.bench.urls").url_name == "transfer_status"
+        assert str(resolve(url, urlconf="bench.urls").url_name).startswith("bench_baseline")
+    assert resolve("/t/abc/status", urlconf="bench.urls").url_name == "transfer_status"
 
 
 def test_it_parses_parts_and_refuses_fewer_than_three_runs() -> None:
@@ -185,7 +185,7 @@ def test_it_counts_queries_and_durable_writes_per_request() -> None:
 def test_it_counts_qr_renders_per_payload() -> None:
     from django.core.cache import cache
 
-    from tests.bench.apps import QR_TOTAL_KEY, counting, qr_key
+    from bench.apps import QR_TOTAL_KEY, counting, qr_key
 
     render = counting(lambda payload: f"<svg>{payload}</svg>")
     assert render("a") == "<svg>a</svg>"
