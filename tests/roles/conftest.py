@@ -61,20 +61,14 @@ def world(db: Any) -> World:
     owner = factories.staff_user(merchant, reveal=True, role=OWNER)
     key, _ = services.api_key_create(merchant=merchant, name="owner's key", created_by=owner)
     accounts = {
-        p: ProviderAccount.objects.create(
-            merchant=merchant, provider=p, enabled=True, settings=sandbox_settings(p)
+        p: factories.ProviderAccountFactory(
+            merchant=merchant, provider=p, settings=sandbox_settings(p)
         )
         for p in ("corepass", "incode", "sunbird")
     }
-    transfer = TransferRequest.objects.create(
-        merchant=merchant, account=accounts["corepass"], provider="corepass", reference="cp-1"
-    )
-    in_review = TransferRequest.objects.create(
-        merchant=merchant,
-        account=accounts["incode"],
-        provider="incode",
-        reference="in-1",
-        status=Status.REVIEW,
+    transfer = factories.TransferRequestFactory(account=accounts["corepass"], reference="cp-1")
+    in_review = factories.TransferRequestFactory(
+        account=accounts["incode"], reference="in-1", status=Status.REVIEW
     )
     run = make_run(merchant)
     run.status = IssuanceRun.Status.FAILED

@@ -221,7 +221,7 @@ def test_it_never_lets_anyone_change_their_own_membership(role: str, merchant: A
 def test_it_lets_only_an_owner_make_an_owner(merchant: Any) -> None:
     second = factories.MerchantFactory()
     client, admin_user = _member(merchant, ADMIN)
-    Membership.objects.create(user=admin_user, merchant=second, role=ADMIN)
+    factories.MembershipFactory(user=admin_user, merchant=second, role=ADMIN)
     newcomer = factories.staff_user(merchant, role=VIEWER)  # a member of the first only
     add = _admin(Membership, "add")
     refused = client.post(add, {"user": newcomer.pk, "merchant": second.pk, "role": OWNER})
@@ -334,7 +334,7 @@ def test_it_acts_only_where_the_role_allows_when_a_selection_spans_merchants(
 ) -> None:
     elsewhere = factories.MerchantFactory()
     client, user = _member(merchant, COMPLIANCE)
-    Membership.objects.create(user=user, merchant=elsewhere, role=VIEWER)
+    factories.MembershipFactory(user=user, merchant=elsewhere, role=VIEWER)
     here = Builder(merchant, "here").get(KYCRecord)
     there = Builder(elsewhere, "there").get(KYCRecord)
     _action(client, KYCRecord, "erase_pii", here.pk, there.pk)
@@ -411,7 +411,7 @@ def test_it_ships_a_staff_group_without_deletes_of_history_merchants_or_reveal(
     viewer = factories.UserFactory(is_staff=True)
     for user, role in ((owner, OWNER), (viewer, VIEWER)):
         user.groups.add(group)
-        Membership.objects.create(user=user, merchant=merchant, role=role)
+        factories.MembershipFactory(user=user, merchant=merchant, role=role)
     record = Builder(merchant, "grp").get(KYCRecord)
     assert _client(viewer).get(_admin(KYCRecord, "changelist")).status_code == 200
     assert _client(viewer).get(_admin(Membership, "add")).status_code == 403

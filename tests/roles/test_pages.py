@@ -21,9 +21,7 @@ from kyc.errors import PermanentError
 from kyc.models import (
     ApiKey,
     AuditEntry,
-    IdentityField,
     KYCRecord,
-    Membership,
     ProviderAccount,
     TransferRequest,
     WebhookDelivery,
@@ -186,8 +184,8 @@ def _endpoint(w: World) -> WebhookEndpoint:
     """The merchant's webhook endpoint, with one failed delivery (created on first use)."""
     endpoint = WebhookEndpoint.objects.filter(merchant=w.merchant).first()
     if endpoint is None:
-        endpoint = WebhookEndpoint.objects.create(
-            merchant=w.merchant, url="https://hooks.example.com/kyc", secret=outbox.new_secret()
+        endpoint = factories.WebhookEndpointFactory(
+            merchant=w.merchant, url="https://hooks.example.com/kyc"
         )
         message = outbox.webhook_message_create(merchant=w.merchant, type="ping", data={})
         WebhookDelivery.objects.create(message=message, endpoint=endpoint, state="failed")
@@ -222,13 +220,12 @@ def _delivery_replayed(w: World, allowed: bool) -> None:
 
 def _customer(w: World) -> KYCRecord:
     """A customer with one received value (created on first use)."""
-    record, created = KYCRecord.objects.get_or_create(
-        merchant=w.merchant, reference="cust-1", defaults={"provider": "corepass"}
-    )
-    if created:
-        IdentityField.objects.create(
-            record=record, provider="corepass", key="SH_EMAIL", value="c@example.com"
+    record = KYCRecord.objects.filter(merchant=w.merchant, reference="cust-1").first()
+    if record is None:
+        record = factories.KYCRecordFactory(
+            merchant=w.merchant, reference="cust-1", provider="corepass"
         )
+        factories.IdentityFieldFactory(record=record, key="SH_EMAIL", value="c@example.com")
     return record
 
 
@@ -270,138 +267,117 @@ def _branding_saved(w: World, allowed: bool) -> None:
     assert (w.merchant.brand_color == "#0b6e4f") is allowed
 
 
+PathArg = Callable[[World], Any]
+
+
+def _path(url_name: str, arg: PathArg | None) -> Callable[[World], str]:
+    return lambda w: reverse(url_name, args=[arg(w)] if arg else [])
+
+
+def page(url_name: str, arg: PathArg | None = None, *, id: str = "", **kw: Any) -> Case:
+    """A GET of the page (its URL argument, if any, from `arg`)."""
+    return Case(id or url_name, url_name, "get", _path(url_name, arg), **kw)
+
+
+def action(
+    url_name: str,
+    arg: PathArg | None = None,
+    *,
+    effect: Callable[[World, bool], None],
+    id: str = "",
+    ok_status: tuple[int, ...] = (302,),
+    **kw: Any,
+) -> Case:
+    """A POST to the page that changes something (`effect` checks it did, or did not)."""
+    path = _path(url_name, arg)
+    return Case(id or url_name, url_name, "post", path, effect=effect, ok_status=ok_status, **kw)
+
+
+def _transfer(w: World) -> Any:
+    return w.transfer.pk
+
+
+def _run(w: World) -> Any:
+    return w.run.pk
+
+
+def _in_review(w: World) -> Any:
+    return w.in_review.pk
+
+
+def _owner_key(w: World) -> Any:
+    return w.owner_key.pk
+
+
+def _customer_pk(w: World) -> Any:
+    return _customer(w).pk
+
+
+def _endpoint_pk(w: World) -> Any:
+    return _endpoint(w).pk
+
+
+def _delivery_pk(w: World) -> Any:
+    return WebhookDelivery.objects.get(endpoint=_endpoint(w)).pk
+
+
+def _corepass(w: World) -> str:
+    return "corepass"
+
+
 CASES = [
-    Case("dashboard", "dashboard", "get", lambda w: reverse("dashboard")),
-    Case(
+    page("dashboard"),
+    action(
         "branding",
-        "branding",
-        "post",
-        lambda w: reverse("branding"),
         data=lambda w: {"brand_color": "#0b6e4f", "default_language": "en"},
         effect=_branding_saved,
-        ok_status=(302,),
     ),
-    Case("quickstart", "quickstart", "get", lambda w: reverse("quickstart")),
-    Case(
-        "transfer_detail",
-        "transfer_detail",
-        "get",
-        lambda w: reverse("transfer_detail", args=[w.transfer.pk]),
-    ),
-    Case("transfer_list", "transfer_list", "get", lambda w: reverse("transfer_list")),
-    Case(
-        "transfer_live",
-        "transfer_live",
-        "get",
-        lambda w: reverse("transfer_live", args=[w.transfer.pk]),
-    ),
-    Case(
-        "transfer_cancel:confirm",
-        "transfer_cancel",
-        "get",
-        lambda w: reverse("transfer_cancel", args=[w.transfer.pk]),
-    ),
-    Case(
-        "transfer_cancel",
-        "transfer_cancel",
-        "post",
-        lambda w: reverse("transfer_cancel", args=[w.transfer.pk]),
-        effect=_cancelled,
-        ok_status=(302,),
-    ),
-    Case(
-        "transfer_again",
-        "transfer_again",
-        "post",
-        lambda w: reverse("transfer_again", args=[w.transfer.pk]),
-        data=_with_coreid,
-        effect=_new_link,
-        ok_status=(302,),
-    ),
-    Case("customer_list", "customer_list", "get", lambda w: reverse("customer_list")),
-    Case(
-        "customer_detail",
-        "customer_detail",
-        "get",
-        lambda w: reverse("customer_detail", args=[_customer(w).pk]),
-    ),
-    Case(
+    page("quickstart"),
+    page("transfer_detail", _transfer),
+    page("transfer_list"),
+    page("transfer_live", _transfer),
+    page("transfer_cancel", _transfer, id="transfer_cancel:confirm"),
+    action("transfer_cancel", _transfer, effect=_cancelled),
+    action("transfer_again", _transfer, data=_with_coreid, effect=_new_link),
+    page("customer_list"),
+    page("customer_detail", _customer_pk),
+    action(
         "customer_reveal",
-        "customer_reveal",
-        "post",
-        lambda w: reverse("customer_reveal", args=[_customer(w).pk]),
+        _customer_pk,
         data=lambda w: {
             "fields": [str(f.pk) for f in _customer(w).fields.all()],
             "purpose": "review",
         },
         effect=_revealed,
-        ok_status=(302,),
     ),
-    Case("issuance_list", "issuance_list", "get", lambda w: reverse("issuance_list")),
-    Case(
-        "issuance_detail",
-        "issuance_detail",
-        "get",
-        lambda w: reverse("issuance_detail", args=[w.run.pk]),
-    ),
-    Case(
-        "issuance_progress",
-        "issuance_progress",
-        "get",
-        lambda w: reverse("issuance_progress", args=[w.run.pk]),
-        ok_status=(200, 286),  # 286: the run is over, htmx stops polling
-    ),
-    Case("api_keys", "api_keys", "get", lambda w: reverse("api_keys")),
-    Case(
-        "api_key_revoke:confirm",
-        "api_key_revoke",
-        "get",
-        lambda w: reverse("api_key_revoke", args=[w.owner_key.pk]),
-    ),
-    Case(
-        "api_keys:mint",
+    page("issuance_list"),
+    page("issuance_detail", _run),
+    # 286: the run is over, htmx stops polling
+    page("issuance_progress", _run, ok_status=(200, 286)),
+    page("api_keys"),
+    page("api_key_revoke", _owner_key, id="api_key_revoke:confirm"),
+    action(
         "api_keys",
-        "post",
-        lambda w: reverse("api_keys"),
+        id="api_keys:mint",
         # no `pii`: only a member who may reveal PII grants it (tests/api_scopes)
         data=lambda w: {"name": "minted", "scopes": ["read", "write"]},
         effect=_key_minted,
+        ok_status=(200,),
     ),
-    Case(
-        "api_key_revoke:owner's key",
-        "api_key_revoke",
-        "post",
-        lambda w: reverse("api_key_revoke", args=[w.owner_key.pk]),
-        effect=_key_revoked,
-        ok_status=(302,),
-    ),
-    Case(
-        "provider_settings_index",
-        "provider_settings_index",
-        "get",
-        lambda w: reverse("provider_settings_index"),
-    ),
-    Case(
+    action("api_key_revoke", _owner_key, id="api_key_revoke:owner's key", effect=_key_revoked),
+    page("provider_settings_index"),
+    page("provider_settings", _corepass),
+    action(
         "provider_settings",
-        "provider_settings",
-        "get",
-        lambda w: reverse("provider_settings", args=["corepass"]),
-    ),
-    Case(
-        "provider_settings:save",
-        "provider_settings",
-        "post",
-        lambda w: reverse("provider_settings", args=["corepass"]),
+        _corepass,
+        id="provider_settings:save",
         data=_corepass_form,
         effect=_settings_saved,
-        ok_status=(302,),
     ),
-    Case("transfer_new", "transfer_new", "get", lambda w: reverse("transfer_new")),
-    Case(
-        "transfer_new:start",
+    page("transfer_new"),
+    action(
         "transfer_new",
-        "post",
-        lambda w: reverse("transfer_new"),
+        id="transfer_new:start",
         data=lambda w: {
             "provider": "corepass",
             "reference": "new-ref",
@@ -409,107 +385,39 @@ CASES = [
             "items_corepass": ["SH_EMAIL"],
         },
         effect=_transfer_started,
-        ok_status=(302,),
     ),
-    Case("issuance_new", "issuance_new", "get", lambda w: reverse("issuance_new")),
-    Case(
-        "issuance_new:start",
+    page("issuance_new"),
+    action(
         "issuance_new",
-        "post",
-        lambda w: reverse("issuance_new"),
+        id="issuance_new:start",
         data=lambda w: dict(ISSUANCE_FORM),
         effect=_run_started,
-        ok_status=(302,),
     ),
-    Case(
-        "issuance_retry",
-        "issuance_retry",
-        "post",
-        lambda w: reverse("issuance_retry", args=[w.run.pk]),
-        effect=_run_resumed,
-        ok_status=(302,),
-    ),
-    Case(
-        "issuance_resubmit",
-        "issuance_resubmit",
-        "post",
-        lambda w: reverse("issuance_resubmit", args=[w.run.pk]),
-        data=_issue_unknown,
-        effect=_issue_resubmitted,
-        ok_status=(302,),
-    ),
-    Case(
+    action("issuance_retry", _run, effect=_run_resumed),
+    action("issuance_resubmit", _run, data=_issue_unknown, effect=_issue_resubmitted),
+    page("incode_review", _in_review),
+    action(
         "incode_review",
-        "incode_review",
-        "get",
-        lambda w: reverse("incode_review", args=[w.in_review.pk]),
-    ),
-    Case(
-        "incode_review:decide",
-        "incode_review",
-        "post",
-        lambda w: reverse("incode_review", args=[w.in_review.pk]),
+        _in_review,
+        id="incode_review:decide",
         data=lambda w: {"decision": "reject", "reason": "Document unreadable"},
         effect=_reviewed,
-        ok_status=(302,),
     ),
-    Case("webhooks", "webhooks", "get", lambda w: reverse("webhooks")),
-    Case(
-        "webhooks:create",
+    page("webhooks"),
+    action(
         "webhooks",
-        "post",
-        lambda w: reverse("webhooks"),
+        id="webhooks:create",
         # the URL resolves nowhere here: accepted (sends would fail and say so)
         data=lambda w: {"url": "https://hooks.example.com/new", "events": ["*"]},
         effect=_endpoint_created,
+        ok_status=(200,),
     ),
-    Case(
-        "webhook_detail",
-        "webhook_detail",
-        "get",
-        lambda w: reverse("webhook_detail", args=[_endpoint(w).pk]),
-    ),
-    Case(
-        "webhook_test",
-        "webhook_test",
-        "post",
-        lambda w: reverse("webhook_test", args=[_endpoint(w).pk]),
-        effect=_ping_queued,
-        ok_status=(302,),
-    ),
-    Case(
-        "webhook_rotate",
-        "webhook_rotate",
-        "post",
-        lambda w: reverse("webhook_rotate", args=[_endpoint(w).pk]),
-        effect=_secret_rotated,
-    ),
-    Case(
-        "webhook_toggle",
-        "webhook_toggle",
-        "post",
-        lambda w: reverse("webhook_toggle", args=[_endpoint(w).pk]),
-        effect=_endpoint_toggled,
-        ok_status=(302,),
-    ),
-    Case(
-        "webhook_delete",
-        "webhook_delete",
-        "post",
-        lambda w: reverse("webhook_delete", args=[_endpoint(w).pk]),
-        effect=_endpoint_deleted,
-        ok_status=(302,),
-    ),
-    Case(
-        "webhook_replay",
-        "webhook_replay",
-        "post",
-        lambda w: reverse(
-            "webhook_replay", args=[WebhookDelivery.objects.get(endpoint=_endpoint(w)).pk]
-        ),
-        effect=_delivery_replayed,
-        ok_status=(302,),
-    ),
+    page("webhook_detail", _endpoint_pk),
+    action("webhook_test", _endpoint_pk, effect=_ping_queued),
+    action("webhook_rotate", _endpoint_pk, effect=_secret_rotated, ok_status=(200,)),
+    action("webhook_toggle", _endpoint_pk, effect=_endpoint_toggled),
+    action("webhook_delete", _endpoint_pk, effect=_endpoint_deleted),
+    action("webhook_replay", _delivery_pk, effect=_delivery_replayed),
 ]
 
 
@@ -598,7 +506,7 @@ def test_it_checks_the_role_at_the_merchant_the_page_acts_for(world: World) -> N
     """Owner elsewhere does not make a viewer here an owner here."""
     client = member_client(world.merchant, VIEWER)
     elsewhere = factories.MerchantFactory()
-    Membership.objects.create(user=client.user, merchant=elsewhere, role=OWNER)  # type: ignore[attr-defined]
+    factories.MembershipFactory(user=client.user, merchant=elsewhere, role=OWNER)  # type: ignore[attr-defined]
     assert elsewhere.pk > world.merchant.pk  # the pages act for the first merchant
     response = client.post(reverse("api_keys"), {"name": "minted", "scopes": ["read"]})
     assert response.status_code == 403
