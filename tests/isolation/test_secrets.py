@@ -9,7 +9,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django import forms
 from django.contrib import admin
 from django.core.signals import got_request_exception
 from django.urls import reverse
@@ -17,43 +16,10 @@ from django.views.debug import ExceptionReporter
 
 from kyc import registry
 from kyc.models import ProviderAccount
+from tests.contract.settings_forms import form_data
 from tests.isolation.builder import planted
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(provider: str) -> tuple[dict[str, Any], list[str]]:
-    """Valid-looking settings for a provider's form: planted values in every secret field."""
-    adapter = registry.get(provider)
-    form = adapter.form_class(stored={})
-    data: dict[str, Any] = {"acct-enabled": "on"}
-    secrets: list[str] = []
-    # the sandbox's settings are valid ones (keys in the right format); secrets get planted
-    sandbox = adapter.sandbox_settings(sandbox_url="http://127.0.0.1:9/sandbox/" + provider)
-    for name, field in form.fields.items():
-        if name in form.secret_fields:
-            value = f"SECRETzq-{provider}-{name}-7731"
-            secrets.append(value)
-        elif sandbox.get(name) not in (None, "", False):
-            value = sandbox[name] if not isinstance(sandbox[name], bool) else "on"
-            value = ",".join(value) if isinstance(value, list | tuple) else str(value)
-        elif isinstance(field, forms.URLField):
-            value = "http://127.0.0.1:9"
-        elif isinstance(field, forms.EmailField):
-            value = "ops@example.com"
-        elif isinstance(field, forms.BooleanField):
-            value = "on"
-        elif isinstance(field, forms.IntegerField):
-            value = str(field.min_value or 10)
-        elif isinstance(field, forms.ChoiceField):
-            value = str(field.choices[-1][0])
-        elif field.initial:
-            value = str(field.initial)
-        else:
-            value = ""
-        if value != "":
-            data[name] = value
-    return data, secrets
 
 
 def everything_planted(world: Any) -> list[str]:
