@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kyc.links import safe_href
-from kyc.models import KYCRecord, ProviderAccount, TransferRequest
+from tests import factories
 
 HOSTILE = [
     "javascript:alert(document.cookie)",
@@ -42,6 +42,13 @@ def test_it_accepts_https_the_providers_app_scheme_and_the_own_sandbox(settings:
     assert safe_href(own, "corepass") == ""
 
 
+def customer_page(client: Any, merchant: Any, **transfer: Any) -> str:
+    """The customer page of an Incode request of customer "r" with these values."""
+    record = factories.KYCRecordFactory(merchant=merchant, reference="r")
+    t = factories.TransferRequestFactory(record=record, provider="incode", **transfer)
+    return client.get(f"/t/{t.page_token}/").content.decode()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("deep_link", "rendered"),
@@ -54,18 +61,7 @@ def test_it_accepts_https_the_providers_app_scheme_and_the_own_sandbox(settings:
 def test_it_renders_the_deep_link_button_only_for_a_safe_link(
     client: Any, merchant: Any, deep_link: str, rendered: bool
 ) -> None:
-    account = ProviderAccount.objects.create(merchant=merchant, provider="incode")
-    record = KYCRecord.objects.create(merchant=merchant, reference="r")
-    t = TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="incode",
-        reference="r",
-        record=record,
-        deep_link=deep_link,
-        status="pending",
-    )
-    page = client.get(f"/t/{t.page_token}/").content.decode()
+    page = customer_page(client, merchant, deep_link=deep_link, status="pending")
     assert ('id="deep-link"' in page) is rendered
     assert "javascript:" not in page and "phish.example" not in page
 
@@ -82,17 +78,6 @@ def test_it_renders_the_deep_link_button_only_for_a_safe_link(
 def test_it_renders_the_return_link_only_for_https(
     client: Any, merchant: Any, redirect_url: str, rendered: bool
 ) -> None:
-    account = ProviderAccount.objects.create(merchant=merchant, provider="incode")
-    record = KYCRecord.objects.create(merchant=merchant, reference="r")
-    t = TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="incode",
-        reference="r",
-        record=record,
-        redirect_url=redirect_url,
-        status="completed",
-    )
-    page = client.get(f"/t/{t.page_token}/").content.decode()
+    page = customer_page(client, merchant, redirect_url=redirect_url, status="completed")
     assert (f'href="{redirect_url}"' in page) is rendered
     assert ">Continue</a>" in page if rendered else ">Continue</a>" not in page
