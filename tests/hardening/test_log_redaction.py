@@ -75,27 +75,18 @@ def test_it_redacts_the_request_logger(client, streams) -> None:
 
 def test_it_redacts_the_runserver_access_log(streams) -> None:
     # What django.core.servers.basehttp.WSGIRequestHandler.log_message emits.
-    logging.getLogger("django.server").info(
-        '"%s" %s %s',
-        f"GET /api/incode/start?api_key={API_KEY}&reference={EMAIL} HTTP/1.1",
-        "200",
-        "12",
-        extra={"request": None, "server_time": "now", "status_code": 200},
-    )
-    logging.getLogger("django.server").info(
-        '"%s" %s %s',
-        f"POST /hooks/corepass/t/{CALLBACK_TOKEN}/data HTTP/1.1",
-        "200",
-        "2",
-        extra={"request": None, "server_time": "now", "status_code": 200},
-    )
-    logging.getLogger("django.server").info(
-        '"%s" %s %s',
-        f"POST /hooks/blockpass/{WEBHOOK_TOKEN}/api/login HTTP/1.1",
-        "404",
-        "2",
-        extra={"request": None, "server_time": "now", "status_code": 404},
-    )
+    for request_line, status, size in (
+        (f"GET /api/incode/start?api_key={API_KEY}&reference={EMAIL} HTTP/1.1", 200, "12"),
+        (f"POST /hooks/corepass/t/{CALLBACK_TOKEN}/data HTTP/1.1", 200, "2"),
+        (f"POST /hooks/blockpass/{WEBHOOK_TOKEN}/api/login HTTP/1.1", 404, "2"),
+    ):
+        logging.getLogger("django.server").info(
+            '"%s" %s %s',
+            request_line,
+            str(status),
+            size,
+            extra={"request": None, "server_time": "now", "status_code": status},
+        )
     text = streams.getvalue()
     assert text.count("HTTP/1.1") == 3
     assert "/hooks/corepass/t/[redacted]/data" in text
