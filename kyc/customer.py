@@ -21,6 +21,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, trans_real
 
+from kyc.contract import time_from_iso
 from kyc.links import safe_href
 from kyc.status import Status
 
@@ -325,21 +326,12 @@ def poll_interval(state: dict[str, Any], now: dt.datetime | None = None) -> int 
     if state.get("status") != Status.REVIEW:
         return POLL_SECONDS
     now = now or timezone.now()
-    since = _parse(state.get("review_since")) or now
+    since = time_from_iso(state.get("review_since")) or now
     waited = (now - since).total_seconds()
     for below, every in REVIEW_POLLS:
         if waited < below:
             return every
     return None
-
-
-def _parse(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 def trigger(interval: int | None) -> str:

@@ -17,7 +17,15 @@ from typing import Any, ClassVar
 
 from django.urls import reverse
 
-from kyc.contract import Delivery, Provider, ReviewImage, StartRequest, StartResult, Verdict
+from kyc.contract import (
+    Delivery,
+    Provider,
+    ReviewImage,
+    StartRequest,
+    StartResult,
+    Verdict,
+    time_from_iso,
+)
 from kyc.errors import InvalidInput, PermanentError
 from kyc.links import safe_href
 from kyc.models import InboundEvent, TransferRequest
@@ -36,15 +44,6 @@ REFRESH_ERROR = "admin_token_error"
 REFRESH_ERROR_AT = "admin_token_error_at"
 
 
-def _when(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 ADMIN_TOKEN_FOR = "admin_token_for"
 
 
@@ -60,7 +59,7 @@ def usable_admin_token(
     """The cached admin token if it is not due for refresh and was issued for the current
     settings (a token is never sent to a changed API URL or used for another key), else None."""
     token = state.get(ADMIN_TOKEN)
-    expires = _when(state.get(ADMIN_TOKEN_EXPIRES_AT))
+    expires = time_from_iso(state.get(ADMIN_TOKEN_EXPIRES_AT))
     if not token or expires is None or now >= expires - REFRESH_MARGIN:
         return None
     if state.get(ADMIN_TOKEN_FOR) != credentials_fingerprint(settings):
@@ -159,8 +158,8 @@ class IncodeProvider(Provider):
 
     def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:
         lines: list[tuple[str, str]] = []
-        expires = _when(state.get(ADMIN_TOKEN_EXPIRES_AT))
-        issued = _when(state.get(ADMIN_TOKEN_ISSUED_AT))
+        expires = time_from_iso(state.get(ADMIN_TOKEN_EXPIRES_AT))
+        issued = time_from_iso(state.get(ADMIN_TOKEN_ISSUED_AT))
         if expires and state.get(ADMIN_TOKEN):
             lines.append(("Admin token expires", f"{expires:%Y-%m-%d %H:%M} UTC"))
             if issued:
@@ -168,7 +167,7 @@ class IncodeProvider(Provider):
         else:
             lines.append(("Admin token", "not fetched yet"))
         if state.get(REFRESH_ERROR):
-            at = _when(state.get(REFRESH_ERROR_AT))
+            at = time_from_iso(state.get(REFRESH_ERROR_AT))
             when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
             lines.append(("Last admin token refresh failed", f"{state[REFRESH_ERROR]}{when}"))
         else:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kyc import http
+from kyc.contract import time_from_iso
 from kyc.errors import PermanentError
 from providers.sunbird.schemas import CertRecord, RootOrg, TokenInfo
 
@@ -127,12 +128,8 @@ def fetch_token(cfg: Config, *, now: dt.datetime) -> TokenInfo:
 def token_from_state(state: dict[str, Any], *, now: dt.datetime) -> str | None:
     """The cached user token if it is still good for TOKEN_MARGIN, else None."""
     token = state.get("user_token")
-    expires = state.get("user_token_expires_at")
-    if not token or not expires:
-        return None
-    try:
-        expires_at = dt.datetime.fromisoformat(str(expires))
-    except ValueError:
+    expires_at = time_from_iso(state.get("user_token_expires_at"))
+    if not token or expires_at is None:
         return None
     if expires_at - TOKEN_MARGIN <= now:
         return None
