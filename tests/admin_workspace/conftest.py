@@ -17,7 +17,6 @@ from kyc.models import (
     KYCRecord,
     Merchant,
     ProviderAccount,
-    TransferEvent,
     TransferRequest,
 )
 from kyc.status import Status
@@ -51,7 +50,7 @@ def waiting_record(
     merchant: Merchant, account: ProviderAccount, reference: str, hours: float
 ) -> tuple[KYCRecord, TransferRequest]:
     since = timezone.now() - dt.timedelta(hours=hours)
-    record = KYCRecord.objects.create(
+    record = factories.KYCRecordFactory(
         merchant=merchant,
         reference=reference,
         provider="incode",
@@ -59,11 +58,8 @@ def waiting_record(
         review_since=since,
         created_at=since,
     )
-    transfer = TransferRequest.objects.create(
-        merchant=merchant,
+    transfer = factories.TransferRequestFactory(
         account=account,
-        provider="incode",
-        reference=reference,
         record=record,
         status=Status.REVIEW,
         provider_status="ONBOARDING_FINISHED",
@@ -77,32 +73,24 @@ def waiting_record(
 @pytest.fixture
 def desk(db: Any) -> Desk:
     merchant = factories.MerchantFactory(name="Acme Bank")
-    account = ProviderAccount.objects.create(merchant=merchant, provider="incode", enabled=True)
+    account = factories.ProviderAccountFactory(merchant=merchant, provider="incode")
     old, transfer = waiting_record(merchant, account, "cust-old", 30)
     new, _ = waiting_record(merchant, account, "cust-new", 1)
-    email = IdentityField.objects.create(
-        record=old, provider="incode", key="email", value=EMAIL, transfer=transfer
+    email = factories.IdentityFieldFactory(record=old, key="email", value=EMAIL, transfer=transfer)
+    factories.IdentityFieldFactory(
+        record=old, key="fullName", value="Ada Lovelace", transfer=transfer
     )
-    IdentityField.objects.create(
-        record=old, provider="incode", key="fullName", value="Ada Lovelace", transfer=transfer
-    )
-    delivery = InboundEvent.objects.create(
-        provider="incode",
-        merchant=merchant,
-        account=account,
+    delivery = factories.InboundEventFactory(
         transfer=transfer,
         kind="ONBOARDING_FINISHED",
         headers={"content-type": "application/json", "user-agent": "Incode-Webhooks/1.0"},
         body=b'{"interviewId": "x"}',
-        body_size=20,
-        verified=False,
         state=InboundEvent.State.PROCESSED,
     )
     at = timezone.now().replace(microsecond=0) - dt.timedelta(hours=29, seconds=17)
-    TransferEvent.objects.create(
+    factories.TransferEventFactory(
         transfer=transfer,
         created_at=at,
-        status=Status.REVIEW,
         provider_status="ONBOARDING_FINISHED",
         detail="overall score FAIL (12.5)",
         source="callback",

@@ -14,14 +14,22 @@ from tests.admin_workspace.conftest import EMAIL, Desk
 from tests.conftest import SCREENSHOTS
 
 
-@pytest.mark.browser
-def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: Any) -> None:
-    reviewer = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
+@pytest.fixture
+def reviewer(desk: Desk, page: Any, live_server: Any) -> Any:
+    """A compliance reviewer who may reveal, signed in to the admin on a 1280 px screen."""
+    user = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", reviewer.username)
+    page.fill("#id_username", user.username)
     page.fill("#id_password", "pw")
     page.click("input[type=submit]")
+    return user
+
+
+@pytest.mark.browser
+def test_it_works_a_review_from_the_queue(
+    desk: Desk, page: Any, live_server: Any, reviewer: Any
+) -> None:
 
     # the index counts what waits and links to the queue
     page.wait_for_selector("#review-summary")
@@ -80,13 +88,9 @@ def test_it_works_a_review_from_the_queue(desk: Desk, page: Any, live_server: An
 
 
 @pytest.mark.browser
-def test_it_confirms_an_erase_before_doing_it(desk: Desk, page: Any, live_server: Any) -> None:
-    reviewer = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", reviewer.username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+def test_it_confirms_an_erase_before_doing_it(
+    desk: Desk, page: Any, live_server: Any, reviewer: Any
+) -> None:
     page.goto(f"{live_server.url}/admin/kyc/kycrecord/")
     page.check(f"input[name=_selected_action][value='{desk.old.pk}']")
     page.select_option("select[name=action]", "erase_pii")

@@ -138,9 +138,7 @@ def test_it_confirms_revoking_api_keys(desk: Desk) -> None:
 
 
 def _evidence(desk: Desk) -> list[Any]:
-    cert = Certificate.objects.create(
-        merchant=desk.merchant, record=desk.old, provider="blockpass", slug="s", external_id="c-1"
-    )
+    cert = factories.CertificateFactory(record=desk.old, slug="s", external_id="c-1")
     return [desk.delivery, desk.transfer.events.first(), AuditEntry.objects.first(), cert]
 
 
@@ -186,7 +184,7 @@ def test_it_lets_a_superuser_delete_evidence_after_confirming_and_audits_it(
 
 def test_it_audits_each_row_a_superuser_deletes_in_bulk(desk: Desk) -> None:
     superuser = login(factories.UserFactory(is_staff=True, is_superuser=True))
-    second = InboundEvent.objects.create(provider="incode", merchant=desk.merchant, kind="x")
+    second = factories.InboundEventFactory(provider="incode", merchant=desk.merchant, kind="x")
     pks = [desk.delivery.pk, second.pk]
     changelist = "admin:kyc_inboundevent_changelist"
     page = _action(superuser, changelist, "delete_selected", pks)

@@ -24,11 +24,11 @@ def _references(html: str) -> list[str]:
 
 
 def test_it_lists_what_waits_oldest_first_with_age_and_sla_in_words(desk: Desk) -> None:
-    decided = KYCRecord.objects.create(
+    decided = factories.KYCRecordFactory(
         merchant=desk.merchant, reference="cust-done", review_status=KYCRecord.Review.APPROVED
     )
     theirs = factories.MerchantFactory()
-    KYCRecord.objects.create(
+    factories.KYCRecordFactory(
         merchant=theirs, reference="cust-theirs", review_status=KYCRecord.Review.IN_REVIEW
     )
     client = member(desk.merchant, Membership.Role.VIEWER)

@@ -94,10 +94,8 @@ def test_it_offers_resubmit_only_where_the_provider_supports_it(desk: Desk) -> N
     desk.old.refresh_from_db()
     assert desk.old.review_status == KYCRecord.Review.IN_REVIEW
     # Blockpass can: the option is there
-    bp = KYCRecord.objects.create(merchant=desk.merchant, reference="bp-1", provider="blockpass")
-    from kyc.models import IdentityField
-
-    IdentityField.objects.create(record=bp, provider="blockpass", key="email", value="b@c.d")
+    bp = factories.KYCRecordFactory(merchant=desk.merchant, reference="bp-1", provider="blockpass")
+    factories.IdentityFieldFactory(record=bp, key="email", value="b@c.d")
     page = reverse("admin:kyc_kycrecord_review", args=[bp.pk])
     assert 'value="resubmit"' in client.get(page).content.decode()
 
@@ -132,14 +130,10 @@ def test_it_keeps_the_incode_form_in_the_admin_look_with_a_link_to_the_record(
 def test_it_audits_a_verdict_on_one_field_in_the_record_form(desk: Desk) -> None:
     """Blockpass reviews item by item in the record's admin form: each verdict is audited
     (the item's key, never its value) and the record's status follows it."""
-    record = KYCRecord.objects.create(
+    record = factories.KYCRecordFactory(
         merchant=desk.merchant, reference="bp-2", provider="blockpass"
     )
-    from kyc.models import IdentityField
-
-    field = IdentityField.objects.create(
-        record=record, provider="blockpass", key="email", value="b2@example.com"
-    )
+    field = factories.IdentityFieldFactory(record=record, key="email", value="b2@example.com")
     client = member(desk.merchant, Membership.Role.COMPLIANCE)
     url = reverse("admin:kyc_kycrecord_change", args=[record.pk])
     data = {
