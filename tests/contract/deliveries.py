@@ -82,56 +82,63 @@ def corepass_request(
     return t, user
 
 
-def corepass(merchant: Merchant) -> Delivery:
-    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
-
+def corepass_status(
+    key: object,
+    user: str,
+    *,
+    status: str = "ACCEPTED",
+    deadline: int | None = None,
+    expiration: int | None = None,
+) -> bytes:
+    """A status callback body for `user` sharing SH_EMAIL, signed with `key` (Ed448), as
+    the connector sends it; the deadline defaults to 2 minutes from now."""
     from providers.corepass import signature as sig
 
-    key = Ed448PrivateKey.generate()
-    t, user = corepass_request(merchant, key=key)
-    record = t.record
-    fields, expiration, deadline = (
-        [sig.field_hash("SH_EMAIL")],
-        int(time.time()) + 600,
-        int(time.time()) + 120,
-    )
+    now = int(time.time())
+    fields = [sig.field_hash("SH_EMAIL")]
+    expiration = now + 600 if expiration is None else expiration
+    deadline = now + 120 if deadline is None else deadline
     msg = sig.status_message(
-        user=user, fields=fields, status="ACCEPTED", expiration=expiration, deadline=deadline
+        user=user, fields=fields, status=status, expiration=expiration, deadline=deadline
     )
     body = {
         "user": user,
         "fields": fields,
-        "status": "ACCEPTED",
+        "status": status,
         "expiration": expiration,
         "deadline": deadline,
-        "signature": sig.sign(key, msg),
+        "signature": sig.sign(key, msg),  # type: ignore[arg-type]
     }
+    return json.dumps(body).encode()
+
+
+def corepass(merchant: Merchant) -> Delivery:
+    from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+
+    key = Ed448PrivateKey.generate()
+    t, user = corepass_request(merchant, key=key)
     url = f"/hooks/corepass/t/{t.callback_token}/status"
-    return Delivery(url, json.dumps(body).encode(), {}, record)
+    return Delivery(url, corepass_status(key, user), {}, t.record)
 
 
 def corepass_forged(d: Delivery) -> Delivery:
     """Signed by another key than the connector's."""
     from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
-    from providers.corepass import signature as sig
-
-    body = json.loads(d.body)
-    msg = sig.status_message(
-        user=body["user"],
-        fields=body["fields"],
-        status=body["status"],
-        expiration=body["expiration"],
-        deadline=body["deadline"],
+    b = json.loads(d.body)
+    body = corepass_status(
+        Ed448PrivateKey.generate(),
+        b["user"],
+        status=b["status"],
+        deadline=b["deadline"],
+        expiration=b["expiration"],
     )
-    body["signature"] = sig.sign(Ed448PrivateKey.generate(), msg)
-    return dataclasses.replace(d, body=json.dumps(body).encode())
+    return dataclasses.replace(d, body=body)
 
 
-def blockpass(merchant: Merchant) -> Delivery:
-    from providers.blockpass import signature as sig
-
-    account = ProviderAccount.objects.create(
+def blockpass_account(merchant: Merchant, *, webhook_secret: str = "w") -> ProviderAccount:
+    """A Blockpass account (client "c") whose webhooks are signed with `webhook_secret`."""
+    return ProviderAccount.objects.create(
         merchant=merchant,
         provider="blockpass",
         enabled=True,
@@ -139,18 +146,30 @@ def blockpass(merchant: Merchant) -> Delivery:
             "api_url": "http://127.0.0.1:9",
             "client_id": "c",
             "client_secret": "s",
-            "webhook_secret": "w",
+            "webhook_secret": webhook_secret,
         },
     )
-    body = json.dumps(
-        {"action": "serviceInfo.updated", "env": "prod", "data": {"clientId": "c"}}
-    ).encode()
+
+
+def blockpass_webhook(
+    account: ProviderAccount, payload: dict, *, secret: str, delivery_id: str = ""
+) -> Delivery:
+    """`payload` as Blockpass posts it to `account`: its action as the event, a delivery id
+    (a new one unless given) and the body signed with `secret`."""
+    from providers.blockpass import signature as sig
+
+    body = json.dumps(payload).encode()
     headers = {
-        "HTTP_X_BLOCKPASS_EVENT": "serviceInfo.updated",
-        "HTTP_X_BLOCKPASS_DELIVERY": str(uuid.uuid4()),
-        "HTTP_X_BLOCKPASS_SIGNATURE": sig.sign(body, "w"),
+        "HTTP_X_BLOCKPASS_EVENT": str(payload.get("action", "")),
+        "HTTP_X_BLOCKPASS_DELIVERY": delivery_id or str(uuid.uuid4()),
+        "HTTP_X_BLOCKPASS_SIGNATURE": sig.sign(body, secret),
     }
     return Delivery(f"/hooks/blockpass/{account.webhook_token}/", body, headers)
+
+
+def blockpass(merchant: Merchant) -> Delivery:
+    payload = {"action": "serviceInfo.updated", "env": "prod", "data": {"clientId": "c"}}
+    return blockpass_webhook(blockpass_account(merchant), payload, secret="w")
 
 
 def blockpass_forged(d: Delivery) -> Delivery:
@@ -165,28 +184,26 @@ def blockpass_forged(d: Delivery) -> Delivery:
     return dataclasses.replace(d, headers=headers)
 
 
-def portmone(merchant: Merchant) -> Delivery:
-    account = ProviderAccount.objects.create(
+def sandbox_account(merchant: Merchant, provider: str) -> ProviderAccount:
+    """An enabled account on the provider's sandbox settings (a closed loopback port)."""
+    return ProviderAccount.objects.create(
         merchant=merchant,
-        provider="portmone",
+        provider=provider,
         enabled=True,
-        settings=registry.get("portmone").sandbox_settings(
-            sandbox_url="http://127.0.0.1:9/sandbox/portmone"
+        settings=registry.get(provider).sandbox_settings(
+            sandbox_url=f"http://127.0.0.1:9/sandbox/{provider}"
         ),
     )
+
+
+def portmone(merchant: Merchant) -> Delivery:
+    account = sandbox_account(merchant, "portmone")
     body = json.dumps({"id": "share-x", "status": "approved"}).encode()
     return Delivery(f"/hooks/portmone/{account.webhook_token}/", body)
 
 
 def incode(merchant: Merchant) -> Delivery:
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="incode",
-        enabled=True,
-        settings=registry.get("incode").sandbox_settings(
-            sandbox_url="http://127.0.0.1:9/sandbox/incode"
-        ),
-    )
+    account = sandbox_account(merchant, "incode")
     record = KYCRecord.objects.create(merchant=merchant, reference="in")
     TransferRequest.objects.create(
         merchant=merchant,

@@ -1,6 +1,7 @@
-"""Redis (broker and cache) stopped while provider deliveries arrive: each is accepted and
-committed (PostgreSQL is the source of truth); once Redis is back the sweeper enqueues
-them and a real worker processes each exactly once."""
+"""Redis (broker and cache) really stopped while provider deliveries arrive at a running
+server: each is accepted and committed (PostgreSQL is the source of truth); once Redis is
+back the sweeper enqueues them and a real worker processes each exactly once. (Every
+provider's delivery with the broker down, in process: tests/contract/test_deliveries.py.)"""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import sys
 import pytest
 import requests
 
-from kyc import registry
-from kyc.models import InboundEvent, Merchant, ProviderAccount, TransferRequest
+from kyc.models import InboundEvent, Merchant, TransferRequest
 from tests.conftest import ROOT, _worker_env, wait_for
+from tests.contract.deliveries import sandbox_account
 from tests.faults.redis_server import PrivateRedis
 from tests.faults.server import Server
 
@@ -68,14 +69,7 @@ def outage(deliveries: int, start_worker, promise) -> None:
         server = Server(env)
         slug = f"rd-{Merchant.objects.count()}"
         merchant = Merchant.objects.create(name=slug, slug=slug)
-        account = ProviderAccount.objects.create(
-            merchant=merchant,
-            provider="portmone",
-            enabled=True,
-            settings=registry.get("portmone").sandbox_settings(
-                sandbox_url="http://127.0.0.1:9/sandbox/portmone"
-            ),
-        )
+        account = sandbox_account(merchant, "portmone")
         TransferRequest.objects.create(
             merchant=merchant,
             account=account,
