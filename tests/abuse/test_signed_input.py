@@ -4,20 +4,20 @@ or a resolution nobody asked for, answered without effect) and the delivery is k
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 
-from kyc.models import (
-    InboundEvent,
-    Merchant,
-    ProviderAccount,
-    TransferEvent,
+from kyc.models import InboundEvent, Merchant, TransferEvent
+from tests.contract.deliveries import (
+    blockpass_account,
+    blockpass_webhook,
+    corepass_request,
+    corepass_status,
 )
-from tests.contract.deliveries import corepass_request
+from tests.contract.deliveries import post as deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -33,29 +33,13 @@ def ids() -> set[int]:
 
 
 def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
-    from providers.corepass import signature as sig
-
     key, stranger = Ed448PrivateKey.generate(), Ed448PrivateKey.generate()
     merchant = Merchant.objects.create(name="cp", slug="cp")
     t, user = corepass_request(merchant, key=key, last_digit="1")
     url = f"/hooks/corepass/t/{t.callback_token}/status"
 
     def status(status: str, *, deadline: int, signer=key, who: str = user) -> bytes:
-        fields = [sig.field_hash("SH_EMAIL")]
-        expiration = int(time.time()) + 600
-        msg = sig.status_message(
-            user=who, fields=fields, status=status, expiration=expiration, deadline=deadline
-        )
-        return json.dumps(
-            {
-                "user": who,
-                "fields": fields,
-                "status": status,
-                "expiration": expiration,
-                "deadline": deadline,
-                "signature": sig.sign(signer, msg),
-            }
-        ).encode()
+        return corepass_status(signer, who, status=status, deadline=deadline)
 
     def post(body: bytes):
         return client.post(url, body, content_type="application/json")
@@ -99,33 +83,13 @@ def test_it_refuses_bad_corepass_status_callbacks(client, promise) -> None:
 
 
 def test_it_refuses_bad_blockpass_webhooks(client, promise) -> None:
-    from providers.blockpass import signature as sig
-
     merchant = Merchant.objects.create(name="bp", slug="bp")
     secret = "whsec-zq-123"
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="blockpass",
-        enabled=True,
-        settings={
-            "api_url": "http://127.0.0.1:9",
-            "client_id": "c",
-            "client_secret": "s",
-            "webhook_secret": secret,
-        },
-    )
-    url = f"/hooks/blockpass/{account.webhook_token}/"
+    account = blockpass_account(merchant, webhook_secret=secret)
 
     def post(payload: dict, *, delivery: str | None = None, secret_: str = secret):
-        body = json.dumps(payload).encode()
-        return client.post(
-            url,
-            body,
-            content_type="application/json",
-            HTTP_X_BLOCKPASS_EVENT=str(payload.get("action", "")),
-            HTTP_X_BLOCKPASS_DELIVERY=delivery or str(uuid.uuid4()),
-            HTTP_X_BLOCKPASS_SIGNATURE=sig.sign(body, secret_),
-        )
+        d = blockpass_webhook(account, payload, secret=secret_, delivery_id=delivery or "")
+        return deliver(client, d)
 
     resolved = {
         "action": "certPormise.resolved",
