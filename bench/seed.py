@@ -82,6 +82,34 @@ def bulk_insert(
         cursor.execute(sql, values)
 
 
+def transfer_constants(*, account: Any, now: dt.datetime, **fields: Any) -> dict[str, Any]:
+    """bulk_insert constants for TransferRequests of `account`: no provider data, no QR,
+    no expiry, touched `now`; `fields` set or add the columns a part cares about."""
+    return {
+        "merchant": account.merchant_id,
+        "account": account.pk,
+        "provider": account.provider,
+        "subject": "",
+        "items": [],
+        "provider_status": "",
+        "provider_rank": 0,
+        "failure_code": "",
+        "status_detail": "",
+        "provider_ref": "",
+        "provider_data": {},
+        "provider_secrets": {},
+        "qr_payload": "",
+        "qr_svg": "",
+        "deep_link": "",
+        "redirect_url": "",
+        "expires_at": None,
+        "created_by": None,
+        "updated_at": now,
+        "last_heard_at": now,
+        **fields,
+    }
+
+
 def admin_rows(*, account: Any, count: int, batch: str) -> None:
     """`count` KYCRecords and as many TransferRequests (one per record), in one go each."""
     from kyc.models import KYCRecord, TransferRequest
@@ -121,30 +149,14 @@ def admin_rows(*, account: Any, count: int, batch: str) -> None:
             "callback_token": f"'{batch}c' || md5(random()::text || g)",
             "created_at": "%(now)s - g * interval '1 second'",
         },
-        constants={
-            "merchant": account.merchant_id,
-            "account": account.pk,
-            "provider": account.provider,
-            "subject": "",
-            "items": [],
-            "status": "completed",
-            "provider_status": "FINISH_SUCCESS",
-            "provider_rank": 15,
-            "failure_code": "",
-            "status_detail": "",
-            "provider_ref": "",
-            "provider_data": {},
-            "provider_secrets": {},
-            "qr_payload": "",
-            "qr_svg": "",
-            "deep_link": "",
-            "redirect_url": "",
-            "expires_at": None,
-            "created_by": None,
-            "updated_at": now,
-            "last_heard_at": now,
-            "completed_at": now,
-        },
+        constants=transfer_constants(
+            account=account,
+            now=now,
+            status="completed",
+            provider_status="FINISH_SUCCESS",
+            provider_rank=15,
+            completed_at=now,
+        ),
         params={"now": now, "merchant": account.merchant_id},
     )
 

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +56,16 @@ def only_loopback(url: str) -> None:
     host = urlsplit(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit(f"bench: {url} is not on this machine; the bench only talks to 127.0.0.1")
+
+
+def celery_worker_command(*, queues: str, name: str, pool: Sequence[str]) -> list[str]:
+    """The argv of one `celery worker` of the portal app, node `name`, taking `queues`.
+    A lone node: no mingle or gossip with other workers (nothing to sync, no start delay)."""
+    return [
+        *(sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "INFO"),
+        *pool,
+        *("-Q", queues, "--without-mingle", "--without-gossip", "-n", f"{name}@%h"),
+    ]
 
 
 def free_port() -> int:
@@ -189,6 +199,20 @@ class Stack:
             time.sleep(0.25)
         raise RuntimeError(f"sandbox gunicorn did not answer:\n{self.tail('sandbox')}")
 
+    def python(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`python <args>` in the stack's environment (plus `env`), output captured."""
+        return subprocess.run(
+            [PY, *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def manage(self, *args: str) -> None:
         subprocess.run(
             [PY, "manage.py", *args], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL
@@ -238,24 +262,9 @@ class Stack:
     def start_worker(self) -> None:
         proc = self._spawn(
             "celery",
-            [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-l",
-                "INFO",
-                "-Q",
-                "celery,webhooks",
-                "--concurrency",
-                "2",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"bench{os.getpid()}@%h",
-            ],
+            celery_worker_command(
+                queues="celery,webhooks", name=f"bench{os.getpid()}", pool=("--concurrency", "2")
+            ),
         )
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,6 +89,49 @@ class Figure:
         data = asdict(self)
         data["verdict"] = self.verdict
         return data
+
+
+# A page's GETs at one table size: the queries each ran and its time in ms.
+Measured = tuple[list[int], list[float]]
+
+
+def query_counts(
+    small: Mapping[str, Measured],
+    full: Mapping[str, Measured],
+    *,
+    sizes: tuple[str, str],
+    goal: str,
+    label: str = "{} queries",
+) -> dict[str, Figure]:
+    """Queries per page (by page name) on the full table: met only if every GET at both sizes
+    ran the same number (a count that grows with the rows is the N+1 the figure catches)."""
+    figures = {}
+    for name, (q_full, _) in full.items():
+        q_small = small[name][0]
+        constant = len(set(q_small) | set(q_full)) == 1
+        figures[name] = Figure(
+            label.format(name),
+            Summary.of(q_full),
+            "queries",
+            goal=goal,
+            note=(
+                f"same count at {sizes[0]} and at {sizes[1]}"
+                if constant
+                else f"NOT constant: {sorted(set(q_small))} at {sizes[0]}, "
+                f"{sorted(set(q_full))} at {sizes[1]}"
+            ),
+            detail={"constant": constant},
+            also_met=constant,
+        )
+    return figures
+
+
+def raw_sizes(small: Mapping[str, Measured], full: Mapping[str, Measured]) -> dict[str, Any]:
+    """Every GET of both sizes for latest.json: {"small"|"full": {page: {queries, ms}}}."""
+    return {
+        size: {name: {"queries": q, "ms": t} for name, (q, t) in measured.items()}
+        for size, measured in (("small", small), ("full", full))
+    }
 
 
 def parse_goal(goal: str) -> tuple[str, float]:

@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from bench.stack import celery_worker_command
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,24 +202,9 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-l",
-                "INFO",
-                "--pool",
-                "solo",
-                "-Q",
-                self.queues,
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"test{os.getpid()}@%h",
-            ],
+            celery_worker_command(
+                queues=self.queues, name=f"test{os.getpid()}", pool=("--pool", "solo")
+            ),
             cwd=ROOT,
             env=_worker_env(self.extra_env),
             stdout=self.log.open("w"),

@@ -16,7 +16,7 @@ import requests
 from bench import seed
 from bench.context import Ctx
 from bench.middleware import HEADER
-from bench.stats import Figure, Summary
+from bench.stats import Figure, Summary, query_counts, raw_sizes
 
 PER_PAGE = 100  # Django admin's default list_per_page
 CHANGELISTS = {
@@ -84,39 +84,18 @@ def run(ctx: Ctx) -> list[Figure]:
         name: measure(s, ctx.base_url + path, [0, last // 2, last])
         for name, path in CHANGELISTS.items()
     }
-    ctx.raw["admin"] = {
-        "rows": total,
-        "small": {k: {"queries": q, "ms": t} for k, (q, t) in at_small.items()},
-        "full": {k: {"queries": q, "ms": t} for k, (q, t) in at_full.items()},
-    }
+    ctx.raw["admin"] = {"rows": total, **raw_sizes(at_small, at_full)}
+    sizes = (f"{small:,} rows", f"{total:,} rows, first/middle/last page")
+    queries = query_counts(
+        at_small, at_full, sizes=sizes, goal="<= 10, constant", label="admin {} queries/page"
+    )
     figures: list[Figure] = []
     for name in CHANGELISTS:
-        q_small, _ = at_small[name]
-        q_full, t_full = at_full[name]
-        constant = len(set(q_small + q_full)) == 1
-        figures.append(
-            Figure(
-                f"admin {name} queries/page",
-                Summary.of(q_full),
-                "queries",
-                goal="<= 10, constant",
-                note=(
-                    f"{total:,} rows; "
-                    + (
-                        "same count at 1,000 rows and on first/middle/last page"
-                        if constant
-                        else f"NOT constant: {sorted(set(q_small))} at {small:,} rows, "
-                        f"{sorted(set(q_full))} at {total:,}"
-                    )
-                ),
-                detail={"constant": constant},
-                also_met=constant,
-            )
-        )
+        figures.append(queries[name])
         figures.append(
             Figure(
                 f"admin {name} time/page",
-                Summary.of(t_full),
+                Summary.of(at_full[name][1]),
                 "ms",
                 note=f"first/middle/last page x {REPEATS}",
             )

@@ -9,7 +9,6 @@ portal's cost per certificate, not the sandbox's simulated Kafka pace.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from typing import Any
 
@@ -17,7 +16,6 @@ import requests
 
 from bench import seed
 from bench.context import Ctx
-from bench.stack import PY, ROOT
 from bench.stats import Figure, Summary, ratios
 
 ROOT_ORG = "0128000000000000001"  # the sandbox's demo root org
@@ -46,15 +44,12 @@ def one_run(ctx: Ctx, merchant: Any, learners: int) -> dict[str, Any]:
         expected_count=learners,
         enqueue=False,
     )
-    env = dict(ctx.stack.env, SUNBIRD_POLL_SECONDS="0.2")
-    out = subprocess.run(
-        [PY, "-m", "bench.issuance_worker", str(run.pk)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    out = ctx.stack.python(
+        "-m",
+        "bench.issuance_worker",
+        str(run.pk),
+        env={"SUNBIRD_POLL_SECONDS": "0.2"},
         timeout=600,
-        check=False,
     )
     for line in out.stdout.splitlines():
         if line.startswith("BENCHJSON "):

@@ -16,7 +16,16 @@ from django.urls import Resolver404, resolve
 from bench import load, stack
 from bench.middleware import COMMITS_HEADER, HEADER, QueryCountMiddleware
 from bench.run import PARTS, parse_args
-from bench.stats import Figure, Summary, parse_goal, percentile, ratios, table
+from bench.stats import (
+    Figure,
+    Summary,
+    parse_goal,
+    percentile,
+    query_counts,
+    ratios,
+    raw_sizes,
+    table,
+)
 from bench.urls import BASELINE_INSERT, BASELINE_JSON
 
 
@@ -51,6 +60,27 @@ def test_it_says_whether_a_goal_is_met_on_the_median() -> None:
         Figure("x", Summary.of([5.0]), goal="<= 10, constant", also_met=False).verdict == "MISSED"
     )
     assert Figure("x", Summary.of([5.0])).verdict == ""
+
+
+def test_it_misses_a_query_count_that_grows_with_the_rows() -> None:
+    small = {"flat": ([4, 4], [1.0, 1.0]), "grows": ([4, 4], [1.0, 1.0])}
+    full = {"flat": ([4, 4, 4], [2.0] * 3), "grows": ([4, 5, 4], [2.0] * 3)}
+    figures = query_counts(small, full, sizes=("1,000", "100,000"), goal="<= 10, constant")
+    flat, grows = figures["flat"], figures["grows"]
+    assert (flat.name, flat.verdict, flat.value and flat.value.median) == ("flat queries", "met", 4)
+    assert flat.note == "same count at 1,000 and at 100,000"
+    assert grows.verdict == "MISSED"
+    assert grows.note == "NOT constant: [4] at 1,000, [4, 5] at 100,000"
+    assert raw_sizes(small, full)["full"]["grows"] == {"queries": [4, 5, 4], "ms": [2.0] * 3}
+
+
+def test_it_starts_one_lone_celery_worker_node_on_the_given_queues() -> None:
+    argv = stack.celery_worker_command(queues="celery,webhooks", name="n1", pool=("--pool", "solo"))
+    assert argv[1:6] == ["-m", "celery", "-A", "portal", "worker"]
+    assert argv[argv.index("-Q") + 1] == "celery,webhooks"
+    assert argv[argv.index("-n") + 1] == "n1@%h"
+    assert argv[argv.index("--pool") + 1] == "solo"
+    assert {"--without-mingle", "--without-gossip"} <= set(argv)
 
 
 def test_it_prints_one_table_with_every_figure() -> None:
