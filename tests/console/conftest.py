@@ -17,7 +17,6 @@ from kyc.models import (
     Membership,
     Merchant,
     ProviderAccount,
-    TransferEvent,
     TransferRequest,
 )
 from kyc.status import Status
@@ -33,8 +32,8 @@ def sandbox_settings(provider: str) -> dict[str, Any]:
 @pytest.fixture
 def accounts(merchant: Merchant) -> dict[str, ProviderAccount]:
     return {
-        p: ProviderAccount.objects.create(
-            merchant=merchant, provider=p, enabled=True, settings=sandbox_settings(p)
+        p: factories.ProviderAccountFactory(
+            merchant=merchant, provider=p, settings=sandbox_settings(p)
         )
         for p in ("corepass", "incode", "portmone")
     }
@@ -46,6 +45,10 @@ def owner(merchant: Merchant, client: Client) -> Client:
     client.force_login(user)
     client.user = user  # type: ignore[attr-defined]
     return client
+
+
+# The path of a request the customer accepted (before it completed or failed).
+ACCEPTED = (Status.PENDING, Status.ACCEPTED)
 
 
 def member(merchant: Merchant, role: str, *, reveal: bool = True) -> Client:
@@ -71,10 +74,8 @@ def make_transfer(
     """One request with a timeline: created, then each status in `passed`, then `status`."""
     created = created or timezone.now() - dt.timedelta(minutes=30)
     n = TransferRequest.objects.count()
-    t = TransferRequest.objects.create(
-        merchant=account.merchant,
+    t = factories.TransferRequestFactory(
         account=account,
-        provider=account.provider,
         reference=reference or f"ref-{n}",
         record=record,
         status=status,
@@ -85,7 +86,32 @@ def make_transfer(
     )
     steps = [Status.CREATED, *passed] + ([status] if status != Status.CREATED else [])
     for i, s in enumerate(steps):
-        TransferEvent.objects.create(
+        factories.TransferEventFactory(
             transfer=t, status=s, created_at=created + dt.timedelta(seconds=i), detail=f"to {s}"
         )
     return t
+
+
+def customer_with_email(
+    account: ProviderAccount, reference: str, email: str, **transfer: Any
+) -> TransferRequest:
+    """A customer's opened, pending request (`make_transfer` arguments) that brought
+    their email (SH_EMAIL)."""
+    record = factories.KYCRecordFactory(
+        merchant=account.merchant, reference=reference, provider=account.provider
+    )
+    t = make_transfer(
+        account, reference=reference, record=record, status=Status.PENDING, opened=True, **transfer
+    )
+    factories.IdentityFieldFactory(record=record, transfer=t, key="SH_EMAIL", value=email)
+    return t
+
+
+def waiting_review(merchant: Merchant, reference: str, hours: float) -> KYCRecord:
+    """A customer whose review has waited `hours`."""
+    return factories.KYCRecordFactory(
+        merchant=merchant,
+        reference=reference,
+        review_status=KYCRecord.Review.IN_REVIEW,
+        review_since=timezone.now() - dt.timedelta(hours=hours),
+    )

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from kyc.models import IdentityField, KYCRecord, Membership, TransferRequest
+from kyc.models import Membership, TransferRequest
 from kyc.status import Status
 from providers.corepass.coreid import sample_coreid
 from tests import factories
 from tests.conftest import SCREENSHOTS
-from tests.console.conftest import make_transfer
+from tests.console.conftest import ACCEPTED, customer_with_email, make_transfer, waiting_review
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,16 +50,12 @@ def seed_month(accounts: dict[str, Any], merchant: Any) -> int:
                     created=created,
                     status=Status.COMPLETED,
                     opened=True,
-                    passed=(Status.PENDING, Status.ACCEPTED),
+                    passed=ACCEPTED,
                     took=dt.timedelta(minutes=2 + kind * 3 + i),
                 )
             elif kind == 4:
                 make_transfer(
-                    account,
-                    created=created,
-                    status=Status.FAILED,
-                    opened=True,
-                    passed=(Status.PENDING, Status.ACCEPTED),
+                    account, created=created, status=Status.FAILED, opened=True, passed=ACCEPTED
                 )
             elif kind == 5:
                 make_transfer(account, created=created, status=Status.EXPIRED, opened=day % 2 == 0)
@@ -67,12 +63,7 @@ def seed_month(accounts: dict[str, Any], merchant: Any) -> int:
                 make_transfer(account, created=created, status=Status.PENDING, opened=True)
             made += 1
     for hours in (1, 5, 30, 80):
-        KYCRecord.objects.create(
-            merchant=merchant,
-            reference=f"review-{hours}h",
-            review_status=KYCRecord.Review.IN_REVIEW,
-            review_since=now - dt.timedelta(hours=hours),
-        )
+        waiting_review(merchant, f"review-{hours}h", hours)
     return made
 
 
@@ -106,18 +97,8 @@ def test_it_draws_the_dashboard_charts(
 def test_it_shows_a_verification_as_it_changes(
     public_url: str, accounts: dict[str, Any], merchant: Any, page: Any
 ) -> None:
-    record = KYCRecord.objects.create(merchant=merchant, reference="cust-42", provider="corepass")
-    t = make_transfer(
-        accounts["corepass"],
-        reference="cust-42",
-        record=record,
-        status=Status.PENDING,
-        opened=True,
-        passed=(),
-        provider_status="AWAITING",
-    )
-    IdentityField.objects.create(
-        record=record, transfer=t, provider="corepass", key="SH_EMAIL", value="olena@example.com"
+    t = customer_with_email(
+        accounts["corepass"], "cust-42", "olena@example.com", provider_status="AWAITING"
     )
     sign_in(page, public_url, merchant)
     page.goto(f"{public_url}/transfers/{t.pk}/")
@@ -146,10 +127,14 @@ def test_it_shows_a_verification_as_it_changes(
     shot(page, "customer")
 
 
-def test_it_asks_each_provider_for_its_own_fields(
-    public_url: str, accounts: dict[str, Any], merchant: Any, page: Any
-) -> None:
-    sign_in(page, public_url, merchant)
+@pytest.fixture
+def signed_in(public_url: str, accounts: dict[str, Any], merchant: Any, page: Any) -> Any:
+    """The merchant's owner, signed in to the console in `page` (its accounts set up)."""
+    return sign_in(page, public_url, merchant)
+
+
+@pytest.mark.usefixtures("signed_in")
+def test_it_asks_each_provider_for_its_own_fields(public_url: str, page: Any) -> None:
     page.goto(f"{public_url}/transfers/new/")
     page.select_option("#id_provider", "portmone")
     assert page.locator("#fields-portmone").is_visible()
@@ -176,10 +161,10 @@ def test_it_asks_each_provider_for_its_own_fields(
     shot(page, "new_started")
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_it_tests_a_connection_without_leaving_the_page(
-    public_url: str, accounts: dict[str, Any], merchant: Any, page: Any
+    public_url: str, accounts: dict[str, Any], page: Any
 ) -> None:
-    sign_in(page, public_url, merchant)
     page.goto(f"{public_url}/providers/corepass/")
     assert "Nothing to paste at CorePass" in page.inner_text("#setup")
     assert page.locator("#webhook-url").count() == 0

@@ -16,7 +16,7 @@ from django.utils import timezone
 from kyc import selectors
 from kyc.models import KYCRecord, TransferRequest
 from kyc.status import Status
-from tests.console.conftest import make_transfer
+from tests.console.conftest import ACCEPTED, make_transfer, waiting_review
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def known(accounts: dict[str, Any], merchant: Any) -> dict[str, Any]:
     cp, pm = accounts["corepass"], accounts["portmone"]
     now = timezone.now()
     at = now - dt.timedelta(minutes=30)
-    done = dict(status=Status.COMPLETED, opened=True, passed=(Status.PENDING, Status.ACCEPTED))
+    done = dict(status=Status.COMPLETED, opened=True, passed=ACCEPTED)
     made = [
         make_transfer(cp, created=at, took=1 * MIN, **done),
         make_transfer(cp, created=at, took=2 * MIN, **done),
@@ -51,7 +51,7 @@ def known(accounts: dict[str, Any], merchant: Any) -> dict[str, Any]:
             created=at,
             status=Status.FAILED,
             opened=True,
-            passed=(Status.PENDING, Status.ACCEPTED),
+            passed=ACCEPTED,
             provider_status="FINISH_FAILED",
         ),
         make_transfer(cp, created=at, status=Status.EXPIRED, passed=(Status.PENDING,)),
@@ -62,12 +62,7 @@ def known(accounts: dict[str, Any], merchant: Any) -> dict[str, Any]:
     ]
     # two reviews waiting: one for 30 hours (past the 24 h target), one for 2 hours
     for ref, waited in (("late", 30), ("fresh", 2)):
-        KYCRecord.objects.create(
-            merchant=merchant,
-            reference=f"review-{ref}",
-            review_status=KYCRecord.Review.IN_REVIEW,
-            review_since=now - dt.timedelta(hours=waited),
-        )
+        waiting_review(merchant, f"review-{ref}", waited)
     return {"day": at.astimezone(dt.UTC).date(), "made": made}
 
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from kyc import registry
 from kyc.contract import StartResult
-from kyc.models import AuditEntry, IdentityField, KYCRecord, Membership, TransferRequest
+from kyc.models import AuditEntry, IdentityField, Membership, TransferRequest
 from kyc.status import Status
-from tests.console.conftest import make_transfer, member
+from tests.console.conftest import customer_with_email, member
 from tests.corepass.conftest import USER
 
 pytestmark = pytest.mark.django_db
@@ -24,20 +24,10 @@ EMAIL = "olena@example.com"
 
 @pytest.fixture
 def done(accounts: dict[str, Any], merchant: Any) -> TransferRequest:
-    record = KYCRecord.objects.create(merchant=merchant, reference="cust-7", provider="corepass")
-    t = make_transfer(
-        accounts["corepass"],
-        reference="cust-7",
-        record=record,
-        status=Status.PENDING,
-        opened=True,
-    )
+    t = customer_with_email(accounts["corepass"], "cust-7", EMAIL)
     t.subject = USER
     t.items = ["SH_EMAIL", "SH_ANY_DOB"]
     t.save()
-    IdentityField.objects.create(
-        record=record, transfer=t, provider="corepass", key="SH_EMAIL", value=EMAIL
-    )
     return t
 
 
