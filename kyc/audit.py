@@ -13,6 +13,13 @@ Entries written before the chain existed (empty hash, migration kyc 0004) that c
 before a chain's first hashed entry are counted as legacy and not checked: the chain
 starts at its first hashed entry, so no data migration is needed.
 
+The admin shows each chain's state on every load of the audit list, so it does not walk
+every chain each time: `chain_verify_from_head` keeps how far a chain was verified intact
+(AuditChainHead: last entry id and the chain's hash there) and reads only the entries
+after it. A database trigger resets that head when any entry of the chain is updated or
+deleted (or inserted below it), so an edit, deletion or reordering before the head is
+walked again and named on the next load; `audit_verify` always walks everything.
+
 What the chain cannot show on its own: the newest entries of a chain being removed (the
 tail), or a whole chain rewritten by someone with write access to the database. Keep the
 `head` hashes `manage.py audit_verify` prints somewhere else to notice either.
@@ -29,11 +36,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from kyc.models import AuditEntry, Merchant
+from kyc.models import AuditChainHead, AuditEntry, Merchant
 
 # pg_advisory_xact_lock(classid, objid): classid "AUDT", objid the merchant id (0: none).
 _LOCK_CLASS = 0x41554454
@@ -180,21 +187,41 @@ class ChainReport:
     reason: str
     head: str  # hash of the chain's newest entry
     deleted: int = 0  # entries deleted through audit_entry_delete (audited, not a break)
+    last_id: int = 0  # id of the newest entry verified (0: none)
+    read: int = 0  # entries this walk read (fewer than checked when it began at a head)
 
     @property
     def ok(self) -> bool:
         return self.first_broken_id is None
 
 
-def _entries(merchant_id: int | None) -> Iterator[AuditEntry]:
+@dataclass(frozen=True)
+class _Start:
+    """Where a walk begins: the start of the chain, or a head verified before."""
+
+    after_id: int = 0
+    prev: str = ""
+    checked: int = 0
+    legacy: int = 0
+    deleted: int = 0
+
+
+def _entries(merchant_id: int | None, after_id: int = 0) -> Iterator[AuditEntry]:
     # Every column of an entry is hashed (entry_hash) or is its id: all are loaded.
-    return _chain(merchant_id).order_by("id").iterator(chunk_size=2000)
+    qs = _chain(merchant_id)
+    if after_id:
+        qs = qs.filter(id__gt=after_id)
+    return qs.order_by("id").iterator(chunk_size=2000)
 
 
-def _documented_deletions(merchant_id: int | None) -> dict[str, str]:
+def _documented_deletions(merchant_id: int | None, after_id: int = 0) -> dict[str, str]:
     """hash -> prev_hash of the entries of this chain deleted through audit_entry_delete
-    (their deletion is itself an entry of the chain, so it is verified like any other)."""
+    (their deletion is itself an entry of the chain, so it is verified like any other).
+    A gap after `after_id` is explained by notes after it: a note is written before the
+    entry it names is deleted, and notes are appended."""
     rows = _chain(merchant_id).filter(action=DELETED, object_type=AuditEntry._meta.label)
+    if after_id:
+        rows = rows.filter(id__gt=after_id)
     out: dict[str, str] = {}
     for detail in rows.values_list("detail", flat=True):
         if isinstance(detail, dict) and detail.get("hash"):
@@ -202,16 +229,15 @@ def _documented_deletions(merchant_id: int | None) -> dict[str, str]:
     return out
 
 
-def chain_verify(merchant: Merchant | int | None) -> ChainReport:
-    """Walk one merchant's chain (None: entries without a merchant) in id order."""
-    mid = _merchant_id(merchant)
-    checked = legacy = deleted = 0
-    prev = ""
-    started = False
-    documented = _documented_deletions(mid)
+def _walk(mid: int | None, start: _Start) -> ChainReport:
+    """Walk the chain's entries after `start.after_id` in id order, linking to `start.prev`."""
+    checked, legacy, deleted = start.checked, start.legacy, start.deleted
+    prev, last_id, read = start.prev, start.after_id, 0
+    started = bool(prev)  # a hashed entry was seen (its hash is never empty)
+    documented = _documented_deletions(mid, start.after_id)
 
     def broken(entry: AuditEntry, reason: str) -> ChainReport:
-        return ChainReport(mid, checked, legacy, entry.pk, reason, prev, deleted)
+        return ChainReport(mid, checked, legacy, entry.pk, reason, prev, deleted, last_id, read)
 
     def bridged(link: str) -> int:
         """How many documented deletions lead from `link` back to `prev` (0: none do)."""
@@ -220,11 +246,13 @@ def chain_verify(merchant: Merchant | int | None) -> ChainReport:
             link, steps = documented[link], steps + 1
         return steps if link == prev else 0
 
-    for entry in _entries(mid):
+    for entry in _entries(mid, start.after_id):
+        read += 1
         if not entry.hash:
             if started:
                 return broken(entry, "entry has no hash inside the chain (inserted or blanked)")
             legacy += 1
+            last_id = entry.pk
             continue
         started = True
         if entry.prev_hash != prev:
@@ -239,8 +267,72 @@ def chain_verify(merchant: Merchant | int | None) -> ChainReport:
         if entry_hash(entry) != entry.hash:
             return broken(entry, "content does not match its hash (the entry was edited)")
         checked += 1
-        prev = entry.hash
-    return ChainReport(mid, checked, legacy, None, "", prev, deleted)
+        prev, last_id = entry.hash, entry.pk
+    return ChainReport(mid, checked, legacy, None, "", prev, deleted, last_id, read)
+
+
+def chain_verify(merchant: Merchant | int | None) -> ChainReport:
+    """Walk one merchant's chain (None: entries without a merchant) in id order, from its
+    first entry (what `manage.py audit_verify` does; no stored head is trusted)."""
+    return _walk(_merchant_id(merchant), _Start())
+
+
+# --- the verified head (the admin's cheap check) -------------------------------------------
+
+
+def _head_row(mid: int | None) -> AuditChainHead:
+    key = mid or 0
+    head = AuditChainHead.objects.filter(chain=key).first()
+    if head is not None:
+        return head
+    try:
+        with transaction.atomic():
+            return AuditChainHead.objects.create(chain=key)
+    except IntegrityError:  # another request created it first
+        return AuditChainHead.objects.get(chain=key)
+
+
+def _start_at(mid: int | None, head: AuditChainHead) -> _Start:
+    """The stored head, when its entry is still there with the same hash; else the start
+    (the trigger resets the head on any change; this also covers a truncated table)."""
+    if not head.last_id:
+        return _Start()
+    if not _chain(mid).filter(pk=head.last_id, hash=head.hash).exists():
+        return _Start()
+    return _Start(head.last_id, head.hash, head.checked, head.legacy, head.deleted)
+
+
+def _head_store(head: AuditChainHead, report: ChainReport) -> None:
+    """Keep an intact chain's new head, unless the chain changed since `head` was read
+    (the trigger moved the epoch on): then the next load walks it again from the start.
+    A broken chain keeps no head: every load walks it and names the broken entry."""
+    if not report.ok:
+        if head.last_id:
+            AuditChainHead.objects.filter(pk=head.pk).update(last_id=0, hash="")
+        return
+    if (report.last_id, report.head) == (head.last_id, head.hash):
+        return
+    AuditChainHead.objects.filter(pk=head.pk, epoch=head.epoch).update(
+        last_id=report.last_id,
+        hash=report.head,
+        checked=report.checked,
+        legacy=report.legacy,
+        deleted=report.deleted,
+        verified_at=timezone.now(),
+    )
+
+
+def chain_verify_from_head(merchant: Merchant | int | None, *, full: bool = False) -> ChainReport:
+    """Verify one chain from where it was last verified intact: only the entries after the
+    stored head are read, linked to its hash. An entry updated or deleted anywhere in the
+    chain, or inserted below the head, resets the head (a trigger), so the next call walks
+    the whole chain and names the broken entry. `full`: walk from the start regardless
+    (and store the head again). A broken chain stores nothing: every call walks it."""
+    mid = _merchant_id(merchant)
+    head = _head_row(mid)
+    report = _walk(mid, _Start() if full else _start_at(mid, head))
+    _head_store(head, report)
+    return report
 
 
 def chain_merchant_ids() -> list[int | None]:

@@ -535,6 +535,26 @@ class AuditEntry(models.Model):
         raise AppendOnlyError("AuditEntry rows are append-only")
 
 
+class AuditChainHead(models.Model):
+    """How far one audit chain was last verified (kyc.audit.chain_verify_from_head), so the
+    admin walks only the entries after it. A database trigger (migration kyc 0010) moves it
+    back to the start whenever an entry of the chain is updated or deleted, or one is
+    inserted below it; `epoch` changes then, so a verification that ran meanwhile does not
+    store its result. `manage.py audit_verify` never reads it."""
+
+    chain = models.BigIntegerField(unique=True)  # the merchant's id; 0: entries without one
+    epoch = models.BigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)  # 0: nothing verified yet
+    hash = models.CharField(max_length=64, blank=True)  # the chain's hash at last_id
+    checked = models.PositiveIntegerField(default=0)
+    legacy = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"audit chain {self.chain} verified to #{self.last_id}"
+
+
 # --- outgoing webhooks to merchants' backends (kyc/outbox.py) -----------------------
 
 
