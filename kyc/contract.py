@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -145,6 +146,18 @@ def time_from_iso(value: Any) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+def json_object(body: bytes, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """An inbound body that must be one JSON object; anything else raises `error(reason)`
+    with a short reason that is safe to answer and to store."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise error("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise error("body is not a JSON object")
+    return data
 
 
 # --- the contract -------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from kyc import intake, webhooks
+from kyc.contract import json_object
 from kyc.errors import AuthenticationError, InvalidInput, ProviderError, RetryableError
 from providers.blockpass import services
 
@@ -37,13 +38,7 @@ def _params(request: HttpRequest) -> dict[str, Any]:
     """JSON, urlencoded or multipart (upload): one flat dict of strings / lists."""
     ctype = request.content_type or ""
     if ctype.startswith("application/json"):
-        try:
-            data = json.loads(webhooks.read_body(request) or b"{}")
-        except ValueError:
-            raise InvalidInput("body is not JSON") from None
-        if not isinstance(data, dict):
-            raise InvalidInput("body is not a JSON object")
-        return data
+        return json_object(webhooks.read_body(request) or b"{}", InvalidInput)
     out: dict[str, Any] = {}
     for key in request.POST:
         values = request.POST.getlist(key)

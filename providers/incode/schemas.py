@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kyc.contract import FieldValue
+from kyc.contract import FieldValue, json_object
 
 # Statuses Incode reports in the onboarding-status webhook, in the order they happen.
 # The rank keeps a late intermediate status from overwriting a later one.
@@ -101,12 +101,7 @@ class BadPayload(ValueError):
 
 
 def parse_webhook(body: bytes) -> Webhook:
-    try:
-        data = json.loads(body or b"")
-    except ValueError:
-        raise BadPayload("body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadPayload("body is not a JSON object")
+    data = json_object(body or b"", BadPayload)
     interview_id = data.get("interviewId")
     status = data.get("onboardingStatus")
     if not isinstance(interview_id, str) or not interview_id.strip():

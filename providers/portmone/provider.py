@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from kyc.contract import (
     StartResult,
     StatusUpdate,
     Verdict,
+    json_object,
 )
 from kyc.errors import AuthenticationError, InvalidInput, SignatureError
 from kyc.renewal import call_with_renewal
@@ -302,12 +302,7 @@ class PortmoneProvider(Provider):
     def parse_hint(self, body: bytes) -> tuple[str, str]:
         """A webhook says which request changed; it is only a hint (unsigned), so the
         caller confirms by asking Portmone. Returns (share id, status)."""
-        try:
-            data = json.loads(body or b"{}")
-        except ValueError:
-            raise SignatureError("body is not JSON") from None
-        if not isinstance(data, dict):
-            raise SignatureError("body is not a JSON object")
+        data = json_object(body or b"{}", SignatureError)
         share_id = str(data.get(client.F_ID) or "")
         status = str(data.get(client.F_STATUS) or "").lower()
         if not share_id or len(share_id) > 200:
