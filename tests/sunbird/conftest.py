@@ -16,7 +16,7 @@ ROOT_ORG = ROOT_ORGS[0]["id"]
 
 
 @pytest.fixture
-def sunbird_account(merchant: Any, public_url: str) -> ProviderAccount:
+def account(merchant: Any, public_url: str) -> ProviderAccount:
     # public_url: the sandbox is the portal's own (the only loopback the outbound policy allows).
     return ProviderAccount.objects.create(
         merchant=merchant,
@@ -43,6 +43,16 @@ def sandbox(live_server: Any) -> Any:
             return requests.get(f"{self.base}/console/state").json()["calls"]
 
     return Console()
+
+
+@pytest.fixture
+def fast(settings: Any, request: pytest.FixtureRequest) -> Any:
+    """Sunbird's waits shortened for runs against the live sandbox: poll every 0.1 s, and
+    the test module's FAST_SECONDS (setting name -> seconds). Tests may set more on it."""
+    settings.SUNBIRD_POLL_SECONDS = 0.1
+    for name, seconds in getattr(request.module, "FAST_SECONDS", {}).items():
+        setattr(settings, name, seconds)
+    return settings
 
 
 def make_run(

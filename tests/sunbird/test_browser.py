@@ -16,7 +16,7 @@ from tests.sunbird.conftest import ROOT_ORG
 @pytest.mark.worker
 def test_it_starts_and_watches_a_run_in_the_browser(
     merchant: Any,
-    sunbird_account: Any,
+    account: Any,
     sandbox: Any,
     start_worker: Any,
     page: Any,

@@ -81,18 +81,18 @@ def test_it_uses_configured_paths() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_caches_the_token_encrypted_and_renews_it_before_expiry(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     session = services._Session(merchant)
     first = session.token()
     assert services._Session(merchant).token() == first  # cached in ProviderAccount.state
     assert sandbox.counts()["token"] == 1
-    sunbird_account.refresh_from_db()
-    assert sunbird_account.state["user_token"] == first
+    account.refresh_from_db()
+    assert account.state["user_token"] == first
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("SELECT state FROM kyc_provideraccount WHERE id = %s", [sunbird_account.pk])
+        cur.execute("SELECT state FROM kyc_provideraccount WHERE id = %s", [account.pk])
         assert first not in cur.fetchone()[0]  # encrypted at rest
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=280)
     with mock.patch("providers.sunbird.services.session.timezone.now", return_value=later):
@@ -102,7 +102,7 @@ def test_it_caches_the_token_encrypted_and_renews_it_before_expiry(
 
 @pytest.mark.django_db(transaction=True)
 def test_it_gets_a_new_token_when_sunbird_says_401(
-    merchant: Any, sunbird_account: Any, live_server: Any
+    merchant: Any, account: Any, live_server: Any
 ) -> None:
     session = services._Session(merchant)
     first = session.token()
@@ -112,4 +112,4 @@ def test_it_gets_a_new_token_when_sunbird_says_401(
         lambda t: client.org_keys(session.cfg, org_id="0126876528934010882", user_token=t)
     )
     assert keys == {"signKeys": [], "encKeys": []}
-    assert sunbird_account.__class__.objects.get(pk=sunbird_account.pk).state["user_token"] != first
+    assert account.__class__.objects.get(pk=account.pk).state["user_token"] != first

@@ -14,7 +14,7 @@ from tests.sunbird.conftest import make_run
 
 @pytest.mark.django_db(transaction=True)
 def test_it_runs_every_step_and_stores_one_certificate_per_learner(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     sandbox.batch("batch-200", learners=200, delay=0, rate=0)
     run = make_run(merchant, expected_count=200)

@@ -18,17 +18,11 @@ from providers.sunbird.models import IssuanceRun, IssuanceStep
 from tests.sunbird.conftest import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fast(settings: Any) -> Any:
-    settings.SUNBIRD_ISSUE_READ_TIMEOUT_SECONDS = 0.4
-    settings.SUNBIRD_POLL_SECONDS = 0.1
-    return settings
+FAST_SECONDS = {"SUNBIRD_ISSUE_READ_TIMEOUT_SECONDS": 0.4}  # the sandbox answers after it
 
 
 def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
-    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any
+    merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
     # Accepted at once, answered 1.5 s later (after the 0.4 s read timeout); certificates
     # are published 1 s after the call arrived.
@@ -48,7 +42,7 @@ def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
 
 
 def test_it_does_not_send_again_after_a_502_from_a_call_sunbird_accepted(
-    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any
+    merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
     sandbox.batch("gw-10", learners=10, delay=0.5, rate=0, answer_status=502)
     run = make_run(merchant, batch_id="gw-10", reissue=True, expected_count=10)
@@ -61,7 +55,7 @@ def test_it_does_not_send_again_after_a_502_from_a_call_sunbird_accepted(
 
 
 def test_it_waits_for_staff_when_nothing_appears_and_resubmits_only_on_their_word(
-    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any, django_user_model: Any
+    merchant: Any, account: Any, sandbox: Any, fast: Any, django_user_model: Any
 ) -> None:
     fast.SUNBIRD_ISSUE_VERIFY_SECONDS = 1.0
     # The call is accepted but Sunbird's consumer never publishes (within the test).
@@ -117,16 +111,14 @@ def test_it_treats_a_5xx_answer_as_unknown_and_a_refused_connection_as_not_sent(
         assert services._nothing_sent(exc) is False
 
 
-def test_it_refuses_to_resubmit_a_step_that_is_not_unknown(
-    merchant: Any, sunbird_account: Any
-) -> None:
+def test_it_refuses_to_resubmit_a_step_that_is_not_unknown(merchant: Any, account: Any) -> None:
     run = make_run(merchant, batch_id="b-5")
     with pytest.raises(InvalidInput, match="outcome is unknown"):
         services.run_issue_resubmit(run_id=run.pk, actor=None)
 
 
 def test_it_offers_staff_the_resubmit_only_when_the_outcome_is_unknown(
-    staff_client: Any, merchant: Any, sunbird_account: Any
+    staff_client: Any, merchant: Any, account: Any
 ) -> None:
     run = make_run(merchant, batch_id="b-5")
     IssuanceRun.objects.filter(pk=run.pk).update(status=IssuanceRun.Status.FAILED)
@@ -140,9 +132,7 @@ def test_it_offers_staff_the_resubmit_only_when_the_outcome_is_unknown(
 
 
 @pytest.mark.django_db
-def test_it_refuses_to_resubmit_a_run_without_an_issue_step(
-    merchant: Any, sunbird_account: Any
-) -> None:
+def test_it_refuses_to_resubmit_a_run_without_an_issue_step(merchant: Any, account: Any) -> None:
     run = make_run(merchant)
     IssuanceStep.objects.filter(run=run, name="issue").delete()
     with pytest.raises(InvalidInput, match="outcome is unknown"):

@@ -37,7 +37,7 @@ def no_enqueue() -> Any:
 
 
 def test_it_starts_a_run_from_the_form(
-    staff_client: Any, merchant: Any, sunbird_account: Any, no_enqueue: Any
+    staff_client: Any, merchant: Any, account: Any, no_enqueue: Any
 ) -> None:
     page = staff_client.get("/issuance/new/").content.decode()
     assert "Gujarat Council of Educational Research and Training" in page  # from org search
@@ -52,7 +52,7 @@ def test_it_starts_a_run_from_the_form(
 
 
 def test_it_shows_a_clear_message_for_a_reserved_key(
-    staff_client: Any, merchant: Any, sunbird_account: Any, no_enqueue: Any
+    staff_client: Any, merchant: Any, account: Any, no_enqueue: Any
 ) -> None:
     services.key_reserve(
         merchant=merchant, root_org_id="o1", root_org_name="Other org", key_id="s2", purpose="sign"
@@ -64,7 +64,7 @@ def test_it_shows_a_clear_message_for_a_reserved_key(
 
 
 def test_it_shows_steps_and_progress_and_stops_polling_when_done(
-    staff_client: Any, merchant: Any, sunbird_account: Any, sandbox: Any
+    staff_client: Any, merchant: Any, account: Any, sandbox: Any
 ) -> None:
     sandbox.batch("batch-5", learners=5, delay=0, rate=0)
     run = make_run(merchant, batch_id="batch-5", expected_count=5)
@@ -85,7 +85,7 @@ def test_it_shows_steps_and_progress_and_stops_polling_when_done(
 
 
 def test_it_retries_a_failed_step_from_the_page(
-    staff_client: Any, merchant: Any, sunbird_account: Any, no_enqueue: Any
+    staff_client: Any, merchant: Any, account: Any, no_enqueue: Any
 ) -> None:
     run = make_run(merchant)
     services._fail(run_id=run.pk, name="find_root_org", error="provider_unavailable: boom")

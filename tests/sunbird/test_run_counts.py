@@ -17,17 +17,11 @@ from providers.sunbird.models import IssuanceRun, RunCertificate
 from tests.sunbird.conftest import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fast(settings: Any) -> Any:
-    settings.SUNBIRD_POLL_SECONDS = 0.1
-    settings.SUNBIRD_QUIET_SECONDS = 0.5
-    return settings
+FAST_SECONDS = {"SUNBIRD_QUIET_SECONDS": 0.5}  # done 0.5 s after its last new certificate
 
 
 def test_it_waits_for_a_reissue_published_late_and_counts_only_its_own(
-    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any
+    merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
     sandbox.batch("again-20", learners=20, delay=0, rate=0)
     first = services.run_execute_inline(
@@ -58,7 +52,7 @@ def test_it_waits_for_a_reissue_published_late_and_counts_only_its_own(
 
 
 def test_it_says_how_many_arrived_when_it_times_out_and_resumes(
-    merchant: Any, sunbird_account: Any, sandbox: Any, fast: Any
+    merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
     fast.SUNBIRD_COLLECT_TIMEOUT_SECONDS = 1.0
     sandbox.batch("slow-50", learners=50, delay=0.3, rate=15)

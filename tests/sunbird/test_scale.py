@@ -17,10 +17,10 @@ from tests.sunbird.conftest import make_run
 
 @pytest.mark.django_db(transaction=True)
 def test_it_collects_10000_certificates_with_paginated_reads_and_bulk_writes(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
-    ProviderAccount.objects.filter(pk=sunbird_account.pk).update(
-        settings={**sunbird_account.settings, "page_size": 1000}
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        settings={**account.settings, "page_size": 1000}
     )
     sandbox.batch("batch-10000", learners=10_000, delay=0, rate=0)
     run = make_run(merchant, batch_id="batch-10000", expected_count=10_000)

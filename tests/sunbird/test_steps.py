@@ -24,7 +24,7 @@ def _finished_run(merchant: Any, sandbox: Any, batch: str = "b-20", **kw: Any) -
 
 
 def test_it_does_nothing_twice_when_a_finished_step_runs_again(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     run = _finished_run(merchant, sandbox)
     before = sandbox.counts()
@@ -45,7 +45,7 @@ def test_it_does_nothing_twice_when_a_finished_step_runs_again(
 
 
 def test_it_does_not_assign_again_after_a_worker_died_mid_call(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     run = _finished_run(merchant, sandbox)
     # Pretend the worker died after Sunbird assigned the keys but before we recorded it.
@@ -66,7 +66,7 @@ def test_it_does_not_assign_again_after_a_worker_died_mid_call(
     assert "not issued again" in run.steps.get(name="issue").answer_summary["resumed"]
 
 
-def test_it_reissues_only_when_asked(merchant: Any, sunbird_account: Any, sandbox: Any) -> None:
+def test_it_reissues_only_when_asked(merchant: Any, account: Any, sandbox: Any) -> None:
     _finished_run(merchant, sandbox, batch="b-20")
     _finished_run(merchant, sandbox, batch="c-20", reissue=True)
     issued = [c for c in sandbox.calls() if c["call"] == "issue"]
@@ -74,12 +74,12 @@ def test_it_reissues_only_when_asked(merchant: Any, sunbird_account: Any, sandbo
 
 
 def test_it_resumes_from_the_failed_step_after_a_retry(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     sandbox.batch("b-20", learners=20, delay=0, rate=0)
-    good = dict(sunbird_account.settings)
-    sunbird_account.settings = {**good, "path_issue": "/api/course/batch/cert/v9/nope"}
-    sunbird_account.save()
+    good = dict(account.settings)
+    account.settings = {**good, "path_issue": "/api/course/batch/cert/v9/nope"}
+    account.save()
     run = make_run(merchant, batch_id="b-20", expected_count=20)
 
     run = services.run_execute_inline(run.pk, max_seconds=20)
@@ -89,7 +89,7 @@ def test_it_resumes_from_the_failed_step_after_a_retry(
     assert failed.status == IssuanceStep.Status.FAILED and "404" in failed.error
     assert run.steps.get(name="collect").status == IssuanceStep.Status.PENDING
 
-    ProviderAccount.objects.filter(pk=sunbird_account.pk).update(settings=good)
+    ProviderAccount.objects.filter(pk=account.pk).update(settings=good)
     run = services.run_execute_inline(run.pk, max_seconds=20)
 
     assert run.status == IssuanceRun.Status.DONE
@@ -99,7 +99,7 @@ def test_it_resumes_from_the_failed_step_after_a_retry(
 
 
 def test_it_fails_clearly_for_an_unknown_root_org(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     run = make_run(merchant, root_org_id="0999")
     run = services.run_execute_inline(run.pk, max_seconds=10)
@@ -109,7 +109,7 @@ def test_it_fails_clearly_for_an_unknown_root_org(
 
 
 def test_it_waits_for_the_registry_count_to_settle_without_an_expected_count(
-    merchant: Any, sunbird_account: Any, sandbox: Any, settings: Any
+    merchant: Any, account: Any, sandbox: Any, settings: Any
 ) -> None:
     settings.SUNBIRD_POLL_SECONDS = 0.05
     settings.SUNBIRD_QUIET_SECONDS = 0.5
@@ -122,9 +122,7 @@ def test_it_waits_for_the_registry_count_to_settle_without_an_expected_count(
     assert run.finished_at - run.last_growth_at >= dt.timedelta(seconds=0.5)
 
 
-def test_it_resumes_stale_runs_from_reconcile(
-    merchant: Any, sunbird_account: Any, sandbox: Any
-) -> None:
+def test_it_resumes_stale_runs_from_reconcile(merchant: Any, account: Any, sandbox: Any) -> None:
     run = make_run(merchant, batch_id="b-20")
     token = run.chain_token
     assert services.reconcile() == 0  # fresh heartbeat: someone is on it
@@ -135,10 +133,10 @@ def test_it_resumes_stale_runs_from_reconcile(
 
 
 def test_it_fails_the_step_when_the_account_lost_its_settings(
-    merchant: Any, sunbird_account: Any, sandbox: Any
+    merchant: Any, account: Any, sandbox: Any
 ) -> None:
     run = make_run(merchant)
-    ProviderAccount.objects.filter(pk=sunbird_account.pk).update(settings={})
+    ProviderAccount.objects.filter(pk=account.pk).update(settings={})
     run = services.run_execute_inline(run.pk, max_seconds=5)
     assert run.status == IssuanceRun.Status.FAILED
     assert "Configure Sunbird" in run.steps.get(name="find_root_org").error

@@ -33,7 +33,7 @@ def _assert_complete(run: IssuanceRun, merchant: Any, sandbox: Any) -> None:
 
 @pytest.mark.worker
 def test_it_issues_a_batch_of_200_on_a_real_worker(
-    merchant: Any, sunbird_account: Any, sandbox: Any, start_worker: Any
+    merchant: Any, account: Any, sandbox: Any, start_worker: Any
 ) -> None:
     start_worker(extra_env=FAST)
     sandbox.batch("batch-200", learners=200, delay=0.3, rate=400)
@@ -46,7 +46,7 @@ def test_it_issues_a_batch_of_200_on_a_real_worker(
 
 @pytest.mark.worker
 def test_it_finishes_after_the_worker_is_killed_mid_run(
-    merchant: Any, sunbird_account: Any, sandbox: Any, start_worker: Any
+    merchant: Any, account: Any, sandbox: Any, start_worker: Any
 ) -> None:
     first = start_worker(extra_env=FAST)
     # Certificates trickle in over ~2.5 s, so the kill lands while "collect" is polling.
