@@ -1,4 +1,5 @@
-"""CorePass test helpers: stored seed payloads, accounts, transfers, signed deliveries."""
+"""CorePass test helpers: stored seed payloads, accounts (one on the live sandbox connector),
+transfers, signed deliveries."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import requests
 
 from kyc.models import ProviderAccount, TransferRequest
 from kyc.status import Status
-from providers.corepass import sandbox
+from providers.corepass import sandbox as connector_sandbox
+from tests.conftest import wait_for
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SEED_COREIDS = (
@@ -40,7 +43,7 @@ def make_account(
             "enabled": True,
             "settings": {
                 "connector_url": url,
-                "connector_public_key": key_hex or sandbox.public_key_hex(),
+                "connector_public_key": key_hex or connector_sandbox.public_key_hex(),
                 "default_items": "SH_EMAIL",
             },
         },
@@ -114,12 +117,42 @@ def status_callback(
     client: Any, transfer: TransferRequest, status: str, *, now: int, tx_hash: str = ""
 ) -> Any:
     """Deliver the sandbox connector's signed status callback `status` for this request."""
-    body = sandbox.status_body(sandbox_req(transfer), status, tx_hash, now=now)
+    body = connector_sandbox.status_body(sandbox_req(transfer), status, tx_hash, now=now)
     response = deliver(client, transfer, "status", body, now=now)
     assert response.status_code == 200, response.json()
     return response
 
 
+def approved_silently(api: Any, reference: str = "r1") -> tuple[dict[str, Any], str]:
+    """Start a request through the API and have the sandbox phone approve it in silent mode
+    (the connector sends no callback). Returns the API's answer and the sandbox's request
+    id once the sandbox has finished the request."""
+    created = api.post(
+        "/api/v1/transfers/",
+        {"provider": "corepass", "reference": reference, "coreid": USER, "items": ["SH_EMAIL"]},
+        format="json",
+    ).json()
+    requests.post(created["deep_link"] + "approve?mode=silent", timeout=10)
+    rid = created["deep_link"].rstrip("/").rsplit("/", 1)[-1]
+    wait_for(
+        lambda: connector_sandbox.get_request(rid)["statuses"][-1]["status"] == "FINISH_SUCCESS",
+        10,
+    )
+    return created, rid
+
+
 @pytest.fixture
 def account(merchant: Any) -> ProviderAccount:
     return make_account(merchant)
+
+
+@pytest.fixture
+def sandbox(public_url: str) -> str:
+    """The built-in connector sandbox's base URL, served by live_server."""
+    return f"{public_url}/sandbox/corepass"
+
+
+@pytest.fixture
+def live_account(merchant: Any, sandbox: str) -> ProviderAccount:
+    """An account whose connector is the live sandbox (and its signing key)."""
+    return make_account(merchant, url=sandbox)

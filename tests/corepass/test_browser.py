@@ -9,15 +9,14 @@ import requests
 
 from kyc.models import TransferRequest
 from tests.conftest import wait_for
-from tests.corepass.conftest import USER, make_account
+from tests.corepass.conftest import USER
 
 
 @pytest.mark.browser
 def test_it_shows_the_qr_and_reaches_done_without_reload(
-    public_url: str, merchant: Any, api: Any, page: Any, settings: Any
+    live_account: Any, api: Any, page: Any, settings: Any
 ) -> None:
     settings.COREPASS_SANDBOX_STEP_SECONDS = 0.05
-    make_account(merchant, url=f"{public_url}/sandbox/corepass")
     r = api.post(
         "/api/v1/transfers/",
         {"provider": "corepass", "reference": "b1", "coreid": USER, "items": ["SH_ANY_DOB"]},

@@ -18,16 +18,15 @@ from typing import Any
 from unittest import mock
 
 import pytest
-import requests
 
 from kyc.errors import RetryableError
 from kyc.models import IdentityField, InboundEvent, TransferEvent, TransferRequest
 from providers.corepass import callbacks, client, sandbox, services
 from providers.corepass.schemas import StatusEntry
-from tests.conftest import wait_for
 from tests.corepass.conftest import (
     SEED_COREIDS,
     USER,
+    approved_silently,
     deliver,
     make_transfer,
     mark_delivered,
@@ -302,10 +301,9 @@ def client_module() -> Any:
 
 
 def test_it_confirms_data_with_no_status_callback_through_the_sandbox_kyc_status(
-    public_url: str, merchant: Any, api: Any, settings: Any, client: Any, monkeypatch: Any
+    live_account: Any, api: Any, settings: Any, client: Any, monkeypatch: Any
 ) -> None:
     from providers.corepass import tasks
-    from tests.corepass.conftest import make_account
 
     asked: list[str] = []
 
@@ -314,16 +312,8 @@ def test_it_confirms_data_with_no_status_callback_through_the_sandbox_kyc_status
 
     monkeypatch.setattr(tasks.confirm_data, "delay", confirm_now)
     settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
-    make_account(merchant, url=f"{public_url}/sandbox/corepass")
-    created = api.post(
-        "/api/v1/transfers/",
-        {"provider": "corepass", "reference": "r1", "coreid": USER, "items": ["SH_EMAIL"]},
-        format="json",
-    ).json()
     # Every status callback is lost; the connector's data delivery is the only one we get.
-    requests.post(created["deep_link"] + "approve?mode=silent", timeout=10)
-    rid = created["deep_link"].rstrip("/").rsplit("/", 1)[-1]
-    wait_for(lambda: sandbox.get_request(rid)["statuses"][-1]["status"] == "FINISH_SUCCESS", 10)
+    created, rid = approved_silently(api)
     transfer = TransferRequest.objects.get(pk=created["id"])
     now = int(time.time())
     form = sandbox.data_form(sandbox.get_request(rid), now=now)

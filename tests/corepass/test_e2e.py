@@ -37,9 +37,8 @@ def _create(api: Any, items: list[str]) -> dict[str, Any]:
 
 @pytest.mark.worker
 def test_it_runs_a_request_from_api_to_completed_through_the_sandbox(
-    public_url: str, celery_worker_process: Any, merchant: Any, api: Any, fast_sandbox: None
+    public_url: str, celery_worker_process: Any, live_account: Any, api: Any, fast_sandbox: None
 ) -> None:
-    make_account(merchant, url=f"{public_url}/sandbox/corepass")
     created = _create(api, ["SH_EMAIL", "SH_ANY_DOB"])
     assert created["items"] == ["SH_EMAIL", "SH_Passport_DOB"]  # sandbox customer has no ID card
     assert created["deep_link"].startswith(f"{public_url}/sandbox/corepass/phone/")
@@ -71,9 +70,8 @@ def test_it_runs_a_request_from_api_to_completed_through_the_sandbox(
 
 @pytest.mark.worker
 def test_it_fails_a_declined_request_and_the_worker_confirms_the_error_callback(
-    public_url: str, celery_worker_process: Any, merchant: Any, api: Any, fast_sandbox: None
+    public_url: str, celery_worker_process: Any, live_account: Any, api: Any, fast_sandbox: None
 ) -> None:
-    make_account(merchant, url=f"{public_url}/sandbox/corepass")
     created = _create(api, ["SH_EMAIL"])
     assert requests.post(created["deep_link"] + "decline", timeout=10).status_code == 200
     tid = created["id"]

@@ -7,18 +7,15 @@ import time
 from typing import Any
 
 import pytest
-import requests
 from django.utils import timezone
 
 from kyc.errors import ProviderError
 from kyc.models import IdentityField, TransferRequest
 from providers.corepass import sandbox, services
 from providers.corepass.provider import CorePassProvider
-from tests.conftest import wait_for
 from tests.corepass.conftest import (
-    USER,
+    approved_silently,
     deliver,
-    make_account,
     make_transfer,
     sandbox_req,
     status_callback,
@@ -26,7 +23,7 @@ from tests.corepass.conftest import (
 
 
 def test_it_catches_up_on_lost_callbacks_from_all_statuses(
-    public_url: str, merchant: Any, api: Any, settings: Any, monkeypatch: Any
+    live_account: Any, api: Any, settings: Any, monkeypatch: Any
 ) -> None:
     from providers.corepass import tasks
 
@@ -35,16 +32,8 @@ def test_it_catches_up_on_lost_callbacks_from_all_statuses(
         tasks.check_transfer, "delay", lambda pk: services.transfer_check(transfer_id=pk)
     )
     settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
-    make_account(merchant, url=f"{public_url}/sandbox/corepass")
-    created = api.post(
-        "/api/v1/transfers/",
-        {"provider": "corepass", "reference": "r1", "coreid": USER, "items": ["SH_EMAIL"]},
-        format="json",
-    ).json()
     # The phone approves but the connector's callbacks never arrive.
-    requests.post(created["deep_link"] + "approve?mode=silent", timeout=10)
-    rid = created["deep_link"].rstrip("/").rsplit("/", 1)[-1]
-    wait_for(lambda: sandbox.get_request(rid)["statuses"][-1]["status"] == "FINISH_SUCCESS", 10)
+    created, rid = approved_silently(api)
 
     tid = created["id"]
     assert services.reconcile() == 0  # heard from recently: nothing to ask
