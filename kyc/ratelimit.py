@@ -78,25 +78,8 @@ def hit_and_get(
     Fails open like `hit`: with the cache down the hit is allowed and the value is
     None, so the caller reads the database.
     """
-    limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
-    key = f"rl:{bucket}:{int(time.time() // window)}"
-    backend = caches["default"]
-    try:
-        client = _redis_client(key)
-        if client is None or not _limits_share_default():
-            return hit(bucket, limit=limit, window=window), cache.get(cache_key)
-        full_key = _limits().make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.get(backend.make_and_validate_key(cache_key))
-        count, raw = pipe.execute()
-        if int(count) == 1:
-            client.expire(full_key, window + 1)
-        value = backend._cache._serializer.loads(raw) if raw is not None else None  # type: ignore[attr-defined]
-    except Exception as exc:  # redis down: allow, and let the caller read the database
-        log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
-        return True, None
-    return int(count) <= limit, value
+    allowed, (value,) = hit_and_get_many(bucket, [cache_key], limit=limit, window=window)
+    return allowed, value
 
 
 def hit_and_get_many(
