@@ -123,7 +123,7 @@ class Shop:
 @pytest.fixture
 def shop(db: Any, receiver: Receiver) -> Shop:
     merchant = factories.MerchantFactory()
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
+    account = factories.ProviderAccountFactory(merchant=merchant, provider="corepass")
     endpoint, secret = outbox.webhook_endpoint_create(
         merchant=merchant, url=receiver.url, events=["*"]
     )
@@ -131,9 +131,15 @@ def shop(db: Any, receiver: Receiver) -> Shop:
 
 
 def make_transfer(shop: Shop, reference: str = "order-1") -> TransferRequest:
-    return TransferRequest.objects.create(
-        merchant=shop.merchant, account=shop.account, provider="corepass", reference=reference
-    )
+    return factories.TransferRequestFactory(account=shop.account, reference=reference)
+
+
+def pinged(merchant: Merchant, receiver: Receiver) -> WebhookDelivery:
+    """A new endpoint of `merchant` at `receiver`, sent one test ping: its delivery."""
+    endpoint, _ = outbox.webhook_endpoint_create(merchant=merchant, url=receiver.url)
+    message = outbox.webhook_endpoint_test(endpoint=endpoint)
+    deliver_all()
+    return WebhookDelivery.objects.get(message=message)
 
 
 def deliver_all(rounds: int = 20) -> None:

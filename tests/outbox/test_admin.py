@@ -8,10 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from kyc import outbox
-from kyc.models import AuditEntry, Membership, WebhookDelivery
+from kyc.models import AuditEntry, Membership
 from tests import factories
-from tests.outbox.conftest import Receiver, deliver_all
+from tests.outbox.conftest import Receiver, deliver_all, pinged
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +19,9 @@ def test_it_shows_attempts_and_replays_from_the_admin(db: Any, receiver: Receive
     merchant = factories.MerchantFactory()
     client = Client()
     client.force_login(factories.staff_user(merchant, role=Membership.Role.ADMIN))
-    endpoint, _ = outbox.webhook_endpoint_create(merchant=merchant, url=receiver.url)
     receiver.default = 503
-    message = outbox.webhook_endpoint_test(endpoint=endpoint)
-    deliver_all()
-    delivery = WebhookDelivery.objects.get()
+    delivery = pinged(merchant, receiver)
+    message, endpoint = delivery.message, delivery.endpoint
     assert delivery.state == "failed"
     page = client.get(reverse("admin:kyc_webhookdelivery_change", args=[delivery.pk]))
     text = page.content.decode()
@@ -48,12 +45,9 @@ def test_it_hides_deliveries_from_roles_that_do_not_manage_integrations(
     db: Any, receiver: Receiver
 ) -> None:
     merchant = factories.MerchantFactory()
-    endpoint, _ = outbox.webhook_endpoint_create(merchant=merchant, url=receiver.url)
-    outbox.webhook_endpoint_test(endpoint=endpoint)
-    deliver_all()
+    delivery = pinged(merchant, receiver)
     client = Client()
     client.force_login(factories.staff_user(merchant, role=Membership.Role.VIEWER))
-    delivery = WebhookDelivery.objects.get()
     assert client.get(
         reverse("admin:kyc_webhookdelivery_change", args=[delivery.pk])
     ).status_code in (403, 404)

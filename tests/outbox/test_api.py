@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from kyc import outbox, services
 from kyc.models import AuditEntry, Merchant, WebhookDelivery, WebhookEndpoint
 from tests import factories
-from tests.outbox.conftest import Receiver, deliver_all
+from tests.outbox.conftest import Receiver, deliver_all, pinged
 
 pytestmark = pytest.mark.django_db
 
@@ -108,11 +108,8 @@ def test_it_needs_the_write_scope_to_manage_and_read_to_list(
 def test_it_hides_other_merchants_endpoints_and_deliveries(
     api: APIClient, receiver: Receiver
 ) -> None:
-    other = factories.MerchantFactory()
-    theirs, _ = outbox.webhook_endpoint_create(merchant=other, url=receiver.url)
-    outbox.webhook_endpoint_test(endpoint=theirs)
-    deliver_all()
-    delivery = WebhookDelivery.objects.get()
+    delivery = pinged(factories.MerchantFactory(), receiver)
+    theirs = delivery.endpoint
     assert api.get(BASE).json()["results"] == []
     for method, path in [
         ("get", f"{BASE}{theirs.pk}/"),

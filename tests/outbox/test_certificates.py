@@ -10,11 +10,12 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from kyc import outbox
-from kyc.models import Certificate, KYCRecord, ProviderAccount, WebhookMessage
+from kyc.models import Certificate, ProviderAccount, WebhookMessage
 from providers.blockpass import services as bp_services
 from providers.sunbird import services as sb_services
 from providers.sunbird.provider import SunbirdProvider
 from providers.sunbird.schemas import CertRecord
+from tests import factories
 from tests.blockpass.conftest import bp_settings
 from tests.outbox.conftest import Receiver, Shop, deliver_all
 from tests.sunbird.conftest import make_run
@@ -35,10 +36,9 @@ def _cert(n: int) -> CertRecord:
 
 @pytest.fixture
 def sunbird_run(shop: Shop) -> Any:
-    ProviderAccount.objects.create(
+    factories.ProviderAccountFactory(
         merchant=shop.merchant,
         provider="sunbird",
-        enabled=True,
         settings=SunbirdProvider().sandbox_settings(
             sandbox_url="http://127.0.0.1:9/sandbox/sunbird"
         ),
@@ -88,16 +88,21 @@ def test_it_writes_no_sunbird_message_when_no_endpoint_listens(
     assert WebhookMessage.objects.filter(event_type="certificate.received").count() == 1
 
 
+def blockpass_session(shop: Shop, reference: str) -> tuple[ProviderAccount, str]:
+    """The shop's Blockpass account and a customer's upload session token there."""
+    account = factories.ProviderAccountFactory(
+        merchant=shop.merchant, provider="blockpass", settings=bp_settings()
+    )
+    record = factories.KYCRecordFactory(
+        merchant=shop.merchant, reference=reference, provider="blockpass"
+    )
+    return account, bp_services._session_token(account=account, record=record)
+
+
 def test_it_sends_certificate_received_for_each_blockpass_certificate_upload(
     shop: Shop, receiver: Receiver
 ) -> None:
-    account = ProviderAccount.objects.create(
-        merchant=shop.merchant, provider="blockpass", enabled=True, settings=bp_settings()
-    )
-    record = KYCRecord.objects.create(
-        merchant=shop.merchant, reference="bp-cust", provider="blockpass"
-    )
-    token = bp_services._session_token(account=account, record=record)
+    account, token = blockpass_session(shop, "bp-cust")
     upload = bp_services.Upload(
         access_token=token,
         slug_list=["email", "given_name", "kyc-cert"],
@@ -118,13 +123,7 @@ def test_it_sends_certificate_received_for_each_blockpass_certificate_upload(
 def test_it_sends_nothing_for_an_upload_without_certificates(
     shop: Shop, receiver: Receiver
 ) -> None:
-    account = ProviderAccount.objects.create(
-        merchant=shop.merchant, provider="blockpass", enabled=True, settings=bp_settings()
-    )
-    record = KYCRecord.objects.create(
-        merchant=shop.merchant, reference="bp-cust-2", provider="blockpass"
-    )
-    token = bp_services._session_token(account=account, record=record)
+    account, token = blockpass_session(shop, "bp-cust-2")
     bp_services.merchant_upload(
         account=account,
         upload=bp_services.Upload(

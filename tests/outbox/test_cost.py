@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from kyc import services
-from kyc.models import ProviderAccount, TransferRequest, WebhookMessage
+from kyc.models import WebhookMessage
 from kyc.services import StatusUpdate
 from kyc.status import Status
 from tests import factories
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def test_it_adds_one_insert_for_a_terminal_change_with_two_events(db: Any) -> None:
     merchant = factories.MerchantFactory()
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
-    transfer = TransferRequest.objects.create(
-        merchant=merchant, account=account, provider="corepass", reference="r"
-    )
+    transfer = factories.TransferRequestFactory(merchant=merchant, reference="r")
     with CaptureQueriesContext(connection) as queries:
         services.transfer_apply(
             transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="poll"

@@ -19,10 +19,6 @@ from kyc import outbox, services
 from kyc.errors import InvalidInput
 from kyc.models import (
     AuditEntry,
-    CertPromise,
-    IdentityField,
-    KYCRecord,
-    ProviderAccount,
     ReviewState,
     TransferRequest,
     WebhookAttempt,
@@ -149,21 +145,20 @@ def test_it_delivers_every_event_type(shop: Shop, receiver: Receiver) -> None:
         source="staff",
     )
     # record.review_decided: every item of a Blockpass record approved
-    record = KYCRecord.objects.create(
+    record = factories.KYCRecordFactory(
         merchant=shop.merchant, reference="bp-1", provider="blockpass"
     )
-    IdentityField.objects.create(
-        record=record, provider="blockpass", key="email", value="x", status=ReviewState.APPROVED
+    factories.IdentityFieldFactory(
+        record=record, key="email", value="x", status=ReviewState.APPROVED
     )
     blockpass.record_review_recompute(record=record)
     # certificate.received: a pulled certificate promise
-    promise = CertPromise.objects.create(merchant=shop.merchant, record=record, promise_id="p-1")
+    promise = factories.CertPromiseFactory(record=record, promise_id="p-1")
     blockpass.cert_promise_store(promise=promise, pulled=PulledCertificate(slug="c", raw=b"{}"))
     # issuance.run.finished: the last step of a Sunbird run finishes
-    ProviderAccount.objects.create(
+    factories.ProviderAccountFactory(
         merchant=shop.merchant,
         provider="sunbird",
-        enabled=True,
         settings={"base_url": "https://sunbird.example.org"},  # never called here
     )
     run = make_run(shop.merchant)
@@ -410,12 +405,9 @@ def test_it_starts_the_failure_window_at_the_first_failure_and_ends_it_on_succes
 def test_it_never_puts_decrypted_pii_in_a_payload(shop: Shop, receiver: Receiver) -> None:
     from kyc.services import FieldValue
 
-    record = KYCRecord.objects.create(merchant=shop.merchant, reference="order-9")
-    transfer = TransferRequest.objects.create(
-        merchant=shop.merchant,
+    record = factories.KYCRecordFactory(merchant=shop.merchant, reference="order-9")
+    transfer = factories.TransferRequestFactory(
         account=shop.account,
-        provider="corepass",
-        reference="order-9",
         record=record,
         subject="cb69e1ee3d9bcc0b3e2c0b8d7c2a6f1e0d3b4a5c6d7e",
         deep_link="corepass:sign/secret-deep-link",
@@ -528,9 +520,7 @@ def test_it_stores_the_secret_encrypted(shop: Shop) -> None:
 def test_it_sends_other_merchants_nothing(shop: Shop, receiver: Receiver) -> None:
     other = factories.MerchantFactory()
     account = factories.ProviderAccountFactory(merchant=other)
-    t = TransferRequest.objects.create(
-        merchant=other, account=account, provider="corepass", reference="theirs"
-    )
+    t = factories.TransferRequestFactory(account=account, reference="theirs")
     services.transfer_apply(
         transfer_id=t.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
     )
@@ -551,12 +541,18 @@ def test_the_sweeper_dispatches_and_sends_what_the_broker_lost(
     assert len(receiver.requests) == 1
 
 
+def backlog(shop: Shop, n: int) -> list[WebhookMessage]:
+    """`n` test pings to the shop's endpoint, each with its delivery (due now)."""
+    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(n)]
+    for m in messages:
+        outbox.webhook_message_dispatch(message_id=m.pk)
+    return messages
+
+
 def test_it_sends_an_endpoints_backlog_in_one_batch_oldest_first(
     shop: Shop, receiver: Receiver
 ) -> None:
-    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(4)]
-    for m in messages:
-        outbox.webhook_message_dispatch(message_id=m.pk)
+    messages = backlog(shop, 4)
     first = WebhookDelivery.objects.order_by("id").first()
     assert outbox.webhook_delivery_send(delivery_id=first.pk) == "succeeded"
     assert receiver.ids() == [m.msg_id for m in messages]  # one task sent all four
@@ -564,9 +560,7 @@ def test_it_sends_an_endpoints_backlog_in_one_batch_oldest_first(
 
 
 def test_it_stops_a_batch_at_the_first_failure(shop: Shop, receiver: Receiver) -> None:
-    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(4)]
-    for m in messages:
-        outbox.webhook_message_dispatch(message_id=m.pk)
+    backlog(shop, 4)
     receiver.script = [200, 500]
     first = WebhookDelivery.objects.order_by("id").first()
     outbox.webhook_delivery_send(delivery_id=first.pk)
@@ -695,9 +689,7 @@ def test_it_sends_a_backlog_at_the_cost_of_two_transactions_per_batch(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    messages = [outbox.webhook_endpoint_test(endpoint=shop.endpoint) for _ in range(10)]
-    for m in messages:
-        outbox.webhook_message_dispatch(message_id=m.pk)
+    messages = backlog(shop, 10)
     first = WebhookDelivery.objects.order_by("pk").first()
     with CaptureQueriesContext(connection) as captured:
         assert outbox.webhook_delivery_send(delivery_id=first.pk) == "succeeded"

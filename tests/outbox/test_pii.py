@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from kyc import outbox, services
-from kyc.models import AuditEntry, KYCRecord, ProviderAccount, TransferRequest
+from kyc.models import AuditEntry, TransferRequest
 from kyc.services import FieldValue, StatusUpdate
 from kyc.status import Status
 from tests import factories
@@ -21,11 +21,8 @@ NAME = "Jane Q. Secretperson"
 
 
 def complete_with_values(merchant: Any) -> TransferRequest:
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
-    record = KYCRecord.objects.create(merchant=merchant, reference="order-7")
-    transfer = TransferRequest.objects.create(
-        merchant=merchant, account=account, provider="corepass", reference="order-7", record=record
-    )
+    record = factories.KYCRecordFactory(merchant=merchant, reference="order-7")
+    transfer = factories.TransferRequestFactory(record=record)
     services.transfer_apply(
         transfer_id=transfer.pk,
         update=StatusUpdate(

@@ -11,7 +11,7 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from kyc import outbox, services
-from kyc.models import ProviderAccount, TransferRequest, WebhookDelivery
+from kyc.models import TransferRequest, WebhookDelivery
 from kyc.services import StatusUpdate
 from kyc.status import Status
 from tests import factories
@@ -28,10 +28,7 @@ WORKER_ENV = {
 
 
 def _transfer(merchant: Any) -> TransferRequest:
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass", enabled=True)
-    return TransferRequest.objects.create(
-        merchant=merchant, account=account, provider="corepass", reference="order-w"
-    )
+    return factories.TransferRequestFactory(merchant=merchant, reference="order-w")
 
 
 def test_it_delivers_a_committed_change_through_a_real_worker_with_a_retry(
