@@ -19,8 +19,10 @@ from kyc.status import Status
 from providers.corepass import client
 from providers.corepass.coreid import sample_coreid
 from providers.corepass.schemas import QRCodeResult, VerifiedResult
+from tests import factories
 from tests.corepass.conftest import make_account
-from tests.incode.conftest import eager, incode_account, sandbox  # noqa: F401  (fixtures)
+from tests.incode.conftest import account as incode_account  # noqa: F401  (fixture)
+from tests.incode.conftest import eager, sandbox  # noqa: F401  (fixtures)
 
 COREID = sample_coreid()
 
@@ -83,13 +85,6 @@ def pending_transfer(merchant: Any, reference: str = "r-1", **kw: Any) -> Transf
         merchant=merchant, reference=reference, provider="corepass"
     )
     values = {"status": Status.PENDING, **kw}
-    return TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="corepass",
-        record=record,
-        reference=reference,
-        subject=COREID,
-        items=["SH_EMAIL"],
-        **values,
+    return factories.TransferRequestFactory(
+        account=account, record=record, subject=COREID, items=["SH_EMAIL"], **values
     )

@@ -35,7 +35,8 @@ def _watch(page: Any) -> list[str]:
     return seen
 
 
-def _log_in(page: Any, live_server: Any, merchant: Any, role: str) -> None:
+def _open_signed_in(page: Any, live_server: Any, merchant: Any, role: str, path: str) -> None:
+    """Sign a member with `role` in through the login page, then open `path`."""
     user = factories.staff_user(merchant, role=role)
     user.set_password("pw-for-the-docs-test")
     user.save()
@@ -44,6 +45,7 @@ def _log_in(page: Any, live_server: Any, merchant: Any, role: str) -> None:
     page.fill("input[name=password]", "pw-for-the-docs-test")
     page.click("form button[type=submit], form input[type=submit]")
     page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server.url}{path}")
 
 
 def test_it_renders_every_operation_in_the_docs_with_no_csp_error(
@@ -76,8 +78,7 @@ def test_it_lets_a_signed_in_owner_try_the_api_from_the_docs(
     page: Any, live_server: Any, merchant: Any
 ) -> None:
     problems = _watch(page)
-    _log_in(page, live_server, merchant, Membership.Role.OWNER)
-    page.goto(f"{live_server.url}/api/docs/")
+    _open_signed_in(page, live_server, merchant, Membership.Role.OWNER, "/api/docs/")
     page.wait_for_selector(".opblock-summary", timeout=15000)
     page.get_by_text("List verification requests").first.click()
     page.get_by_role("button", name="Try it out").click()
@@ -92,8 +93,7 @@ def test_it_shows_the_quick_start_linked_from_the_dashboard(
     page: Any, live_server: Any, merchant: Any
 ) -> None:
     problems = _watch(page)
-    _log_in(page, live_server, merchant, Membership.Role.VIEWER)
-    page.goto(f"{live_server.url}/")
+    _open_signed_in(page, live_server, merchant, Membership.Role.VIEWER, "/")
     page.click("#api-quickstart")
     page.wait_for_selector("#snippet-curl")
     assert page.inner_text("#base-url") == live_server.url
@@ -110,8 +110,7 @@ def test_it_shows_the_browsable_api_to_a_signed_in_member_with_no_csp_error(
 
     pending_transfer(merchant, reference="browsable-42")
     problems = _watch(page)
-    _log_in(page, live_server, merchant, Membership.Role.OWNER)
-    page.goto(f"{live_server.url}/api/v1/transfers/")
+    _open_signed_in(page, live_server, merchant, Membership.Role.OWNER, "/api/v1/transfers/")
     page.wait_for_selector(".response-info")
     assert "browsable-42" in page.inner_text(".response-info")
     page.click("text=Filters")  # django-filter's form, opened by DRF's own script

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from kyc.models import Certificate, KYCRecord, ProviderAccount, TransferRequest
+from kyc.models import KYCRecord
 from kyc.status import Status
+from tests import factories
 from tests.api.conftest import key_client, pending_transfer
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +31,8 @@ def rows(merchant: Any, other_merchant: Any) -> dict[str, Any]:
     b = pending_transfer(
         merchant, reference="bob", status=Status.COMPLETED, created_at=T0 + dt.timedelta(days=1)
     )
-    incode = ProviderAccount.objects.create(merchant=merchant, provider="incode", enabled=True)
-    c = TransferRequest.objects.create(
+    c = factories.TransferRequestFactory(
         merchant=merchant,
-        account=incode,
         provider="incode",
         reference="carol",
         status=Status.FAILED,
@@ -77,10 +76,8 @@ def test_it_filters_records_and_certificates(merchant: Any, rows: dict[str, Any]
     assert _ids(api, "/api/v1/records/", reference="alice") == [
         str(KYCRecord.objects.get(merchant=merchant, reference="alice").pk)
     ]
-    cert = Certificate.objects.create(
-        merchant=merchant, record=bob, provider="sunbird", slug="s", external_id="e1"
-    )
-    Certificate.objects.create(merchant=merchant, provider="blockpass", slug="s", external_id="e2")
+    cert = factories.CertificateFactory(record=bob, provider="sunbird", external_id="e1")
+    factories.CertificateFactory(merchant=merchant, provider="blockpass", external_id="e2")
     assert _ids(api, "/api/v1/certificates/", reference="bob") == [str(cert.pk)]
     assert _ids(api, "/api/v1/certificates/", provider="sunbird") == [str(cert.pk)]
     assert len(_ids(api, "/api/v1/certificates/")) == 2  # control
