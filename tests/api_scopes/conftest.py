@@ -12,13 +12,13 @@ from rest_framework.test import APIClient
 from kyc import services
 from kyc.models import (
     Certificate,
-    IdentityField,
     KYCRecord,
     Merchant,
-    ProviderAccount,
     TransferRequest,
 )
-from tests.incode.conftest import incode_account, sandbox  # noqa: F401  (token-server tests)
+from tests import factories
+from tests.incode.conftest import account as incode_account  # noqa: F401  (token-server tests)
+from tests.incode.conftest import sandbox  # noqa: F401  (token-server tests)
 
 # Planted values: no response of a key without `pii`, and no audit entry, may contain them.
 EMAIL = "ada.planted@example.com"
@@ -35,18 +35,14 @@ class World:
 
 @pytest.fixture
 def world(db: Any) -> World:
-    merchant = Merchant.objects.create(name="Scopes Ltd", slug="scopes-ltd")
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
-    record = KYCRecord.objects.create(merchant=merchant, reference="cust-1", provider="corepass")
-    transfer = TransferRequest.objects.create(
-        merchant=merchant, account=account, provider="corepass", reference="cust-1", record=record
-    )
+    merchant = factories.MerchantFactory(name="Scopes Ltd", slug="scopes-ltd")
+    account = factories.ProviderAccountFactory(merchant=merchant, enabled=False)
+    record = factories.KYCRecordFactory(merchant=merchant, reference="cust-1", provider="corepass")
+    transfer = factories.TransferRequestFactory(account=account, record=record)
     for key, value in (("SH_EMAIL", EMAIL), ("SH_Passport_DOB", DOB)):
-        IdentityField.objects.create(
-            record=record, provider="corepass", key=key, value=value, transfer=transfer
-        )
-    certificate = Certificate.objects.create(
-        merchant=merchant, record=record, provider="sunbird", slug="course", external_id="c-1"
+        factories.IdentityFieldFactory(record=record, key=key, value=value, transfer=transfer)
+    certificate = factories.CertificateFactory(
+        record=record, provider="sunbird", slug="course", external_id="c-1"
     )
     return World(merchant=merchant, record=record, transfer=transfer, certificate=certificate)
 

@@ -10,19 +10,25 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from kyc.models import ApiKey, Membership, Merchant
+from kyc.models import ApiKey, Membership
 from tests import factories
+
+
+def signed_in(client: Any, name: str, role: str, *, reveal: bool) -> Any:
+    """`client`, signed in as the only member (`role`) of a new merchant `name`."""
+    merchant = factories.MerchantFactory(name=name)
+    user = factories.UserFactory()
+    if reveal:
+        user.user_permissions.add(Permission.objects.get(codename="reveal_pii"))
+    factories.MembershipFactory(user=user, merchant=merchant, role=role)
+    client.force_login(user)
+    client.merchant = merchant
+    return client
 
 
 @pytest.fixture
 def owner(db: Any, client: Any) -> Any:
-    merchant = Merchant.objects.create(name="Keys Ltd", slug="keys-ltd")
-    user = factories.UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="reveal_pii"))
-    Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.OWNER)
-    client.force_login(user)
-    client.merchant = merchant
-    return client
+    return signed_in(client, "Keys Ltd", Membership.Role.OWNER, reveal=True)
 
 
 def checkbox(html: str, value: str) -> str:
@@ -64,12 +70,7 @@ def test_it_refuses_no_scope_or_an_unknown_one(owner: Any, chosen: list[str]) ->
 @pytest.fixture
 def admin(db: Any, client: Any) -> Any:
     """An administrator manages keys but may not reveal personal data."""
-    merchant = Merchant.objects.create(name="Admin Ltd", slug="admin-ltd")
-    user = factories.UserFactory()
-    Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.ADMIN)
-    client.force_login(user)
-    client.merchant = merchant
-    return client
+    return signed_in(client, "Admin Ltd", Membership.Role.ADMIN, reveal=False)
 
 
 def test_it_lets_only_a_member_who_may_reveal_pii_grant_the_pii_scope(admin: Any) -> None:

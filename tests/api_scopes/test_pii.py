@@ -10,7 +10,8 @@ from unittest import mock
 import pytest
 
 from kyc import crypto
-from kyc.models import AuditEntry, IdentityField, KYCRecord
+from kyc.models import AuditEntry, IdentityField
+from tests import factories
 from tests.api_scopes.conftest import DOB, EMAIL, World
 
 VALUES = {"SH_EMAIL": EMAIL, "SH_Passport_DOB": DOB}
@@ -79,8 +80,8 @@ def test_it_writes_one_audit_entry_per_pii_response_without_values(
     world: World, key_with: Any
 ) -> None:
     revealer, key = key_with("read", "pii")
-    other = KYCRecord.objects.create(merchant=world.merchant, reference="cust-2")
-    IdentityField.objects.create(record=other, provider="corepass", key="SH_EMAIL", value="b@x.io")
+    other = factories.KYCRecordFactory(merchant=world.merchant, reference="cust-2")
+    factories.IdentityFieldFactory(record=other, key="SH_EMAIL", value="b@x.io")
 
     assert revealer.get("/api/v1/records/").status_code == 200
     [entry] = pii_audits()

@@ -10,7 +10,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from kyc import outbox, services
-from kyc.models import ApiKey, TransferRequest, WebhookDelivery, WebhookEndpoint
+from kyc.models import ApiKey, TransferRequest, WebhookDelivery
+from tests import factories
 from tests.api_scopes.conftest import World
 
 ALL = ("read", "write", "pii")
@@ -46,8 +47,8 @@ def api_calls(world: World) -> list[tuple[str, str]]:
 
 
 def _webhook_objects(world: World) -> dict[str, Any]:
-    endpoint = WebhookEndpoint.objects.create(
-        merchant=world.merchant, url="https://hooks.example.com/kyc", secret=outbox.new_secret()
+    endpoint = factories.WebhookEndpointFactory(
+        merchant=world.merchant, url="https://hooks.example.com/kyc"
     )
     message = outbox.webhook_message_create(merchant=world.merchant, type="ping", data={})
     delivery = WebhookDelivery.objects.create(message=message, endpoint=endpoint)
