@@ -92,6 +92,19 @@ def require(settings: dict[str, Any], *names: str) -> None:
         )
 
 
+def executive_login(settings: dict[str, Any], *, now: dt.datetime) -> schemas.AdminToken:
+    """Log in as the merchant's executive: a fresh admin token. Settings without the API
+    URL, key or executive credentials raise PermanentError (not_configured)."""
+    require(settings, "api_url", "api_key", "executive_email", "executive_password")
+    return client.executive_login(
+        api_url=settings["api_url"],
+        api_key=settings["api_key"],
+        email=settings["executive_email"],
+        password=settings["executive_password"],
+        now=now,
+    )
+
+
 class IncodeProvider(Provider):
     name: ClassVar[str] = "incode"
     label: ClassVar[str] = "Incode"
@@ -145,15 +158,7 @@ class IncodeProvider(Provider):
 
     def test_connection(self, *, settings: dict[str, Any], state: dict[str, Any]) -> str:
         """Log in as the executive: proves the API URL, the API key and the credentials."""
-        require(settings, "api_url", "api_key", "executive_email", "executive_password")
-        now = dt.datetime.now(tz=dt.UTC)
-        token = client.executive_login(
-            api_url=settings["api_url"],
-            api_key=settings["api_key"],
-            email=settings["executive_email"],
-            password=settings["executive_password"],
-            now=now,
-        )
+        token = executive_login(settings, now=dt.datetime.now(tz=dt.UTC))
         return f"API key and executive login accepted (admin token valid until {token.expires_at:%Y-%m-%d %H:%M} UTC)."
 
     def describe_state(self, *, state: dict[str, Any]) -> list[tuple[str, str]]:

@@ -71,14 +71,7 @@ def admin_token_refresh(
             if current and current != stale:
                 return current
             s = account.settings or {}
-            incode.require(s, "api_url", "api_key", "executive_email", "executive_password")
-            token = client.executive_login(
-                api_url=s["api_url"],
-                api_key=s["api_key"],
-                email=s["executive_email"],
-                password=s["executive_password"],
-                now=now,
-            )
+            token = incode.executive_login(s, now=now)
             clear = "" if account.last_error.startswith(REFRESH_ERROR_PREFIX) else None
             services.provider_account_set_state(
                 account_id=account_id,
@@ -382,6 +375,14 @@ def _unconfirmed(*, claimed: str, confirmed: str) -> _Outcome:
     )
 
 
+def _retry_later(exc: RetryableError) -> _Outcome:
+    """Incode did not answer: the delivery stays RECEIVED and the inbox sweeper enqueues it
+    again (attempts are counted); nothing changes meanwhile."""
+    return _Outcome(
+        result="retry", event_state=InboundEvent.State.RECEIVED, event_error=exc.message
+    )
+
+
 def _confirmed_status(*, transfer: TransferRequest) -> str:
     """`/omni/get/onboarding/status` with the admin token: Incode's word, not the webhook's."""
     s = transfer.account.settings or {}
@@ -405,9 +406,7 @@ def _ask_incode(
         try:
             confirmed = _confirmed_status(transfer=transfer)
         except RetryableError as exc:
-            return _Outcome(
-                result="retry", event_state=InboundEvent.State.RECEIVED, event_error=exc.message
-            )
+            return _retry_later(exc)
         except ProviderError as exc:
             # Nothing confirmed: the request is left as it was.
             return _Outcome(
@@ -476,10 +475,7 @@ def _score(*, transfer: TransferRequest) -> _Outcome:
                 account_id=account.pk, call=lambda tok: client.process_approve(**kw(tok))
             )
     except RetryableError as exc:
-        # Stays RECEIVED: the inbox sweeper enqueues it again (attempts are counted).
-        return _Outcome(
-            result="retry", event_state=InboundEvent.State.RECEIVED, event_error=exc.message
-        )
+        return _retry_later(exc)
     except ProviderError as exc:
         return _Outcome(
             result="failed",
