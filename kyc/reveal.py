@@ -1,21 +1,28 @@
 """Deliberate PII reveal: one POST with a purpose reveals the chosen fields of one record
 to one signed-in session for REVEAL_SECONDS, with one audit entry.
 
+The admin's reveal also covers the record's ID and selfie images, which providers keep
+and list through their `review_images` hook (kyc.registry; the core imports no provider),
+so a record with images and no identity values can be revealed too.
+
 What is kept (in the cache, keyed by the session, never in the database) is which field
-ids were revealed and until when; values are decrypted when a page shows them.
+ids were revealed, how many images, and until when; values are decrypted when a page
+shows them, images when a provider's image view serves them to a session with a reveal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 
-from kyc import services
-from kyc.models import IdentityField, KYCRecord
+from kyc import registry, services
+from kyc.contract import ReviewImage
+from kyc.models import IdentityField, KYCRecord, TransferRequest
 
 REVEAL_SECONDS = 300
 
@@ -39,6 +46,13 @@ class Grant:
     field_ids: list[int]
     until: float
     purpose: str
+    images: int = 0  # how many images of the record the reveal covered
+
+    @property
+    def summary(self) -> str:
+        """What was revealed, in words: "2 value(s) and 3 image(s)"."""
+        parts = [f"{len(self.field_ids)} value(s)"] if self.field_ids or not self.images else []
+        return " and ".join([*parts, *([f"{self.images} image(s)"] if self.images else [])])
 
     @property
     def seconds_left(self) -> int:
@@ -57,6 +71,23 @@ def _key(session_key: str, record_id: int) -> str:
     return f"kyc-reveal:{session_key}:{record_id}"
 
 
+def record_images(
+    record: KYCRecord, *, providers: Iterable[str] | None = None
+) -> list[ReviewImage]:
+    """The record's stored images, from the `review_images` hook of each provider it has
+    requests with (`providers`: those names, when the caller has them already)."""
+    if record.erased_at is not None:
+        return []
+    if providers is None:
+        providers = TransferRequest.objects.filter(record=record).values_list("provider", flat=True)
+    return [
+        image
+        for name in sorted({p for p in providers if p})
+        if (provider := registry.find(name)) is not None
+        for image in provider.review_images(record_id=record.pk)
+    ]
+
+
 def record_reveal(
     *,
     record: KYCRecord,
@@ -65,11 +96,14 @@ def record_reveal(
     field_ids: list[int],
     purpose: str,
     note: str,
+    images: bool = False,
 ) -> Grant:
     """Reveal the chosen fields of `record` to this session for REVEAL_SECONDS; audited once.
 
-    Fields not of this record, or erased, are left out. The audit entry names the fields
-    (keys, never values), the purpose and the note.
+    Fields not of this record, or erased, are left out. `images`: the reveal also covers
+    the record's stored images (the admin's review page), so a record with images and no
+    identity values can be revealed. The audit entry names the fields (keys, never
+    values), the images (their labels), the purpose and the note.
     """
     note = (note or "").strip()[:500]
     if purpose not in PURPOSE_LABELS:
@@ -83,10 +117,14 @@ def record_reveal(
         .order_by("key")
         .only("pk", "key")
     )
-    if not fields:
+    labels = [image.label for image in record_images(record)] if images else []
+    if not fields and not labels:
         raise RevealRefused("Choose at least one value that is still stored.")
     grant = Grant(
-        field_ids=sorted(f.pk for f in fields), until=now() + REVEAL_SECONDS, purpose=purpose
+        field_ids=sorted(f.pk for f in fields),
+        until=now() + REVEAL_SECONDS,
+        purpose=purpose,
+        images=len(labels),
     )
     services.audit_log(
         actor=actor,
@@ -96,6 +134,7 @@ def record_reveal(
         detail={
             "record": record.reference,
             "fields": [f.key for f in fields],
+            **({"images": labels} if labels else {}),
             "purpose": purpose,
             "note": note,
             "seconds": REVEAL_SECONDS,
@@ -103,7 +142,12 @@ def record_reveal(
     )
     cache.set(
         _key(session_key, record.pk),
-        {"field_ids": grant.field_ids, "until": grant.until, "purpose": purpose},
+        {
+            "field_ids": grant.field_ids,
+            "until": grant.until,
+            "purpose": purpose,
+            "images": grant.images,
+        },
         REVEAL_SECONDS,
     )
     return grant
@@ -119,7 +163,12 @@ def record_revealed(*, record: KYCRecord, session_key: str | None) -> Grant | No
         return None
     if not data or data.get("until", 0) <= now():
         return None
-    return Grant(field_ids=list(data["field_ids"]), until=data["until"], purpose=data["purpose"])
+    return Grant(
+        field_ids=list(data["field_ids"]),
+        until=data["until"],
+        purpose=data["purpose"],
+        images=int(data.get("images") or 0),
+    )
 
 
 def revealed_values(

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from kyc import permissions, registry, reveal, review, selectors, services
+from kyc import permissions, reveal, review, selectors, services
 from kyc.models import AuditEntry, InboundEvent, KYCRecord, TransferRequest
 from kyc.permissions import Action
 from kyc.status import TERMINAL, Status
@@ -331,12 +331,7 @@ def _review_context(
         .order_by("-received_at")[:100]
     ]
     # ID and selfie images where a provider keeps them: listed here, served only after a reveal.
-    images = [
-        image
-        for name in sorted({t.provider for t in transfers})
-        if (provider := registry.find(name)) is not None
-        for image in provider.review_images(record_id=record.pk)
-    ]
+    images = reveal.record_images(record, providers=[t.provider for t in transfers])
     decisions = review.record_review_decisions(record)
     waiting = record.review_status == KYCRecord.Review.IN_REVIEW or any(
         t.status == Status.REVIEW for t in transfers
@@ -384,8 +379,9 @@ def _review_context(
 def reveal_view(
     model_admin: ModelAdmin, request: HttpRequest, pk: int, field_id: int | None = None
 ) -> HttpResponse:
-    """GET: the reveal form (which values, why). POST: reveal them for REVEAL_SECONDS,
-    one audit entry, then back to the review page where they show."""
+    """GET: the reveal form (which values, why). POST: reveal them, and the record's ID
+    and selfie images, for REVEAL_SECONDS, one audit entry, then back to the review page
+    where they show. A record with images and no values is revealed for its images."""
     record = _scoped_record(model_admin, request, pk)
     if not permissions.can(request.user, record.merchant, Action.REVEAL_PII):
         raise PermissionDenied(
@@ -393,6 +389,7 @@ def reveal_view(
             "'Can reveal personal data' permission."
         )
     fields = list(record.fields.filter(erased_at__isnull=True).order_by("provider", "key"))
+    images = reveal.record_images(record)
     error = ""
     chosen = {field_id} if field_id else {f.pk for f in fields}
     purpose, note = "", ""
@@ -410,13 +407,14 @@ def reveal_view(
                 field_ids=sorted(chosen),
                 purpose=purpose,
                 note=note,
+                images=True,
             )
         except reveal.RevealRefused as exc:
             error = str(exc)
         else:
             messages.success(
                 request,
-                f"{len(grant.field_ids)} value(s) shown for {reveal.REVEAL_SECONDS // 60} minutes; "
+                f"{grant.summary} shown for {reveal.REVEAL_SECONDS // 60} minutes; "
                 "this reveal is in the audit log.",
             )
             return redirect(_review_url(record))
@@ -429,6 +427,7 @@ def reveal_view(
             title=f"Reveal personal data of {record.reference}",
             record=record,
             fields=fields,
+            images=images,
             chosen=chosen,
             purposes=reveal.PURPOSES,
             purpose=purpose,
