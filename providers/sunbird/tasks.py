@@ -1,17 +1,19 @@
 """Each step of an issuance run is a Celery task; each chains to the next when done.
 
-All six share `_run`: it executes the step through services.step_execute (idempotent,
-token-guarded) and enqueues what comes next: the next step, a retry, or the next
-registry poll of "collect" (countdown never above CELERY_MAX_COUNTDOWN; longer gaps
-are covered by reconcile(), which resumes runs whose heartbeat went stale).
+All six are `_run` under a name of their own: it executes the step through
+services.step_execute (idempotent, token-guarded) and enqueues what comes next: the
+next step, a retry, or the next registry poll of "collect" (countdown never above
+CELERY_MAX_COUNTDOWN; longer gaps are covered by reconcile(), which resumes runs whose
+heartbeat went stale).
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from providers.sunbird import services
+from providers.sunbird.models import STEP_NAMES
 
 
 def _run(run_id: int, name: str, token: str) -> str:
@@ -21,46 +23,20 @@ def _run(run_id: int, name: str, token: str) -> str:
     return outcome.detail or (outcome.next_step or "end")
 
 
-@shared_task(name="kyc.flows.sunbird.tasks.step_find_root_org", acks_late=True, ignore_result=True)
-def step_find_root_org(run_id: int, token: str) -> str:
-    return _run(run_id, "find_root_org", token)
+def _step_task(step: str) -> Task:
+    """The task of one step, registered under its pinned name: a task queued before a
+    deploy must still find it, so the name never changes with the code."""
+
+    def run_step(run_id: int, token: str) -> str:
+        return _run(run_id, step, token)
+
+    run_step.__name__ = run_step.__qualname__ = f"step_{step}"
+    return shared_task(
+        name=f"kyc.flows.sunbird.tasks.step_{step}", acks_late=True, ignore_result=True
+    )(run_step)
 
 
-@shared_task(name="kyc.flows.sunbird.tasks.step_reserve_keys", acks_late=True, ignore_result=True)
-def step_reserve_keys(run_id: int, token: str) -> str:
-    return _run(run_id, "reserve_keys", token)
-
-
-@shared_task(name="kyc.flows.sunbird.tasks.step_assign_keys", acks_late=True, ignore_result=True)
-def step_assign_keys(run_id: int, token: str) -> str:
-    return _run(run_id, "assign_keys", token)
-
-
-@shared_task(
-    name="kyc.flows.sunbird.tasks.step_attach_template", acks_late=True, ignore_result=True
-)
-def step_attach_template(run_id: int, token: str) -> str:
-    return _run(run_id, "attach_template", token)
-
-
-@shared_task(name="kyc.flows.sunbird.tasks.step_issue", acks_late=True, ignore_result=True)
-def step_issue(run_id: int, token: str) -> str:
-    return _run(run_id, "issue", token)
-
-
-@shared_task(name="kyc.flows.sunbird.tasks.step_collect", acks_late=True, ignore_result=True)
-def step_collect(run_id: int, token: str) -> str:
-    return _run(run_id, "collect", token)
-
-
-TASKS = {
-    "find_root_org": step_find_root_org,
-    "reserve_keys": step_reserve_keys,
-    "assign_keys": step_assign_keys,
-    "attach_template": step_attach_template,
-    "issue": step_issue,
-    "collect": step_collect,
-}
+TASKS: dict[str, Task] = {step: _step_task(step) for step in STEP_NAMES}
 
 
 def enqueue_step(run_id: int, name: str, token: str, countdown: float = 0) -> None:
