@@ -1,18 +1,21 @@
-"""Blockpass fixtures: an account, a registered record, and a one-line delivery helper."""
+"""Blockpass fixtures: an account (and one on the live sandbox), a registered record, inline
+processing, and a one-line delivery helper."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from kyc import services as kyc_services
 from kyc.models import KYCRecord, ProviderAccount
-from providers.blockpass import signature
+from providers.blockpass import services, signature
 from providers.blockpass.schemas import Token
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -38,16 +41,33 @@ def bp_settings(api_url: str = "http://blockpass.invalid") -> dict[str, Any]:
 
 
 @pytest.fixture
-def bp_account(merchant: Any) -> ProviderAccount:
+def account(merchant: Any) -> ProviderAccount:
     return ProviderAccount.objects.create(
         merchant=merchant, provider="blockpass", enabled=True, settings=bp_settings()
     )
 
 
 @pytest.fixture
-def bp_record(bp_account: ProviderAccount) -> KYCRecord:
+def inline_processing() -> Iterator[mock.MagicMock]:
+    """Process accepted deliveries right away, as a worker would."""
+    with mock.patch(
+        "providers.blockpass.services._enqueue_process",
+        side_effect=lambda pk: services.inbound_process(event_id=pk),
+    ) as m:
+        yield m
+
+
+@pytest.fixture
+def enqueued() -> Iterator[mock.MagicMock]:
+    """Record the pulls a delivery asks for instead of running them."""
+    with mock.patch("providers.blockpass.services._enqueue_pull") as m:
+        yield m
+
+
+@pytest.fixture
+def bp_record(account: ProviderAccount) -> KYCRecord:
     record = kyc_services.record_get_or_create(
-        merchant=bp_account.merchant, reference="cust-1", provider="blockpass", external_id=BPID
+        merchant=account.merchant, reference="cust-1", provider="blockpass", external_id=BPID
     )
     token = Token(
         access_token="acc-1",
@@ -86,17 +106,23 @@ def deliver(
 
 
 @pytest.fixture
-def sandbox_account(public_url: str, merchant: Any) -> ProviderAccount:
-    """An account pointed at the built-in sandbox, whose console points back at the portal."""
-    from providers.blockpass import sandbox
+def sandbox(public_url: str) -> str:
+    """The built-in sandbox's base URL, served by live_server."""
+    return f"{public_url}/sandbox/blockpass"
+
+
+@pytest.fixture
+def live_account(public_url: str, sandbox: str, merchant: Any) -> ProviderAccount:
+    """An account pointed at the live sandbox, whose console points back at the portal."""
+    from providers.blockpass import sandbox as service
 
     account = ProviderAccount.objects.create(
         merchant=merchant,
         provider="blockpass",
         enabled=True,
-        settings=bp_settings(api_url=f"{public_url}/sandbox/blockpass"),
+        settings=bp_settings(api_url=sandbox),
     )
-    sandbox.service_configure(
+    service.service_configure(
         client_id="demo_service",
         client_secret="demo-client-secret",
         webhook_secret=SECRET,

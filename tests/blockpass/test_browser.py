@@ -13,10 +13,10 @@ from tests.conftest import wait_for
 
 @pytest.mark.browser
 def test_a_person_registers_and_uploads_from_the_sandbox_app(
-    page: Any, public_url: str, sandbox_account: Any
+    page: Any, public_url: str, live_account: Any
 ) -> None:
     page.goto(f"{public_url}/sandbox/blockpass/")
-    assert sandbox_account.webhook_token in page.input_value("input[name=merchant_url]")
+    assert live_account.webhook_token in page.input_value("input[name=merchant_url]")
     page.click("#register")
     record = wait_for(lambda: KYCRecord.objects.filter(provider="blockpass").first())
     wait_for(lambda: sandbox.session_of(record.external_id))

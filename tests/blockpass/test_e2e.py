@@ -19,7 +19,7 @@ RAW = '{"cert":"onfido","marker":"e2e-plaintext-marker"}'
 
 @pytest.mark.worker
 def test_it_lands_a_resolved_certificate_once(
-    public_url: str, sandbox_account: ProviderAccount, celery_worker_process: Any
+    public_url: str, live_account: ProviderAccount, celery_worker_process: Any
 ) -> None:
     reg = sandbox.app_register(client_id=CID, name="Ada")
     assert reg["status"] == 200

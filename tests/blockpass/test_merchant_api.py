@@ -20,13 +20,13 @@ def _register(name: str = "Ada") -> tuple[str, dict[str, Any]]:
 
 
 def test_it_registers_a_customer_and_keeps_the_token_encrypted(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     bpid, answer = _register()
     assert answer["nextAction"] == "upload"
     assert answer["requiredFields"] == ["email", "given_name"]
     assert answer["certs"] == ["onfido-service-cert"] and answer["accessToken"]
-    record = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=bpid)
+    record = services.record_for_blockpass_id(account=live_account, blockpass_id=bpid)
     assert record is not None and record.external_id == bpid
     assert record.review_status == KYCRecord.Review.WAITING
     token = services.record_token(record)
@@ -45,7 +45,7 @@ def test_it_registers_a_customer_and_keeps_the_token_encrypted(
 
 
 def test_it_stores_uploaded_fields_encrypted_and_reports_them(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     bpid, _ = _register()
     status, body = sandbox.app_upload(
@@ -81,7 +81,7 @@ def test_it_stores_uploaded_fields_encrypted_and_reports_them(
     assert {"slug": "onfido-service-cert", "status": ""} in body["certificates"]
 
 
-def test_it_answers_not_found_for_an_unknown_customer(sandbox_account: ProviderAccount) -> None:
+def test_it_answers_not_found_for_an_unknown_customer(live_account: ProviderAccount) -> None:
     status, body = sandbox.app_call(client_id=CID, bpid="never-registered", action="status")
     assert status == 200
     assert body == {
@@ -92,7 +92,7 @@ def test_it_answers_not_found_for_an_unknown_customer(sandbox_account: ProviderA
     }
 
 
-def test_it_refuses_bad_uploads(sandbox_account: ProviderAccount) -> None:
+def test_it_refuses_bad_uploads(live_account: ProviderAccount) -> None:
     bpid, _ = _register()
     status, body = sandbox.app_upload(client_id=CID, bpid=bpid, fields={"email": "a@b.c"})
     assert status == 400 and body["msg"] == "Missing critical slug"
@@ -104,7 +104,7 @@ def test_it_refuses_bad_uploads(sandbox_account: ProviderAccount) -> None:
 
 
 def test_it_hands_out_a_resubmit_session_for_the_listed_fields(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     bpid, _ = _register()
     sandbox.app_upload(client_id=CID, bpid=bpid, fields={"email": "old@x.y", "given_name": "A"})
@@ -122,7 +122,7 @@ def test_it_hands_out_a_resubmit_session_for_the_listed_fields(
     assert IdentityField.objects.get(key="email").value == "new@x.y"
 
 
-def test_it_refuses_a_code_blockpass_did_not_issue(sandbox_account: ProviderAccount) -> None:
+def test_it_refuses_a_code_blockpass_did_not_issue(live_account: ProviderAccount) -> None:
     import requests
 
     url = sandbox.service_get(CID)["merchant_url"] + "api/register"  # type: ignore[index]
@@ -133,7 +133,7 @@ def test_it_refuses_a_code_blockpass_did_not_issue(sandbox_account: ProviderAcco
     assert not KYCRecord.objects.exists()
 
 
-def test_it_pulls_over_http_renewing_an_expired_token(sandbox_account: ProviderAccount) -> None:
+def test_it_pulls_over_http_renewing_an_expired_token(live_account: ProviderAccount) -> None:
     bpid, _ = _register()
     record = KYCRecord.objects.get()
     old = services.record_token(record)
@@ -153,7 +153,7 @@ def test_it_pulls_over_http_renewing_an_expired_token(sandbox_account: ProviderA
     assert sandbox.count("renewals") == 1 and sandbox.count(f"pulls:{pid}") == 1
 
 
-def test_a_consumed_promise_ends_gone_with_a_message(sandbox_account: ProviderAccount) -> None:
+def test_a_consumed_promise_ends_gone_with_a_message(live_account: ProviderAccount) -> None:
     bpid, _ = _register()
     record = KYCRecord.objects.get()
     pid = sandbox.promise_create(client_id=CID, bpid=bpid, slug="s", raw="R")
@@ -173,13 +173,11 @@ def test_a_consumed_promise_ends_gone_with_a_message(sandbox_account: ProviderAc
 @pytest.mark.parametrize(
     "secret,expected", [("demo-client-secret", "did not refuse"), ("bad", None)]
 )
-def test_it_tests_the_connection(
-    sandbox_account: ProviderAccount, secret: str, expected: Any
-) -> None:
+def test_it_tests_the_connection(live_account: ProviderAccount, secret: str, expected: Any) -> None:
     from kyc.errors import AuthenticationError
     from providers.blockpass.provider import BlockpassProvider
 
-    settings = {**sandbox_account.settings, "client_secret": secret}
+    settings = {**live_account.settings, "client_secret": secret}
     if expected:
         assert expected in BlockpassProvider().test_connection(settings=settings, state={})
     else:
@@ -188,7 +186,7 @@ def test_it_tests_the_connection(
 
 
 def test_it_stores_an_uploaded_file_as_an_encrypted_data_url(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     import requests
 

@@ -69,9 +69,9 @@ def _start(how: str, bpid: str, ref_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize("victim_external_id", ["", "incode-interview-1"])
 @pytest.mark.parametrize("signed", [False, True])
 def test_it_never_attaches_a_customer_to_an_existing_record_named_by_refid(
-    sandbox_account: ProviderAccount, how: str, victim_external_id: str, signed: bool
+    live_account: ProviderAccount, how: str, victim_external_id: str, signed: bool
 ) -> None:
-    victim = _victim(sandbox_account.merchant, external_id=victim_external_id)
+    victim = _victim(live_account.merchant, external_id=victim_external_id)
     before = _snapshot(victim)
     # Even the merchant's own signature on the reference does not select an existing record.
     ref_id = signature.sign_ref("victim-42", CLIENT_SECRET) if signed else "victim-42"
@@ -80,7 +80,7 @@ def test_it_never_attaches_a_customer_to_an_existing_record_named_by_refid(
     bpid = answer["bpid"]
     assert answer["nextAction"] == "upload"  # a fresh record: nothing to "welcome back" to
 
-    mine = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=bpid)
+    mine = services.record_for_blockpass_id(account=live_account, blockpass_id=bpid)
     assert mine is not None and mine.pk != victim.pk
     assert mine.reference.startswith("blockpass-c-") and bpid not in mine.reference
     assert mine.provider == "blockpass"
@@ -103,7 +103,7 @@ def test_it_never_attaches_a_customer_to_an_existing_record_named_by_refid(
 
 
 def test_it_names_a_new_record_only_after_a_merchant_signed_refid(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     signed = sandbox.app_register(
         client_id=CID, ref_id=signature.sign_ref("cust-777", CLIENT_SECRET)
@@ -123,13 +123,13 @@ def test_it_names_a_new_record_only_after_a_merchant_signed_refid(
 
 
 def test_it_gives_a_fresh_record_when_the_signed_reference_is_another_customers(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     ref_id = signature.sign_ref("cust-1", CLIENT_SECRET)
     first = sandbox.app_register(client_id=CID, ref_id=ref_id)
     second = sandbox.app_register(client_id=CID, ref_id=ref_id)  # a signed refId, replayed
-    a = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=first["bpid"])
-    b = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=second["bpid"])
+    a = services.record_for_blockpass_id(account=live_account, blockpass_id=first["bpid"])
+    b = services.record_for_blockpass_id(account=live_account, blockpass_id=second["bpid"])
     assert a is not None and b is not None and a.pk != b.pk
     assert a.reference == "cust-1" and b.reference.startswith("blockpass-c-")
     # The same identity coming back finds its own record, whatever refId it sends.
@@ -143,47 +143,45 @@ def test_it_gives_a_fresh_record_when_the_signed_reference_is_another_customers(
 
 
 def test_it_no_longer_serves_a_record_a_refid_bound_before_the_fix(
-    sandbox_account: ProviderAccount,
+    live_account: ProviderAccount,
 ) -> None:
     bpid = "hijacker-bpid-0002"
     # What register did to an Incode record named by refId: the attacker's id written into it.
-    hijacked = _victim(sandbox_account.merchant, external_id=bpid)
+    hijacked = _victim(live_account.merchant, external_id=bpid)
     status, body = sandbox.app_call(client_id=CID, bpid=bpid, action="status")
     assert status == 200 and body["status"] == "notFound" and "message" not in body
     answer = _start("login", bpid, "victim-42")
     assert answer["nextAction"] == "upload"
-    mine = services.record_for_blockpass_id(account=sandbox_account, blockpass_id=bpid)
+    mine = services.record_for_blockpass_id(account=live_account, blockpass_id=bpid)
     assert mine is not None and mine.pk != hijacked.pk
 
 
 @pytest.mark.django_db
-def test_it_refuses_reserved_or_oversized_signed_references(bp_account: ProviderAccount) -> None:
-    secret = bp_account.settings["client_secret"]
+def test_it_refuses_reserved_or_oversized_signed_references(account: ProviderAccount) -> None:
+    secret = account.settings["client_secret"]
     for reference in ("blockpass-someone-else", "x" * 201):
         ref_id = signature.sign_ref(reference, secret)
-        assert services.reference_from_ref_id(account=bp_account, ref_id=ref_id) is None
+        assert services.reference_from_ref_id(account=account, ref_id=ref_id) is None
     good = signature.sign_ref("cust.with.dots", secret)
-    assert services.reference_from_ref_id(account=bp_account, ref_id=good) == "cust.with.dots"
-    assert services.reference_from_ref_id(account=bp_account, ref_id=good.upper()) is None
+    assert services.reference_from_ref_id(account=account, ref_id=good) == "cust.with.dots"
+    assert services.reference_from_ref_id(account=account, ref_id=good.upper()) is None
 
 
 @pytest.mark.django_db
 def test_it_sidesteps_a_taken_own_reference_without_touching_it(
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
 ) -> None:
     # An erased record keeps its reference but loses its identity: a returning customer (or
     # anyone whose reference is taken) gets a new record, never the old one.
     taken = KYCRecord.objects.create(
-        merchant=bp_account.merchant, reference="blockpass-bp-9", provider="blockpass"
+        merchant=account.merchant, reference="blockpass-bp-9", provider="blockpass"
     )
-    record, created = services.record_register(
-        account=bp_account, blockpass_id="bp-9", reference=None
-    )
+    record, created = services.record_register(account=account, blockpass_id="bp-9", reference=None)
     assert created and record.pk != taken.pk and "bp-9" not in record.reference
     taken.refresh_from_db()
     assert taken.external_key == ""
     again, created = services.record_register(
-        account=bp_account, blockpass_id="bp-9", reference="cust-x"
+        account=account, blockpass_id="bp-9", reference="cust-x"
     )
     assert again.pk == record.pk and not created
 

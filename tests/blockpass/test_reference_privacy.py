@@ -42,9 +42,9 @@ def _register(account: ProviderAccount) -> tuple[str, KYCRecord]:
 
 
 def test_it_gives_a_record_without_refid_an_opaque_reference_and_erasure_leaves_no_id(
-    sandbox_account: ProviderAccount, django_capture_on_commit_callbacks: Any
+    live_account: ProviderAccount, django_capture_on_commit_callbacks: Any
 ) -> None:
-    bpid, record = _register(sandbox_account)
+    bpid, record = _register(live_account)
     assert bpid not in record.reference
     assert services.reference_names_identity(record.reference) is False
     assert record.reference.startswith(services.OPAQUE_REFERENCE_PREFIX)
@@ -59,14 +59,14 @@ def test_it_gives_a_record_without_refid_an_opaque_reference_and_erasure_leaves_
 
 
 def test_it_replaces_a_reference_made_of_the_blockpass_id_when_the_customer_is_erased(
-    bp_account: ProviderAccount, django_capture_on_commit_callbacks: Any
+    account: ProviderAccount, django_capture_on_commit_callbacks: Any
 ) -> None:
     bpid = "5f0c1a2b3c4d5e6f7a8b9c0d"
     # The merchant's webhook messages (kept for replays) carry references too.
-    outbox.webhook_endpoint_create(merchant=bp_account.merchant, url="https://merchant.test/h")
+    outbox.webhook_endpoint_create(merchant=account.merchant, url="https://merchant.test/h")
     # A record registered before the fix: its reference is the Blockpass ID in plaintext.
     record = kyc_services.record_get_or_create(
-        merchant=bp_account.merchant,
+        merchant=account.merchant,
         reference=f"blockpass-{bpid}",
         provider="blockpass",
         external_id=bpid,
@@ -86,18 +86,18 @@ def test_it_replaces_a_reference_made_of_the_blockpass_id_when_the_customer_is_e
 
 @pytest.mark.django_db
 def test_it_catches_up_on_identity_references_of_erased_records_in_reconcile(
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
 ) -> None:
     bpid = "6a1b2c3d4e5f6a7b8c9d0e1f"
     # Erased, but the after-commit hook never ran (a crash): reconcile still forgets it.
     erased = KYCRecord.objects.create(
-        merchant=bp_account.merchant,
+        merchant=account.merchant,
         reference=f"blockpass-{bpid}-0123abcd",
         provider="blockpass",
     )
     KYCRecord.objects.filter(pk=erased.pk).update(erased_at=erased.created_at)
     live = KYCRecord.objects.create(
-        merchant=bp_account.merchant,
+        merchant=account.merchant,
         reference="blockpass-c-0123456789abcdef0123",
         provider="blockpass",
     )

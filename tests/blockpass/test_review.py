@@ -76,7 +76,7 @@ def _status(account: ProviderAccount, record: KYCRecord) -> dict[str, Any]:
 def test_it_approves_a_record_when_staff_approve_everything(
     staff_client: Any,
     reviewed: KYCRecord,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     ok = ("approved", "", False)
@@ -87,7 +87,7 @@ def test_it_approves_a_record_when_staff_approve_everything(
             {"email": ok, "given_name": ok, "onfido-service-cert": ok},
         )
     assert resp.status_code == 302, resp.content[:2000]
-    body = _status(bp_account, reviewed)
+    body = _status(account, reviewed)
     assert body["status"] == "approved"
     assert {i["status"] for i in body["identities"]} == {"approved"}
     assert body["certificates"] == [{"slug": "onfido-service-cert", "status": "approved"}]
@@ -96,7 +96,7 @@ def test_it_approves_a_record_when_staff_approve_everything(
 def test_it_asks_for_a_resubmission_with_the_reviewers_comment(
     staff_client: Any,
     reviewed: KYCRecord,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -109,7 +109,7 @@ def test_it_asks_for_a_resubmission_with_the_reviewers_comment(
             },
         )
     assert resp.status_code == 302
-    body = _status(bp_account, reviewed)
+    body = _status(account, reviewed)
     assert reviewed.review_status == KYCRecord.Review.RESUBMIT and body["status"] == "waiting"
     assert {"slug": "email", "status": "rejected", "comment": "Typo in the address"} in body[
         "identities"

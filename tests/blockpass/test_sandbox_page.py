@@ -31,7 +31,7 @@ def test_it_configures_the_console(client: Any, db: Any) -> None:
     assert page.status_code == 200 and b"http://m.example/hooks/x/" in page.content
 
 
-def test_the_app_page_registers_uploads_and_resolves(client: Any, sandbox_account: Any) -> None:
+def test_the_app_page_registers_uploads_and_resolves(client: Any, live_account: Any) -> None:
     assert (
         client.post("/sandbox/blockpass/", {"action": "register", "name": "Ada"}).status_code == 302
     )

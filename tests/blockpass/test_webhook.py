@@ -13,37 +13,22 @@ from kyc.models import CertPromise, InboundEvent, ProviderAccount
 from providers.blockpass import services, signature
 from tests.blockpass.conftest import SECRET, deliver, payload
 
-pytestmark = pytest.mark.django_db
+# Deliveries are processed inline (the enqueue itself is tested in
+# test_it_answers_after_one_insert_and_leaves_processing_to_a_worker).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_processing")]
 
-REAL_ENQUEUE = services._enqueue_process  # before the autouse fixture replaces it
-
-
-@pytest.fixture(autouse=True)
-def inline_processing() -> Any:
-    """Process accepted deliveries right away, as a worker would (the enqueue itself is
-    tested in test_it_answers_after_one_insert_and_leaves_processing_to_a_worker)."""
-    with mock.patch(
-        "providers.blockpass.services._enqueue_process",
-        side_effect=lambda pk: services.inbound_process(event_id=pk),
-    ) as m:
-        yield m
-
-
-@pytest.fixture
-def enqueued() -> Any:
-    with mock.patch("providers.blockpass.services._enqueue_pull") as m:
-        yield m
+REAL_ENQUEUE = services._enqueue_process  # before inline_processing replaces it
 
 
 def test_it_accepts_a_resolved_promise_and_enqueues_one_pull_after_commit(
     client: Any,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     bp_record: Any,
     enqueued: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        resp = deliver(client, bp_account, payload("certPormise.resolved"))
+        resp = deliver(client, account, payload("certPormise.resolved"))
     assert resp.status_code == 200
     promise = CertPromise.objects.get(promise_id="5df316xxxxxxxece66")
     assert promise.record == bp_record and promise.state == CertPromise.State.PENDING
@@ -53,25 +38,25 @@ def test_it_accepts_a_resolved_promise_and_enqueues_one_pull_after_commit(
     assert event.kind == "certPormise.resolved"
 
 
-def test_it_refreshes_service_info(client: Any, bp_account: ProviderAccount) -> None:
-    resp = deliver(client, bp_account, payload("serviceInfo.updated"))
+def test_it_refreshes_service_info(client: Any, account: ProviderAccount) -> None:
+    resp = deliver(client, account, payload("serviceInfo.updated"))
     assert resp.status_code == 200
-    bp_account.refresh_from_db()
-    assert bp_account.state["service_info"]["client_id"] == "developer_sdk"
-    assert bp_account.state["service_info"]["env"] == "QA"
+    account.refresh_from_db()
+    assert account.state["service_info"]["client_id"] == "developer_sdk"
+    assert account.state["service_info"]["env"] == "QA"
     assert InboundEvent.objects.get().state == InboundEvent.State.PROCESSED
 
 
-def test_it_answers_a_ping_and_does_nothing_else(client: Any, bp_account: ProviderAccount) -> None:
-    resp = deliver(client, bp_account, payload("ping"))
+def test_it_answers_a_ping_and_does_nothing_else(client: Any, account: ProviderAccount) -> None:
+    resp = deliver(client, account, payload("ping"))
     assert resp.status_code == 200
-    bp_account.refresh_from_db()
-    assert "service_info" not in bp_account.state
+    account.refresh_from_db()
+    assert "service_info" not in account.state
     assert InboundEvent.objects.get().state == InboundEvent.State.IGNORED
 
 
-def test_it_keeps_unknown_actions_and_answers_200(client: Any, bp_account: ProviderAccount) -> None:
-    resp = deliver(client, bp_account, b'{"action":"kyc.somethingNew","isPing":false,"data":{}}')
+def test_it_keeps_unknown_actions_and_answers_200(client: Any, account: ProviderAccount) -> None:
+    resp = deliver(client, account, b'{"action":"kyc.somethingNew","isPing":false,"data":{}}')
     assert resp.status_code == 200
     event = InboundEvent.objects.get()
     assert event.state == InboundEvent.State.IGNORED and "unknown action" in event.error
@@ -88,7 +73,7 @@ def _flip(data: bytes, at: int) -> bytes:
 )
 def test_it_refuses_and_keeps_a_delivery_with_a_bad_signature(
     client: Any,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     bp_record: Any,
     enqueued: Any,
     case: str,
@@ -106,7 +91,7 @@ def test_it_refuses_and_keeps_a_delivery_with_a_bad_signature(
     else:
         kwargs["secret"] = "not-the-secret"
     with django_capture_on_commit_callbacks(execute=True):
-        resp = deliver(client, bp_account, body, delivery="d-1", **kwargs)
+        resp = deliver(client, account, body, delivery="d-1", **kwargs)
     assert resp.status_code == 401
     event = InboundEvent.objects.get()
     assert event.state == InboundEvent.State.REFUSED and not event.verified
@@ -116,7 +101,7 @@ def test_it_refuses_and_keeps_a_delivery_with_a_bad_signature(
     # A forged delivery does not burn the delivery id: the genuine one still counts.
     with django_capture_on_commit_callbacks(execute=True):
         assert (
-            deliver(client, bp_account, payload("certPormise.resolved"), delivery="d-1").status_code
+            deliver(client, account, payload("certPormise.resolved"), delivery="d-1").status_code
             == 200
         )
     assert CertPromise.objects.count() == 1
@@ -124,19 +109,19 @@ def test_it_refuses_and_keeps_a_delivery_with_a_bad_signature(
 
 def test_it_ignores_a_replay_even_a_day_later(
     client: Any,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     bp_record: Any,
     enqueued: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     body = payload("certPormise.resolved")
     with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, bp_account, body, delivery="same").status_code == 200
+        assert deliver(client, account, body, delivery="same").status_code == 200
     CertPromise.objects.update(state=CertPromise.State.PULLED)
     later = timezone.now() + dt.timedelta(days=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
         with django_capture_on_commit_callbacks(execute=True):
-            resp = deliver(client, bp_account, body, delivery="same")
+            resp = deliver(client, account, body, delivery="same")
     assert resp.status_code == 200
     assert enqueued.call_count == 1
     assert CertPromise.objects.get().state == CertPromise.State.PULLED
@@ -145,23 +130,23 @@ def test_it_ignores_a_replay_even_a_day_later(
 
 
 def test_it_accepts_the_previous_secret_only_during_the_grace_period(
-    client: Any, bp_account: ProviderAccount
+    client: Any, account: ProviderAccount
 ) -> None:
     now = timezone.now()
-    bp_account.settings = signature.rotate(bp_account.settings, "whsec-new", now=now)
-    bp_account.save()
+    account.settings = signature.rotate(account.settings, "whsec-new", now=now)
+    account.save()
     body = payload("serviceInfo.updated")
-    assert deliver(client, bp_account, body, secret=SECRET).status_code == 200
-    assert deliver(client, bp_account, body, secret="whsec-new").status_code == 200
+    assert deliver(client, account, body, secret=SECRET).status_code == 200
+    assert deliver(client, account, body, secret="whsec-new").status_code == 200
     with mock.patch("django.utils.timezone.now", return_value=now + dt.timedelta(hours=25)):
-        assert deliver(client, bp_account, body, secret=SECRET).status_code == 401
-        assert deliver(client, bp_account, body, secret="whsec-new").status_code == 200
+        assert deliver(client, account, body, secret=SECRET).status_code == 401
+        assert deliver(client, account, body, secret="whsec-new").status_code == 200
 
 
 def test_it_marks_a_promise_for_an_unknown_customer_failed_for_staff(
-    client: Any, bp_account: ProviderAccount, enqueued: Any
+    client: Any, account: ProviderAccount, enqueued: Any
 ) -> None:
-    resp = deliver(client, bp_account, payload("certPormise.resolved"))
+    resp = deliver(client, account, payload("certPormise.resolved"))
     assert resp.status_code == 200
     event = InboundEvent.objects.get()
     assert event.state == InboundEvent.State.FAILED and "blockpassID" in event.error
@@ -173,16 +158,14 @@ def test_it_answers_404_for_an_unknown_webhook_url(client: Any, db: Any) -> None
     assert resp.status_code == 404
 
 
-def test_it_refuses_a_signed_body_that_is_not_json(
-    client: Any, bp_account: ProviderAccount
-) -> None:
-    resp = deliver(client, bp_account, b"not json")
+def test_it_refuses_a_signed_body_that_is_not_json(client: Any, account: ProviderAccount) -> None:
+    resp = deliver(client, account, b"not json")
     assert resp.status_code == 400
     assert InboundEvent.objects.get().state == InboundEvent.State.REFUSED
 
 
 def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
 ) -> None:
     from kyc import services as kyc_services
     from kyc.tasks import process_inbound
@@ -194,7 +177,7 @@ def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
         headers={"x-blockpass-signature": signature.sign(body, SECRET)},
         body=body,
         remote_addr=None,
-        account=bp_account,
+        account=account,
     )
     forged, _ = kyc_services.inbound_store(
         provider="blockpass",
@@ -202,7 +185,7 @@ def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
         headers={"x-blockpass-signature": "00"},
         body=body,
         remote_addr=None,
-        account=bp_account,
+        account=account,
     )
     assert process_inbound(good.pk) == InboundEvent.State.PROCESSED
     assert process_inbound(forged.pk) == InboundEvent.State.REFUSED
@@ -211,7 +194,7 @@ def test_the_sweeper_verifies_and_processes_a_delivery_stored_before_a_crash(
 
 def test_it_answers_after_one_insert_and_leaves_processing_to_a_worker(
     client: Any,
-    bp_account: ProviderAccount,
+    account: ProviderAccount,
     bp_record: Any,
     enqueued: Any,
     django_capture_on_commit_callbacks: Any,
@@ -226,7 +209,7 @@ def test_it_answers_after_one_insert_and_leaves_processing_to_a_worker(
         CaptureInserts() as inserts,
         django_assert_max_num_queries(5),
     ):
-        resp = deliver(client, bp_account, payload("certPormise.resolved"), delivery="d-async")
+        resp = deliver(client, account, payload("certPormise.resolved"), delivery="d-async")
     assert resp.status_code == 200
     assert inserts.count == 1  # the one durable write: the delivery itself
     event = InboundEvent.objects.get()

@@ -50,7 +50,7 @@ def account_for(merchant: Any, sandbox_url: str, **overrides: Any) -> ProviderAc
 
 
 @pytest.fixture
-def incode_account(merchant: Any, sandbox: str, public_url: str) -> ProviderAccount:
+def account(merchant: Any, sandbox: str, public_url: str) -> ProviderAccount:
     account = account_for(merchant, sandbox)
     # What a merchant does in Incode's dashboard: point the webhook at the portal.
     r = requests.post(

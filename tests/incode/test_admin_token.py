@@ -33,31 +33,28 @@ def test_it_schedules_the_refresh_on_beat() -> None:
     assert "kyc.flows.incode.tasks.refresh_admin_tokens" in app.tasks
 
 
-def test_it_replaces_a_24_hour_old_token_before_use(incode_account: Any) -> None:
+def test_it_replaces_a_24_hour_old_token_before_use(account: Any) -> None:
     t0 = timezone.now()
-    first = services.admin_token_get(account_id=incode_account.pk, now=t0)
-    state = _state(incode_account)
+    first = services.admin_token_get(account_id=account.pk, now=t0)
+    state = _state(account)
     assert state["admin_token"] == first
     assert dt.datetime.fromisoformat(state["admin_token_expires_at"]) > t0 + dt.timedelta(hours=23)
     # An hour later the cached token is used as is: no second login.
-    assert (
-        services.admin_token_get(account_id=incode_account.pk, now=t0 + dt.timedelta(hours=1))
-        == first
-    )
+    assert services.admin_token_get(account_id=account.pk, now=t0 + dt.timedelta(hours=1)) == first
     # 24 hours later (controlled clock) it is replaced before it is used.
     later = t0 + dt.timedelta(hours=24)
-    second = services.admin_token_get(account_id=incode_account.pk, now=later)
+    second = services.admin_token_get(account_id=account.pk, now=later)
     assert second != first
-    assert _state(incode_account)["admin_token_issued_at"] == later.isoformat()
+    assert _state(account)["admin_token_issued_at"] == later.isoformat()
     # New credentials (another executive, key or API URL): the old token is not reused.
-    incode_account.settings = {**incode_account.settings, "executive_email": "new@x.test"}
-    incode_account.save()
-    third = services.admin_token_get(account_id=incode_account.pk, now=later)
+    account.settings = {**account.settings, "executive_email": "new@x.test"}
+    account.save()
+    third = services.admin_token_get(account_id=account.pk, now=later)
     assert third != second
 
 
-def test_it_refreshes_once_on_401_and_succeeds(incode_account: Any, sandbox: str) -> None:
-    token = services.admin_token_get(account_id=incode_account.pk)
+def test_it_refreshes_once_on_401_and_succeeds(account: Any, sandbox: str) -> None:
+    token = services.admin_token_get(account_id=account.pk)
     # Incode revokes the token early (the sandbox's console expires it): the next call gets 401.
     requests.post(
         f"{sandbox}/console/expire-admin-tokens", headers={"x-api-key": API_KEY}, timeout=5
@@ -72,12 +69,12 @@ def test_it_refreshes_once_on_401_and_succeeds(incode_account: Any, sandbox: str
 
     # No interview "x": the 404 proves the second call got past authentication.
     with pytest.raises(Exception, match="404"):
-        services.with_admin_token(account_id=incode_account.pk, call=score)
+        services.with_admin_token(account_id=account.pk, call=score)
     assert len(calls) == 2 and calls[0] == token and calls[1] != token
-    assert _state(incode_account)["admin_token"] == calls[1]
+    assert _state(account)["admin_token"] == calls[1]
 
 
-def test_it_retries_only_once_when_401_persists(incode_account: Any) -> None:
+def test_it_retries_only_once_when_401_persists(account: Any) -> None:
     calls: list[str] = []
 
     def always_401(tok: str) -> None:
@@ -85,7 +82,7 @@ def test_it_retries_only_once_when_401_persists(incode_account: Any) -> None:
         raise AuthenticationError("401", status=401)
 
     with pytest.raises(AuthenticationError):
-        services.with_admin_token(account_id=incode_account.pk, call=always_401)
+        services.with_admin_token(account_id=account.pk, call=always_401)
     assert len(calls) == 2
 
 
@@ -119,7 +116,7 @@ def sandbox_password() -> str:
 
 
 def test_it_refreshes_every_due_merchant_and_leaves_fresh_tokens(
-    incode_account: Any, other_merchant: Any, sandbox: str
+    account: Any, other_merchant: Any, sandbox: str
 ) -> None:
     other = account_for(other_merchant, sandbox)
     t0 = timezone.now()
@@ -136,7 +133,7 @@ def test_it_refreshes_every_due_merchant_and_leaves_fresh_tokens(
 
 
 def test_it_gets_tokens_from_the_sandbox_that_really_expire(
-    incode_account: Any, sandbox: str, settings: Any
+    account: Any, sandbox: str, settings: Any
 ) -> None:
     settings.INCODE_SANDBOX_TOKEN_SECONDS = 1
     now = timezone.now()

@@ -25,9 +25,9 @@ def _decided(t: TransferRequest) -> Any:
 
 
 def test_it_never_calls_approve_for_a_failing_score(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
-    assert incode_account.settings["auto_approve"] is True
+    assert account.settings["auto_approve"] is True
     # An Incode that approves anything (unlike the sandbox, which refuses a failed
     # session): only the portal's own score check can keep the call from happening.
     yes = schemas.Approval(success=True, uuid="u-1", total_score="OK")
@@ -43,7 +43,7 @@ def test_it_never_calls_approve_for_a_failing_score(
 
 
 def test_it_calls_approve_once_for_a_passing_score(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     """The control: the same set-up with a passing score does call approve, at Incode."""
     with mock.patch.object(client, "process_approve", wraps=client.process_approve) as approve:

@@ -22,7 +22,7 @@ def _status(pk: Any, want: str) -> bool:
 @pytest.mark.worker
 @pytest.mark.browser
 def test_it_runs_an_onboarding_from_phone_to_approved_and_to_review(
-    api: Any, incode_account: Any, celery_worker_process: Any, browser: Any
+    api: Any, account: Any, celery_worker_process: Any, browser: Any
 ) -> None:
     ok = api.post(
         "/api/v1/transfers/", {"provider": "incode", "reference": "e2e-ok"}, format="json"

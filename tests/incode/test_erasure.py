@@ -18,7 +18,7 @@ def _start(api: Any, reference: str) -> TransferRequest:
 
 
 def test_it_deletes_the_interview_at_incode_when_the_record_is_erased(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _start(api, "erase-me")
     keep = _start(api, "keep-me")
@@ -34,7 +34,7 @@ def test_it_deletes_the_interview_at_incode_when_the_record_is_erased(
 
 
 def test_it_retries_deletions_a_broker_outage_lost(
-    api: Any, incode_account: Any, sandbox: str, eager: None, monkeypatch: Any
+    api: Any, account: Any, sandbox: str, eager: None, monkeypatch: Any
 ) -> None:
     from providers.incode import tasks
 
@@ -50,7 +50,7 @@ def test_it_retries_deletions_a_broker_outage_lost(
 
 
 def test_it_stops_retrying_a_deletion_after_ten_failures(
-    api: Any, incode_account: Any, eager: None, monkeypatch: Any
+    api: Any, account: Any, eager: None, monkeypatch: Any
 ) -> None:
     from providers.incode import tasks
 

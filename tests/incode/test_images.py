@@ -53,9 +53,7 @@ def _image_urls(record: KYCRecord) -> list[str]:
     ]
 
 
-def test_it_stores_the_images_encrypted(
-    api: Any, incode_account: Any, sandbox: str, eager: None
-) -> None:
+def test_it_stores_the_images_encrypted(api: Any, account: Any, sandbox: str, eager: None) -> None:
     t = _finished(api, "img-stored")
     wait_for(lambda: IncodeImage.objects.filter(transfer=t).count() == 3)
     images = {i.kind: i for i in IncodeImage.objects.filter(transfer=t)}
@@ -80,7 +78,7 @@ def test_it_stores_the_images_encrypted(
 
 
 def test_it_shows_the_images_only_after_a_reveal(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _finished(api, "img-reveal")
     record = t.record
@@ -123,7 +121,7 @@ def test_it_shows_the_images_only_after_a_reveal(
 
 
 def test_it_erases_the_images_with_the_record(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _finished(api, "img-erase")
     keep = _finished(api, "img-keep")
@@ -140,7 +138,7 @@ def test_it_erases_the_images_with_the_record(
 
 
 def test_it_drops_images_of_requests_the_retention_period_erased(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _finished(api, "img-retention")
     wait_for(lambda: IncodeImage.objects.filter(transfer=t).count() == 3)
@@ -153,7 +151,7 @@ def test_it_drops_images_of_requests_the_retention_period_erased(
 
 @pytest.mark.parametrize("outage", [400, 503])
 def test_it_completes_when_the_image_call_fails(
-    api: Any, incode_account: Any, sandbox: str, eager: None, outage: int
+    api: Any, account: Any, sandbox: str, eager: None, outage: int
 ) -> None:
     _images_outage(sandbox, outage)
     t = _finished(api, f"img-down-{outage}", outcome="pass")
@@ -177,7 +175,7 @@ def test_it_completes_when_the_image_call_fails(
 
 @pytest.mark.browser
 def test_it_shows_the_images_in_the_browser_after_a_reveal(
-    api: Any, incode_account: Any, sandbox: str, eager: None, page: Any, public_url: str
+    api: Any, account: Any, sandbox: str, eager: None, page: Any, public_url: str
 ) -> None:
     from tests import factories
     from tests.conftest import SCREENSHOTS

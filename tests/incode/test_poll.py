@@ -58,7 +58,7 @@ def test_it_checks_quiet_requests_from_reconcile(
 
 
 def test_it_finishes_once_when_webhook_and_poll_both_arrive(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _start(api, "race")
     finish_on_phone(t.deep_link, "pass")  # the webhook (eager) finishes it

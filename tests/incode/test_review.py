@@ -27,7 +27,7 @@ def _in_review(api: Any) -> TransferRequest:
 
 
 def test_it_rejects_with_a_reason_shown_to_the_customer(
-    api: Any, incode_account: Any, staff_client: Any, other_merchant: Any, eager: None
+    api: Any, account: Any, staff_client: Any, other_merchant: Any, eager: None
 ) -> None:
     t = _in_review(api)
     url = f"/incode/review/{t.pk}/"
@@ -47,7 +47,7 @@ def test_it_rejects_with_a_reason_shown_to_the_customer(
 
 
 def test_it_approves_in_review_and_tells_incode(
-    api: Any, incode_account: Any, staff_client: Any, sandbox: str, eager: None
+    api: Any, account: Any, staff_client: Any, sandbox: str, eager: None
 ) -> None:
     t = _in_review(api)
     r = staff_client.post(f"/incode/review/{t.pk}/", {"decision": "approve", "reason": "ok"})

@@ -15,7 +15,7 @@ PHONE_UA = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) Mobile"}
 
 
 def test_it_never_shows_the_api_key_or_admin_token_to_a_browser(
-    api: Any, incode_account: Any, public_url: str, sandbox: str, eager: None
+    api: Any, account: Any, public_url: str, sandbox: str, eager: None
 ) -> None:
     r = api.post("/api/v1/transfers/", {"provider": "incode", "reference": "s1"}, format="json")
     t = TransferRequest.objects.get(pk=r.json()["id"])
@@ -49,8 +49,8 @@ def test_it_never_shows_the_api_key_or_admin_token_to_a_browser(
     fetch(f"{public_url}/providers/incode/")  # redirects to the login page
     fetch(f"{public_url}/api/v1/transfers/{t.pk}/")
 
-    incode_account.refresh_from_db()
-    admin_token = incode_account.state["admin_token"]
+    account.refresh_from_db()
+    admin_token = account.state["admin_token"]
     assert admin_token  # the flow really used one
     for resp in seen:
         text = resp.text + str(resp.headers)

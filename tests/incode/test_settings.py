@@ -11,9 +11,7 @@ from kyc.status import Status
 from tests.incode.conftest import API_KEY, EXEC_PASSWORD, account_for
 
 
-def test_it_lists_every_setting_and_never_renders_secrets(
-    incode_account: Any, staff_client: Any
-) -> None:
+def test_it_lists_every_setting_and_never_renders_secrets(account: Any, staff_client: Any) -> None:
     page = staff_client.get("/providers/incode/").content.decode()
     for name in (
         "api_url",
@@ -26,7 +24,7 @@ def test_it_lists_every_setting_and_never_renders_secrets(
     ):
         assert f'name="{name}"' in page
     assert API_KEY not in page and EXEC_PASSWORD not in page
-    assert f"/hooks/incode/{incode_account.webhook_token}/" in page
+    assert f"/hooks/incode/{account.webhook_token}/" in page
     assert "Admin token" in page
 
 
@@ -49,9 +47,7 @@ def test_it_tests_the_connection_with_an_executive_login(
     assert "Connection failed (provider_auth_failed)" in r.content.decode()
 
 
-def test_it_starts_an_onboarding_from_the_staff_page(
-    incode_account: Any, staff_client: Any
-) -> None:
+def test_it_starts_an_onboarding_from_the_staff_page(account: Any, staff_client: Any) -> None:
     r = staff_client.post("/transfers/new/", {"provider": "incode", "reference": "desk-1"})
     assert r.status_code == 302
     t = TransferRequest.objects.get(reference="desk-1")

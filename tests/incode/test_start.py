@@ -11,9 +11,7 @@ from kyc.models import TransferRequest
 from tests.incode.conftest import API_KEY, sandbox_interview
 
 
-def test_it_starts_an_onboarding_through_the_api(
-    api: Any, incode_account: Any, sandbox: str
-) -> None:
+def test_it_starts_an_onboarding_through_the_api(api: Any, account: Any, sandbox: str) -> None:
     r = api.post(
         "/api/v1/transfers/",
         {"provider": "incode", "reference": "cust-42"},
@@ -33,7 +31,7 @@ def test_it_starts_an_onboarding_through_the_api(
 
 
 def test_it_shows_the_onboarding_url_as_qr_and_phone_button(
-    api: Any, incode_account: Any, client: Any
+    api: Any, account: Any, client: Any
 ) -> None:
     r = api.post("/api/v1/transfers/", {"provider": "incode", "reference": "c1"}, format="json")
     t = TransferRequest.objects.get(pk=r.json()["id"])
@@ -57,7 +55,7 @@ def test_it_fails_the_request_with_the_reason_when_incode_refuses_the_key(
 
 
 def test_it_serves_the_token_server_start_endpoint_per_merchant(
-    live_server: Any, incode_account: Any, api_key: str, sandbox: str, other_merchant: Any
+    live_server: Any, account: Any, api_key: str, sandbox: str, other_merchant: Any
 ) -> None:
     url = f"{live_server.url}/api/incode/start"
     assert requests.get(url, timeout=5).status_code == 401
@@ -71,7 +69,7 @@ def test_it_serves_the_token_server_start_endpoint_per_merchant(
     assert set(body) == {"token", "interviewId", "transferId"}
     assert API_KEY not in r.text
     t = TransferRequest.objects.get(pk=body["transferId"])
-    assert t.provider_ref == body["interviewId"] and t.merchant == incode_account.merchant
+    assert t.provider_ref == body["interviewId"] and t.merchant == account.merchant
     # Another merchant's key starts nothing on this merchant's account.
     _, other_key = services.api_key_create(merchant=other_merchant, name="k")
     r = requests.get(url, headers={"Authorization": f"Bearer {other_key}"}, timeout=5)
@@ -80,7 +78,7 @@ def test_it_serves_the_token_server_start_endpoint_per_merchant(
 
 
 def test_it_serves_the_onboarding_url_endpoint_with_a_redirect(
-    live_server: Any, incode_account: Any, api_key: str, sandbox: str
+    live_server: Any, account: Any, api_key: str, sandbox: str
 ) -> None:
     auth = {"Authorization": f"Bearer {api_key}"}
     url = f"{live_server.url}/api/incode/onboarding-url"

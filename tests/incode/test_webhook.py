@@ -36,7 +36,7 @@ def _done(t: TransferRequest) -> Any:
 
 
 def test_it_completes_a_passing_onboarding_with_auto_approve_and_encrypts_ocr(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _start(api)
     finish_on_phone(t.deep_link, "pass")  # the sandbox sends the webhook to the portal
@@ -56,7 +56,7 @@ def test_it_completes_a_passing_onboarding_with_auto_approve_and_encrypts_ocr(
 
 
 def test_it_sends_a_failing_score_to_review(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _start(api)
     finish_on_phone(t.deep_link, "fail")
@@ -79,11 +79,11 @@ def test_it_sends_a_passing_score_to_review_when_auto_approve_is_off(
 
 
 def test_it_keeps_a_webhook_for_an_unknown_interview_and_changes_nothing(
-    api: Any, incode_account: Any, public_url: str, eager: None
+    api: Any, account: Any, public_url: str, eager: None
 ) -> None:
     t = _start(api)
     before = (t.status, t.updated_at)
-    r = _post(public_url, incode_account, payload("onboarding_finished", interviewId="nope-123"))
+    r = _post(public_url, account, payload("onboarding_finished", interviewId="nope-123"))
     assert r.status_code == 200
     event = InboundEvent.objects.get(provider="incode", transfer__isnull=True)
     assert event.state == InboundEvent.State.IGNORED and b"nope-123" in bytes(event.body)
@@ -92,12 +92,10 @@ def test_it_keeps_a_webhook_for_an_unknown_interview_and_changes_nothing(
 
 
 def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
-    api: Any, incode_account: Any, public_url: str, eager: None
+    api: Any, account: Any, public_url: str, eager: None
 ) -> None:
     t = _start(api)  # the customer never finished: a forged "finished" must change nothing
-    r = _post(
-        public_url, incode_account, payload("onboarding_finished", interviewId=t.provider_ref)
-    )
+    r = _post(public_url, account, payload("onboarding_finished", interviewId=t.provider_ref))
     assert r.status_code == 200
     event = InboundEvent.objects.get(transfer=t)
     assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
@@ -113,15 +111,15 @@ def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
 
 
 def test_it_answers_duplicates_without_effect(
-    api: Any, incode_account: Any, public_url: str, sandbox: str, eager: None
+    api: Any, account: Any, public_url: str, sandbox: str, eager: None
 ) -> None:
     t = _start(api)
     body = payload("onboarding_finished", interviewId=t.provider_ref)
     requests.post(f"{t.deep_link}", data={"outcome": "pass"}, timeout=5)
-    _post(public_url, incode_account, body)
+    _post(public_url, account, body)
     assert wait_for(lambda: _done(t)) == Status.COMPLETED
     events_before = t.events.count()
-    r = _post(public_url, incode_account, body)
+    r = _post(public_url, account, body)
     assert r.status_code == 200 and "duplicate" in r.json()["message"]
     assert t.events.count() == events_before
     states = sorted(InboundEvent.objects.filter(transfer=t).values_list("state", flat=True))
@@ -129,11 +127,11 @@ def test_it_answers_duplicates_without_effect(
 
 
 def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
-    incode_account: Any, public_url: str
+    account: Any, public_url: str
 ) -> None:
-    r = _post(public_url, incode_account, b"not json")
+    r = _post(public_url, account, b"not json")
     assert r.status_code == 400
-    r = _post(public_url, incode_account, b'{"onboardingStatus": "ONBOARDING_FINISHED"}')
+    r = _post(public_url, account, b'{"onboardingStatus": "ONBOARDING_FINISHED"}')
     assert r.status_code == 400 and "interviewId" in r.json()["message"]
     r = requests.post(f"{public_url}/hooks/incode/not-a-token/", data=b"{}", timeout=5)
     assert r.status_code == 404
@@ -142,14 +140,14 @@ def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
 
 
 def test_it_does_not_move_the_provider_status_on_an_unconfirmed_intermediate_webhook(
-    api: Any, incode_account: Any, public_url: str, eager: None
+    api: Any, account: Any, public_url: str, eager: None
 ) -> None:
     t = _start(api)
     before = (t.status, t.provider_status, t.provider_rank)
     body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
         b"ONBOARDING_FINISHED", b"ID_VALIDATION_FINISHED"
     )
-    assert _post(public_url, incode_account, body).status_code == 200
+    assert _post(public_url, account, body).status_code == 200
     t.refresh_from_db()
     assert (t.status, t.provider_status, t.provider_rank) == before
     event = InboundEvent.objects.get(transfer=t)
@@ -166,7 +164,7 @@ def _expire_at_incode(sandbox: str, interview_id: str) -> None:
 
 
 def test_it_expires_the_request_when_incode_confirms_an_expired_webhook(
-    api: Any, incode_account: Any, sandbox: str, eager: None
+    api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
     t = _start(api)
     _expire_at_incode(sandbox, t.provider_ref)  # the sandbox sends the EXPIRED webhook
@@ -178,13 +176,13 @@ def test_it_expires_the_request_when_incode_confirms_an_expired_webhook(
 
 
 def test_it_ignores_an_expired_webhook_incode_does_not_confirm(
-    api: Any, incode_account: Any, public_url: str, eager: None
+    api: Any, account: Any, public_url: str, eager: None
 ) -> None:
     t = _start(api)
     body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
         b"ONBOARDING_FINISHED", b"EXPIRED"
     )
-    assert _post(public_url, incode_account, body).status_code == 200
+    assert _post(public_url, account, body).status_code == 200
     t.refresh_from_db()
     assert t.status == Status.PENDING and t.provider_status != "EXPIRED"
     event = InboundEvent.objects.get(transfer=t)

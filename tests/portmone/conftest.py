@@ -1,5 +1,5 @@
 """Portmone fixtures: the sandbox reached through the Django test client (fast, no
-live server) for db tests, and an enabled account pointed at it."""
+live server) for db tests, an enabled account pointed at it, and one on the live sandbox."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class DjangoTransport(requests.adapters.BaseAdapter):
 
 
 @pytest.fixture
-def sandbox_http(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[requests.Session]:
+def sandbox(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[requests.Session]:
     # The in-process sandbox is the portal's own sandbox (PUBLIC_URL + /sandbox/portmone/).
     settings.PUBLIC_URL = "http://localhost"
     sess = http.session()
@@ -62,14 +62,25 @@ def sandbox_http(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[req
     yield sess
 
 
-@pytest.fixture
-def account(merchant: Any, sandbox_http: Any) -> ProviderAccount:
+def make_account(merchant: Any, sandbox_url: str, **overrides: Any) -> ProviderAccount:
+    """An enabled account with the settings the sandbox at `sandbox_url` accepts."""
     return ProviderAccount.objects.create(
         merchant=merchant,
         provider="portmone",
         enabled=True,
-        settings=PortmoneProvider().sandbox_settings(sandbox_url=SANDBOX),
+        settings={**PortmoneProvider().sandbox_settings(sandbox_url=sandbox_url), **overrides},
     )
+
+
+@pytest.fixture
+def account(merchant: Any, sandbox: Any) -> ProviderAccount:
+    return make_account(merchant, SANDBOX)
+
+
+@pytest.fixture
+def live_account(merchant: Any, public_url: str) -> ProviderAccount:
+    """An account on the sandbox served by live_server, for worker and browser tests."""
+    return make_account(merchant, f"{public_url}/sandbox/portmone/")
 
 
 def payload(name: str) -> bytes:

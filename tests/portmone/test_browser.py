@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 import requests
 
-from kyc.models import ProviderAccount, TransferRequest
-from providers.portmone.provider import PortmoneProvider
+from kyc.models import TransferRequest
 
 SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
 
@@ -15,14 +14,8 @@ SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
 @pytest.mark.browser
 @pytest.mark.worker
 def test_it_reaches_completed_in_the_browser_with_no_secret_in_any_response(
-    public_url: str, celery_worker_process: Any, merchant: Any, api: Any, page: Any
+    public_url: str, celery_worker_process: Any, live_account: Any, api: Any, page: Any
 ) -> None:
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="portmone",
-        enabled=True,
-        settings=PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
-    )
     r = api.post(
         "/api/v1/transfers/",
         {"provider": "portmone", "reference": "b1", "items": ["full_name", "date_of_birth"]},
@@ -45,8 +38,8 @@ def test_it_reaches_completed_in_the_browser_with_no_secret_in_any_response(
     assert page.evaluate("window.__sameDocument === true")
     assert "All done" in page.locator("#status").inner_text()
 
-    account.refresh_from_db()
-    secrets = [account.state["token"], *SECRET_VALUES]
+    live_account.refresh_from_db()
+    secrets = [live_account.state["token"], *SECRET_VALUES]
     bodies = [resp.text() for resp in responses if resp.request.resource_type != "image"]
     assert len(bodies) >= 3  # page, htmx, at least one status fragment
     loaded = "\n".join(bodies) + page.content()

@@ -7,9 +7,9 @@ import pytest
 import requests
 from django.db import connection
 
-from kyc.models import IdentityField, ProviderAccount, TransferRequest
-from providers.portmone.provider import PortmoneProvider
+from kyc.models import IdentityField, TransferRequest
 from tests.conftest import wait_for
+from tests.portmone.conftest import make_account
 
 FACTS = ["age_over_18", "full_name", "date_of_birth", "citizenship"]
 SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
@@ -17,14 +17,8 @@ SECRET_VALUES = ["Olena Kovalenko", "1990-04-12"]
 
 @pytest.mark.worker
 def test_it_completes_after_the_phone_approves_and_keeps_secrets_off_the_page(
-    public_url, celery_worker_process, merchant, api
+    public_url, celery_worker_process, live_account, api
 ) -> None:
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="portmone",
-        enabled=True,
-        settings=PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/"),
-    )
     r = api.post(
         "/api/v1/transfers/",
         {"provider": "portmone", "reference": "e2e", "items": FACTS},
@@ -67,8 +61,8 @@ def test_it_completes_after_the_phone_approves_and_keeps_secrets_off_the_page(
     data = api.get(f"/api/v1/transfers/{t.pk}/").json()
     assert {d["key"]: d["value"] for d in data["data"]}["date_of_birth"] == "1990-04-12"
 
-    account.refresh_from_db()
-    token = account.state["token"]
+    live_account.refresh_from_db()
+    token = live_account.state["token"]
     assert token.startswith("pmt_")
     everything = "\n".join(seen)
     assert token not in everything
@@ -81,13 +75,7 @@ def test_it_learns_of_approval_from_the_webhook_without_the_page_open(
 ) -> None:
     from kyc.models import InboundEvent
 
-    settings_ = PortmoneProvider().sandbox_settings(sandbox_url=f"{public_url}/sandbox/portmone/")
-    ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="portmone",
-        enabled=True,
-        settings={**settings_, "webhook_enabled": True},
-    )
+    make_account(merchant, f"{public_url}/sandbox/portmone/", webhook_enabled=True)
     r = api.post("/api/v1/transfers/", {"provider": "portmone", "reference": "wh"}, format="json")
     t = TransferRequest.objects.get(pk=r.json()["id"])
     requests.post(

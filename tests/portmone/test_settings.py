@@ -49,7 +49,7 @@ def test_it_refuses_paths_without_a_slash_or_the_id() -> None:
 
 
 @pytest.mark.django_db
-def test_it_tests_the_connection_against_portmone(staff_client, merchant, sandbox_http) -> None:
+def test_it_tests_the_connection_against_portmone(staff_client, merchant, sandbox) -> None:
     staff_client.post("/providers/portmone/", {**VALID, "save": "1"})
     # Test connection tests what the form submits (here the sandbox, served in-process).
     submitted = {**VALID, "base_url": SANDBOX, "test": "1"}

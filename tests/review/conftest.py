@@ -9,14 +9,19 @@ import pytest
 
 from kyc.models import AuditEntry, KYCRecord, ProviderAccount, WebhookMessage
 from providers.portmone.provider import PortmoneProvider
-from tests.blockpass.conftest import bp_account, bp_record  # noqa: F401 - fixtures
-from tests.incode.conftest import eager, incode_account, sandbox  # noqa: F401 - fixtures
+from tests.blockpass.conftest import account, bp_record  # noqa: F401 - fixtures
+
+# Three providers meet here: `account` is Blockpass's (bp_record builds on it) and
+# `sandbox` is Incode's; the others are imported under provider names, which pytest
+# registers them by.
+from tests.incode.conftest import account as incode_account  # noqa: F401 - fixture
+from tests.incode.conftest import eager, sandbox  # noqa: F401 - fixtures
 from tests.portmone.conftest import SANDBOX as PORTMONE_SANDBOX
-from tests.portmone.conftest import sandbox_http  # noqa: F401 - fixture
+from tests.portmone.conftest import sandbox as portmone_sandbox  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def portmone_account(merchant: Any, sandbox_http: Any) -> ProviderAccount:  # noqa: F811
+def portmone_account(merchant: Any, portmone_sandbox: Any) -> ProviderAccount:  # noqa: F811
     return ProviderAccount.objects.create(
         merchant=merchant,
         provider="portmone",

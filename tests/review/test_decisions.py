@@ -138,7 +138,7 @@ def test_it_refuses_to_ask_an_incode_customer_to_resubmit(
 def test_it_asks_a_blockpass_customer_to_resubmit_and_reviews_the_new_upload(
     uploaded: KYCRecord,
     reviewer: Any,
-    bp_account: Any,
+    account: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     assert review.record_review_decisions(uploaded) == ["approve", "reject", "resubmit"]
@@ -147,7 +147,7 @@ def test_it_asks_a_blockpass_customer_to_resubmit_and_reviews_the_new_upload(
     )
     assert status_of(uploaded) == Review.RESUBMIT
     label = review.REVIEW_REASONS["document_unreadable"]
-    app = blockpass.status_payload(account=bp_account, record=uploaded)
+    app = blockpass.status_payload(account=account, record=uploaded)
     assert app["status"] == "waiting" and app["allowResubmit"] is True
     assert app["message"] == label
     assert {i["status"] for i in app["identities"]} == {"rejected"}
@@ -163,11 +163,11 @@ def test_it_asks_a_blockpass_customer_to_resubmit_and_reviews_the_new_upload(
 
 @pytest.mark.django_db
 def test_it_approves_a_blockpass_record_for_the_app(
-    uploaded: KYCRecord, reviewer: Any, bp_account: Any
+    uploaded: KYCRecord, reviewer: Any, account: Any
 ) -> None:
     review.record_review_decide(record=uploaded, actor=reviewer, decision="approve", reason_code="")
     assert status_of(uploaded) == Review.APPROVED
-    app = blockpass.status_payload(account=bp_account, record=uploaded)
+    app = blockpass.status_payload(account=account, record=uploaded)
     assert app["status"] == "approved"
     assert {i["status"] for i in [*app["identities"], *app["certificates"]]} == {"approved"}
     assert decisions(uploaded)[0].detail == {
