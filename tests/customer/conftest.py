@@ -416,14 +416,11 @@ def plain_request(
 
     account = factories.ProviderAccountFactory(merchant=merchant, provider=provider)
     reference = f"customer-{TransferRequest.objects.count() + 1}"
-    t = TransferRequest.objects.create(
-        merchant=merchant,
+    t = factories.TransferRequestFactory(
         account=account,
-        provider=provider,
         record=services.record_get_or_create(
             merchant=merchant, reference=reference, provider=provider
         ),
-        reference=reference,
         items=ITEMS[provider],
         status=status,
         qr_payload="portmone-share-code-7QX2",

@@ -39,6 +39,13 @@ def open_page(client: Any, t: Any, accept_language: str | None = None) -> Any:
     return client.get(f"/t/{t.page_token}/", **headers)
 
 
+def request_of(merchant: Any, *, language: str) -> Any:
+    """A Portmone request of `merchant`, whose default language is now `language`."""
+    merchant.default_language = language
+    merchant.save()
+    return plain_request(merchant, "portmone")
+
+
 def test_it_ships_ukrainian_and_german_translations() -> None:
     # Positive control for everything below: the words differ from English at all.
     english = words("en")
@@ -75,9 +82,7 @@ def test_it_answers_in_the_browsers_language(
 def test_it_falls_back_to_the_merchants_language(
     client: Any, merchant: Any, accept_language: str | None
 ) -> None:
-    merchant.default_language = "uk"
-    merchant.save()
-    t = plain_request(merchant, "portmone")
+    t = request_of(merchant, language="uk")
     body = open_page(client, t, accept_language).content.decode()
     assert html_lang(body) == "uk"
     assert words("uk")[1] in body
@@ -86,9 +91,7 @@ def test_it_falls_back_to_the_merchants_language(
 def test_it_prefers_a_supported_browser_language_to_the_merchants(
     client: Any, merchant: Any
 ) -> None:
-    merchant.default_language = "uk"
-    merchant.save()
-    t = plain_request(merchant, "portmone")
+    t = request_of(merchant, language="uk")
     body = open_page(client, t, "de-DE,de;q=0.9").content.decode()
     assert html_lang(body) == "de" and words("de")[1] in body
 
@@ -127,9 +130,7 @@ def test_it_polls_in_the_same_language(client: Any, pending: Any, language: str)
 def test_it_polls_in_the_merchants_language_when_the_browser_has_none_of_ours(
     client: Any, merchant: Any
 ) -> None:
-    merchant.default_language = "de"
-    merchant.save()
-    t = plain_request(merchant, "portmone")
+    t = request_of(merchant, language="de")
     r = client.get(f"/t/{t.page_token}/status", HTTP_ACCEPT_LANGUAGE="fr")
     assert r["Content-Language"] == "de" and words("de")[0] in r.content.decode()
 

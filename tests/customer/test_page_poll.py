@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from kyc import customer, services
 from kyc.contract import StatusUpdate
-from kyc.models import TransferEvent
 from kyc.status import Status
+from tests import factories
 from tests.customer.test_page_views import make
 
 pytestmark = pytest.mark.django_db
@@ -105,9 +105,7 @@ def test_it_tells_the_page_the_next_poll_interval_in_review(
     merchant: Any, waited: dt.timedelta, trigger: str
 ) -> None:
     t = make(merchant, status=Status.REVIEW)
-    TransferEvent.objects.create(
-        transfer=t, status=Status.REVIEW, created_at=timezone.now() - waited
-    )
+    factories.TransferEventFactory(transfer=t, created_at=timezone.now() - waited)
     r = poll(t)
     assert r.status_code == 200 and trigger in r.content.decode()
     assert 'id="check-again"' not in r.content.decode()
@@ -115,9 +113,7 @@ def test_it_tells_the_page_the_next_poll_interval_in_review(
 
 def test_it_stops_polling_after_a_day_in_review_and_offers_check_again(merchant: Any) -> None:
     t = make(merchant, status=Status.REVIEW)
-    TransferEvent.objects.create(
-        transfer=t, status=Status.REVIEW, created_at=timezone.now() - dt.timedelta(hours=25)
-    )
+    factories.TransferEventFactory(transfer=t, created_at=timezone.now() - dt.timedelta(hours=25))
     r = poll(t)
     body = r.content.decode()
     assert r.status_code == 286 and "hx-trigger" not in body

@@ -14,9 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from kyc import customer, selectors
-from kyc.models import ProviderAccount, TransferEvent, TransferRequest
+from kyc.models import TransferRequest
 from kyc.status import Status
 from providers.portmone.provider import app_link
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +33,9 @@ TX_HASH = "0xdeadbeefcafe"
 
 
 def make(merchant: Any, provider: str = "corepass", **fields: Any) -> TransferRequest:
-    account, _ = ProviderAccount.objects.get_or_create(
-        merchant=merchant, provider=provider, defaults={"enabled": True}
-    )
     fields.setdefault("status", Status.PENDING)
-    t = TransferRequest.objects.create(
-        merchant=merchant, account=account, provider=provider, reference="r", **fields
+    t = factories.TransferRequestFactory(
+        merchant=merchant, provider=provider, reference="r", **fields
     )
     cache.delete(selectors.page_state_key(t.page_token))
     return t
@@ -80,9 +78,7 @@ def test_it_shows_one_card_per_status_with_nothing_internal(
         items=["SH_EMAIL"],
         **INTERNAL,
     )
-    TransferEvent.objects.create(
-        transfer=t, status=status, provider_status="CONFIRM_SUBMITTED", tx_hash=TX_HASH
-    )
+    factories.TransferEventFactory(transfer=t, provider_status="CONFIRM_SUBMITTED", tx_hash=TX_HASH)
     r = get(t)
     html = r.content.decode()
     assert r.status_code == (410 if status == Status.EXPIRED else 200)
