@@ -9,6 +9,7 @@ import pytest
 
 from kyc.models import AuditEntry, KYCRecord, ProviderAccount, WebhookMessage
 from providers.portmone.provider import PortmoneProvider
+from tests import factories
 from tests.blockpass.conftest import account, bp_record  # noqa: F401 - fixtures
 
 # Three providers meet here: `account` is Blockpass's (bp_record builds on it) and
@@ -22,11 +23,9 @@ from tests.portmone.conftest import sandbox as portmone_sandbox  # noqa: F401 - 
 
 @pytest.fixture
 def portmone_account(merchant: Any, portmone_sandbox: Any) -> ProviderAccount:  # noqa: F811
-    return ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="portmone",
-        enabled=True,
-        settings=PortmoneProvider().sandbox_settings(sandbox_url=PORTMONE_SANDBOX),
+    settings = PortmoneProvider().sandbox_settings(sandbox_url=PORTMONE_SANDBOX)
+    return factories.ProviderAccountFactory(
+        merchant=merchant, provider="portmone", settings=settings
     )
 
 

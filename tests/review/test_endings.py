@@ -17,7 +17,6 @@ from kyc.contract import FieldValue
 from kyc.models import (
     AuditEntry,
     Certificate,
-    CertPromise,
     IdentityField,
     KYCRecord,
     TransferRequest,
@@ -201,14 +200,7 @@ def _upload(record: KYCRecord, capture: Any) -> None:
             provider="blockpass",
             fields=[FieldValue("email", "a@b.c"), FieldValue("given_name", "Ada")],
         )
-        Certificate.objects.create(
-            merchant=record.merchant,
-            record=record,
-            provider="blockpass",
-            slug="onfido-service-cert",
-            external_id=f"cp-{record.pk}",
-            raw=b"x",
-        )
+        factories.CertificateFactory(record=record, external_id=f"cp-{record.pk}", raw=b"x")
 
 
 @pytest.mark.django_db
@@ -235,9 +227,7 @@ def test_it_keeps_a_blockpass_rejection_when_a_certificate_arrives_later(
         reason_code="data_mismatch",
     )
     assert status_of(bp_record) == Review.REJECTED
-    promise = CertPromise.objects.create(
-        merchant=bp_record.merchant, record=bp_record, promise_id="p-late"
-    )
+    promise = factories.CertPromiseFactory(record=bp_record, promise_id="p-late")
     with django_capture_on_commit_callbacks(execute=True):
         blockpass.cert_promise_store(
             promise=promise, pulled=PulledCertificate(slug="late-cert", raw=b"{}")
