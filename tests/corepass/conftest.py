@@ -73,6 +73,21 @@ def make_transfer(
     )
 
 
+def sample_transfer(
+    merchant: Any, name: str, *, subject: str | None = None, items: list[str] | None = None
+) -> tuple[TransferRequest, dict[str, Any]]:
+    """A request the stored sample `name` answers: its account trusts the sample's signing
+    key, its customer is the sample's (or `subject`), its items are `items`, else the
+    sample's own, else SH_EMAIL. Returns the request and the sample's payload."""
+    sample = stored(name)
+    payload = sample["payload"]
+    account = make_account(merchant, key_hex=sample["signer_public_key_hex"])
+    transfer = make_transfer(
+        account, subject=subject or payload["user"], items=items or payload.get("items")
+    )
+    return transfer, payload
+
+
 def deliver(
     client: Any,
     transfer: TransferRequest,

@@ -19,6 +19,7 @@ from tests.corepass.conftest import (
     make_account,
     make_transfer,
     mark_delivered,
+    sample_transfer,
     sandbox_req,
     status_callback,
     stored,
@@ -29,12 +30,6 @@ DATA_USER = "ab432e666932c53128d9f73712b058a7a8f7df52f5cb"
 DATA_ITEMS = ["SH_DriverLicense_DOB", "SH_DriverLicense_IssueDate"]
 
 
-def _seed_transfer(merchant: Any, name: str, **kw: Any) -> tuple[TransferRequest, dict[str, Any]]:
-    s = stored(name)
-    account = make_account(merchant, key_hex=s["signer_public_key_hex"])
-    return make_transfer(account, subject=s["payload"]["user"], **kw), s["payload"]
-
-
 def _last_event(transfer: TransferRequest) -> InboundEvent:
     return InboundEvent.objects.filter(transfer=transfer).latest("pk")
 
@@ -42,7 +37,7 @@ def _last_event(transfer: TransferRequest) -> InboundEvent:
 def test_it_applies_the_seed_status_samples_with_tx_hash_on_the_timeline(
     client: Any, merchant: Any
 ) -> None:
-    transfer, accepted = _seed_transfer(merchant, "status_accepted")
+    transfer, accepted = sample_transfer(merchant, "status_accepted")
     r = deliver(client, transfer, "status", accepted, now=accepted["deadline"] - 10)
     assert r.status_code == 200, r.json()
     transfer.refresh_from_db()
@@ -66,7 +61,7 @@ def test_it_applies_the_seed_status_samples_with_tx_hash_on_the_timeline(
 
 
 def test_it_stores_the_seed_data_sample_encrypted_and_completes(client: Any, merchant: Any) -> None:
-    transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     mark_delivered(transfer)
     r = deliver(client, transfer, "data", data, now=data["deadline"] - 1)
     assert r.status_code == 200, r.json()
@@ -84,7 +79,7 @@ def test_it_stores_the_seed_data_sample_encrypted_and_completes(client: Any, mer
 
 
 def test_it_accepts_the_data_callback_as_multipart_form_data(client: Any, merchant: Any) -> None:
-    transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     mark_delivered(transfer)
     form = {
         **{k: str(v) for k, v in data.items() if k != "infos"},
@@ -118,7 +113,7 @@ def test_it_reads_other_plausible_multipart_shapes(shape: str) -> None:
 def test_it_stores_a_repeated_data_callback_once_and_answers_200_both_times(
     client: Any, merchant: Any
 ) -> None:
-    transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     mark_delivered(transfer)
     first = deliver(client, transfer, "data", data, now=data["deadline"])
     second = deliver(client, transfer, "data", data, now=data["deadline"])
@@ -159,7 +154,7 @@ def test_it_stores_a_repeated_data_callback_once_and_answers_200_both_times(
 def test_it_refuses_bad_data_callbacks_and_keeps_them_with_the_reason(
     client: Any, merchant: Any, mutate: Any, status: int, reason: str
 ) -> None:
-    transfer, data = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     payload, now = mutate(data, data["deadline"] - 10)
     r = deliver(client, transfer, "data", payload, now=now)
     assert r.status_code == status
@@ -170,7 +165,7 @@ def test_it_refuses_bad_data_callbacks_and_keeps_them_with_the_reason(
 
 
 def test_it_refuses_a_callback_signed_by_a_foreign_connector(client: Any, merchant: Any) -> None:
-    transfer, _ = _seed_transfer(merchant, "data", items=DATA_ITEMS)
+    transfer, _ = sample_transfer(merchant, "data", items=DATA_ITEMS)
     accepted = stored("status_accepted")["payload"]  # signed by the other connector key
     r = deliver(
         client, transfer, "status", {**accepted, "user": transfer.subject}, now=accepted["deadline"]
@@ -236,10 +231,7 @@ def test_it_waits_for_the_data_before_calling_finish_success_complete(
 def test_it_fails_on_an_error_callback_only_when_the_connector_confirms(
     client: Any, merchant: Any, connector_says: str, expected: str
 ) -> None:
-    s = stored("error")
-    payload = s["payload"]
-    account = make_account(merchant, key_hex=s["signer_public_key_hex"])
-    transfer = make_transfer(account, subject=payload["user"], items=payload["items"])
+    transfer, payload = sample_transfer(merchant, "error")
     r = deliver(client, transfer, "data", payload, now=payload["deadline"])
     assert r.status_code == 200 and "confirming" in r.json()["message"]
     event = _last_event(transfer)

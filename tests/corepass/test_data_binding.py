@@ -30,6 +30,7 @@ from tests.corepass.conftest import (
     deliver,
     make_transfer,
     mark_delivered,
+    sample_transfer,
     sandbox_req,
     status_callback,
     stored,
@@ -344,14 +345,8 @@ def test_it_confirms_data_with_no_status_callback_through_the_sandbox_kyc_status
 def test_it_refuses_a_malformed_pepper_and_keeps_the_delivery(
     client: Any, merchant: Any, pepper: str, reason: str
 ) -> None:
-    from tests.corepass.conftest import make_account
-
-    s = stored("data")
-    data = s["payload"]
-    transfer = make_transfer(
-        make_account(merchant, key_hex=s["signer_public_key_hex"]),
-        subject=data["user"],
-        items=["SH_DriverLicense_DOB", "SH_DriverLicense_IssueDate"],
+    transfer, data = sample_transfer(
+        merchant, "data", items=["SH_DriverLicense_DOB", "SH_DriverLicense_IssueDate"]
     )
     mark_delivered(transfer)
     infos = [

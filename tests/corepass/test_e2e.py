@@ -14,7 +14,12 @@ from django.db import connection
 from kyc.models import IdentityField, InboundEvent, TransferRequest
 from providers.corepass import sandbox
 from tests.conftest import wait_for
-from tests.corepass.conftest import USER, make_account, make_transfer, mark_delivered, stored
+from tests.corepass.conftest import (
+    USER,
+    make_account,
+    mark_delivered,
+    sample_transfer,
+)
 
 DATA_ITEMS = ["SH_DriverLicense_DOB", "SH_DriverLicense_IssueDate"]
 
@@ -142,10 +147,7 @@ def test_it_answers_the_documented_connector_400s(
 def test_it_stores_one_result_when_the_same_data_arrives_concurrently(
     live_server: Any, merchant: Any
 ) -> None:
-    s = stored("data")
-    data = s["payload"]
-    account = make_account(merchant, key_hex=s["signer_public_key_hex"])
-    transfer = make_transfer(account, subject=data["user"], items=DATA_ITEMS)
+    transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     mark_delivered(transfer)
     url = f"{live_server.url}/hooks/corepass/t/{transfer.callback_token}/data"
     form = {

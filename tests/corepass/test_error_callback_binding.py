@@ -10,7 +10,7 @@ import pytest
 
 from kyc.models import InboundEvent, TransferRequest
 from providers.corepass import coreid
-from tests.corepass.conftest import deliver, make_account, make_transfer, stored
+from tests.corepass.conftest import deliver, sample_transfer, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,9 @@ def _send(client: Any, transfer: TransferRequest, payload: dict, capture: Any) -
 def test_it_refuses_an_error_callback_for_another_coreid(
     client: Any, merchant: Any, django_capture_on_commit_callbacks: Any, who: str
 ) -> None:
-    sample = stored("error")
-    payload = sample["payload"]
-    account = make_account(merchant, key_hex=sample["signer_public_key_hex"])
+    payload = stored("error")["payload"]
     subject = _another_coreid(payload["user"]) if who == "another CoreID" else payload["user"]
-    transfer = make_transfer(account, subject=subject, items=payload["items"])
+    transfer, _ = sample_transfer(merchant, "error", subject=subject)
 
     r, delay = _send(client, transfer, payload, django_capture_on_commit_callbacks)
 
