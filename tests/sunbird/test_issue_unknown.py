@@ -21,15 +21,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FAST_SECONDS = {"SUNBIRD_ISSUE_READ_TIMEOUT_SECONDS": 0.4}  # the sandbox answers after it
 
 
+def _reissue(
+    merchant: Any, sandbox: Any, batch_id: str, learners: int, *, max_seconds: float, **batch: Any
+) -> IssuanceRun:
+    """Size the sandbox's batch (`batch`: when it publishes, how it answers the issue call),
+    then run a re-issue of all its learners inline."""
+    sandbox.batch(batch_id, learners=learners, rate=0, **batch)
+    run = make_run(merchant, batch_id=batch_id, reissue=True, expected_count=learners)
+    return services.run_execute_inline(run.pk, max_seconds=max_seconds)
+
+
 def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
     merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
     # Accepted at once, answered 1.5 s later (after the 0.4 s read timeout); certificates
     # are published 1 s after the call arrived.
-    sandbox.batch("late-20", learners=20, delay=1.0, rate=0, answer_delay=1.5)
-    run = make_run(merchant, batch_id="late-20", reissue=True, expected_count=20)
-
-    run = services.run_execute_inline(run.pk, max_seconds=30)
+    run = _reissue(merchant, sandbox, "late-20", 20, max_seconds=30, delay=1.0, answer_delay=1.5)
 
     assert run.status == IssuanceRun.Status.DONE, run.last_error
     assert sandbox.counts()["issue"] == 1
@@ -44,10 +51,7 @@ def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
 def test_it_does_not_send_again_after_a_502_from_a_call_sunbird_accepted(
     merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
-    sandbox.batch("gw-10", learners=10, delay=0.5, rate=0, answer_status=502)
-    run = make_run(merchant, batch_id="gw-10", reissue=True, expected_count=10)
-
-    run = services.run_execute_inline(run.pk, max_seconds=20)
+    run = _reissue(merchant, sandbox, "gw-10", 10, max_seconds=20, delay=0.5, answer_status=502)
 
     assert run.status == IssuanceRun.Status.DONE, run.last_error
     assert sandbox.counts()["issue"] == 1
@@ -59,10 +63,7 @@ def test_it_waits_for_staff_when_nothing_appears_and_resubmits_only_on_their_wor
 ) -> None:
     fast.SUNBIRD_ISSUE_VERIFY_SECONDS = 1.0
     # The call is accepted but Sunbird's consumer never publishes (within the test).
-    sandbox.batch("lost-20", learners=20, delay=3600, rate=0, answer_delay=1.0)
-    run = make_run(merchant, batch_id="lost-20", reissue=True, expected_count=20)
-
-    run = services.run_execute_inline(run.pk, max_seconds=20)
+    run = _reissue(merchant, sandbox, "lost-20", 20, max_seconds=20, delay=3600, answer_delay=1.0)
 
     assert run.status == IssuanceRun.Status.FAILED
     assert "It was not sent again" in run.last_error
