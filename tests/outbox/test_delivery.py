@@ -39,13 +39,18 @@ def verified(receiver: Receiver, secret: str) -> list[dict[str, Any]]:
     return [wh.verify(r.body, r.headers) for r in receiver.requests]
 
 
+def apply_status(transfer: TransferRequest, status: str, source: str = "callback") -> None:
+    """The request moves to `status`, reported through `source` (a provider callback)."""
+    services.transfer_apply(
+        transfer_id=transfer.pk, update=StatusUpdate(status=status), source=source
+    )
+
+
 def test_it_delivers_a_status_change_signed_with_the_endpoint_secret(
     shop: Shop, receiver: Receiver
 ) -> None:
     transfer = make_transfer(shop)
-    services.transfer_apply(
-        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
-    )
+    apply_status(transfer, Status.COMPLETED)
     deliver_all()
     payloads = verified(receiver, shop.secret)
     assert [p["type"] for p in payloads] == ["verification.updated", "verification.completed"]
@@ -65,9 +70,7 @@ def test_it_delivers_a_status_change_signed_with_the_endpoint_secret(
 def test_it_numbers_changes_of_one_object_in_order(shop: Shop, receiver: Receiver) -> None:
     transfer = make_transfer(shop)
     for status in (Status.PENDING, Status.ACCEPTED, Status.PROCESSING):
-        services.transfer_apply(
-            transfer_id=transfer.pk, update=StatusUpdate(status=status), source="callback"
-        )
+        apply_status(transfer, status)
     deliver_all()
     updates = [p for p in verified(receiver, shop.secret) if p["type"] == "verification.updated"]
     by_sequence = sorted(updates, key=lambda p: p["data"]["sequence"])
@@ -79,12 +82,8 @@ def test_it_sends_nothing_for_a_callback_that_changes_no_status(
     shop: Shop, receiver: Receiver
 ) -> None:
     transfer = make_transfer(shop)
-    services.transfer_apply(
-        transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="callback"
-    )
-    services.transfer_apply(  # the same status again (a repeated callback)
-        transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="callback"
-    )
+    apply_status(transfer, Status.PENDING)
+    apply_status(transfer, Status.PENDING)  # the same status again (a repeated callback)
     assert WebhookMessage.objects.filter(event_type="verification.updated").count() == 1
 
 
@@ -102,9 +101,7 @@ def test_it_sends_the_end_event_of_each_terminal_status(
     status: str, event: str, shop: Shop, receiver: Receiver
 ) -> None:
     transfer = make_transfer(shop)
-    services.transfer_apply(
-        transfer_id=transfer.pk, update=StatusUpdate(status=status), source="callback"
-    )
+    apply_status(transfer, status)
     deliver_all()
     assert [p["type"] for p in verified(receiver, shop.secret)] == ["verification.updated", event]
 
@@ -126,24 +123,14 @@ def test_it_delivers_every_event_type(shop: Shop, receiver: Receiver) -> None:
     ):
         services.transfer_create(merchant=shop.merchant, provider="corepass", reference="r-1")
     transfer = make_transfer(shop, "r-2")
-    services.transfer_apply(
-        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
-    )
+    apply_status(transfer, Status.COMPLETED)
     expired = make_transfer(shop, "r-3")
     TransferRequest.objects.filter(pk=expired.pk).update(
         expires_at=timezone.now() - dt.timedelta(minutes=1)
     )
     services.transfer_expire_overdue()
-    services.transfer_apply(
-        transfer_id=make_transfer(shop, "r-4").pk,
-        update=StatusUpdate(status=Status.FAILED),
-        source="callback",
-    )
-    services.transfer_apply(
-        transfer_id=make_transfer(shop, "r-5").pk,
-        update=StatusUpdate(status=Status.CANCELLED),
-        source="staff",
-    )
+    apply_status(make_transfer(shop, "r-4"), Status.FAILED)
+    apply_status(make_transfer(shop, "r-5"), Status.CANCELLED, source="staff")
     # record.review_decided: every item of a Blockpass record approved
     record = factories.KYCRecordFactory(
         merchant=shop.merchant, reference="bp-1", provider="blockpass"
@@ -197,9 +184,7 @@ def test_it_creates_a_created_event_in_the_transaction_of_the_request(
 def test_it_writes_no_message_when_the_change_rolls_back(shop: Shop) -> None:
     transfer = make_transfer(shop)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.transfer_apply(
-            transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="poll"
-        )
+        apply_status(transfer, Status.COMPLETED, source="poll")
         assert WebhookMessage.objects.count() == 2  # written inside the change's transaction
         raise RuntimeError("the request failed after the status change")
     assert WebhookMessage.objects.count() == 0
@@ -211,9 +196,7 @@ def test_it_enqueues_sending_only_after_commit(shop: Shop) -> None:
     transfer = make_transfer(shop)
     with mock.patch("kyc.outbox._enqueue_dispatch") as enqueue:
         with transaction.atomic():
-            services.transfer_apply(
-                transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
-            )
+            apply_status(transfer, Status.PENDING, source="poll")
             assert not enqueue.called
     # pytest-django keeps the test in a transaction: run what a real commit would run
     # (the equivalent with django_capture_on_commit_callbacks).
@@ -231,9 +214,7 @@ def test_it_runs_the_dispatch_on_commit(
         mock.patch("kyc.tasks.dispatch_webhook_message.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        services.transfer_apply(
-            transfer_id=transfer.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
-        )
+        apply_status(transfer, Status.PENDING, source="poll")
     message = WebhookMessage.objects.get()
     delay.assert_called_once_with(message.pk)
 
@@ -360,11 +341,7 @@ def test_it_disables_an_endpoint_answering_410_at_once(shop: Shop, receiver: Rec
     assert WebhookDelivery.objects.get().state == "failed"
     # Nothing more goes to it.
     make_transfer(shop)
-    services.transfer_apply(
-        transfer_id=TransferRequest.objects.get().pk,
-        update=StatusUpdate(status=Status.PENDING),
-        source="poll",
-    )
+    apply_status(TransferRequest.objects.get(), Status.PENDING, source="poll")
     deliver_all()
     assert len(receiver.requests) == 1
 
@@ -501,9 +478,7 @@ def test_it_refuses_unknown_event_types(db: Any, receiver: Receiver) -> None:
 def test_it_sends_only_subscribed_events(shop: Shop, receiver: Receiver) -> None:
     outbox.webhook_endpoint_update(endpoint=shop.endpoint, events=["verification.completed"])
     transfer = make_transfer(shop)
-    services.transfer_apply(
-        transfer_id=transfer.pk, update=StatusUpdate(status=Status.COMPLETED), source="callback"
-    )
+    apply_status(transfer, Status.COMPLETED)
     deliver_all()
     assert receiver.types() == ["verification.completed"]
 
@@ -521,9 +496,7 @@ def test_it_sends_other_merchants_nothing(shop: Shop, receiver: Receiver) -> Non
     other = factories.MerchantFactory()
     account = factories.ProviderAccountFactory(merchant=other)
     t = factories.TransferRequestFactory(account=account, reference="theirs")
-    services.transfer_apply(
-        transfer_id=t.pk, update=StatusUpdate(status=Status.PENDING), source="poll"
-    )
+    apply_status(t, Status.PENDING, source="poll")
     deliver_all()
     assert receiver.requests == []
 
