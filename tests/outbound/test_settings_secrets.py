@@ -67,16 +67,19 @@ def test_it_keeps_stored_secrets_while_the_url_is_unchanged(
     assert incode.settings["api_key"] == API_KEY and incode.settings["flow_id"] == "flow-2"
 
 
-def test_it_never_sends_stored_secrets_to_a_new_host_on_test_connection(
-    incode: ProviderAccount,
-    staff_client: Any,
-    captures: Any,
-    allow_networks: Any,
-    settings: Any,
-) -> None:
-    attacker: Capture = captures(answer=_token_answer)
+@pytest.fixture
+def token_server(captures: Any, allow_networks: Any, settings: Any) -> Capture:
+    """An Incode token endpoint on 127.0.0.1 that the outbound policy lets the portal reach."""
+    server: Capture = captures(answer=_token_answer)
     allow_networks("127.0.0.1/32")
     settings.PROVIDER_ALLOWED_HOSTS = "incode=127.0.0.1,*.incodesmile.com"
+    return server
+
+
+def test_it_never_sends_stored_secrets_to_a_new_host_on_test_connection(
+    incode: ProviderAccount, staff_client: Any, token_server: Capture
+) -> None:
+    attacker = token_server
     moved = {**FORM, "api_url": attacker.url, "acct-enabled": "on"}
     # The attack: save the new URL with blank secrets, then press Test connection.
     staff_client.post("/providers/incode/", {**moved, "save": "1"})
@@ -87,15 +90,9 @@ def test_it_never_sends_stored_secrets_to_a_new_host_on_test_connection(
 
 
 def test_it_tests_exactly_what_was_submitted(
-    incode: ProviderAccount,
-    staff_client: Any,
-    captures: Any,
-    allow_networks: Any,
-    settings: Any,
+    incode: ProviderAccount, staff_client: Any, token_server: Capture
 ) -> None:
-    other = captures(answer=_token_answer)
-    allow_networks("127.0.0.1/32")
-    settings.PROVIDER_ALLOWED_HOSTS = "incode=127.0.0.1"
+    other = token_server
     submitted = {
         **FORM,
         "api_url": other.url,
