@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from kyc import services
 from kyc.audit import (
@@ -22,6 +21,7 @@ from kyc.audit import (
 )
 from kyc.models import AppendOnlyError, AuditEntry, Merchant
 from tests import factories
+from tests.audit.tampering import raw_sql, swap_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +47,6 @@ def _verify(*args: str) -> tuple[int, str, str]:
     except CommandError as exc:
         return exc.returncode, out.getvalue(), err.getvalue() + str(exc)
     return 0, out.getvalue(), err.getvalue()
-
-
-def _sql(statement: str, params: list[Any]) -> None:
-    with connection.cursor() as cur:
-        cur.execute(statement, params)
 
 
 def test_it_chains_each_merchants_entries_to_the_one_before(merchant: Merchant) -> None:
@@ -87,7 +82,7 @@ def test_it_chains_entries_written_through_the_existing_helpers(merchant: Mercha
 def test_it_names_an_entry_edited_behind_the_models_back(merchant: Merchant) -> None:
     entries = _write(merchant, 4)
     assert _verify("--merchant", merchant.slug)[0] == 0  # positive control
-    _sql(
+    raw_sql(
         "UPDATE kyc_auditentry SET detail = %s WHERE id = %s",
         ['{"n": 1, "reason": "nothing to see"}', entries[1].pk],
     )
@@ -100,13 +95,13 @@ def test_it_names_an_entry_edited_behind_the_models_back(merchant: Merchant) -> 
 def test_it_names_an_entry_whose_actor_was_changed(merchant: Merchant) -> None:
     staff, other = factories.staff_user(merchant), factories.UserFactory()
     entries = _write(merchant, 3, actor=staff)
-    _sql("UPDATE kyc_auditentry SET actor_id = %s WHERE id = %s", [other.pk, entries[2].pk])
+    raw_sql("UPDATE kyc_auditentry SET actor_id = %s WHERE id = %s", [other.pk, entries[2].pk])
     assert audit_chain_status(merchant) == (False, 2, entries[2].pk)
 
 
 def test_it_names_the_entry_after_a_deleted_one(merchant: Merchant) -> None:
     entries = _write(merchant, 4)
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
     code, _, err = _verify()
     assert code == 1 and f"#{entries[2].pk}" in err and "deleted" in err
     assert audit_chain_status(merchant)[2] == entries[2].pk
@@ -114,21 +109,14 @@ def test_it_names_the_entry_after_a_deleted_one(merchant: Merchant) -> None:
 
 def test_it_names_the_first_entry_when_the_chains_start_was_deleted(merchant: Merchant) -> None:
     entries = _write(merchant, 3)
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[0].pk])
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[0].pk])
     assert audit_chain_status(merchant) == (False, 0, entries[1].pk)
 
 
 def test_it_names_reordered_entries(merchant: Merchant) -> None:
     entries = _write(merchant, 4)
     a, b = entries[1].pk, entries[2].pk
-    columns = "at, actor_id, merchant_id, action, object_type, object_id, detail, prev_hash, hash"
-    # Swap every column but the id of two neighbours (what reordering the log looks like).
-    _sql(
-        f"UPDATE kyc_auditentry t SET ({columns}) = "  # noqa: S608 - fixed column list
-        f"(SELECT {columns} FROM kyc_auditentry s "
-        "WHERE s.id = CASE WHEN t.id = %s THEN %s ELSE %s END) WHERE t.id IN (%s, %s)",
-        [a, b, a, a, b],
-    )
+    swap_entries(a, b)
     moved = AuditEntry.objects.get(pk=a)
     assert moved.object_id == "2"  # the swap happened
     code, _, err = _verify()
@@ -139,7 +127,7 @@ def test_it_keeps_other_chains_intact_when_one_breaks(merchant: Merchant) -> Non
     other = factories.MerchantFactory()
     _write(other, 2)
     entries = _write(merchant, 2)
-    _sql("UPDATE kyc_auditentry SET action = 'x' WHERE id = %s", [entries[0].pk])
+    raw_sql("UPDATE kyc_auditentry SET action = 'x' WHERE id = %s", [entries[0].pk])
     assert audit_chain_status(other) == (True, 2, None)
     code, out, err = _verify()
     assert code == 1 and f"merchant {other.slug}: intact" in out and merchant.slug in err
@@ -147,7 +135,7 @@ def test_it_keeps_other_chains_intact_when_one_breaks(merchant: Merchant) -> Non
 
 def test_it_starts_the_chain_after_entries_from_before_it(merchant: Merchant) -> None:
     """Entries written before the chain existed (no hash) are legacy, not a break..."""
-    _sql(
+    raw_sql(
         "INSERT INTO kyc_auditentry (at, merchant_id, action, object_type, object_id, detail,"
         " prev_hash, hash) VALUES (now(), %s, 'old', '', '', '{}', '', '')",
         [merchant.pk],
@@ -157,7 +145,7 @@ def test_it_starts_the_chain_after_entries_from_before_it(merchant: Merchant) ->
     assert report.ok and (report.legacy, report.checked) == (1, 2)
     assert "1 legacy entries" in _verify()[1]
     # ... but an entry without a hash inside the chain is.
-    _sql(
+    raw_sql(
         "INSERT INTO kyc_auditentry (at, merchant_id, action, object_type, object_id, detail,"
         " prev_hash, hash) VALUES (now(), %s, 'slipped in', '', '', '{}', '', '')",
         [merchant.pk],
@@ -201,14 +189,14 @@ def test_it_accepts_entries_deleted_the_audited_way(merchant: Merchant) -> None:
     code, out, _ = _verify("--merchant", merchant.slug)
     assert code == 0 and "3 deleted by staff" in out
     # The control: a deletion without its note is a break.
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
     assert audit_chain_status(merchant)[0:1] == (False,)
 
 
 def test_it_does_not_accept_a_deletion_note_for_another_entry(merchant: Merchant) -> None:
     operator = factories.UserFactory(is_superuser=True, is_staff=True)
     entries = _write(merchant, 3)
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
     # A note that names some other hash does not explain the gap.
     audit_write(
         actor=operator,

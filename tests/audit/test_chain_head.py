@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -21,6 +20,7 @@ from kyc.audit import audit_entry_delete, audit_write, chain_verify_from_head
 from kyc.models import AuditChainHead, AuditEntry, Membership, Merchant
 from tests import factories
 from tests.admin_workspace.conftest import member
+from tests.audit.tampering import raw_sql, swap_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +32,6 @@ def _write(merchant: Merchant, n: int) -> list[AuditEntry]:
         audit_write(actor=None, merchant=merchant, action="test.head", object_id=str(i))
         for i in range(n)
     ]
-
-
-def _sql(statement: str, params: list[Any]) -> None:
-    with connection.cursor() as cur:
-        cur.execute(statement, params)
 
 
 class Reads:
@@ -94,40 +89,31 @@ def test_it_reads_only_the_entries_written_since_the_last_load(
 def test_it_takes_as_many_queries_for_a_long_chain_as_for_a_short_one(
     merchant: Merchant, django_assert_max_num_queries: Any
 ) -> None:
-    _write(merchant, 3)
-    chain_verify_from_head(merchant)
-    _write(merchant, 1)
-    # the head, its entry, deletion notes, the new entries, the new head
-    with django_assert_max_num_queries(5):
-        report = chain_verify_from_head(merchant)
-    assert report.ok and report.read == 1 and report.checked == 4
-    _write(merchant, 500)
-    chain_verify_from_head(merchant)
-    _write(merchant, 1)
-    with django_assert_max_num_queries(5):
-        report = chain_verify_from_head(merchant)
-    assert report.ok and report.read == 1 and report.checked == 505
+    written = 0
+    for before in (3, 500):  # a short chain, then a long one
+        _write(merchant, before)
+        chain_verify_from_head(merchant)
+        _write(merchant, 1)
+        written += before + 1
+        # the head, its entry, deletion notes, the new entries, the new head
+        with django_assert_max_num_queries(5):
+            report = chain_verify_from_head(merchant)
+        assert report.ok and report.read == 1 and report.checked == written
 
 
 def _edit(entries: list[AuditEntry]) -> int:
-    _sql("UPDATE kyc_auditentry SET detail = %s WHERE id = %s", ['{"x": 1}', entries[1].pk])
+    raw_sql("UPDATE kyc_auditentry SET detail = %s WHERE id = %s", ['{"x": 1}', entries[1].pk])
     return entries[1].pk
 
 
 def _delete(entries: list[AuditEntry]) -> int:
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [entries[1].pk])
     return entries[2].pk
 
 
 def _reorder(entries: list[AuditEntry]) -> int:
     a, b = entries[1].pk, entries[2].pk
-    columns = "at, actor_id, merchant_id, action, object_type, object_id, detail, prev_hash, hash"
-    _sql(
-        f"UPDATE kyc_auditentry t SET ({columns}) = "  # noqa: S608 - fixed column list
-        f"(SELECT {columns} FROM kyc_auditentry s "
-        "WHERE s.id = CASE WHEN t.id = %s THEN %s ELSE %s END) WHERE t.id IN (%s, %s)",
-        [a, b, a, a, b],
-    )
+    swap_entries(a, b)
     return a
 
 
@@ -168,11 +154,11 @@ def test_it_resets_the_head_when_an_entry_is_inserted_below_it(merchant: Merchan
     first = _write(merchant, 1)
     gap = _write(other, 1)[0].pk
     _write(merchant, 2)
-    _sql("DELETE FROM kyc_auditentry WHERE id = %s", [gap])  # another chain's id is free
+    raw_sql("DELETE FROM kyc_auditentry WHERE id = %s", [gap])  # another chain's id is free
     assert chain_verify_from_head(merchant).ok
     assert AuditChainHead.objects.get(chain=merchant.pk).last_id > gap
     # An entry slipped into the verified part of the chain, linked to the entry before it.
-    _sql(
+    raw_sql(
         "INSERT INTO kyc_auditentry (id, at, merchant_id, action, object_type, object_id,"
         " detail, prev_hash, hash) VALUES (%s, now(), %s, 'slipped in', '', '', '{}', %s, %s)",
         [gap, merchant.pk, first[0].hash, "f" * 64],
