@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from kyc import services
-from kyc.models import ProviderAccount
+from kyc.models import ProviderAccount, TransferRequest
+from kyc.status import Status
 from portal.celery import app as celery_app
 from providers.incode.provider import IncodeProvider
 
@@ -69,6 +70,21 @@ def eager() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+def start_request(api: Any, reference: str = "cust-1") -> TransferRequest:
+    """Start an Incode request through the API, as a merchant does."""
+    r = api.post(
+        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
+    )
+    assert r.status_code == 201, r.content
+    return TransferRequest.objects.get(pk=r.json()["id"])
+
+
+def decided(t: TransferRequest) -> Any:
+    """The request's status once it is no longer pending, else None (for wait_for)."""
+    t.refresh_from_db()
+    return t.status if t.status != Status.PENDING else None
 
 
 def sandbox_interview(sandbox_url: str, interview_id: str) -> dict[str, Any]:

@@ -6,22 +6,10 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
-from kyc.models import TransferRequest
 from kyc.status import Status
 from providers.incode import client, schemas
 from tests.conftest import wait_for
-from tests.incode.conftest import finish_on_phone, sandbox_interview
-
-
-def _start(api: Any) -> TransferRequest:
-    r = api.post("/api/v1/transfers/", {"provider": "incode", "reference": "c-1"}, format="json")
-    assert r.status_code == 201, r.content
-    return TransferRequest.objects.get(pk=r.json()["id"])
-
-
-def _decided(t: TransferRequest) -> Any:
-    t.refresh_from_db()
-    return t.status if t.status != Status.PENDING else None
+from tests.incode.conftest import decided, finish_on_phone, sandbox_interview, start_request
 
 
 def test_it_never_calls_approve_for_a_failing_score(
@@ -32,9 +20,9 @@ def test_it_never_calls_approve_for_a_failing_score(
     # session): only the portal's own score check can keep the call from happening.
     yes = schemas.Approval(success=True, uuid="u-1", total_score="OK")
     with mock.patch.object(client, "process_approve", return_value=yes) as approve:
-        t = _start(api)
+        t = start_request(api, "c-1")
         finish_on_phone(t.deep_link, "fail")
-        assert wait_for(lambda: _decided(t)) == Status.REVIEW
+        assert wait_for(lambda: decided(t)) == Status.REVIEW
     approve.assert_not_called()
     assert "Score not OK" in t.status_detail and "FAIL" in t.status_detail
     assert t.provider_data["score"]["overall_status"] == "FAIL"
@@ -47,9 +35,9 @@ def test_it_calls_approve_once_for_a_passing_score(
 ) -> None:
     """The control: the same set-up with a passing score does call approve, at Incode."""
     with mock.patch.object(client, "process_approve", wraps=client.process_approve) as approve:
-        t = _start(api)
+        t = start_request(api, "c-1")
         finish_on_phone(t.deep_link, "pass")
-        assert wait_for(lambda: _decided(t)) == Status.COMPLETED
+        assert wait_for(lambda: decided(t)) == Status.COMPLETED
     assert approve.call_count == 1
     assert approve.call_args.kwargs["interview_id"] == t.provider_ref
     assert sandbox_interview(sandbox, t.provider_ref)["approved"] is True

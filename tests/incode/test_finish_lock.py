@@ -15,15 +15,7 @@ from kyc import http
 from kyc.models import IdentityField, TransferRequest
 from kyc.status import Status
 from providers.incode import services as incode_services
-from tests.incode.conftest import account_for, finish_on_phone
-
-
-def _start(api: Any, reference: str) -> TransferRequest:
-    r = api.post(
-        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
-    )
-    assert r.status_code == 201, r.content
-    return TransferRequest.objects.get(pk=r.json()["id"])
+from tests.incode.conftest import account_for, finish_on_phone, start_request
 
 
 def _row_locked(pk: Any) -> bool:
@@ -44,7 +36,7 @@ def _row_locked(pk: Any) -> bool:
 def finished(api: Any, merchant: Any, sandbox: str, eager: None) -> TransferRequest:
     """A request whose customer finished on the phone (no webhook configured: nothing yet)."""
     account_for(merchant, sandbox)
-    t = _start(api, f"lock-{threading.get_ident()}")
+    t = start_request(api, f"lock-{threading.get_ident()}")
     finish_on_phone(t.deep_link, "pass")
     return t
 

@@ -18,18 +18,14 @@ from providers.incode import tasks as incode_tasks
 from providers.incode.models import IncodeImage
 from tests.admin_workspace.conftest import member
 from tests.conftest import wait_for
-from tests.incode.conftest import API_KEY, finish_on_phone
+from tests.incode.conftest import API_KEY, finish_on_phone, start_request
 
 PNG = b"\x89PNG\r\n\x1a\n"
 KINDS = {"croppedFrontID", "croppedBackID", "croppedFace"}
 
 
 def _finished(api: Any, reference: str, outcome: str = "fail") -> TransferRequest:
-    r = api.post(
-        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
-    )
-    assert r.status_code == 201, r.content
-    t = TransferRequest.objects.get(pk=r.json()["id"])
+    t = start_request(api, reference)
     finish_on_phone(t.deep_link, outcome)
     wait_for(lambda: TransferRequest.objects.get(pk=t.pk).status != Status.PENDING)
     t.refresh_from_db()

@@ -10,22 +10,14 @@ from django.utils import timezone
 from kyc.models import TransferRequest
 from kyc.status import Status
 from providers.incode import services as incode_services
-from tests.incode.conftest import account_for, finish_on_phone
-
-
-def _start(api: Any, reference: str) -> TransferRequest:
-    r = api.post(
-        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
-    )
-    assert r.status_code == 201, r.content
-    return TransferRequest.objects.get(pk=r.json()["id"])
+from tests.incode.conftest import account_for, finish_on_phone, start_request
 
 
 def test_it_finishes_from_the_customer_page_poll_without_a_webhook(
     api: Any, merchant: Any, sandbox: str, client: Any, eager: None
 ) -> None:
     account_for(merchant, sandbox)  # no webhook URL in the vendor console
-    t = _start(api, "p1")
+    t = start_request(api, "p1")
     assert client.get(f"/t/{t.page_token}/status").status_code == 200
     t.refresh_from_db()
     assert t.status == Status.PENDING  # Incode says UNKNOWN: nothing to do yet
@@ -43,7 +35,7 @@ def test_it_checks_quiet_requests_from_reconcile(
     api: Any, merchant: Any, sandbox: str, eager: None
 ) -> None:
     account_for(merchant, sandbox)
-    quiet, fresh = _start(api, "q1"), _start(api, "q2")
+    quiet, fresh = start_request(api, "q1"), start_request(api, "q2")
     finish_on_phone(quiet.deep_link, "fail")
     finish_on_phone(fresh.deep_link, "fail")
     TransferRequest.objects.filter(pk=quiet.pk).update(
@@ -60,7 +52,7 @@ def test_it_checks_quiet_requests_from_reconcile(
 def test_it_finishes_once_when_webhook_and_poll_both_arrive(
     api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
-    t = _start(api, "race")
+    t = start_request(api, "race")
     finish_on_phone(t.deep_link, "pass")  # the webhook (eager) finishes it
     from tests.conftest import wait_for
 

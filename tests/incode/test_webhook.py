@@ -7,18 +7,18 @@ from typing import Any
 import requests
 from django.db import connection
 
-from kyc.models import IdentityField, InboundEvent, TransferRequest
+from kyc.models import IdentityField, InboundEvent
 from kyc.status import Status
 from tests.conftest import wait_for
-from tests.incode.conftest import API_KEY, account_for, finish_on_phone, payload, sandbox_interview
-
-
-def _start(api: Any, reference: str = "cust-1") -> TransferRequest:
-    r = api.post(
-        "/api/v1/transfers/", {"provider": "incode", "reference": reference}, format="json"
-    )
-    assert r.status_code == 201, r.content
-    return TransferRequest.objects.get(pk=r.json()["id"])
+from tests.incode.conftest import (
+    API_KEY,
+    account_for,
+    decided,
+    finish_on_phone,
+    payload,
+    sandbox_interview,
+    start_request,
+)
 
 
 def _post(public_url: str, account: Any, body: bytes) -> requests.Response:
@@ -30,17 +30,12 @@ def _post(public_url: str, account: Any, body: bytes) -> requests.Response:
     )
 
 
-def _done(t: TransferRequest) -> Any:
-    t.refresh_from_db()
-    return t.status if t.status != Status.PENDING else None
-
-
 def test_it_completes_a_passing_onboarding_with_auto_approve_and_encrypts_ocr(
     api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     finish_on_phone(t.deep_link, "pass")  # the sandbox sends the webhook to the portal
-    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    assert wait_for(lambda: decided(t)) == Status.COMPLETED
     assert t.provider_status == "ONBOARDING_FINISHED"
     assert t.provider_data["score"]["overall_status"] == "OK"
     values = dict(IdentityField.objects.filter(transfer=t).values_list("key", "value"))
@@ -58,9 +53,9 @@ def test_it_completes_a_passing_onboarding_with_auto_approve_and_encrypts_ocr(
 def test_it_sends_a_failing_score_to_review(
     api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     finish_on_phone(t.deep_link, "fail")
-    assert wait_for(lambda: _done(t)) == Status.REVIEW
+    assert wait_for(lambda: decided(t)) == Status.REVIEW
     assert "FAIL" in t.status_detail
     assert sandbox_interview(sandbox, t.provider_ref)["approved"] is False
     assert IdentityField.objects.filter(transfer=t).exists()  # reviewers see the document data
@@ -70,18 +65,18 @@ def test_it_sends_a_passing_score_to_review_when_auto_approve_is_off(
     api: Any, merchant: Any, sandbox: str, public_url: str, eager: None
 ) -> None:
     account = account_for(merchant, sandbox, auto_approve=False)
-    t = _start(api)
+    t = start_request(api)
     finish_on_phone(t.deep_link, "pass")  # no webhook configured for this key in this test
     r = _post(public_url, account, payload("onboarding_finished", interviewId=t.provider_ref))
     assert r.status_code == 200
-    assert wait_for(lambda: _done(t)) == Status.REVIEW
+    assert wait_for(lambda: decided(t)) == Status.REVIEW
     assert "Auto-approve is off" in t.status_detail
 
 
 def test_it_keeps_a_webhook_for_an_unknown_interview_and_changes_nothing(
     api: Any, account: Any, public_url: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     before = (t.status, t.updated_at)
     r = _post(public_url, account, payload("onboarding_finished", interviewId="nope-123"))
     assert r.status_code == 200
@@ -94,7 +89,7 @@ def test_it_keeps_a_webhook_for_an_unknown_interview_and_changes_nothing(
 def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
     api: Any, account: Any, public_url: str, eager: None
 ) -> None:
-    t = _start(api)  # the customer never finished: a forged "finished" must change nothing
+    t = start_request(api)  # the customer never finished: a forged "finished" must change nothing
     r = _post(public_url, account, payload("onboarding_finished", interviewId=t.provider_ref))
     assert r.status_code == 200
     event = InboundEvent.objects.get(transfer=t)
@@ -107,17 +102,17 @@ def test_it_does_not_trust_a_finished_webhook_incode_does_not_confirm(
     assert not t.events.filter(status=Status.REVIEW).exists()
     # The forgery does not block the real webhook as a "duplicate".
     finish_on_phone(t.deep_link, "pass")
-    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    assert wait_for(lambda: decided(t)) == Status.COMPLETED
 
 
 def test_it_answers_duplicates_without_effect(
     api: Any, account: Any, public_url: str, sandbox: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     body = payload("onboarding_finished", interviewId=t.provider_ref)
     requests.post(f"{t.deep_link}", data={"outcome": "pass"}, timeout=5)
     _post(public_url, account, body)
-    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    assert wait_for(lambda: decided(t)) == Status.COMPLETED
     events_before = t.events.count()
     r = _post(public_url, account, body)
     assert r.status_code == 200 and "duplicate" in r.json()["message"]
@@ -142,7 +137,7 @@ def test_it_refuses_bad_bodies_and_unknown_urls_but_keeps_them(
 def test_it_does_not_move_the_provider_status_on_an_unconfirmed_intermediate_webhook(
     api: Any, account: Any, public_url: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     before = (t.status, t.provider_status, t.provider_rank)
     body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
         b"ONBOARDING_FINISHED", b"ID_VALIDATION_FINISHED"
@@ -166,9 +161,9 @@ def _expire_at_incode(sandbox: str, interview_id: str) -> None:
 def test_it_expires_the_request_when_incode_confirms_an_expired_webhook(
     api: Any, account: Any, sandbox: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     _expire_at_incode(sandbox, t.provider_ref)  # the sandbox sends the EXPIRED webhook
-    assert wait_for(lambda: _done(t)) == Status.EXPIRED
+    assert wait_for(lambda: decided(t)) == Status.EXPIRED
     assert t.provider_status == "EXPIRED"
     event = InboundEvent.objects.get(transfer=t)
     assert event.state == InboundEvent.State.PROCESSED and event.verified
@@ -178,7 +173,7 @@ def test_it_expires_the_request_when_incode_confirms_an_expired_webhook(
 def test_it_ignores_an_expired_webhook_incode_does_not_confirm(
     api: Any, account: Any, public_url: str, eager: None
 ) -> None:
-    t = _start(api)
+    t = start_request(api)
     body = payload("onboarding_finished", interviewId=t.provider_ref).replace(
         b"ONBOARDING_FINISHED", b"EXPIRED"
     )
@@ -189,7 +184,7 @@ def test_it_ignores_an_expired_webhook_incode_does_not_confirm(
     assert event.state == InboundEvent.State.IGNORED and "not confirmed" in event.error
     # The customer can still finish, and the real finish is not taken for a duplicate.
     finish_on_phone(t.deep_link, "pass")
-    assert wait_for(lambda: _done(t)) == Status.COMPLETED
+    assert wait_for(lambda: decided(t)) == Status.COMPLETED
 
 
 def test_it_expires_the_request_when_the_poll_finds_it_expired(
@@ -198,7 +193,7 @@ def test_it_expires_the_request_when_the_poll_finds_it_expired(
     from providers.incode import services as incode_services
 
     account_for(merchant, sandbox)  # no webhook configured: only the poll learns of it
-    t = _start(api)
+    t = start_request(api)
     _expire_at_incode(sandbox, t.provider_ref)
     assert incode_services.transfer_check(transfer_id=t.pk) == Status.EXPIRED
     t.refresh_from_db()
