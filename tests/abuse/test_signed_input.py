@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from kyc.models import InboundEvent, Merchant, TransferEvent
 from tests.contract.deliveries import (
     blockpass_account,
+    blockpass_resolved,
     blockpass_webhook,
     corepass_request,
     corepass_status,
@@ -91,11 +92,7 @@ def test_it_refuses_bad_blockpass_webhooks(client, promise) -> None:
         d = blockpass_webhook(account, payload, secret=secret_, delivery_id=delivery or "")
         return deliver(client, d)
 
-    resolved = {
-        "action": "certPormise.resolved",
-        "env": "prod",
-        "data": {"certPromisesId": "p-1", "blockpassID": "no-such-customer"},
-    }
+    resolved = blockpass_resolved("no-such-customer", promise_id="p-1")
     before = ids()
     r = post(resolved, secret_="wrong-secret")
     assert 400 <= r.status_code < 500 and r.json()["message"]

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kyc import registry
 from kyc.models import KYCRecord, Merchant, ProviderAccount, TransferRequest
@@ -152,7 +153,7 @@ def blockpass_account(merchant: Merchant, *, webhook_secret: str = "w") -> Provi
 
 
 def blockpass_webhook(
-    account: ProviderAccount, payload: dict, *, secret: str, delivery_id: str = ""
+    account: ProviderAccount, payload: dict[str, Any], *, secret: str, delivery_id: str = ""
 ) -> Delivery:
     """`payload` as Blockpass posts it to `account`: its action as the event, a delivery id
     (a new one unless given) and the body signed with `secret`."""
@@ -165,6 +166,19 @@ def blockpass_webhook(
         "HTTP_X_BLOCKPASS_SIGNATURE": sig.sign(body, secret),
     }
     return Delivery(f"/hooks/blockpass/{account.webhook_token}/", body, headers)
+
+
+def blockpass_resolved(
+    blockpass_id: str, *, promise_id: str = "", env: str = "prod"
+) -> dict[str, Any]:
+    """A certificate promise resolved for customer `blockpass_id` ("certPormise" is
+    Blockpass's own spelling); a new promise id unless given."""
+    return {
+        "action": "certPormise.resolved",
+        "env": env,
+        "isPing": False,
+        "data": {"certPromisesId": promise_id or uuid.uuid4().hex, "blockpassID": blockpass_id},
+    }
 
 
 def blockpass(merchant: Merchant) -> Delivery:

@@ -8,9 +8,7 @@ delivery is stored, encrypted, and committed before the 2xx.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -18,8 +16,13 @@ from django.db import connection
 
 from kyc.models import InboundEvent, TransferEvent
 from kyc.status import Status
-from providers.blockpass import signature as bp_signature
 from providers.corepass import sandbox
+from tests.contract.deliveries import (
+    blockpass_account,
+    blockpass_resolved,
+    blockpass_webhook,
+    post,
+)
 from tests.corepass.conftest import deliver, make_account, make_transfer, sandbox_req
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,36 +86,16 @@ def test_it_takes_a_corepass_data_callback_in_one_commit(
     assert spent.commits == 1, spent
 
 
-def _blockpass_delivery(secret: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "action": "certPormise.resolved",
-            "env": "QA",
-            "isPing": False,
-            "data": {"certPromisesId": uuid.uuid4().hex, "blockpassID": "bp-cost-1"},
-        }
-    ).encode()
-    return body, {
-        "HTTP_X_BLOCKPASS_EVENT": "certPormise.resolved",
-        "HTTP_X_BLOCKPASS_DELIVERY": str(uuid.uuid4()),
-        "HTTP_X_BLOCKPASS_SIGNATURE": bp_signature.sign(body, secret),
-    }
-
-
 def test_it_takes_a_signed_blockpass_delivery_in_one_insert(
     client: Any, merchant: Any, measure: Any
 ) -> None:
-    from kyc import services
-
-    account = services.provider_account_get_or_create(merchant=merchant, provider="blockpass")
-    account.settings = {"webhook_secret": "s3cret-for-cost"}
-    account.save()
-    body, headers = _blockpass_delivery("s3cret-for-cost")
-    url = f"/hooks/blockpass/{account.webhook_token}/"
     from unittest import mock
 
+    account = blockpass_account(merchant, webhook_secret="s3cret-for-cost")
+    payload = blockpass_resolved("bp-cost-1", env="QA")
+    d = blockpass_webhook(account, payload, secret="s3cret-for-cost")
     with mock.patch("kyc.tasks.process_inbound.delay") as delay, measure() as spent:
-        r = client.post(url, body, content_type="application/json", **headers)
+        r = post(client, d)
     print(spent)
     assert r.status_code == 200, r.content
     event = InboundEvent.objects.get(account=account)

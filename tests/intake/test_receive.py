@@ -13,8 +13,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from kyc.models import InboundEvent, TransferEvent
 from kyc.status import Status
 from providers.corepass import sandbox
+from tests.contract.deliveries import (
+    blockpass_account,
+    blockpass_resolved,
+    blockpass_webhook,
+    post,
+)
 from tests.corepass.conftest import deliver, make_account, make_transfer, sandbox_req
-from tests.intake.test_costs import _blockpass_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,16 +64,10 @@ def test_it_keeps_a_callback_it_could_not_apply_and_answers_503(client: Any, mer
 
 
 def test_it_answers_a_duplicate_delivery_200_without_effect(client: Any, merchant: Any) -> None:
-    from kyc import services
-
-    account = services.provider_account_get_or_create(merchant=merchant, provider="blockpass")
-    account.settings = {"webhook_secret": "s3cret-dup"}
-    account.save()
-    body, headers = _blockpass_delivery("s3cret-dup")
-    url = f"/hooks/blockpass/{account.webhook_token}/"
+    account = blockpass_account(merchant, webhook_secret="s3cret-dup")
+    d = blockpass_webhook(account, blockpass_resolved("bp-cost-1", env="QA"), secret="s3cret-dup")
     with mock.patch("kyc.tasks.process_inbound.delay") as delay:
-        first = client.post(url, body, content_type="application/json", **headers)
-        again = client.post(url, body, content_type="application/json", **headers)
+        first, again = post(client, d), post(client, d)
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json()["message"] == "duplicate delivery, no effect"
     assert delay.call_count == 1  # processed once
