@@ -14,8 +14,9 @@ import pytest
 from django.conf import settings
 
 from kyc import registry
-from kyc.models import InboundEvent, KYCRecord, Merchant, ProviderAccount, TransferRequest
+from kyc.models import InboundEvent, KYCRecord, Merchant, TransferRequest
 from tests.abuse.hooks import Hook, hooks, url_for
+from tests.contract.deliveries import sandbox_account
 
 pytestmark = pytest.mark.django_db
 
@@ -69,13 +70,7 @@ def tokens(db) -> dict[str, str]:
     merchant = Merchant.objects.create(name="hooks", slug="hooks")
     out: dict[str, str] = {}
     for provider, _ in registry.choices():
-        adapter = registry.get(provider)
-        account = ProviderAccount.objects.create(
-            merchant=merchant,
-            provider=provider,
-            enabled=True,
-            settings=adapter.sandbox_settings(sandbox_url=f"http://127.0.0.1:9/sandbox/{provider}"),
-        )
+        account = sandbox_account(merchant, provider)
         record = KYCRecord.objects.create(merchant=merchant, reference=f"r-{provider}")
         transfer = TransferRequest.objects.create(
             merchant=merchant,

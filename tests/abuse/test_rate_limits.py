@@ -9,9 +9,10 @@ from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from kyc.models import ProviderAccount, TransferRequest
+from kyc.models import TransferRequest
 from kyc.webhooks import limit_per_token
 from tests.abuse.hooks import hooks, url_for
+from tests.contract.deliveries import sandbox_account
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def redis_keys(pattern: str) -> list[bytes]:
 def test_it_limits_customer_pages_per_address(client, merchant, settings, promise) -> None:
     assert django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     settings.PUBLIC_RATE_LIMIT_PER_MINUTE = 5
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
+    account = sandbox_account(merchant, "corepass")
     t = TransferRequest.objects.create(
         merchant=merchant, account=account, provider="corepass", reference="r"
     )

@@ -17,7 +17,8 @@ from django.contrib import admin
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from kyc.models import Certificate, KYCRecord, ProviderAccount, TransferRequest
+from kyc.models import Certificate, KYCRecord, TransferRequest
+from tests.contract.deliveries import sandbox_account
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +108,7 @@ def test_it_sends_security_headers_on_every_page(
 
     merchant = Merchant.objects.create(name="m", slug="m")
     Membership.objects.create(user=admin_user, merchant=merchant)
-    account = ProviderAccount.objects.create(merchant=merchant, provider="corepass")
+    account = sandbox_account(merchant, "corepass")
     record = KYCRecord.objects.create(merchant=merchant, reference="r")
     objs = {
         "record": record,
