@@ -8,75 +8,47 @@ place among the choices, and the core's defaults for every hook it leaves out.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.urls import clear_url_caches, reverse
+from django.urls import reverse
 
 from kyc import registry, services
 from kyc.contract import Provider
 from kyc.models import InboundEvent, ProviderAccount
+from tests.contract.temporary_provider import provider_source, temporary_provider
 
 pytestmark = pytest.mark.django_db
 
 MODULE = "fakeco_provider_for_tests"
-SOURCE = """
-from django import forms
-from django.http import HttpResponse
-from django.urls import path
-
-from kyc.contract import Provider
-from kyc.forms import ProviderSettingsForm, SecretInput
-
-
-class FakeCoSettingsForm(ProviderSettingsForm):
-    provider_name = "fakeco"
-    secret_fields = ("api_key",)
-    api_key = forms.CharField(required=False, widget=SecretInput)
-    greeting = forms.CharField(required=False)
+SOURCE = provider_source(
+    name="fakeco",
+    label="FakeCo Identity",
+    secret="api_key",
+    preamble="""
+        from django.http import HttpResponse
+        from django.urls import path
 
 
-def inbound(request, token):
-    return HttpResponse(f"fakeco took delivery for {token}")
-
-
-class FakeCoProvider(Provider):
-    name = "fakeco"
-    label = "FakeCo Identity"
-    form_class = FakeCoSettingsForm
-
+        def inbound(request, token):
+            return HttpResponse(f"fakeco took delivery for {token}")
+    """,
+    form_body="    greeting = forms.CharField(required=False)\n",
+    provider_body="""
     def urlpatterns(self):
         return [path("hooks/fakeco/<str:token>/", inbound, name="fakeco_webhook")]
-"""
-
-
-def _reload_urls() -> None:
-    import kyc.urls
-    import portal.urls
-
-    importlib.reload(kyc.urls)
-    importlib.reload(portal.urls)
-    clear_url_caches()
+""",
+)
 
 
 @pytest.fixture
 def fakeco(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    (tmp_path / f"{MODULE}.py").write_text(textwrap.dedent(SOURCE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    settings.PORTAL_PROVIDERS = [*settings.PORTAL_PROVIDERS, f"{MODULE}.FakeCoProvider"]
-    _reload_urls()
-    try:
-        yield registry.get("fakeco")
-    finally:
-        settings.PORTAL_PROVIDERS = [p for p in settings.PORTAL_PROVIDERS if MODULE not in p]
-        registry.reload()
-        sys.modules.pop(MODULE, None)
-        _reload_urls()
+    with temporary_provider(
+        settings, tmp_path, monkeypatch, module=MODULE, source=SOURCE
+    ) as provider:
+        yield provider
 
 
 def test_it_registers_a_provider_from_the_setting_alone(fakeco: Provider) -> None:

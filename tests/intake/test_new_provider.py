@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,36 +13,24 @@ from unittest import mock
 
 import pytest
 from django.db import connection
-from django.urls import clear_url_caches
 
-from kyc import registry, services
+from kyc import services
 from kyc.contract import Provider
 from kyc.models import InboundEvent
+from tests.contract.temporary_provider import provider_source, temporary_provider
 
 pytestmark = pytest.mark.django_db
 
 MODULE = "signedco_provider_for_intake_tests"
-SOURCE = """
-import hashlib
-import hmac
-
-from django import forms
-
-from kyc.contract import Provider, Verdict
-from kyc.forms import ProviderSettingsForm, SecretInput
-
-
-class SignedCoSettingsForm(ProviderSettingsForm):
-    provider_name = "signedco"
-    secret_fields = ("secret",)
-    secret = forms.CharField(required=False, widget=SecretInput)
-
-
-class SignedCoProvider(Provider):
-    name = "signedco"
-    label = "SignedCo"
-    form_class = SignedCoSettingsForm
-
+SOURCE = provider_source(
+    name="signedco",
+    label="SignedCo",
+    secret="secret",
+    preamble="""
+        import hashlib
+        import hmac
+    """,
+    provider_body="""
     def inbound_check(self, delivery):
         secret = (delivery.account.settings or {}).get("secret", "").encode()
         good = hmac.new(secret, delivery.body, hashlib.sha256).hexdigest()
@@ -53,31 +38,16 @@ class SignedCoProvider(Provider):
             return Verdict(401, "bad signature", state="refused", error="bad signature")
         return Verdict(200, "taken", state="received", verified=True, process=True,
                        dedupe_key="signedco:" + hashlib.sha256(delivery.body).hexdigest())
-"""
-
-
-def _reload_urls() -> None:
-    import kyc.urls
-    import portal.urls
-
-    importlib.reload(kyc.urls)
-    importlib.reload(portal.urls)
-    clear_url_caches()
+""",
+)
 
 
 @pytest.fixture
 def signedco(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    (tmp_path / f"{MODULE}.py").write_text(textwrap.dedent(SOURCE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    settings.PORTAL_PROVIDERS = [*settings.PORTAL_PROVIDERS, f"{MODULE}.SignedCoProvider"]
-    _reload_urls()
-    try:
-        yield registry.get("signedco")
-    finally:
-        settings.PORTAL_PROVIDERS = [p for p in settings.PORTAL_PROVIDERS if MODULE not in p]
-        registry.reload()
-        sys.modules.pop(MODULE, None)
-        _reload_urls()
+    with temporary_provider(
+        settings, tmp_path, monkeypatch, module=MODULE, source=SOURCE
+    ) as provider:
+        yield provider
 
 
 def _signed(body: bytes, secret: str) -> dict[str, str]:
