@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests import factories
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "right-password-123"
@@ -13,10 +15,8 @@ PASSWORD = "right-password-123"
 
 @pytest.fixture
 def staff(merchant):
-    from kyc.models import Membership
-
-    user = get_user_model().objects.create_user("alice", password=PASSWORD, is_staff=True)
-    Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.OWNER)
+    user = factories.UserFactory(username="alice", password=PASSWORD, is_staff=True)
+    factories.MembershipFactory(user=user, merchant=merchant, role="owner")
     return user
 
 

@@ -7,20 +7,18 @@ import re
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django_otp.oath import TOTP
 
 from kyc.models import StaffTOTPDevice
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def user(merchant):
-    from kyc.models import Membership
-
-    user = get_user_model().objects.create_user("carol", password="pw-123456789", is_staff=True)
-    Membership.objects.create(user=user, merchant=merchant, role=Membership.Role.OWNER)
+    user = factories.UserFactory(username="carol", password="pw-123456789", is_staff=True)
+    factories.MembershipFactory(user=user, merchant=merchant, role="owner")
     return user
 
 
