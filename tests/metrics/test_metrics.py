@@ -53,10 +53,7 @@ def value(samples: dict, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def bp_account(db: Any) -> ProviderAccount:
-    merchant = factories.MerchantFactory()
-    return ProviderAccount.objects.create(
-        merchant=merchant, provider="blockpass", enabled=True, settings=bp_settings()
-    )
+    return factories.ProviderAccountFactory(provider="blockpass", settings=bp_settings())
 
 
 def test_it_counts_a_signed_delivery_as_received_then_processed(
