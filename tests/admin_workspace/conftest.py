@@ -46,6 +46,16 @@ def member(merchant: Merchant, role: str, *, reveal: bool = True) -> Client:
     return login(factories.staff_user(merchant, reveal=reveal, role=role))
 
 
+def browser_login(page: Any, login_url: str, user: Any, *, submit: str) -> None:
+    """Sign `user` in through a login form (the factories' password) on a 1280 px screen;
+    `submit` is the form's button (the admin's is an input, the console's a button)."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(login_url)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "pw")
+    page.click(submit)
+
+
 def waiting_record(
     merchant: Merchant, account: ProviderAccount, reference: str, hours: float
 ) -> tuple[KYCRecord, TransferRequest]:

@@ -10,7 +10,7 @@ import pytest
 
 from kyc.models import AuditEntry, KYCRecord, Membership
 from tests import factories
-from tests.admin_workspace.conftest import EMAIL, Desk
+from tests.admin_workspace.conftest import EMAIL, Desk, browser_login
 from tests.conftest import SCREENSHOTS
 
 
@@ -18,11 +18,7 @@ from tests.conftest import SCREENSHOTS
 def reviewer(desk: Desk, page: Any, live_server: Any) -> Any:
     """A compliance reviewer who may reveal, signed in to the admin on a 1280 px screen."""
     user = factories.staff_user(desk.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    browser_login(page, f"{live_server.url}/admin/login/", user, submit="input[type=submit]")
     return user
 
 

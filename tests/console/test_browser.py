@@ -14,6 +14,7 @@ from kyc.models import Membership, TransferRequest
 from kyc.status import Status
 from providers.corepass.coreid import sample_coreid
 from tests import factories
+from tests.admin_workspace.conftest import browser_login
 from tests.conftest import SCREENSHOTS
 from tests.console.conftest import ACCEPTED, customer_with_email, make_transfer, waiting_review
 
@@ -22,11 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def sign_in(page: Any, base: str, merchant: Any) -> Any:
     user = factories.staff_user(merchant, reveal=True, role=Membership.Role.OWNER)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
+    browser_login(page, f"{base}/login/", user, submit="button[type=submit]")
     return user
 
 
