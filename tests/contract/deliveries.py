@@ -70,17 +70,21 @@ def corepass_request(
     )
     body40 = "0" * 39 + last_digit
     user = "ab" + coreid.check_digits("ab", body40) + body40
-    t = TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="corepass",
-        reference="cp",
-        subject=user,
-        items=["SH_EMAIL"],
-        status="pending",
-        record=KYCRecord.objects.create(merchant=merchant, reference="cp"),
-    )
+    record = KYCRecord.objects.create(merchant=merchant, reference="cp")
+    t = pending_request(account, "cp", subject=user, items=["SH_EMAIL"], record=record)
     return t, user
+
+
+def pending_request(account: ProviderAccount, reference: str, **fields: Any) -> TransferRequest:
+    """A pending request on `account` (its merchant and provider), with `fields` set."""
+    return TransferRequest.objects.create(
+        merchant=account.merchant,
+        account=account,
+        provider=account.provider,
+        reference=reference,
+        status="pending",
+        **fields,
+    )
 
 
 def corepass_status(
@@ -137,14 +141,17 @@ def corepass_forged(d: Delivery) -> Delivery:
     return dataclasses.replace(d, body=body)
 
 
-def blockpass_account(merchant: Merchant, *, webhook_secret: str = "w") -> ProviderAccount:
-    """A Blockpass account (client "c") whose webhooks are signed with `webhook_secret`."""
+def blockpass_account(
+    merchant: Merchant, *, webhook_secret: str = "w", api_url: str = "http://127.0.0.1:9"
+) -> ProviderAccount:
+    """A Blockpass account (client "c") at `api_url` (default: a closed loopback port)
+    whose webhooks are signed with `webhook_secret`."""
     return ProviderAccount.objects.create(
         merchant=merchant,
         provider="blockpass",
         enabled=True,
         settings={
-            "api_url": "http://127.0.0.1:9",
+            "api_url": api_url,
             "client_id": "c",
             "client_secret": "s",
             "webhook_secret": webhook_secret,
@@ -219,15 +226,7 @@ def portmone(merchant: Merchant) -> Delivery:
 def incode(merchant: Merchant) -> Delivery:
     account = sandbox_account(merchant, "incode")
     record = KYCRecord.objects.create(merchant=merchant, reference="in")
-    TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="incode",
-        reference="in",
-        provider_ref="iv-1",
-        status="pending",
-        record=record,
-    )
+    pending_request(account, "in", provider_ref="iv-1", record=record)
     body = json.dumps({"interviewId": "iv-1", "onboardingStatus": "ONBOARDING_FINISHED"}).encode()
     return Delivery(f"/hooks/incode/{account.webhook_token}/", body, {}, record)
 

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from kyc.models import KYCRecord, Merchant, ProviderAccount
+from kyc.models import KYCRecord, Merchant
 from providers.blockpass import services as bp_services
+from tests.contract.deliveries import blockpass_account
 from tests.faults.promise_log import (  # noqa: F401
     _write_promises,
     promise,
@@ -29,12 +30,7 @@ def blockpass_customer(
 ) -> tuple[Any, Any]:
     """A Blockpass account against `api_url` and one registered customer holding a token."""
     merchant = Merchant.objects.create(name=slug, slug=slug)
-    ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="blockpass",
-        enabled=True,
-        settings={"api_url": api_url, "client_id": "c", "client_secret": "s"},
-    )
+    blockpass_account(merchant, api_url=api_url)
     expires = (timezone.now() + token_valid_for).isoformat()
     record = KYCRecord.objects.create(
         merchant=merchant,

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from kyc import http
 from kyc.errors import RetryableError
-from kyc.models import CertPromise, Merchant, ProviderAccount
+from kyc.models import CertPromise, Merchant
+from tests.contract.deliveries import pending_request, sandbox_account
 from tests.faults.conftest import blockpass_customer
 from tests.faults.fake_provider import FakeProvider
 
@@ -118,24 +119,11 @@ def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(pr
 
 @pytest.mark.django_db
 def test_it_asks_a_down_connector_once_per_stale_period(promise) -> None:
-    from kyc.models import TransferRequest
     from providers.corepass import services
 
     merchant = Merchant.objects.create(name="cd", slug="cd")
-    account = ProviderAccount.objects.create(
-        merchant=merchant,
-        provider="corepass",
-        enabled=True,
-        settings={"connector_url": "http://127.0.0.1:9"},
-    )
-    TransferRequest.objects.create(
-        merchant=merchant,
-        account=account,
-        provider="corepass",
-        reference="cd",
-        status="pending",
-        last_heard_at=timezone.now() - dt.timedelta(hours=1),
-    )
+    account = sandbox_account(merchant, "corepass")  # the connector is down (closed port)
+    pending_request(account, "cd", last_heard_at=timezone.now() - dt.timedelta(hours=1))
     sent: list[str] = []
     with mock.patch.object(Task, "apply_async", lambda self, *a, **k: sent.append(self.name)):
         runs = [services.reconcile() for _ in range(5)]  # beat every minute, connector down

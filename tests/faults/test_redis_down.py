@@ -12,9 +12,9 @@ import sys
 import pytest
 import requests
 
-from kyc.models import InboundEvent, Merchant, TransferRequest
+from kyc.models import InboundEvent, Merchant
 from tests.conftest import ROOT, _worker_env, wait_for
-from tests.contract.deliveries import sandbox_account
+from tests.contract.deliveries import pending_request, sandbox_account
 from tests.faults.redis_server import PrivateRedis
 from tests.faults.server import Server
 
@@ -70,14 +70,7 @@ def outage(deliveries: int, start_worker, promise) -> None:
         slug = f"rd-{Merchant.objects.count()}"
         merchant = Merchant.objects.create(name=slug, slug=slug)
         account = sandbox_account(merchant, "portmone")
-        TransferRequest.objects.create(
-            merchant=merchant,
-            account=account,
-            provider="portmone",
-            reference="rd",
-            provider_ref="share-0",
-            status="pending",
-        )
+        pending_request(account, "rd", provider_ref="share-0")
         url = f"{server.url}/hooks/portmone/{account.webhook_token}/"
 
         redis_.stop()  # broker and cache gone

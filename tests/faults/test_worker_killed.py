@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kyc.models import Certificate, CertPromise, KYCRecord, Merchant, ProviderAccount
 from tests.conftest import wait_for
+from tests.contract.deliveries import blockpass_account
 from tests.faults.conftest import blockpass_customer
 from tests.faults.fake_provider import FakeProvider
 
@@ -45,17 +46,7 @@ def test_it_redoes_a_pull_killed_mid_call_and_stores_it_once(start_worker, promi
     fake = FakeProvider(reply)
     try:
         merchant = Merchant.objects.create(name="wk", slug="wk")
-        ProviderAccount.objects.create(
-            merchant=merchant,
-            provider="blockpass",
-            enabled=True,
-            settings={
-                "api_url": fake.url,
-                "client_id": "c",
-                "client_secret": "s",
-                "webhook_secret": "w",
-            },
-        )
+        blockpass_account(merchant, api_url=fake.url)
         expires = (timezone.now() + dt.timedelta(hours=1)).isoformat()
         record = KYCRecord.objects.create(
             merchant=merchant,
