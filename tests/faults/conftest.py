@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from kyc.models import KYCRecord, Merchant
+from kyc.models import CertPromise, KYCRecord, Merchant
 from providers.blockpass import services as bp_services
 from tests.contract.deliveries import blockpass_account
 from tests.faults.promise_log import (  # noqa: F401
@@ -44,3 +44,14 @@ def blockpass_customer(
         },
     )
     return merchant, record
+
+
+def due_promise(record: Any, promise_id: str) -> CertPromise:
+    """A Blockpass certificate promise for `record`, due now."""
+    return CertPromise.objects.create(
+        merchant=record.merchant,
+        record=record,
+        provider="blockpass",
+        promise_id=promise_id,
+        next_attempt_at=timezone.now(),
+    )

@@ -18,7 +18,7 @@ from kyc import http
 from kyc.errors import RetryableError
 from kyc.models import CertPromise, Merchant
 from tests.contract.deliveries import pending_request, sandbox_account
-from tests.faults.conftest import blockpass_customer
+from tests.faults.conftest import blockpass_customer, due_promise
 from tests.faults.fake_provider import FakeProvider
 
 
@@ -86,13 +86,7 @@ def test_it_backs_off_task_retries_within_the_visibility_timeout_and_gives_up(pr
         merchant, record = blockpass_customer(
             slug="sl", api_url=fake.url, token_valid_for=dt.timedelta(days=1)
         )
-        p = CertPromise.objects.create(
-            merchant=merchant,
-            record=record,
-            provider="blockpass",
-            promise_id="p",
-            next_attempt_at=timezone.now(),
-        )
+        p = due_promise(record, "p")
         delays: list[float] = []
         with mock.patch.object(Task, "apply_async", capture):
             for _ in range(services.PULL_MAX_ATTEMPTS + 3):

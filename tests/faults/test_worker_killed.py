@@ -13,7 +13,7 @@ from django.utils import timezone
 from kyc.models import Certificate, CertPromise, KYCRecord, Merchant, ProviderAccount
 from tests.conftest import wait_for
 from tests.contract.deliveries import blockpass_account
-from tests.faults.conftest import blockpass_customer
+from tests.faults.conftest import blockpass_customer, due_promise
 from tests.faults.fake_provider import FakeProvider
 
 
@@ -60,13 +60,7 @@ def test_it_redoes_a_pull_killed_mid_call_and_stores_it_once(start_worker, promi
                 }
             },
         )
-        p = CertPromise.objects.create(
-            merchant=merchant,
-            record=record,
-            provider="blockpass",
-            promise_id="p-1",
-            next_attempt_at=timezone.now(),
-        )
+        p = due_promise(record, "p-1")
         worker = start_worker()
         tasks.pull_cert_promise.delay(p.pk)
         assert fake.arrived.wait(30), "the worker never called the provider"
@@ -235,13 +229,7 @@ def test_it_survives_repeated_kills_during_many_pulls(start_worker, promise) -> 
             slug="sk", api_url=fake.url, token_valid_for=dt.timedelta(hours=1)
         )
         for i in range(n):
-            CertPromise.objects.create(
-                merchant=merchant,
-                record=record,
-                provider="blockpass",
-                promise_id=f"p{i}",
-                next_attempt_at=timezone.now(),
-            )
+            due_promise(record, f"p{i}")
         pending = CertPromise.objects.filter(state=CertPromise.State.PENDING)
         kills = 0
         worker = start_worker()
