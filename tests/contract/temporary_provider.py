@@ -86,3 +86,19 @@ def temporary_provider(
         registry.reload()
         sys.modules.pop(module, None)
         _reload_urls()
+
+
+def provider_fixture(name: str, *, module: str, source: str) -> Any:
+    """A fixture called `name` yielding the provider `source` defines, registered for the
+    test and gone after it."""
+
+    @pytest.fixture(name=name)
+    def installed(
+        settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[Provider]:
+        with temporary_provider(
+            settings, tmp_path, monkeypatch, module=module, source=source
+        ) as provider:
+            yield provider
+
+    return installed

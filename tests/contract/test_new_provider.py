@@ -8,8 +8,6 @@ place among the choices, and the core's defaults for every hook it leaves out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from django.urls import reverse
 from kyc import registry, services
 from kyc.contract import Provider
 from kyc.models import InboundEvent, ProviderAccount
-from tests.contract.temporary_provider import provider_source, temporary_provider
+from tests.contract.temporary_provider import provider_fixture, provider_source
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +41,7 @@ SOURCE = provider_source(
 )
 
 
-@pytest.fixture
-def fakeco(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    with temporary_provider(
-        settings, tmp_path, monkeypatch, module=MODULE, source=SOURCE
-    ) as provider:
-        yield provider
+fakeco = provider_fixture("fakeco", module=MODULE, source=SOURCE)
 
 
 def test_it_registers_a_provider_from_the_setting_alone(fakeco: Provider) -> None:

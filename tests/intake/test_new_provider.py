@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -17,7 +15,7 @@ from django.db import connection
 from kyc import services
 from kyc.contract import Provider
 from kyc.models import InboundEvent
-from tests.contract.temporary_provider import provider_source, temporary_provider
+from tests.contract.temporary_provider import provider_fixture, provider_source
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +40,7 @@ SOURCE = provider_source(
 )
 
 
-@pytest.fixture
-def signedco(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    with temporary_provider(
-        settings, tmp_path, monkeypatch, module=MODULE, source=SOURCE
-    ) as provider:
-        yield provider
+signedco = provider_fixture("signedco", module=MODULE, source=SOURCE)
 
 
 def _signed(body: bytes, secret: str) -> dict[str, str]:
