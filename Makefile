@@ -86,7 +86,7 @@ bench: install $(BENCH_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy portal kyc providers
+	$(BIN)/mypy portal kyc providers bench
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -223,12 +223,13 @@ class Provider:
 
     def inbound_received(self, *, event_id: int) -> None:
         """A delivery was stored to be processed (`verdict.process`): by default a worker
-        gets it once committed (kyc.tasks.process_inbound -> process_delivery)."""
+        gets it once committed (kyc.tasks.process_inbound -> process_delivery; a burst
+        publishes one task, which takes the others with it)."""
         from django.db import transaction
 
         from kyc.tasks import process_inbound
 
-        transaction.on_commit(lambda: process_inbound.delay(event_id))
+        transaction.on_commit(lambda: process_inbound.hand_over(event_id))
 
     def inbound_duplicate(self, *, original_id: int, original_state: str) -> None:
         """A delivery arrived again (same dedupe key) and was stored as a duplicate."""

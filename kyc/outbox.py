@@ -45,7 +45,7 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from kyc import http, metrics, selectors
+from kyc import http, metrics, queued, selectors
 from kyc.audit import audit_log
 from kyc.errors import InvalidInput, OutboundRefused, ProviderError
 from kyc.models import (
@@ -203,28 +203,9 @@ def webhook_messages_create(
     return messages
 
 
-# A queued task is flagged in Redis, so a burst of commits enqueues one task per merchant
-# (dispatch) and per endpoint (send) instead of one per message. The task clears its flag
-# when it starts and then reads the database, so whatever commits after that enqueues a
-# task of its own: nothing waits for the sweeper. A flag outlives a lost task by at most
-# QUEUED_FLAG_SECONDS, and the sweeper enqueues regardless of flags.
-QUEUED_FLAG_SECONDS = 60
-
-
-def _flag(key: str) -> bool:
-    """Set the flag; False when it was already set. Redis down: True (enqueue anyway)."""
-    try:
-        return bool(_slots().add(key, 1, timeout=QUEUED_FLAG_SECONDS))
-    except Exception as exc:  # redis.ConnectionError and friends: fail open
-        log.warning("webhook queue flag unavailable: %s", type(exc).__name__)
-        return True
-
-
-def _unflag(key: str) -> None:
-    try:
-        _slots().delete(key)
-    except Exception as exc:  # it expires anyway
-        log.warning("webhook queue flag not cleared: %s", type(exc).__name__)
+# A queued task is flagged in Redis (kyc/queued.py), so a burst of commits enqueues one
+# task per merchant (dispatch) and per endpoint (send) instead of one per message.
+_flag, _unflag = queued.flag, queued.unflag
 
 
 def _dispatch_flag(merchant_id: int) -> str:

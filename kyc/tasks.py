@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from kyc import registry, services
+from kyc import queued, registry, services
 from kyc.models import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,41 @@ class SweptTask(Task):
             return None
 
 
-@shared_task(base=SweptTask, acks_late=True, ignore_result=True)
+# Handing deliveries to workers: a burst publishes one task while one is queued, and
+# that task, when it starts, also processes every fresh delivery (RECEIVED, never tried)
+# committed before it, in batches. Publishing a Celery message costs the web process
+# more than storing the delivery; a Redis flag costs one round trip (kyc/queued.py).
+INBOX_QUEUED_FLAG = "inbox-process-queued"
+INBOX_DRAIN_BATCH = 100
+
+
+class InboxTask(SweptTask):
+    """process_inbound, with the coalescing hand-over used once a delivery is committed."""
+
+    abstract = True
+
+    def hand_over(self, event_id: int) -> None:
+        """A task for this committed delivery, unless one is queued already (it takes
+        this one with the other fresh deliveries when it starts)."""
+        if not queued.flag(INBOX_QUEUED_FLAG):
+            return
+        if self.delay(event_id) is None:  # broker down: the sweeper has it; free the flag
+            queued.unflag(INBOX_QUEUED_FLAG)
+
+
+@shared_task(base=InboxTask, acks_late=True, ignore_result=True)
 def process_inbound(event_id: int) -> str:
-    """Process one stored delivery. Safe to run twice: processors check state first."""
+    """Process one stored delivery (safe to run twice: processors check state first);
+    the task a hand-over announced also drains the fresh deliveries behind it."""
+    drain = queued.unflag(INBOX_QUEUED_FLAG)
+    try:
+        return _process(event_id)
+    finally:
+        if drain:
+            _drain_fresh()
+
+
+def _process(event_id: int) -> str:
     event = InboundEvent.objects.filter(pk=event_id).first()
     if event is None:
         return "missing"
@@ -52,6 +84,30 @@ def process_inbound(event_id: int) -> str:
         return "ignored"
     event.refresh_from_db()
     return event.state
+
+
+def _drain_fresh() -> int:
+    """Process the fresh deliveries, oldest first; a full batch hands over the rest."""
+    ids = list(
+        InboundEvent.objects.filter(state=InboundEvent.State.RECEIVED, attempts=0)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:INBOX_DRAIN_BATCH]
+    )
+    for pk in ids:
+        try:
+            _process(pk)
+        except Exception as exc:
+            # Counted as an attempt, so it leaves the fresh set: the sweeper retries it
+            # later, and one bad delivery never holds up the ones behind it.
+            log.exception("processing delivery %s failed; left for the sweeper", pk)
+            event = InboundEvent.objects.filter(pk=pk, state=InboundEvent.State.RECEIVED).first()
+            if event is not None:
+                services.inbound_mark(
+                    event=event, state=InboundEvent.State.RECEIVED, error=type(exc).__name__
+                )
+    if len(ids) == INBOX_DRAIN_BATCH:
+        process_inbound.hand_over(ids[-1])
+    return len(ids)
 
 
 @shared_task(acks_late=True, ignore_result=True)

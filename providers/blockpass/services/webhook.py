@@ -103,7 +103,7 @@ def enqueue_process(event_pk: int) -> None:
 def _enqueue_process(event_pk: int) -> None:
     from kyc.tasks import process_inbound
 
-    transaction.on_commit(lambda: process_inbound.delay(event_pk))
+    transaction.on_commit(lambda: process_inbound.hand_over(event_pk))
 
 
 def inbound_process(*, event_id: int) -> None:
