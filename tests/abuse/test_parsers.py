@@ -192,12 +192,17 @@ def test_it_refuses_any_change_to_a_signed_status(payload, key, data) -> None:
         cp_sig.verify_status(changed, public_key=PUBLIC, now=NOW - 120)
 
 
-@PROFILE
-@given(
+# a signed status payload, a byte of its signature field (Ed448 signature and embedded
+# public key, 171 bytes) and a non-zero mask to flip it with
+FLIPPED_BYTES = (
     status_payloads,
     st.integers(min_value=0, max_value=170),
     st.integers(min_value=1, max_value=255),
 )
+
+
+@PROFILE
+@given(*FLIPPED_BYTES)
 def test_it_refuses_any_flipped_signature_byte(payload, at, flip) -> None:
     count()
     import base64
@@ -267,11 +272,7 @@ SOAK = settings(PROFILE, max_examples=3000, derandomize=False)
 
 @pytest.mark.soak
 @SOAK
-@given(
-    status_payloads,
-    st.integers(min_value=0, max_value=170),
-    st.integers(min_value=1, max_value=255),
-)
+@given(*FLIPPED_BYTES)
 def test_it_refuses_flipped_bytes_over_many_random_signatures(payload, at, flip) -> None:
     test_it_refuses_any_flipped_signature_byte.hypothesis.inner_test(payload, at, flip)
 
