@@ -149,11 +149,11 @@ def _keep_unknown(request: HttpRequest, sender: Sender) -> None:
     sender.stored = True
 
 
-def _keep_refusal(
-    request: HttpRequest, sender: Sender, reason: str, *, body: bytes | None, kind: str = ""
+def _keep(
+    request: HttpRequest, sender: Sender, *, body: bytes | None, kind: str, **fields: Any
 ) -> None:
+    """Store what the URL's sender posted as it arrived (state and error in `fields`)."""
     from kyc import services
-    from kyc.models import InboundEvent
 
     services.inbound_store(
         provider=sender.provider[:20],
@@ -164,10 +164,19 @@ def _keep_refusal(
         kind=kind,
         account=sender.account,
         transfer=sender.transfer,
-        state=InboundEvent.State.REFUSED,
-        error=reason[:2000],
+        **fields,
     )
     sender.stored = True
+
+
+def _keep_refusal(
+    request: HttpRequest, sender: Sender, reason: str, *, body: bytes | None, kind: str = ""
+) -> None:
+    from kyc.models import InboundEvent
+
+    _keep(
+        request, sender, body=body, kind=kind, state=InboundEvent.State.REFUSED, error=reason[:2000]
+    )
 
 
 def _response_reason(response: HttpResponse) -> str:
@@ -294,19 +303,13 @@ def _failed(request: HttpRequest, *, provider: str, kind: str, token: str) -> Ht
     log.error("%s %s delivery failed\n%s", provider, kind, trace)
     sender = getattr(request, "inbound", None)
     if isinstance(sender, Sender) and sender.known:
-        from kyc import services
-
         body = sender.body if sender.body is not None else _body_if_readable(request)
         try:
-            services.inbound_store(
-                provider=provider,
-                path=request.path,
-                headers=headers_of(request),
+            _keep(
+                request,
+                sender,
                 body=body,
-                remote_addr=remote_addr(request),
                 kind=kind,
-                account=sender.account,
-                transfer=sender.transfer,
                 error="could not process on arrival; the sweeper retries",
             )
         except (OperationalError, InterfaceError) as exc:
