@@ -383,6 +383,14 @@ def _retry_later(exc: RetryableError) -> _Outcome:
     )
 
 
+def _failed(error: str, *, update: StatusUpdate | None = None) -> _Outcome:
+    """Incode refused a call for good: the delivery fails with `error`, and the request
+    changes only by `update`."""
+    return _Outcome(
+        result="failed", event_state=InboundEvent.State.FAILED, event_error=error, update=update
+    )
+
+
 def _confirmed_status(*, transfer: TransferRequest) -> str:
     """`/omni/get/onboarding/status` with the admin token: Incode's word, not the webhook's."""
     s = transfer.account.settings or {}
@@ -409,11 +417,7 @@ def _ask_incode(
             return _retry_later(exc)
         except ProviderError as exc:
             # Nothing confirmed: the request is left as it was.
-            return _Outcome(
-                result="failed",
-                event_state=InboundEvent.State.FAILED,
-                event_error=f"could not confirm with Incode ({exc.code}); nothing changed",
-            )
+            return _failed(f"could not confirm with Incode ({exc.code}); nothing changed")
     if confirmed != claimed:
         return _unconfirmed(claimed=claimed, confirmed=confirmed)
     if schemas.is_final(confirmed):
@@ -477,10 +481,8 @@ def _score(*, transfer: TransferRequest) -> _Outcome:
     except RetryableError as exc:
         return _retry_later(exc)
     except ProviderError as exc:
-        return _Outcome(
-            result="failed",
-            event_state=InboundEvent.State.FAILED,
-            event_error=f"{exc.code}: {exc.message}",
+        return _failed(
+            f"{exc.code}: {exc.message}",
             update=StatusUpdate(
                 provider_status=schemas.ONBOARDING_FINISHED,
                 provider_rank=schemas.STATUS_RANK[schemas.ONBOARDING_FINISHED],
