@@ -9,9 +9,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kyc.admin.base import MerchantFilter, MerchantScopedAdmin
+from kyc.admin.columns import table_column
 from kyc.errors import InvalidInput
 from kyc.permissions import Action
-from kyc.templatetags.admin_json import kv_table, stamp
+from kyc.templatetags.admin_json import stamp
 from providers.sunbird import services
 from providers.sunbird.models import IssuanceRun, IssuanceStep, KeyReservation
 
@@ -43,13 +44,8 @@ class KeyReservationAdmin(MerchantScopedAdmin):
 class StepSummaries:
     """A step's request and answer summaries as key/value tables, times with seconds."""
 
-    @admin.display(description="request sent")
-    def request_table(self, obj: IssuanceStep) -> str:
-        return kv_table(obj.request_summary)
-
-    @admin.display(description="answer")
-    def answer_table(self, obj: IssuanceStep) -> str:
-        return kv_table(obj.answer_summary)
+    request_table = table_column("request_summary", "request sent")
+    answer_table = table_column("answer_summary", "answer")
 
     @admin.display(description="started")
     def started(self, obj: IssuanceStep) -> str:
