@@ -41,7 +41,7 @@ from providers.corepass.signature import (
     field_hash,
     public_bytes,
     sign,
-    status_message,
+    sign_status,
 )
 
 STATE = kit.State("corepass-sandbox")
@@ -374,18 +374,9 @@ def status_body(req: dict[str, Any], state: str, tx_hash: str, *, now: int) -> d
         "expiration": req["expiration"],
         "deadline": deadline,
     }
-    msg = status_message(
-        user=req["user"],
-        fields=fields,
-        status=state,
-        expiration=req["expiration"],
-        deadline=deadline,
-        tx_hash=tx_hash or None,
-    )
-    body["signature"] = sign(private_key(), msg)
     if tx_hash:
         body["tx_hash"] = tx_hash
-    return body
+    return sign_status(private_key(), body)
 
 
 def pepper(user: str, field_id: str) -> str:

@@ -214,3 +214,9 @@ def public_bytes(private_key: Ed448PrivateKey) -> bytes:
 def sign(private_key: Ed448PrivateKey, message: bytes) -> str:
     """The connector's signature field: base64(signature || public key)."""
     return base64.b64encode(private_key.sign(message) + public_bytes(private_key)).decode()
+
+
+def sign_status(private_key: Ed448PrivateKey, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A status callback `body` (user, fields, status, expiration, deadline, and tx_hash
+    when it has one) with the signature the connector adds to it."""
+    return {**body, "signature": sign(private_key, status_message(**body))}

@@ -141,16 +141,7 @@ def signed_status(user, fields, status, expiration, deadline, tx_hash):
     }
     if tx_hash is not None:
         payload["tx_hash"] = tx_hash
-    msg = cp_sig.status_message(
-        user=user,
-        fields=fields,
-        status=status,
-        expiration=expiration,
-        deadline=deadline,
-        tx_hash=tx_hash,
-    )
-    payload["signature"] = cp_sig.sign(KEY, msg)
-    return payload
+    return cp_sig.sign_status(KEY, payload)
 
 
 status_payloads = st.builds(

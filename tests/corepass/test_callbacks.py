@@ -276,12 +276,7 @@ def test_it_also_accepts_plain_item_ids_in_status_fields(client: Any, account: A
         "expiration": now + 600,
         "deadline": now + 180,
     }
-    body["signature"] = sig.sign(
-        sandbox.private_key(),
-        sig.status_message(
-            **{k: body[k] for k in ("user", "fields", "status", "expiration", "deadline")}
-        ),
-    )
+    body = sig.sign_status(sandbox.private_key(), body)
     assert deliver(client, transfer, "status", body, now=now).status_code == 200
     transfer.refresh_from_db()
     assert transfer.status == "accepted"
