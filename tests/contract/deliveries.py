@@ -103,17 +103,14 @@ def corepass_status(
     fields = [sig.field_hash("SH_EMAIL")]
     expiration = now + 600 if expiration is None else expiration
     deadline = now + 120 if deadline is None else deadline
-    msg = sig.status_message(
-        user=user, fields=fields, status=status, expiration=expiration, deadline=deadline
-    )
-    body = {
+    unsigned = {
         "user": user,
         "fields": fields,
         "status": status,
         "expiration": expiration,
         "deadline": deadline,
-        "signature": sig.sign(key, msg),  # type: ignore[arg-type]
     }
+    body = sig.sign_status(key, unsigned)  # type: ignore[arg-type]
     return json.dumps(body).encode()
 
 
