@@ -29,6 +29,9 @@ from kyc.permissions import Action
 
 MASK = "•••• hidden"
 _VERDICT_FIELDS = {"status", "comment", "allow_resubmit"}
+# A certificate as its reviewer sees it on the record and on its own page: what it is,
+# then the verdict.
+_CERTIFICATE_REVIEW = ("provider", "slug", "external_id", "status", "comment", "allow_resubmit")
 
 
 class ReviewInline(admin.TabularInline):
@@ -76,16 +79,7 @@ class IdentityFieldInline(ReviewInline):
 class CertificateInline(ReviewInline):
     model = Certificate
     fk_name = "record"
-    fields = (
-        "provider",
-        "slug",
-        "external_id",
-        "status",
-        "comment",
-        "allow_resubmit",
-        "created",
-        "erased_at",
-    )
+    fields = (*_CERTIFICATE_REVIEW, "created", "erased_at")
     created = time_column("created_at", "created")
 
 
@@ -374,12 +368,7 @@ class CertificateAdmin(EvidenceAdmin):
     fields = (
         "merchant",
         "record_link",
-        "provider",
-        "slug",
-        "external_id",
-        "status",
-        "comment",
-        "allow_resubmit",
+        *_CERTIFICATE_REVIEW,
         "recipient_id",
         "course_id",
         "batch_id",

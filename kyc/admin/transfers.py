@@ -191,36 +191,22 @@ class TransferRequestAdmin(LinkedListsMixin, MerchantScopedAdmin):
         return None
 
 
+# What a transfer event is, in the list and on its page (which adds the detail before
+# the source).
+_EVENT_COLUMNS = ("transfer_link", "at", "kind", "status_badge", "provider_status", "tx_hash")
+
+
 @admin.register(TransferEvent)
 class TransferEventAdmin(LinkedListsMixin, EvidenceAdmin):
     link_lookups = frozenset({"inbound__id__exact", "transfer__id__exact"})
     merchant_path = "transfer__merchant"
-    list_display = (
-        "transfer_link",
-        "at",
-        "kind",
-        "status_badge",
-        "provider_status",
-        "tx_hash",
-        "source",
-        "delivery",
-    )
+    list_display = (*_EVENT_COLUMNS, "source", "delivery")
     list_display_links = ("at",)
     list_filter = ("kind", "status", "source")
     list_select_related = ("transfer",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    fields = readonly_fields = (
-        "transfer_link",
-        "at",
-        "kind",
-        "status_badge",
-        "provider_status",
-        "tx_hash",
-        "detail",
-        "source",
-        "delivery",
-    )
+    fields = readonly_fields = (*_EVENT_COLUMNS, "detail", "source", "delivery")
 
     @admin.display(description="request")
     def transfer_link(self, obj: TransferEvent) -> str:
