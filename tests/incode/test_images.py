@@ -16,7 +16,7 @@ from kyc.status import Status
 from providers.incode import services as incode_services
 from providers.incode import tasks as incode_tasks
 from providers.incode.models import IncodeImage
-from tests.admin_workspace.conftest import member
+from tests.admin_workspace.conftest import browser_login, member
 from tests.conftest import wait_for
 from tests.incode.conftest import API_KEY, finish_on_phone, start_request
 
@@ -178,11 +178,7 @@ def test_it_shows_the_images_in_the_browser_after_a_reveal(
 
     t = _finished(api, "img-browser")
     reviewer = factories.staff_user(t.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{public_url}/admin/login/")
-    page.fill("#id_username", reviewer.username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    browser_login(page, f"{public_url}/admin/login/", reviewer, submit="input[type=submit]")
     page.goto(f"{public_url}{reverse('admin:kyc_kycrecord_review', args=[t.record.pk])}")
     page.wait_for_selector("#images")
     assert "Reveal to see the ID images." in page.inner_text("#images")

@@ -9,6 +9,7 @@ import pytest
 
 from kyc.models import AuditEntry, Membership
 from tests import factories
+from tests.admin_workspace.conftest import browser_login
 from tests.conftest import SCREENSHOTS, wait_for
 from tests.review.test_reveal_images import HIDDEN, images_only_record
 
@@ -20,11 +21,7 @@ def test_it_shows_the_images_of_a_record_without_values_after_a_reveal(
 ) -> None:
     case = images_only_record("img-only-browser")
     reviewer = factories.staff_user(case.merchant, reveal=True, role=Membership.Role.COMPLIANCE)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{public_url}/admin/login/")
-    page.fill("#id_username", reviewer.username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
+    browser_login(page, f"{public_url}/admin/login/", reviewer, submit="input[type=submit]")
     page.goto(f"{public_url}{case.page}")
     page.wait_for_selector("#images")
     assert HIDDEN in page.inner_text("#images")
