@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import redis
+
+from tests.conftest import ROOT
 
 
 def free_port() -> int:
@@ -61,3 +64,24 @@ class PrivateRedis:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+def manage_shell(env: dict[str, str], code: str) -> str:
+    """Run `code` in a fresh `manage.py shell` with `env` (a web or beat process on the
+    private Redis); what it printed."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def sweep(env: dict[str, str], task: str) -> int:
+    """Run the sweeper `task` of kyc.tasks once in a fresh process: how many it enqueued."""
+    out = manage_shell(env, f"from kyc.tasks import {task}; print('swept', {task}())")
+    return int([x for x in out.splitlines() if x.startswith("swept ")][-1].split()[1])

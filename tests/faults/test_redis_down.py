@@ -6,39 +6,17 @@ provider's delivery with the broker down, in process: tests/contract/test_delive
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import requests
 
 from kyc.models import InboundEvent, Merchant
-from tests.conftest import ROOT, _worker_env, wait_for
+from tests.conftest import _worker_env, wait_for
 from tests.contract.deliveries import pending_request, sandbox_account
-from tests.faults.redis_server import PrivateRedis
+from tests.faults.redis_server import PrivateRedis, sweep
 from tests.faults.server import Server
 
 DELIVERIES = 6
-
-
-def sweep(env: dict[str, str]) -> int:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from kyc.tasks import sweep_inbox; print('swept', sweep_inbox())",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    line = [x for x in out.stdout.splitlines() if x.startswith("swept ")][-1]
-    return int(line.split()[1])
 
 
 @pytest.mark.worker
@@ -88,12 +66,12 @@ def outage(deliveries: int, start_worker, promise) -> None:
 
         redis_.start()  # back, empty: nothing was queued while it was down
         start_worker(extra_env={"REDIS_URL": redis_.url(0), "CACHE_URL": redis_.url(1)})
-        assert sweep(env) == deliveries
+        assert sweep(env, "sweep_inbox") == deliveries
         wait_for(
             lambda: not events.filter(state=InboundEvent.State.RECEIVED).exists(),
             timeout=60 + deliveries / 5,
         )
-        assert sweep(env) == 0  # nothing left to send
+        assert sweep(env, "sweep_inbox") == 0  # nothing left to send
         for event in events:
             assert event.state in (InboundEvent.State.PROCESSED, InboundEvent.State.IGNORED), (
                 event.error

@@ -11,8 +11,6 @@ finds what is still pending, and every message reaches the endpoint with its one
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -22,8 +20,8 @@ from standardwebhooks.webhooks import Webhook
 from kyc import outbox
 from kyc.models import WebhookAttempt, WebhookDelivery, WebhookMessage
 from tests import factories
-from tests.conftest import ROOT, _worker_env, wait_for
-from tests.faults.redis_server import PrivateRedis
+from tests.conftest import _worker_env, wait_for
+from tests.faults.redis_server import PrivateRedis, manage_shell, sweep
 from tests.outbox.conftest import Receiver
 
 pytestmark = pytest.mark.worker
@@ -31,33 +29,14 @@ pytestmark = pytest.mark.worker
 BEFORE, DURING = 4, 4  # messages committed before Redis stops, and while it is down
 
 
-def _manage(env: dict[str, str], code: str) -> str:
-    """Run `code` in a fresh process with `env` (the private Redis): a web or beat process."""
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
-
-
 def _send_pings(env: dict[str, str], endpoint_id: int, n: int) -> None:
     """Commit n messages (ping events) in another process; each enqueues after commit."""
-    _manage(
+    manage_shell(
         env,
         "from kyc import outbox; from kyc.models import WebhookEndpoint\n"
         f"ep = WebhookEndpoint.objects.get(pk={endpoint_id})\n"
         f"for _ in range({n}): outbox.webhook_endpoint_test(endpoint=ep)\n",
     )
-
-
-def _sweep(env: dict[str, str]) -> int:
-    out = _manage(env, "from kyc.tasks import sweep_webhooks; print('swept', sweep_webhooks())")
-    return int([x for x in out.splitlines() if x.startswith("swept ")][-1].split()[1])
 
 
 def test_it_loses_no_webhook_when_redis_stops_mid_send(
@@ -98,7 +77,7 @@ def test_it_loses_no_webhook_when_redis_stops_mid_send(
             done = deliveries.filter(state=WebhookDelivery.State.SUCCEEDED).count()
             if done == BEFORE + DURING:
                 break
-            _sweep(env)
+            sweep(env, "sweep_webhooks")
             time.sleep(3)
         assert deliveries.filter(state=WebhookDelivery.State.SUCCEEDED).count() == BEFORE + DURING
 
@@ -115,7 +94,7 @@ def test_it_loses_no_webhook_when_redis_stops_mid_send(
         # At least once: a send whose outcome the worker could not record may repeat,
         # always with the same webhook-id (the receiver's idempotency key).
         assert len(received) >= len(messages)
-        assert _sweep(env) == 0  # nothing pending any more
+        assert sweep(env, "sweep_webhooks") == 0  # nothing pending any more
         promise("outbox_delivery", BEFORE + DURING, "webhooks through a Redis outage")
     finally:
         receiver.release.set()
