@@ -35,6 +35,19 @@ def bare_machine_env() -> dict[str, str]:
     return env
 
 
+def wrapped(urls: Path, then: str) -> list[str]:
+    """`make test`'s wrapper around a shell that writes the URLs it was given to `urls`,
+    then runs `then`."""
+    return [
+        sys.executable,
+        "scripts/with_services.py",
+        "--",
+        "sh",
+        "-c",
+        f'echo "$DATABASE_URL $REDIS_URL" > {urls}; {then}',
+    ]
+
+
 def port_of(url: str) -> int:
     port = urlsplit(url).port
     assert port is not None
@@ -107,14 +120,7 @@ def test_it_names_the_missing_package_unless_root_can_install_it(monkeypatch) ->
 def test_it_stops_the_servers_when_the_run_is_interrupted(tmp_path) -> None:
     urls = tmp_path / "urls"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "scripts/with_services.py",
-            "--",
-            "sh",
-            "-c",
-            f'echo "$DATABASE_URL $REDIS_URL" > {urls}; sleep 60',
-        ],
+        wrapped(urls, "sleep 60"),
         cwd=ROOT,
         env=bare_machine_env(),
         start_new_session=True,  # its own group, so Ctrl-C can be played on it alone
@@ -144,14 +150,7 @@ def test_it_stops_the_servers_when_the_run_is_interrupted(tmp_path) -> None:
 def test_it_passes_on_the_commands_failure_and_still_stops_the_servers(tmp_path) -> None:
     urls = tmp_path / "urls"
     done = subprocess.run(
-        [
-            sys.executable,
-            "scripts/with_services.py",
-            "--",
-            "sh",
-            "-c",
-            f'echo "$DATABASE_URL $REDIS_URL" > {urls}; exit 3',
-        ],
+        wrapped(urls, "exit 3"),
         cwd=ROOT,
         env=bare_machine_env(),
         capture_output=True,
