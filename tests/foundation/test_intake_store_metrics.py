@@ -35,16 +35,20 @@ def counts(client: Any, provider: str) -> dict[str, float]:
     return found
 
 
-def store(state: str) -> InboundEvent:
+def store(
+    state: str, *, remote_addr: str | None = "203.0.113.9", attempts: int = 0
+) -> InboundEvent:
+    """One Blockpass delivery of a new account, stored in `state`."""
     account = factories.ProviderAccountFactory(provider="blockpass")
     row, _ = services.inbound_store(
         provider="blockpass",
         path="/hooks/blockpass/",
         headers={},
         body=b"{}",
-        remote_addr="203.0.113.9",
+        remote_addr=remote_addr,
         account=account,
         state=state,
+        attempts=attempts,
     )
     return row
 
@@ -71,17 +75,7 @@ def test_it_keeps_a_delivery_not_yet_processed_without_an_attempt() -> None:
     row = InboundEvent.objects.get(pk=store(InboundEvent.State.RECEIVED).pk)
     assert row.attempts == 0
     # control: processed on arrival counts as its first attempt when the intake says so
-    account = factories.ProviderAccountFactory(provider="blockpass")
-    done, _ = services.inbound_store(
-        provider="blockpass",
-        path="/hooks/blockpass/",
-        headers={},
-        body=b"{}",
-        remote_addr=None,
-        account=account,
-        state=InboundEvent.State.PROCESSED,
-        attempts=1,
-    )
+    done = store(InboundEvent.State.PROCESSED, remote_addr=None, attempts=1)
     assert InboundEvent.objects.get(pk=done.pk).attempts == 1
 
 
