@@ -14,9 +14,11 @@ import pytest
 from django.utils import timezone
 
 from kyc import services as kyc_services
+from kyc.contract import FieldValue
 from kyc.models import KYCRecord, ProviderAccount
 from providers.blockpass import services, signature
 from providers.blockpass.schemas import Token
+from tests import factories
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SECRET = "whsec-test-0123456789"
@@ -77,6 +79,18 @@ def bp_record(account: ProviderAccount) -> KYCRecord:
     record.secrets = {"blockpass_token": token.to_dict()}
     record.save()
     return record
+
+
+def upload(record: KYCRecord, capture: Any) -> None:
+    """What an upload from the Blockpass app stores (fields, a certificate); `capture` is
+    django_capture_on_commit_callbacks, so the review status is computed on commit."""
+    with capture(execute=True):
+        kyc_services.identity_fields_store(
+            record=record,
+            provider="blockpass",
+            fields=[FieldValue("email", "a@b.c"), FieldValue("given_name", "Ada")],
+        )
+        factories.CertificateFactory(record=record, external_id=f"cp-{record.pk}", raw=b"x")
 
 
 def deliver(

@@ -6,31 +6,17 @@ from typing import Any
 
 import pytest
 
-from kyc import services as kyc_services
-from kyc.contract import FieldValue
 from kyc.models import Certificate, IdentityField, KYCRecord, ProviderAccount
 from providers.blockpass import services
 from providers.blockpass.forms import BlockpassSettingsForm
+from tests.blockpass.conftest import upload
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def reviewed(bp_record: KYCRecord, django_capture_on_commit_callbacks: Any) -> KYCRecord:
-    with django_capture_on_commit_callbacks(execute=True):
-        kyc_services.identity_fields_store(
-            record=bp_record,
-            provider="blockpass",
-            fields=[FieldValue("email", "a@b.c"), FieldValue("given_name", "Ada")],
-        )
-        Certificate.objects.create(
-            merchant=bp_record.merchant,
-            record=bp_record,
-            provider="blockpass",
-            slug="onfido-service-cert",
-            external_id="cp-1",
-            raw=b"x",
-        )
+    upload(bp_record, django_capture_on_commit_callbacks)
     bp_record.refresh_from_db()
     assert bp_record.review_status == KYCRecord.Review.IN_REVIEW
     return bp_record

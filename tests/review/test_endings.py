@@ -29,6 +29,7 @@ from providers.portmone import services as portmone
 from providers.sunbird import services as sunbird
 from providers.sunbird.schemas import CertRecord
 from tests import factories
+from tests.blockpass.conftest import upload
 from tests.corepass.conftest import (
     deliver,
     make_account,
@@ -192,23 +193,12 @@ def test_it_leaves_a_declined_portmone_record_without_data(
 # --- Blockpass ----------------------------------------------------------------------
 
 
-def _upload(record: KYCRecord, capture: Any) -> None:
-    """What an upload from the Blockpass app stores (fields, a certificate)."""
-    with capture(execute=True):
-        services.identity_fields_store(
-            record=record,
-            provider="blockpass",
-            fields=[FieldValue("email", "a@b.c"), FieldValue("given_name", "Ada")],
-        )
-        factories.CertificateFactory(record=record, external_id=f"cp-{record.pk}", raw=b"x")
-
-
 @pytest.mark.django_db
 def test_it_waits_for_a_registered_blockpass_customer_then_reviews_the_upload(
     bp_record: KYCRecord, django_capture_on_commit_callbacks: Any
 ) -> None:
     assert blockpass.record_review_recompute(record=bp_record) == Review.WAITING
-    _upload(bp_record, django_capture_on_commit_callbacks)
+    upload(bp_record, django_capture_on_commit_callbacks)
     assert status_of(bp_record) == Review.IN_REVIEW and bp_record.review_since is not None
     assert status_changes(bp_record)[-1] == (Review.WAITING, Review.IN_REVIEW)
 
@@ -219,7 +209,7 @@ def test_it_keeps_a_blockpass_rejection_when_a_certificate_arrives_later(
 ) -> None:
     """The issue's stale status: a rejected Blockpass record must not become "Waiting
     for data" when anything recomputes it later (a pulled certificate, an item saved)."""
-    _upload(bp_record, django_capture_on_commit_callbacks)
+    upload(bp_record, django_capture_on_commit_callbacks)
     review.record_review_decide(
         record=bp_record,
         actor=staff_client.user,
@@ -251,7 +241,7 @@ def test_it_keeps_a_blockpass_rejection_when_a_certificate_arrives_later(
 def test_it_takes_an_erased_record_out_of_review(
     bp_record: KYCRecord, django_capture_on_commit_callbacks: Any
 ) -> None:
-    _upload(bp_record, django_capture_on_commit_callbacks)
+    upload(bp_record, django_capture_on_commit_callbacks)
     assert status_of(bp_record) == Review.IN_REVIEW
     services.record_erase(record=bp_record, reason="customer asked")
     assert status_of(bp_record) == Review.NOT_FOUND and bp_record.review_since is None
@@ -263,7 +253,7 @@ def test_it_takes_an_erased_record_out_of_review(
 def test_it_keeps_the_decision_of_an_erased_record(
     bp_record: KYCRecord, staff_client: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    _upload(bp_record, django_capture_on_commit_callbacks)
+    upload(bp_record, django_capture_on_commit_callbacks)
     review.record_review_decide(
         record=bp_record, actor=staff_client.user, decision="approve", reason_code=""
     )
@@ -313,7 +303,7 @@ def test_it_recomputes_stale_statuses_stored_by_older_code(
 
     from django.core.management import call_command
 
-    _upload(bp_record, django_capture_on_commit_callbacks)
+    upload(bp_record, django_capture_on_commit_callbacks)
     KYCRecord.objects.filter(pk=bp_record.pk).update(review_status=Review.WAITING)  # stale
     out = StringIO()
     call_command("review_refresh", stdout=out)
