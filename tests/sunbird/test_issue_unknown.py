@@ -31,6 +31,15 @@ def _reissue(
     return services.run_execute_inline(run.pk, max_seconds=max_seconds)
 
 
+def _collected(
+    run: IssuanceRun, sandbox: Any, batch_id: str, learners: int, *, issue_calls: int = 1
+) -> None:
+    """The run is done after `issue_calls` issue calls, with every learner's certificate."""
+    assert run.status == IssuanceRun.Status.DONE, run.last_error
+    assert sandbox.counts()["issue"] == issue_calls
+    assert Certificate.objects.filter(batch_id=batch_id).count() == learners
+
+
 def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
     merchant: Any, account: Any, sandbox: Any, fast: Any
 ) -> None:
@@ -38,11 +47,9 @@ def test_it_sends_a_late_answered_reissue_once_and_collects_it_once(
     # are published 1 s after the call arrived.
     run = _reissue(merchant, sandbox, "late-20", 20, max_seconds=30, delay=1.0, answer_delay=1.5)
 
-    assert run.status == IssuanceRun.Status.DONE, run.last_error
-    assert sandbox.counts()["issue"] == 1
+    _collected(run, sandbox, "late-20", 20)
     issued = [c for c in sandbox.calls() if c["call"] == "issue"]
     assert [c["reIssue"] for c in issued] == [True]
-    assert Certificate.objects.filter(batch_id="late-20").count() == 20
     step = run.steps.get(name="issue")
     assert step.status == IssuanceStep.Status.DONE and step.attempts == 1
     assert "not issued again" in step.answer_summary["resumed"]
@@ -53,9 +60,7 @@ def test_it_does_not_send_again_after_a_502_from_a_call_sunbird_accepted(
 ) -> None:
     run = _reissue(merchant, sandbox, "gw-10", 10, max_seconds=20, delay=0.5, answer_status=502)
 
-    assert run.status == IssuanceRun.Status.DONE, run.last_error
-    assert sandbox.counts()["issue"] == 1
-    assert Certificate.objects.filter(batch_id="gw-10").count() == 10
+    _collected(run, sandbox, "gw-10", 10)
 
 
 def test_it_waits_for_staff_when_nothing_appears_and_resubmits_only_on_their_word(
@@ -80,9 +85,7 @@ def test_it_waits_for_staff_when_nothing_appears_and_resubmits_only_on_their_wor
     services.run_issue_resubmit(run_id=run.pk, actor=staff)
     run = services.run_execute_inline(run.pk, max_seconds=20)
 
-    assert run.status == IssuanceRun.Status.DONE, run.last_error
-    assert sandbox.counts()["issue"] == 2
-    assert Certificate.objects.filter(batch_id="lost-20").count() == 20
+    _collected(run, sandbox, "lost-20", 20, issue_calls=2)
     entry = AuditEntry.objects.get(action="sunbird.issue_resubmitted")
     assert entry.actor == staff and entry.merchant == merchant
     with pytest.raises(InvalidInput):
