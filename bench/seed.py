@@ -67,7 +67,7 @@ def bulk_insert(
             cols.append(column)
             exprs.append(varying[column])
         elif f.name in constants or (not f.primary_key and (f.has_default() or not f.null)):
-            # A field added to the model later gets its default: the seed keeps working.
+            # A field added to the model later gets its default: seeding keeps working.
             value = constants[f.name] if f.name in constants else f.get_default()
             key = f"c_{column}"
             cols.append(column)

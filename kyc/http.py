@@ -63,7 +63,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # checks still apply). Operators replace a provider's list with PROVIDER_ALLOWED_HOSTS.
 DEFAULT_ALLOWED_HOSTS: dict[str, tuple[str, ...]] = {
     "incode": ("*.incodesmile.com",),  # demo-api., saas-api., ... (Incode's public samples)
-    "blockpass": ("*.blockpass.org",),  # kyc.blockpass.org (seed)
+    "blockpass": ("*.blockpass.org",),  # kyc.blockpass.org (Blockpass's integration guide)
     "portmone": ("portmone.com.ua", "*.portmone.com.ua"),
     "corepass": ("*",),
     "sunbird": ("*",),

@@ -1,6 +1,6 @@
 """Webhook ingest vs baseline_insert: correctly signed Blockpass deliveries, distinct delivery ids.
 
-Wire format (PROVIDER-FACTS): POST JSON; x-blockpass-event = body.action,
+Wire format (Blockpass's documented one): POST JSON; x-blockpass-event = body.action,
 x-blockpass-delivery = a UUID per delivery, x-blockpass-signature = hex
 HMAC-SHA256 of the raw body with the webhook secret.
 """

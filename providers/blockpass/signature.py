@@ -5,8 +5,8 @@ secret and (during a rotation grace period) the previous one.
 
 Replays (a provider limitation): Blockpass signs the raw body only, and neither the body
 (`{action, env, isPing, data: {certPromisesId, blockpassID}}`) nor the headers
-(`x-blockpass-event`, `x-blockpass-delivery`, `x-blockpass-signature`) carry a time (seed
-blockpass-certpromise.md, "Appendix - Webhook Payload format"); the delivery id is not signed.
+(`x-blockpass-event`, `x-blockpass-delivery`, `x-blockpass-signature`) carry a time (Blockpass
+certificate-promise guide, "Appendix - Webhook Payload format"); the delivery id is not signed.
 So an old signed body sent again with a fresh delivery id cannot be refused by age. It is
 contained instead: delivery ids are deduplicated per account; a certificate promise is pulled
 at most once and a pulled or gone one is final (a replay can at most re-arm a failed promise

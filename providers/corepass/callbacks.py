@@ -181,7 +181,7 @@ def error_callback(doc: dict[str, Any]) -> ErrorCallback:
     )
 
 
-# The pepper's layout (PROVIDER-FACTS, both seed samples): hex of 49 random printable
+# The pepper's layout (both documented connector samples): hex of 49 random printable
 # characters, then the CoreID, then hex of the field id. The random part makes the
 # pepper unguessable; a pepper without it (e.g. "00" + CoreID + hex(fieldID)) was not
 # made by a connector.

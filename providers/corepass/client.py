@@ -27,7 +27,7 @@ def _call(method: str, url: str, **kwargs: Any) -> Any:
 MIN_EXPIRATION = 5 * 60
 MAX_EXPIRATION = 15 * 60
 
-# The connector's 400 bodies (seed document), lowercased fragment -> (code, merchant text).
+# The connector's 400 bodies (its integration document), lowercased fragment -> (code, merchant text).
 _KNOWN_400: tuple[tuple[str, str, str], ...] = (
     (
         "ongoing request",

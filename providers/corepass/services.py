@@ -36,9 +36,9 @@ State = InboundEvent.State
 PROCESSING_GRACE = dt.timedelta(minutes=30)
 _ACTIVE = (Status.PENDING, Status.ACCEPTED, Status.PROCESSING)
 
-# The data callback's signature covers only its deadline (PROVIDER-FACTS): a data
+# The data callback's signature covers only its deadline, as documented: a data
 # delivery proves neither whose data it is nor that the connector sent it for this
-# request. The connector sends the data once the transfer is CONFIRMED (seed) and moves
+# request. The connector sends the data once the transfer is CONFIRMED and moves
 # to CALLBACK_SUCCEED when we answered its delivery 200, then FINISH_SUCCESS. Deliveries
 # are therefore only kept until one of these is shown for this request (by a status
 # callback signed over user, field hashes and expiration, or by the connector's own

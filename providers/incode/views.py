@@ -33,7 +33,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
     return intake.receive(request)
 
 
-# --- token-server endpoints (seed: GET /start, GET /onboarding-url) -----------------
+# --- token-server endpoints (Incode's guide: GET /start, GET /onboarding-url) -------
 #
 # Incode's guide takes everything in the query string. Query strings are written to access
 # logs (the portal's, a proxy's, the load balancer's), and merchants use e-mail

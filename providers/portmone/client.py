@@ -1,6 +1,6 @@
 """Thin functions over Portmone's partner API. The ONE place that names its paths and fields.
 
-No public API description exists beyond the integration guide (seed), so every
+No public API description exists beyond Portmone's integration guide, so every
 path is a merchant setting with the default below, and every field name is a
 constant here. The sandbox (providers/portmone/sandbox.py) implements exactly
 this description; the README documents it.

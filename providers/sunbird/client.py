@@ -140,7 +140,7 @@ def token_from_state(state: dict[str, Any], *, now: dt.datetime) -> str | None:
 
 
 def org_search(cfg: Config, *, user_token: str | None = None) -> list[RootOrg]:
-    """Active root orgs (seed step 1)."""
+    """Active root orgs (step 1 of the 2.3.5 guide)."""
     body = {
         "params": {},
         "request": {

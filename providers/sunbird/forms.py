@@ -1,4 +1,4 @@
-"""The merchant's Sunbird settings: credentials plus every endpoint path (seed defaults)."""
+"""The merchant's Sunbird settings: credentials plus every endpoint path (2.3.5 guide defaults)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class SunbirdSettingsForm(ProviderSettingsForm):
                 label=f"Path: {name.replace('_', ' ')}",
                 required=False,
                 initial=self.stored.get(key) or default,
-                help_text=f"Default (seed): {default}. Alternative: {alternative}.",
+                help_text=f"Default (Sunbird 2.3.5 guide): {default}. Alternative: {alternative}.",
             )
 
     def location_of(self, values: Mapping[str, Any]) -> dict[str, str]:

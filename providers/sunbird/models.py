@@ -29,7 +29,7 @@ def default_filters() -> dict[str, Any]:
 
 
 class KeyReservation(models.Model):
-    """Which enc-service key went to which root org (seed step 2), so a key is never reused.
+    """Which enc-service key went to which root org (2.3.5 guide, step 2), so a key is never reused.
 
     Unique per merchant: each merchant runs its own Sunbird whose enc-service has its own
     key set, and one merchant must not learn or block another's key identifiers.

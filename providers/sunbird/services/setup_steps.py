@@ -84,7 +84,7 @@ def _step_assign_keys(run: IssuanceRun, step: IssuanceStep, interrupted: bool) -
 
 
 def cert_template(run: IssuanceRun) -> dict[str, Any]:
-    """The certTemplate entry of the seed's content update."""
+    """The certTemplate entry of the 2.3.5 guide's content update."""
     return {
         "name": run.certificate_name,
         "issuer": {"name": run.issuer_name, "url": run.issuer_url, "publicKey": run.sign_keys},
