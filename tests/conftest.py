@@ -2,7 +2,7 @@
 
 Skips are failures in CI. With `CI=true` (or `STRICT_SKIPS=1`) the run exits non-zero
 when any test was skipped for a reason not in ALLOWED_SKIPS below, so a moved module, a
-missing seed file or an unmounted route can never turn a test into a quiet skip. The
+missing sample-vector file or an unmounted route can never turn a test into a quiet skip. The
 allow-list is short on purpose; each entry says why the skip is acceptable:
 
 - "wrk is not installed": `wrk` is an optional load tool used only by the bench smoke

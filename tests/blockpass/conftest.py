@@ -22,7 +22,7 @@ from tests import factories
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SECRET = "whsec-test-0123456789"
-BPID = "5df31xxxxxxxxx7ece6e"  # the blockpassID in the seed's certPormise.resolved payload
+BPID = "5df31xxxxxxxxx7ece6e"  # blockpassID of Blockpass's certPormise.resolved sample
 
 
 def payload(name: str) -> bytes:

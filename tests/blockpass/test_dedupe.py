@@ -1,4 +1,4 @@
-"""Blockpass delivery ids are deduplicated per account (issue 13), and what a replay of an old
+"""Blockpass delivery ids are deduplicated per account, and what a replay of an old
 signed body with a fresh delivery id can and cannot do (Blockpass signs no timestamp)."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_a_replayed_resolution_with_a_fresh_delivery_id_changes_nothing(
     enqueued: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """Blockpass signs only the body, which carries no time (seed: Appendix - Webhook Payload
+    """Blockpass signs only the body, which carries no time (its guide: Appendix - Webhook Payload
     format), so an old body cannot be refused by age. What contains it: a promise is pulled at
     most once, and one already pulled (or gone) is final."""
     record = _customer(account)

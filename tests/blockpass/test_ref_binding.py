@@ -1,5 +1,5 @@
 """A Blockpass customer is bound to the record created for their Blockpass identity, never to a
-record a `refId` names (issue 13): register/login, upload and /status over HTTP, against the
+record a `refId` names: register/login, upload and /status over HTTP, against the
 sandbox Blockpass server."""
 
 from __future__ import annotations

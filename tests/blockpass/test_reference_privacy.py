@@ -1,6 +1,6 @@
 """A record made without a (merchant-signed) refId gets an opaque reference, never one made
 of the customer's Blockpass ID (which the record keeps encrypted); erasing the customer
-leaves the ID nowhere in plaintext, also for references made before the fix (issue 15)."""
+leaves the ID nowhere in plaintext, also for references an earlier version made of the ID."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CorePass test helpers: stored seed payloads, accounts (one on the live sandbox connector),
+"""CorePass test helpers: the documented sample payloads, accounts (one on the live sandbox connector),
 transfers, signed deliveries."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ USER = "ab148af5f9cdad10beddb05fbec4a3bef02577130e56"
 
 
 def stored(name: str) -> dict[str, Any]:
-    """One real payload per event type, as printed in the seed document."""
+    """One real payload per event type, as printed in the connector's integration document."""
     return json.loads((PAYLOADS / f"{name}.json").read_text())
 
 
@@ -122,7 +122,7 @@ def sandbox_req(transfer: TransferRequest, *, expiration: int = 2_000_000_000) -
 def mark_delivered(transfer: TransferRequest) -> None:
     """The connector has shown it delivered this request's data (a verified CALLBACK_SUCCEED
     status callback or its /kyc/status would): kept data deliveries may now be applied.
-    For the seed's data sample, whose signing key signed no status sample."""
+    For the documented data sample, whose signing key signed no status sample."""
     from providers.corepass import services
 
     services.transfer_data_ready(transfer_id=transfer.pk, by="test: connector")

@@ -34,7 +34,7 @@ def _last_event(transfer: TransferRequest) -> InboundEvent:
     return InboundEvent.objects.filter(transfer=transfer).latest("pk")
 
 
-def test_it_applies_the_seed_status_samples_with_tx_hash_on_the_timeline(
+def test_it_applies_the_documented_status_samples_with_tx_hash_on_the_timeline(
     client: Any, merchant: Any
 ) -> None:
     transfer, accepted = sample_transfer(merchant, "status_accepted")
@@ -60,7 +60,9 @@ def test_it_applies_the_seed_status_samples_with_tx_hash_on_the_timeline(
     assert transfer.provider_status == "INITIATE_SUBMITTED"
 
 
-def test_it_stores_the_seed_data_sample_encrypted_and_completes(client: Any, merchant: Any) -> None:
+def test_it_stores_the_documented_data_sample_encrypted_and_completes(
+    client: Any, merchant: Any
+) -> None:
     transfer, data = sample_transfer(merchant, "data", items=DATA_ITEMS)
     mark_delivered(transfer)
     r = deliver(client, transfer, "data", data, now=data["deadline"] - 1)

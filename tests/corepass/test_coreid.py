@@ -5,7 +5,7 @@ from tests.corepass.conftest import SEED_COREIDS
 
 
 @pytest.mark.parametrize("value", SEED_COREIDS)
-def test_it_accepts_every_coreid_of_the_seed(value: str) -> None:
+def test_it_accepts_every_documented_coreid(value: str) -> None:
     assert coreid.normalize(value) == value
     assert coreid.check_digits(value[:2], value[4:]) == value[2:4]
 

@@ -1,4 +1,4 @@
-"""Data callbacks cannot be forged or pre-empted (issue 13).
+"""Data callbacks cannot be forged or pre-empted.
 
 The data signature covers only `{"Deadline":N}`, so a signature lifted from one
 customer's data callback verifies on any body with that deadline. Data deliveries are
@@ -74,7 +74,7 @@ def test_it_does_not_complete_another_customers_request_with_a_lifted_signature(
     now = int(time.time())
     genuine_alice = sandbox.data_form(sandbox_req(alice), now=now - 60)
 
-    # The seed's finding: a home-made pepper "00" + CoreID + hex(fieldID) passed.
+    # A home-made pepper "00" + CoreID + hex(fieldID) (no random part) must not pass.
     home_made = "00" + bob.subject + b"SH_EMAIL".hex()
     r = deliver(client, bob, "data", _lifted(bob, genuine_alice, "evil@x.test", home_made), now=now)
     assert r.status_code == 400 and "random part" in r.json()["message"]
@@ -363,7 +363,7 @@ def test_it_refuses_a_malformed_pepper_and_keeps_the_delivery(
     assert _values(transfer) == {}
 
 
-def test_it_accepts_the_seed_peppers_shape() -> None:
+def test_it_accepts_the_documented_peppers_shape() -> None:
     data = stored("data")["payload"]
     for info in data["infos"]:
         assert (

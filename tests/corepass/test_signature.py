@@ -1,4 +1,4 @@
-"""Ed448 callback signatures against the seed's own samples (controlled clock)."""
+"""Ed448 callback signatures against the connector's documented samples (controlled clock)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _sample(name: str) -> tuple[dict[str, Any], bytes]:
 
 
 @pytest.mark.parametrize("name", [*STATUS_SAMPLES, "data"])
-def test_it_verifies_the_seed_samples_under_their_signers_keys(name: str) -> None:
+def test_it_verifies_the_documented_samples_under_their_signers_keys(name: str) -> None:
     payload, key = _sample(name)
     _verify(name, payload, key, now=payload["deadline"] - 60)
 

@@ -93,7 +93,7 @@ def test_it_records_and_shows_a_failed_refresh(
     assert tasks.refresh_admin_tokens() == 0
     account.refresh_from_db()
     assert "refresh failed" in account.last_error and "401" in account.last_error
-    # The provider's body ("Invalid email or password") is never reflected (issue 13).
+    # The provider's body ("Invalid email or password") is never reflected to the merchant.
     assert "answered 401" in account.state["admin_token_error"]
     assert "Invalid email" not in account.state["admin_token_error"]
     lines = dict(IncodeProvider().describe_state(state=account.state))

@@ -1,4 +1,4 @@
-"""Starting an Incode onboarding: API, customer page, the seed's token-server endpoints."""
+"""Starting an Incode onboarding: API, customer page, the token-server endpoints of Incode's guide."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def test_it_audits_every_reveal_without_the_value(
     reviewer = factories.staff_user(merchant, reveal=True)
     url = reverse("admin:kyc_identityfield_reveal", args=[field.pk])
     client.force_login(reviewer)
-    # Issue 17: a GET only shows the reveal form (no value, no audit entry); the POST with
+    # A GET only shows the reveal form (no value, no audit entry); the POST with
     # a purpose reveals for 5 minutes with one entry, however often the page is reloaded.
     form = client.get(url)
     assert form.status_code == 200 and "alice-zq@example.com" not in form.content.decode()

@@ -152,7 +152,7 @@ def test_it_erases_a_customer_at_once_from_the_admin(world, client, promise) -> 
     client.post("/admin/kyc/kycrecord/", {"action": "erase_pii", "_selected_action": [record.pk]})
     assert_intact(a)
     client.force_login(a.staff)
-    # Issue 17: the action first shows a confirmation page with counts and asks why
+    # The action first shows a confirmation page with counts and asks why
     action = {"action": "erase_pii", "_selected_action": [record.pk]}
     r = client.post("/admin/kyc/kycrecord/", action)
     assert r.status_code == 200 and 'name="reason"' in r.content.decode()

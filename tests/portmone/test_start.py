@@ -63,7 +63,7 @@ def test_it_fails_the_request_with_the_providers_reason_for_an_unknown_fact(api,
     r = _create(api, items=["shoe_size"])
     assert r.status_code == 422
     assert r.json()["status"] == "failed"
-    # The provider's own words stay in the server log (issue 13): a generic reason here.
+    # The provider's own words stay in the server log: a generic reason here.
     assert "answered 400" in r.json()["status_detail"]
 
 

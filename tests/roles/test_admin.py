@@ -194,7 +194,7 @@ def _member(merchant: Merchant, role: str, **kw: Any) -> tuple[Client, Any]:
 
 
 def _action(client: Client, model: type[models.Model], action: str, *pks: Any) -> Any:
-    # "post": the confirmation page's yes; "reason": erase asks why (issue 17)
+    # "post": the confirmation page's yes; "reason": erase asks why
     return client.post(
         _admin(model, "changelist"),
         {
@@ -296,7 +296,7 @@ def test_it_never_lets_staff_add_or_delete_merchants(role: str, merchant: Any) -
 def test_it_never_deletes_stored_deliveries_events_or_audit_entries(
     who: str, merchant: Any
 ) -> None:
-    # Issue 17: evidence is deleted by nobody but a superuser (audited: see
+    # Evidence is deleted by nobody but a superuser (audited: see
     # tests/admin_workspace/test_confirmations.py); requests by nobody at all.
     builder = Builder(merchant, "hist")
     rows = [builder.get(m) for m in (InboundEvent, TransferEvent, AuditEntry, TransferRequest)]
@@ -348,7 +348,7 @@ def test_it_reveals_pii_only_to_reviewers_with_the_permission(role: str, merchan
     field = Builder(merchant, "rev").get(IdentityField)
     client, _ = _member(merchant, role)  # every member here holds kyc.reveal_pii
     url = reverse("admin:kyc_identityfield_reveal", args=[field.pk])
-    # Issue 17: a GET shows the reveal form only; the POST with a purpose reveals
+    # A GET shows the reveal form only; the POST with a purpose reveals
     assert client.get(url).status_code == (200 if role in (OWNER, COMPLIANCE) else 403)
     response = client.post(url, {"fields": [field.pk], "purpose": "review"})
     revealed = AuditEntry.objects.filter(action__contains="reveal", merchant=merchant)

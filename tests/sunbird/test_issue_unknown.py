@@ -1,4 +1,4 @@
-"""An issue call whose outcome is unknown is never sent again blindly (issue 15).
+"""An issue call whose outcome is unknown is never sent again blindly.
 
 Sunbird's issue call has no idempotency key: sending it twice with reIssue=true gives
 every learner two certificates. The sandbox here accepts the call and answers after the

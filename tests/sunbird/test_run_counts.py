@@ -1,4 +1,4 @@
-"""A run counts only the certificates its own issue call produced (issue 15).
+"""A run counts only the certificates its own issue call produced.
 
 The sandbox registry publishes late (`delay`: seconds after the issue call before the
 first certificate appears), as Sunbird's Kafka consumer does.
