@@ -166,23 +166,29 @@ class IdentityFieldFactory(factory.django.DjangoModelFactory):
         return kwargs
 
 
-class CertPromiseFactory(factory.django.DjangoModelFactory):
+class _BlockpassItemFactory(factory.django.DjangoModelFactory):
+    """What Blockpass brings a record (a certificate, or the promise of one), of the
+    record's merchant."""
+
+    class Meta:
+        abstract = True
+
+    record = None
+    merchant = _merchant_of("record")
+    provider = "blockpass"
+
+
+class CertPromiseFactory(_BlockpassItemFactory):
     class Meta:
         model = CertPromise
 
-    record = None
-    merchant = _merchant_of("record")
-    provider = "blockpass"
     promise_id = factory.Sequence(lambda n: f"promise-{n}")
 
 
-class CertificateFactory(factory.django.DjangoModelFactory):
+class CertificateFactory(_BlockpassItemFactory):
     class Meta:
         model = Certificate
 
-    record = None
-    merchant = _merchant_of("record")
-    provider = "blockpass"
     slug = "onfido-service-cert"
     external_id = factory.Sequence(lambda n: f"cert-{n}")
 
