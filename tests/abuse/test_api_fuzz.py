@@ -72,15 +72,18 @@ def keys(db) -> list[str]:
     signals.request_finished.connect(close_old_connections)
 
 
-@schema.parametrize()
-@settings(
-    max_examples=12,
+# Both fuzz runs: no deadline, no example database, explicit examples then generated
+# ones, every health check off; they differ in how many examples and whether derandomized.
+FUZZ = settings(
     deadline=None,
-    derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
+
+
+@schema.parametrize()
+@settings(FUZZ, max_examples=12, derandomize=True)
 def test_it_keeps_its_schema_under_fuzzing(case, keys) -> None:
     for key in keys:
         case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
@@ -98,13 +101,7 @@ def test_it_keeps_its_schema_under_fuzzing(case, keys) -> None:
 
 @pytest.mark.soak
 @schema.parametrize()
-@settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
+@settings(FUZZ, max_examples=300)
 def test_it_keeps_its_schema_under_long_fuzzing(case, keys) -> None:
     for key in keys:
         case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
