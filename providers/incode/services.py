@@ -391,6 +391,22 @@ def _failed(error: str, *, update: StatusUpdate | None = None) -> _Outcome:
     )
 
 
+def _interview_call(transfer: TransferRequest, call: Callable[..., T]) -> T:
+    """`call`, a client function about one interview (get_score, process_approve, ...), for
+    the transfer's interview with its account's URL, key and admin token (renewed once
+    when Incode refuses it)."""
+    s = transfer.account.settings or {}
+    return with_admin_token(
+        account_id=transfer.account_id,
+        call=lambda tok: call(
+            api_url=s.get("api_url", ""),
+            api_key=s.get("api_key", ""),
+            admin_token=tok,
+            interview_id=transfer.provider_ref,
+        ),
+    )
+
+
 def _confirmed_status(*, transfer: TransferRequest) -> str:
     """`/omni/get/onboarding/status` with the admin token: Incode's word, not the webhook's."""
     s = transfer.account.settings or {}
@@ -452,32 +468,15 @@ def _expire(*, status: str, source: str) -> _Outcome:
 
 
 def _score(*, transfer: TransferRequest) -> _Outcome:
-    account = transfer.account
-    s = account.settings or {}
-    interview = transfer.provider_ref
-
-    def kw(token: str) -> dict[str, str]:
-        return {
-            "api_url": s.get("api_url", ""),
-            "api_key": s.get("api_key", ""),
-            "admin_token": token,
-            "interview_id": interview,
-        }
-
+    s = transfer.account.settings or {}
     try:
-        score = with_admin_token(
-            account_id=account.pk, call=lambda tok: client.get_score(**kw(tok))
-        )
+        score = _interview_call(transfer, client.get_score)
         if not score.known:
             return _unconfirmed(claimed=schemas.ONBOARDING_FINISHED, confirmed="no score yet")
-        ocr = with_admin_token(
-            account_id=account.pk, call=lambda tok: client.get_ocr_data(**kw(tok))
-        )
+        ocr = _interview_call(transfer, client.get_ocr_data)
         approved = None
         if s.get("auto_approve") and score.passed:
-            approved = with_admin_token(
-                account_id=account.pk, call=lambda tok: client.process_approve(**kw(tok))
-            )
+            approved = _interview_call(transfer, client.process_approve)
     except RetryableError as exc:
         return _retry_later(exc)
     except ProviderError as exc:
@@ -739,16 +738,7 @@ def interview_approve(*, transfer_id: Any) -> bool:
     transfer = TransferRequest.objects.select_related("account").get(pk=transfer_id)
     if transfer.provider_data.get("incode_approved") or not transfer.provider_ref:
         return False
-    s = transfer.account.settings or {}
-    result = with_admin_token(
-        account_id=transfer.account_id,
-        call=lambda tok: client.process_approve(
-            api_url=s.get("api_url", ""),
-            api_key=s.get("api_key", ""),
-            admin_token=tok,
-            interview_id=transfer.provider_ref,
-        ),
-    )
+    result = _interview_call(transfer, client.process_approve)
     _mark(transfer_id=transfer.pk, key="incode_approved", value=bool(result.success))
     return result.success
 
@@ -800,17 +790,8 @@ def interview_delete(*, transfer_id: Any) -> bool:
         return False
     if transfer.provider_data.get("incode_deleted_at"):
         return False
-    s = transfer.account.settings or {}
     try:
-        existed = with_admin_token(
-            account_id=transfer.account_id,
-            call=lambda tok: client.delete_interview(
-                api_url=s.get("api_url", ""),
-                api_key=s.get("api_key", ""),
-                admin_token=tok,
-                interview_id=transfer.provider_ref,
-            ),
-        )
+        existed = _interview_call(transfer, client.delete_interview)
     except ProviderError as exc:
         attempts = int(transfer.provider_data.get("incode_delete_attempts") or 0) + 1
         _mark(transfer_id=transfer.pk, key="incode_delete_attempts", value=attempts)
