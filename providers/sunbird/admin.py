@@ -41,6 +41,18 @@ class KeyReservationAdmin(MerchantScopedAdmin):
         super().save_model(request, obj, form, change)
 
 
+# A step's outcome, in the run's inline and on the step's own page.
+_STEP_OUTCOME = (
+    "status",
+    "attempts",
+    "started",
+    "finished",
+    "error",
+    "request_table",
+    "answer_table",
+)
+
+
 class StepSummaries:
     """A step's request and answer summaries as key/value tables, times with seconds."""
 
@@ -60,16 +72,7 @@ class IssuanceStepInline(StepSummaries, admin.TabularInline):
     model = IssuanceStep
     extra = 0
     can_delete = False
-    fields = (
-        "name",
-        "status",
-        "attempts",
-        "started",
-        "finished",
-        "error",
-        "request_table",
-        "answer_table",
-    )
+    fields = ("name", *_STEP_OUTCOME)
     readonly_fields = fields
     classes = ("evidence-inline",)
 
@@ -152,18 +155,7 @@ class IssuanceStepAdmin(StepSummaries, MerchantScopedAdmin):
     list_filter = ("status", "name")  # steps are written by the run only (rules: nobody)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [
-            "run",
-            "name",
-            "order",
-            "status",
-            "attempts",
-            "started",
-            "finished",
-            "error",
-            "request_table",
-            "answer_table",
-        ]
+        return ["run", "name", "order", *_STEP_OUTCOME]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
