@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -35,10 +36,10 @@ def bare_machine_env() -> dict[str, str]:
     return env
 
 
-def wrapped(urls: Path, then: str) -> list[str]:
-    """`make test`'s wrapper around a shell that writes the URLs it was given to `urls`,
-    then runs `then`."""
-    return [
+def wrapped(urls: Path, then: str) -> dict[str, Any]:
+    """How subprocess starts `make test`'s wrapper on the bare machine, around a shell
+    that writes the URLs it was given to `urls`, then runs `then`."""
+    args = [
         sys.executable,
         "scripts/with_services.py",
         "--",
@@ -46,6 +47,7 @@ def wrapped(urls: Path, then: str) -> list[str]:
         "-c",
         f'echo "$DATABASE_URL $REDIS_URL" > {urls}; {then}',
     ]
+    return {"args": args, "cwd": ROOT, "env": bare_machine_env()}
 
 
 def port_of(url: str) -> int:
@@ -120,9 +122,7 @@ def test_it_names_the_missing_package_unless_root_can_install_it(monkeypatch) ->
 def test_it_stops_the_servers_when_the_run_is_interrupted(tmp_path) -> None:
     urls = tmp_path / "urls"
     proc = subprocess.Popen(
-        wrapped(urls, "sleep 60"),
-        cwd=ROOT,
-        env=bare_machine_env(),
+        **wrapped(urls, "sleep 60"),
         start_new_session=True,  # its own group, so Ctrl-C can be played on it alone
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -150,9 +150,7 @@ def test_it_stops_the_servers_when_the_run_is_interrupted(tmp_path) -> None:
 def test_it_passes_on_the_commands_failure_and_still_stops_the_servers(tmp_path) -> None:
     urls = tmp_path / "urls"
     done = subprocess.run(
-        wrapped(urls, "exit 3"),
-        cwd=ROOT,
-        env=bare_machine_env(),
+        **wrapped(urls, "exit 3"),
         capture_output=True,
         text=True,
         timeout=120,
