@@ -30,6 +30,11 @@ def fast_sandbox(settings: Any) -> None:
     settings.COREPASS_SANDBOX_RETRY_SECONDS = (0.2, 0.4)
 
 
+def _stored(tid: str, timeout: float, **match: Any) -> None:
+    """Wait until a delivery about request `tid` matching `match` is stored."""
+    wait_for(lambda: InboundEvent.objects.filter(transfer_id=tid, **match).exists(), timeout)
+
+
 def _create(api: Any, items: list[str]) -> dict[str, Any]:
     r = api.post(
         "/api/v1/transfers/",
@@ -81,12 +86,7 @@ def test_it_fails_a_declined_request_and_the_worker_confirms_the_error_callback(
     assert requests.post(created["deep_link"] + "decline", timeout=10).status_code == 200
     tid = created["id"]
     # The worker asks the connector's /kyc/status before trusting the error callback.
-    wait_for(
-        lambda: InboundEvent.objects.filter(
-            transfer_id=tid, kind="error", state="processed"
-        ).exists(),
-        20,
-    )
+    _stored(tid, 20, kind="error", state="processed")
     t = TransferRequest.objects.get(pk=tid)
     assert (t.status, t.failure_code) == ("failed", "finish_failed")
     assert "failed in CorePass" in t.status_detail
@@ -201,12 +201,7 @@ def test_it_gets_the_data_again_after_answering_non_200(
     account.save()
     requests.post(created["deep_link"] + "approve", timeout=10)
     tid = created["id"]
-    wait_for(
-        lambda: InboundEvent.objects.filter(
-            transfer_id=tid, error="connector key not configured", path__endswith="/data"
-        ).exists(),
-        10,
-    )
+    _stored(tid, 10, error="connector key not configured", path__endswith="/data")
     account.settings = good
     account.save()
     wait_for(lambda: TransferRequest.objects.get(pk=tid).status == "completed", 10)
