@@ -39,8 +39,17 @@ demo: migrate
 # at 127.0.0.1:5432 / 6379 when they answer; else throwaway ones started from the installed
 # binaries on free ports and stopped when the run ends. As root it apt-get installs what
 # is missing (chromium, postgresql, redis-server); anyone else is told the package names.
+# Two pytest-xdist workers (the machine's two cores), a test file per worker at a time
+# (--dist loadfile keeps a file's fixtures and figures together); TEST_WORKERS=0 runs serially.
+# The API fuzz file runs after them on its own: schemathesis gives all its operations one
+# test id, which xdist would run once. With PYTEST_ARGS only those run, on the workers.
+TEST_WORKERS ?= 2
+SERIAL_TESTS := tests/abuse/test_api_fuzz.py
+PYTEST := $(BIN)/python -m pytest -m "not soak"
 test: install
-	$(BIN)/python scripts/with_services.py -- $(BIN)/python -m pytest -m "not soak" $(PYTEST_ARGS)
+	$(BIN)/python scripts/with_services.py -- sh -c '\
+		if [ -n "$(PYTEST_ARGS)" ]; then exec $(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); fi; \
+		$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --ignore=$(SERIAL_TESTS) && $(PYTEST) $(SERIAL_TESTS)'
 	@$(BIN)/python scripts/promises.py > /dev/null
 
 # CI (CI=true) fails the run when a test skips for a reason outside the allow-list in

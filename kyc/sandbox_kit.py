@@ -169,9 +169,13 @@ def in_background(
             else:
                 log.warning("sandbox background %s failed: %s", _name(fn), type(exc).__name__)
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, daemon=True, name=f"{BACKGROUND}{_name(fn)}")
     thread.start()
     return thread
+
+
+# The name every background thread of a sandbox starts with (tests wait for them to end).
+BACKGROUND = "sandbox-background:"
 
 
 def _name(fn: Callable[..., object]) -> str:

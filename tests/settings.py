@@ -9,6 +9,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# `make test` runs two pytest-xdist workers: each gets its own pair of Redis databases
+# (broker, cache) after the given one, so a flush or a queued task of one never reaches
+# the other. pytest-django gives each its own test database the same way (_gw0, _gw1).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.removeprefix("gw").isdigit() and not os.environ.get("_TEST_REDIS_SHIFTED"):
+    _u = urlsplit(os.environ["REDIS_URL"])
+    _db = int((_u.path or "/0").strip("/") or 0)
+    _db = (_db + 2 * int(_worker.removeprefix("gw"))) % 16
+    os.environ["REDIS_URL"] = urlunsplit(_u._replace(path=f"/{_db}"))
+    os.environ.pop("CACHE_URL", None)
+    os.environ["_TEST_REDIS_SHIFTED"] = "1"  # subprocesses inherit the shifted URL as is
 if "CACHE_URL" not in os.environ:
     _u = urlsplit(os.environ["REDIS_URL"])
     _db = int((_u.path or "/0").strip("/") or 0)

@@ -8,6 +8,7 @@ README table never shows a number that a failing run produced.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -29,23 +30,41 @@ def _test_name(nodeid: str) -> str:
 
 
 def write(path: Path = OUT) -> None:
+    """Put this process's figures into the file. Under pytest-xdist every worker writes its
+    own share (again at each conftest's end, so a share is replaced, never added twice);
+    a promise's figures are the sum of the shares of this run (PYTEST_XDIST_TESTRUNUID),
+    and an earlier run's entry is replaced. A lock keeps the workers' writes apart."""
     if not _RECORDED:
         return
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    for pid, entry in _RECORDED.items():
-        data[pid] = {
-            "tests": sorted(entry["tests"]),
-            "figures": dict(sorted(entry["figures"].items())),
-            "at": now,
-        }
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    me = os.environ.get("PYTEST_XDIST_WORKER", "main")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        for pid, entry in _RECORDED.items():
+            before = data.get(pid) or {}
+            shares = dict(before.get("shares", {})) if run and before.get("run") == run else {}
+            shares[me] = {"tests": sorted(entry["tests"]), "figures": dict(entry["figures"])}
+            tests: set[str] = set()
+            figures: dict[str, int] = {}
+            for share in shares.values():
+                tests |= set(share["tests"])
+                for unit, n in share["figures"].items():
+                    figures[unit] = figures.get(unit, 0) + n
+            data[pid] = {
+                "tests": sorted(tests),
+                "figures": dict(sorted(figures.items())),
+                "at": now,
+                **({"run": run, "shares": shares} if run else {}),
+            }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
 
 
 @pytest.hookimpl(hookwrapper=True)

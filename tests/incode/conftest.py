@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from kyc import sandbox_kit as kit
 from kyc import services
 from kyc.models import ProviderAccount, TransferRequest
 from kyc.status import Status
@@ -69,6 +71,11 @@ def eager() -> Iterator[None]:
     """Run tasks inline (no worker) for tests that are not about the worker."""
     celery_app.conf.task_always_eager = True
     yield
+    # A delivery the sandbox is still posting runs its tasks inline in the live server:
+    # let it finish before the test's tables are emptied under it.
+    for thread in threading.enumerate():
+        if thread.name.startswith(kit.BACKGROUND):
+            thread.join(timeout=20)
     celery_app.conf.task_always_eager = False
 
 
