@@ -39,7 +39,6 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.cache import BaseCache, cache, caches
 from django.db import transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
@@ -60,6 +59,7 @@ from kyc.models import (
     WebhookEndpoint,
     WebhookMessage,
 )
+from kyc.ratelimit import counters_cache
 from kyc.status import Status
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,6 @@ def webhook_messages_create(
 
 # A queued task is flagged in Redis (kyc/queued.py), so a burst of commits enqueues one
 # task per merchant (dispatch) and per endpoint (send) instead of one per message.
-_flag, _unflag = queued.flag, queued.unflag
 
 
 def _dispatch_flag(merchant_id: int) -> str:
@@ -219,13 +218,13 @@ def _send_flag(endpoint_id: int) -> str:
 def _enqueue_dispatch(message_id: int, merchant_id: int | None = None) -> None:
     from kyc import tasks
 
-    if merchant_id is not None and not _flag(_dispatch_flag(merchant_id)):
+    if merchant_id is not None and not queued.flag(_dispatch_flag(merchant_id)):
         return  # a queued dispatch takes this message with the merchant's backlog
     try:
         tasks.dispatch_webhook_message.delay(message_id)
     except Exception:
         if merchant_id is not None:
-            _unflag(_dispatch_flag(merchant_id))
+            queued.unflag(_dispatch_flag(merchant_id))
         raise
 
 
@@ -238,12 +237,12 @@ def _enqueue_send(delivery_id: int, trigger: str = "auto", countdown: float = 0)
 def _enqueue_endpoint(endpoint_id: int, delivery_id: int, *, force: bool = False) -> bool:
     """A send task for the endpoint's backlog (starting at delivery_id), unless one is
     already queued; `force` (the sweeper) enqueues anyway."""
-    if not _flag(_send_flag(endpoint_id)) and not force:
+    if not queued.flag(_send_flag(endpoint_id)) and not force:
         return False
     try:
         _enqueue_send(delivery_id)
     except Exception:
-        _unflag(_send_flag(endpoint_id))
+        queued.unflag(_send_flag(endpoint_id))
         raise
     return True
 
@@ -641,7 +640,7 @@ def webhook_message_dispatch(
     if merchant_id is None:
         return []
     # Cleared before reading: a message committed from now on enqueues its own dispatch.
-    _unflag(_dispatch_flag(merchant_id))
+    queued.unflag(_dispatch_flag(merchant_id))
     ids = _dispatch(Q(pk=message_id), now)
     while batch := _dispatch(Q(merchant_id=merchant_id), now):
         ids += batch
@@ -863,7 +862,7 @@ def webhook_delivery_send(
     if endpoint_id is None:
         return "missing"
     # Cleared before reading: a delivery committed from now on enqueues a task of its own.
-    _unflag(_send_flag(endpoint_id))
+    queued.unflag(_send_flag(endpoint_id))
     slot = _take_slot(endpoint_id)
     if slot is None:
         # The endpoint already has its share of workers: leave this one to them (they
@@ -990,11 +989,6 @@ def _record_successes(endpoint_id: int, done: list[tuple[int, int | None, str, i
         )
 
 
-def _slots() -> BaseCache:
-    """Concurrency slots live where rate-limit counters do (never culled while live)."""
-    return caches["ratelimit"] if "ratelimit" in settings.CACHES else cache
-
-
 def _take_slot(endpoint_id: int) -> str | None:
     """One of WEBHOOK_ENDPOINT_CONCURRENCY slots for this endpoint, held for at most the
     send lease; None when all are taken. With the cache down, sending goes on ("")."""
@@ -1003,7 +997,7 @@ def _take_slot(endpoint_id: int) -> str | None:
     try:
         for i in range(max(limit, 1)):
             key = f"webhook-slot:{endpoint_id}:{i}"
-            if _slots().add(key, 1, timeout=timeout):
+            if counters_cache().add(key, 1, timeout=timeout):
                 return key
     except Exception as exc:  # redis.ConnectionError and friends: fail open
         log.warning("webhook concurrency slots unavailable: %s", type(exc).__name__)
@@ -1014,7 +1008,7 @@ def _take_slot(endpoint_id: int) -> str | None:
 def _free_slot(key: str) -> None:
     if key:
         try:
-            _slots().delete(key)
+            counters_cache().delete(key)
         except Exception as exc:  # the slot expires with the lease anyway
             log.warning("webhook concurrency slot not freed: %s", type(exc).__name__)
 

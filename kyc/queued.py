@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core.cache import BaseCache, cache, caches
+from kyc.ratelimit import counters_cache
 
 log = logging.getLogger(__name__)
 
 FLAG_SECONDS = 60
 
 
-def _store() -> BaseCache:
-    return caches["ratelimit"] if "ratelimit" in settings.CACHES else cache
-
-
 def flag(key: str) -> bool:
     """Set the flag; False when it was already set. Redis down: True (enqueue anyway)."""
     try:
-        return bool(_store().add(key, 1, timeout=FLAG_SECONDS))
+        return bool(counters_cache().add(key, 1, timeout=FLAG_SECONDS))
     except Exception as exc:  # redis.ConnectionError and friends: fail open
         log.warning("queued flag unavailable: %s", type(exc).__name__)
         return True
@@ -35,7 +30,7 @@ def flag(key: str) -> bool:
 def unflag(key: str) -> bool:
     """Clear the flag; True when it was set (this task is the one it announced)."""
     try:
-        return bool(_store().delete(key))
+        return bool(counters_cache().delete(key))
     except Exception as exc:  # it expires anyway
         log.warning("queued flag not cleared: %s", type(exc).__name__)
         return False

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 LIMITS_ALIAS = "ratelimit"
 
 
-def _limits() -> BaseCache:
-    """The cache holding the counters: the `ratelimit` alias, else the default cache."""
+def counters_cache() -> BaseCache:
+    """The cache holding counters and flags that must not be culled while live: the
+    `ratelimit` alias, else the default cache."""
     return caches[LIMITS_ALIAS] if LIMITS_ALIAS in settings.CACHES else cache
 
 
@@ -40,7 +41,7 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     """
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
     key = f"rl:{bucket}:{int(time.time() // window)}"
-    counters = _limits()
+    counters = counters_cache()
     try:
         client = _redis_client(key)
         if client is not None:
@@ -66,7 +67,7 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
 
 def _redis_client(key: str) -> Any:
     """The raw redis client when the counters' cache is Redis (it has raw_client()), else None."""
-    raw = getattr(_limits(), "raw_client", None)
+    raw = getattr(counters_cache(), "raw_client", None)
     return raw() if raw is not None else None
 
 
@@ -95,7 +96,7 @@ def hit_and_get_many(
         if client is None or not _limits_share_default():
             got = cache.get_many(cache_keys)
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
-        full_key = _limits().make_and_validate_key(key)
+        full_key = counters_cache().make_and_validate_key(key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         for k in cache_keys:
