@@ -33,6 +33,9 @@ from django.http import HttpRequest
 
 log = logging.getLogger(__name__)
 
+# The name every background thread of a sandbox starts with (tests wait for them to end).
+BACKGROUND = "sandbox-background:"
+
 DAY = 24 * 3600
 Timeout = float | tuple[float, float]
 
@@ -172,10 +175,6 @@ def in_background(
     thread = threading.Thread(target=run, daemon=True, name=f"{BACKGROUND}{_name(fn)}")
     thread.start()
     return thread
-
-
-# The name every background thread of a sandbox starts with (tests wait for them to end).
-BACKGROUND = "sandbox-background:"
 
 
 def _name(fn: Callable[..., object]) -> str:
