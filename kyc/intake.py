@@ -35,10 +35,12 @@ is stored RECEIVED on its own (the sweeper applies it later), answered 503.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -95,9 +97,46 @@ def sender_of(request: HttpRequest) -> Sender:
 # --- the guards ---------------------------------------------------------------------
 
 
+# Merchant webhook URLs' accounts, per process: {(provider, token): (loaded at, account)}.
+# The account query (and decrypting its settings) was a third of a webhook's CPU. A save
+# or delete of an account clears this process's copy at once (accounts_forget, wired
+# in kyc.apps); other processes see the change within WEBHOOK_ACCOUNT_CACHE_SECONDS.
+# Only accounts that exist are kept: a new account is never "unknown" from a cache.
+_accounts: dict[tuple[str, str], tuple[float, Any]] = {}
+_ACCOUNTS_MAX = 1000
+
+
+def accounts_forget(**_: Any) -> None:
+    """Drop every cached account (signal receiver: post_save/post_delete of accounts)."""
+    _accounts.clear()
+
+
+def _account(*, provider: str, token: str) -> Any:
+    from kyc.models import ProviderAccount
+
+    ttl = float(getattr(settings, "WEBHOOK_ACCOUNT_CACHE_SECONDS", 0) or 0)
+    now = time.monotonic()
+    cached = _accounts.get((provider, token)) if ttl > 0 else None
+    if cached is not None and now - cached[0] < ttl:
+        # A copy per delivery: nothing a request sets on it reaches the next one.
+        return copy.copy(cached[1])
+    # `state` (encrypted, cached provider tokens) is not needed to receive a delivery.
+    account = (
+        ProviderAccount.objects.defer("state")
+        .filter(webhook_token=token, provider=provider)
+        .first()
+    )
+    if account is not None and ttl > 0:
+        if len(_accounts) >= _ACCOUNTS_MAX:
+            _accounts.clear()
+        _accounts[(provider, token)] = (now, copy.copy(account))
+    return account
+
+
 def _resolve(*, provider: str, token: str, per_request: bool, lock: bool) -> Sender:
-    """The token's account or request: one query (locking the request row when `lock`)."""
-    from kyc.models import ProviderAccount, TransferRequest
+    """The token's account (cached, see _account) or request: at most one query (locking
+    the request row when `lock`)."""
+    from kyc.models import TransferRequest
 
     sender = Sender(provider=provider, token=token)
     if per_request:
@@ -108,12 +147,7 @@ def _resolve(*, provider: str, token: str, per_request: bool, lock: bool) -> Sen
             qs = qs.select_for_update(of=("self",))
         sender.transfer = qs.first()
     else:
-        # `state` (encrypted, cached provider tokens) is not needed to receive a delivery.
-        sender.account = (
-            ProviderAccount.objects.defer("state")
-            .filter(webhook_token=token, provider=provider)
-            .first()
-        )
+        sender.account = _account(provider=provider, token=token)
     return sender
 
 

@@ -1,4 +1,5 @@
-"""Security headers that Django does not set by itself; staff second factor; idle timeout."""
+"""Security headers that Django does not set by itself; provider deliveries past the
+session stack; staff second factor; idle timeout."""
 
 import re
 import time
@@ -31,6 +32,38 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         return response
+
+
+class InboundDeliveryMiddleware:
+    """Provider deliveries (the intake's guarded views under /hooks/) skip the session stack.
+
+    A delivery carries no cookie, no session, no user and no language: sessions, locale,
+    CSRF (the views are exempt), authentication, time zones, OTP, messages and htmx had
+    nothing to do for it but cost about a fifth of its CPU. Sits after the security
+    middleware, so HTTPS redirects, HSTS and the security headers still apply. Anything
+    else under /hooks/ (and a path that resolves to nothing) takes the whole stack.
+    """
+
+    PREFIX = "/hooks/"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(self.PREFIX):
+            from django.urls import Resolver404, resolve
+
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                return self.get_response(request)
+            if getattr(match.func, "inbound_guarded", False):
+                request.resolver_match = match
+                response: HttpResponse = match.func(request, *match.args, **match.kwargs)
+                # What XFrameOptionsMiddleware, skipped here, would have said.
+                response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+                return response
+        return self.get_response(request)
 
 
 # Paths a signed-in but not yet OTP-verified user may reach: the second-factor pages

@@ -158,6 +158,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SecurityHeadersMiddleware",
+    # Provider deliveries stop here: nothing below has anything to do for them.
+    "portal.middleware.InboundDeliveryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The customer's language: the django_language cookie (language switcher), then
     # Accept-Language; the customer page falls back to the merchant's default language.
@@ -389,6 +391,10 @@ LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", default=20)
 LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR = env.int("LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR", default=100)
 # Posts to /hooks/ URLs whose token matches nothing, per sender address (then 429, nothing stored).
 UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE = env.int("UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE", default=30)
+# How long a process may answer a merchant webhook URL from its own copy of the account
+# (kyc.intake._account): a change made in another process reaches it within this many
+# seconds (its own changes at once). 0: read the account for every delivery.
+WEBHOOK_ACCOUNT_CACHE_SECONDS = env.float("WEBHOOK_ACCOUNT_CACHE_SECONDS", default=2.0)
 
 # --- logging: nothing sensitive, see portal/logfilter.py ---------------------
 # The filter sits on every handler, not on loggers: a record reaches a handler from
