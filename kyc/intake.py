@@ -52,6 +52,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kyc import ratelimit, registry
 from kyc.contract import Delivery, Verdict
+from kyc.sessionless import sessionless
 from kyc.webhooks import (
     BodyTooLarge,
     answer,
@@ -323,7 +324,7 @@ def inbound(
             return response
 
         wrapper.inbound_guarded = True  # type: ignore[attr-defined]
-        return csrf_exempt(wrapper)
+        return sessionless(csrf_exempt(wrapper))
 
     return decorate
 

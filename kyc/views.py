@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseStopPolling
 from kyc import customer, ratelimit, selectors
 from kyc.links import safe_href
 from kyc.models import TransferRequest
+from kyc.sessionless import sessionless
 from kyc.status import Status
 from kyc.webhooks import remote_addr
 
@@ -153,6 +154,7 @@ def transfer_page(request: HttpRequest, token: str) -> HttpResponse:
     return _private(response)
 
 
+@sessionless
 @require_GET
 def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
     """Polled by the page. One Redis round trip reads the rate limit, the state and the

@@ -1,4 +1,4 @@
-"""Security headers that Django does not set by itself; provider deliveries past the
+"""Security headers that Django does not set by itself; sessionless views past the
 session stack; staff second factor; idle timeout."""
 
 import re
@@ -12,7 +12,10 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
 from django.utils import timezone
+
+from kyc import sessionless
 
 # Everything is served from our own origin: htmx from static/, QR codes inline SVG.
 CSP = (
@@ -34,30 +37,28 @@ class SecurityHeadersMiddleware:
         return response
 
 
-class InboundDeliveryMiddleware:
-    """Provider deliveries (the intake's guarded views under /hooks/) skip the session stack.
+class SessionlessMiddleware:
+    """Views marked kyc.sessionless (provider deliveries, the customer page's poll) skip
+    the session stack below this middleware.
 
-    A delivery carries no cookie, no session, no user and no language: sessions, locale,
-    CSRF (the views are exempt), authentication, time zones, OTP, messages and htmx had
-    nothing to do for it but cost about a fifth of its CPU. Sits after the security
-    middleware, so HTTPS redirects, HSTS and the security headers still apply. Anything
-    else under /hooks/ (and a path that resolves to nothing) takes the whole stack.
+    They carry no cookie session, user, message or CSRF token, and choose their language
+    themselves: sessions, locale, CSRF, authentication, time zones, OTP, messages and
+    htmx had nothing to do for them but cost a webhook delivery more CPU than storing it.
+    Sits after the security middleware, so HTTPS redirects, HSTS and the security headers
+    still apply. Other paths, unmarked views and paths that resolve to nothing take the
+    whole stack.
     """
-
-    PREFIX = "/hooks/"
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(self.PREFIX):
-            from django.urls import Resolver404, resolve
-
+        if request.path_info.startswith(sessionless.PREFIXES):
             try:
                 match = resolve(request.path_info)
             except Resolver404:
                 return self.get_response(request)
-            if getattr(match.func, "inbound_guarded", False):
+            if getattr(match.func, sessionless.MARK, False):
                 request.resolver_match = match
                 response: HttpResponse = match.func(request, *match.args, **match.kwargs)
                 # What XFrameOptionsMiddleware, skipped here, would have said.

@@ -158,8 +158,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SecurityHeadersMiddleware",
-    # Provider deliveries stop here: nothing below has anything to do for them.
-    "portal.middleware.InboundDeliveryMiddleware",
+    # Provider deliveries and the customer page's poll stop here (kyc.sessionless):
+    # nothing below has anything to do for them.
+    "portal.middleware.SessionlessMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The customer's language: the django_language cookie (language switcher), then
     # Accept-Language; the customer page falls back to the merchant's default language.

@@ -1,5 +1,6 @@
-"""Provider deliveries skip the session stack (portal.middleware.InboundDeliveryMiddleware)
-and keep everything the security middleware gives every answer."""
+"""Provider deliveries and the customer page's poll skip the session stack
+(portal.middleware.SessionlessMiddleware, kyc.sessionless) and keep everything the
+security middleware gives every answer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.test import override_settings
 
 from kyc.models import InboundEvent
 from tests.contract.deliveries import blockpass_account, blockpass_resolved, blockpass_webhook, post
+from tests.customer.test_page_views import make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,6 +55,23 @@ def test_https_is_still_enforced_on_deliveries(client: Any, merchant: Any) -> No
     answer = post(client, blockpass_webhook(account, blockpass_resolved("bp-f"), secret=SECRET))
     assert answer.status_code == 301 and answer["Location"].startswith("https://")
     assert not InboundEvent.objects.exists()
+
+
+def test_the_poll_answers_in_the_customers_language_without_the_stack(
+    client: Any, merchant: Any
+) -> None:
+    t = make(merchant)
+    client.cookies["sessionid"] = "a-session-a-customer-never-has"
+    answer = client.get(f"/t/{t.page_token}/status", HTTP_ACCEPT_LANGUAGE="uk")
+    assert answer.status_code == 200
+    assert answer["Content-Language"] == "uk"  # chosen by the view itself
+    assert answer["Vary"] == "Accept-Language, Cookie, User-Agent"
+    assert not answer.cookies
+    assert not hasattr(answer.wsgi_request, "session")
+    assert answer["Cache-Control"] == "no-store"
+    _security_headers(answer)
+    page = client.get(f"/t/{t.page_token}/")  # the page itself takes the whole stack
+    assert page.status_code == 200 and hasattr(page.wsgi_request, "session")
 
 
 def test_other_paths_under_hooks_take_the_whole_stack(client: Any) -> None:
