@@ -13,7 +13,9 @@ short JSON answer; what is kept is said per step):
    limited per sender address and per token (429, nothing stored), else kept as
    metadata only (no body read) and answered 404;
 3. a known token over its per-token rate limit: 429, not stored (a flood is what the
-   limit prevents);
+   limit prevents). Its deliveries are counted once answered, in the one Redis round
+   trip that also carries the hand-over flag, and refused from the count this process
+   saw last (kyc.ratelimit.seen_over: at most one delivery per web process over);
 4. a body declared larger than MAX_BODY_BYTES: 413 before a byte is read, kept
    REFUSED without its body;
 5. a method the endpoint does not take: 405;
@@ -50,7 +52,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from kyc import ratelimit, registry
+from kyc import queued, ratelimit, registry
 from kyc.contract import Delivery, Verdict
 from kyc.sessionless import sessionless
 from kyc.webhooks import (
@@ -262,7 +264,9 @@ def inbound(
         limit_name = f"hook:{view.__module__}.{view.__name__}"
         route = f"hooks/{provider}/{'t/' if per_request else ''}"
 
-        def guarded(request: HttpRequest, token: str, args: Any, kwargs: Any) -> HttpResponse:
+        def guarded(
+            request: HttpRequest, token: str, args: Any, kwargs: Any, batch: Any
+        ) -> HttpResponse:
             response: HttpResponse
             sender = _resolve(provider=provider, token=token, per_request=per_request, lock=atomic)
             request.inbound = sender  # type: ignore[attr-defined]
@@ -274,8 +278,10 @@ def inbound(
                 _keep_unknown(request, sender)
                 return answer(404, "unknown webhook URL")
             most = getattr(settings, "WEBHOOK_RATE_LIMIT_PER_MINUTE", None)
-            if not ratelimit.hit(f"{limit_name}:{token}", limit=most):
+            if ratelimit.seen_over(f"{limit_name}:{token}", limit=most):
                 return _too_many()
+            # Counted when the request ends, with its hand-over flag (wrapper: together).
+            batch.hit(f"{limit_name}:{token}")
             declared = declared_length(request)
             if declared > settings.MAX_BODY_BYTES:
                 limit = settings.MAX_BODY_BYTES
@@ -305,11 +311,14 @@ def inbound(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             token = str(kwargs.pop(url_kwarg, "") or "")
             try:
-                if atomic:
-                    with transaction.atomic():
-                        response = guarded(request, token, args, kwargs)
-                else:
-                    response = guarded(request, token, args, kwargs)
+                # The delivery's rate-limit count and the flags its commit raises: one
+                # Redis round trip when the block ends, after the commit.
+                with queued.together() as batch:
+                    if atomic:
+                        with transaction.atomic():
+                            response = guarded(request, token, args, kwargs, batch)
+                    else:
+                        response = guarded(request, token, args, kwargs, batch)
             except (OperationalError, InterfaceError) as exc:
                 response = database_unavailable(exc)
             except Exception:

@@ -65,6 +65,41 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     return count <= limit
 
 
+# --- counted once stored (provider deliveries) ----------------------------------------
+# A known sender's deliveries are counted after they are stored, in the one Redis round
+# trip that also raises the request's queued flags (kyc.queued.together), and refused
+# from the count this process saw last: {bucket: (window number, count)}. A process
+# learns of a crossing at its next delivery, so a window may hold up to one delivery
+# per web process (per thread) more than the limit; everything over that is refused
+# without a round trip.
+_seen: dict[str, tuple[int, int]] = {}
+
+
+def seen_over(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
+    """True when this process last saw `bucket` at or over `limit` in this window."""
+    limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
+    seen = _seen.get(bucket)
+    return seen is not None and seen[0] == int(time.time() // window) and seen[1] >= limit
+
+
+def counter_key(bucket: str, *, window: int = 60) -> tuple[str, int]:
+    """The Redis key of `bucket`'s counter in this window, and the window's number."""
+    number = int(time.time() // window)
+    return counters_cache().make_and_validate_key(f"rl:{bucket}:{number}"), number
+
+
+def remember(bucket: str, *, number: int, count: int) -> None:
+    """Keep the count a round trip returned (only this window's counts are kept)."""
+    if len(_seen) > 10_000 or any(n != number for n, _ in list(_seen.values())[:1]):
+        _seen.clear()
+    _seen[bucket] = (number, count)
+
+
+def counts_in_redis() -> Any:
+    """The raw redis client of the counters' cache when it is Redis, else None."""
+    return _redis_client("")
+
+
 def _redis_client(key: str) -> Any:
     """The raw redis client when the counters' cache is Redis (it has raw_client()), else None."""
     raw = getattr(counters_cache(), "raw_client", None)

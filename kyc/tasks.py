@@ -51,9 +51,11 @@ class InboxTask(SweptTask):
 
     def hand_over(self, event_id: int) -> None:
         """A task for this committed delivery, unless one is queued already (it takes
-        this one with the other fresh deliveries when it starts)."""
-        if not queued.flag(INBOX_QUEUED_FLAG):
-            return
+        this one with the other fresh deliveries when it starts). In a delivery's request
+        the flag goes with its rate-limit count, in one round trip (queued.together)."""
+        queued.flag_then(INBOX_QUEUED_FLAG, lambda: self._publish(event_id))
+
+    def _publish(self, event_id: int) -> None:
         if self.delay(event_id) is None:  # broker down: the sweeper has it; free the flag
             queued.unflag(INBOX_QUEUED_FLAG)
 

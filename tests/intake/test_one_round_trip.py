@@ -1,0 +1,121 @@
+"""A known sender's delivery: its rate-limit count and its hand-over flag go to Redis in
+one round trip, after the delivery is stored; refusals come from the count this process
+saw last (kyc.queued.together, kyc.ratelimit.seen_over)."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+
+from kyc import ratelimit
+from kyc.models import InboundEvent
+from tests.contract.deliveries import blockpass_account, blockpass_resolved, blockpass_webhook, post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "s3cret-one-trip"
+
+
+def _deliver(client: Any, account: Any) -> Any:
+    return post(client, blockpass_webhook(account, blockpass_resolved("bp-r"), secret=SECRET))
+
+
+class _Trips:
+    """Round trips to Redis: every packed command (or pipeline) written to a socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        real = redis.connection.AbstractConnection.send_packed_command
+        trips = self
+
+        def counting(conn: Any, command: Any, check_health: bool = True) -> Any:
+            trips.sent.append(command)
+            return real(conn, command, check_health)
+
+        self.patch = mock.patch.object(
+            redis.connection.AbstractConnection, "send_packed_command", counting
+        )
+
+
+def _counter(token: str) -> int:
+    client = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    keys = client.keys(f"*rl:hook:providers.blockpass.views.webhook:{token}:*")
+    return int(client.get(keys[0])) if keys else 0
+
+
+def test_the_count_and_the_flag_take_one_round_trip_after_the_insert(
+    client: Any, merchant: Any
+) -> None:
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    trips = _Trips()
+    with mock.patch("kyc.tasks.process_inbound.delay") as delay:
+        assert _deliver(client, account).status_code == 200  # sets the flag, publishes
+        with trips.patch:
+            assert _deliver(client, account).status_code == 200
+    assert delay.call_count == 1  # the second found the task queued
+    assert len(trips.sent) == 1, trips.sent  # INCR and SET NX, pipelined
+    sent = b"".join(b"".join(part) if isinstance(part, list) else part for part in trips.sent)
+    assert b"INCR" in sent.upper() and b"SET" in sent.upper()
+    assert _counter(account.webhook_token) == 2
+    assert InboundEvent.objects.filter(account=account, state="received").count() == 2
+
+
+def test_deliveries_over_the_limit_are_refused_without_a_round_trip(
+    client: Any, merchant: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 3
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    codes = [_deliver(client, account).status_code for _ in range(3)]
+    trips = _Trips()
+    with trips.patch:
+        refused = _deliver(client, account)
+    assert codes == [200, 200, 200]
+    assert refused.status_code == 429 and refused["Retry-After"] == "60"
+    assert trips.sent == []
+    assert InboundEvent.objects.filter(account=account).count() == 3  # the 429 is not stored
+
+
+def test_a_count_raised_elsewhere_lets_at_most_one_more_through(
+    client: Any, merchant: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 3
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    assert _deliver(client, account).status_code == 200
+    # Other web processes took the window to the limit meanwhile.
+    client_redis = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"])
+    (key,) = client_redis.keys(
+        f"*rl:hook:providers.blockpass.views.webhook:{account.webhook_token}:*"
+    )
+    client_redis.incrby(key, 5)
+    codes = [_deliver(client, account).status_code for _ in range(3)]
+    assert codes == [200, 429, 429]  # this process learns of it with its next delivery
+    assert _counter(account.webhook_token) == 7
+
+
+def test_a_new_window_starts_from_nothing(
+    client: Any, merchant: Any, settings: Any, monkeypatch: Any
+) -> None:
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 1
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    now = 6_000_000.0
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now)
+    assert [_deliver(client, account).status_code for _ in range(2)] == [200, 429]
+    now += 60
+    assert [_deliver(client, account).status_code for _ in range(2)] == [200, 429]
+
+
+def test_with_redis_down_a_delivery_is_stored_and_handed_over(client: Any, merchant: Any) -> None:
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    down = redis.ConnectionError("redis down")
+    with (
+        mock.patch.object(redis.client.Pipeline, "execute", side_effect=down),
+        mock.patch("kyc.tasks.process_inbound.delay") as delay,
+    ):
+        answer = _deliver(client, account)
+    assert answer.status_code == 200
+    event = InboundEvent.objects.get(account=account)
+    delay.assert_called_once_with(event.pk)  # fails open: published without a flag
