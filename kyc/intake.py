@@ -143,8 +143,12 @@ def _resolve(*, provider: str, token: str, per_request: bool, lock: bool) -> Sen
 
     sender = Sender(provider=provider, token=token)
     if per_request:
-        qs = TransferRequest.objects.select_related("account", "merchant").filter(
-            callback_token=token, provider=provider
+        # Not the account's cached provider tokens (encrypted) nor the merchant's logo
+        # (up to 200 KB): no callback needs them.
+        qs = (
+            TransferRequest.objects.select_related("account", "merchant")
+            .defer("account__state", "merchant__logo")
+            .filter(callback_token=token, provider=provider)
         )
         if lock:
             qs = qs.select_for_update(of=("self",))

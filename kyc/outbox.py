@@ -216,10 +216,20 @@ def _send_flag(endpoint_id: int) -> str:
 
 
 def _enqueue_dispatch(message_id: int, merchant_id: int | None = None) -> None:
+    """A dispatch task, unless one is queued for the merchant (it takes this message with
+    the merchant's backlog). In a delivery's request the flag goes with the delivery's
+    own Redis round trip (queued.together)."""
+    if merchant_id is None:
+        _publish_dispatch(message_id, None)
+    else:
+        queued.flag_then(
+            _dispatch_flag(merchant_id), partial(_publish_dispatch, message_id, merchant_id)
+        )
+
+
+def _publish_dispatch(message_id: int, merchant_id: int | None) -> None:
     from kyc import tasks
 
-    if merchant_id is not None and not queued.flag(_dispatch_flag(merchant_id)):
-        return  # a queued dispatch takes this message with the merchant's backlog
     try:
         tasks.dispatch_webhook_message.delay(message_id)
     except Exception:

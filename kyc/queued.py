@@ -89,9 +89,14 @@ def _send(batch: _Together) -> None:
             raised = [bool(a) for a in answers[len(keys) :]]
         except Exception as exc:  # redis.ConnectionError and friends: fail open
             log.warning("counters and queued flags unavailable: %s", type(exc).__name__)
-    for (_, then), was_raised in zip(batch.flags, raised, strict=True):
+    for (key, then), was_raised in zip(batch.flags, raised, strict=True):
         if was_raised:
-            then()
+            # Robust, like the on_commit hooks that raised these flags: what is stored is
+            # stored, and the sweepers publish what could not be published now.
+            try:
+                then()
+            except Exception:
+                log.exception("could not publish the task behind %s", key)
 
 
 def flag(key: str) -> bool:

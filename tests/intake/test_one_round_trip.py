@@ -119,3 +119,31 @@ def test_with_redis_down_a_delivery_is_stored_and_handed_over(client: Any, merch
     assert answer.status_code == 200
     event = InboundEvent.objects.get(account=account)
     delay.assert_called_once_with(event.pk)  # fails open: published without a flag
+
+
+def test_a_callback_sends_its_outgoing_webhook_flag_with_its_count(
+    client: Any, merchant: Any
+) -> None:
+    import time
+
+    from providers.corepass import sandbox
+    from tests.corepass.conftest import deliver, make_account, make_transfer, sandbox_req
+    from tests.factories import WebhookEndpointFactory
+
+    WebhookEndpointFactory(merchant=merchant)
+    transfer = make_transfer(make_account(merchant))
+    now = int(time.time())
+    body = sandbox.status_body(sandbox_req(transfer), "ACCEPTED", "", now=now)
+    trips = _Trips()
+    with mock.patch("kyc.tasks.dispatch_webhook_message.delay") as dispatch, trips.patch:
+        assert deliver(client, transfer, "status", body, now=now).status_code == 200
+    dispatch.assert_called_once()  # the merchant's webhook goes out
+    together = [
+        c for c in trips.sent if b"INCR" in _flat(c).upper() and b"webhook-dispatch" in _flat(c)
+    ]
+    assert len(together) == 1, [_flat(c)[:200] for c in trips.sent]
+
+
+def _flat(command: Any) -> bytes:
+    parts = command if isinstance(command, list) else [command]
+    return b"".join(bytes(p) for p in parts)
