@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from kyc import metrics
@@ -60,14 +62,44 @@ def inbound_store(
         try:
             if transaction.get_connection().in_atomic_block:
                 with transaction.atomic():  # a savepoint: a duplicate must not spoil the caller's
-                    return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
+                    return _insert(InboundEvent(dedupe_key=dedupe_key, **fields)), None
             # Autocommit: one round trip, committed by itself; a duplicate key just fails.
-            return InboundEvent.objects.create(dedupe_key=dedupe_key, **fields), None
+            return _insert(InboundEvent(dedupe_key=dedupe_key, **fields)), None
         except IntegrityError:
             original = InboundEvent.objects.get(dedupe_key=dedupe_key)
             fields.update(state=InboundEvent.State.DUPLICATE, error=f"duplicate of #{original.pk}")
-            return InboundEvent.objects.create(duplicate_of=original, **fields), original
-    return InboundEvent.objects.create(**fields), None
+            return _insert(InboundEvent(duplicate_of=original, **fields)), original
+    return _insert(InboundEvent(**fields)), None
+
+
+@functools.cache
+def _insert_statement() -> tuple[str, tuple[Field, ...]]:
+    """INSERT INTO kyc_inboundevent (every column but the id) ... RETURNING id, and the
+    fields in column order; built once per process from the model itself."""
+    meta = InboundEvent._meta
+    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # Names from the model's own metadata, quoted; no value is ever put into the text.
+    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
+        quote(meta.db_table), columns, ", ".join(["%s"] * len(fields)), quote(str(meta.pk.column))
+    )
+    return sql, fields
+
+
+def _insert(event: InboundEvent) -> InboundEvent:
+    """Store one delivery: what Model.save() does for a new row (each field prepares its
+    own value, encryption included), without compiling the INSERT again for every
+    delivery, which cost a webhook more CPU than anything but the HTTP server itself.
+    InboundEvent has no save() of its own and no signal receivers (a test holds both)."""
+    sql, fields = _insert_statement()
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        (event.pk,) = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
 
 
 def inbound_mark(
