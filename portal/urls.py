@@ -16,6 +16,9 @@ admin.site.site_header = "KYC portal: compliance"
 admin.site.site_title = "KYC portal admin"
 
 urlpatterns = [
+    # First: the customer pages and the provider hooks take most of the traffic (every
+    # poll, every delivery), so they are matched before the merchant and admin pages.
+    *kyc_urls.urlpatterns,
     path("", dashboard.dashboard, name="dashboard"),
     # Every login path shares one limiter (per address and per account): kyc.ratelimit.
     path("login/", login_limited(auth_views.LoginView.as_view()), name="login"),
@@ -60,7 +63,6 @@ urlpatterns = [
     # Split view: Swagger UI's init script is a separate same-origin file (CSP script-src 'self').
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("quickstart/", quickstart.quickstart, name="quickstart"),  # API quick start
-    *kyc_urls.urlpatterns,
 ]
 
 # Error pages in the customer page's style (templates/404.html, 500.html), also with DEBUG on.

@@ -93,12 +93,13 @@ def _insert(event: InboundEvent) -> InboundEvent:
     delivery, which cost a webhook more CPU than anything but the HTTP server itself.
     InboundEvent has no save() of its own and no signal receivers (a test holds both)."""
     sql, fields = _insert_statement()
-    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    conn = transaction.get_connection()  # the connection itself, not the per-thread proxy
+    values = [f.get_db_prep_save(f.pre_save(event, True), conn) for f in fields]
+    with conn.cursor() as cursor:
         cursor.execute(sql, values)
         (event.pk,) = cursor.fetchone()
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = conn.alias
     return event
 
 
