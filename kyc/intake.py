@@ -152,7 +152,8 @@ def _resolve(*, provider: str, token: str, per_request: bool, lock: bool) -> Sen
         )
         if lock:
             qs = qs.select_for_update(of=("self",))
-        sender.transfer = qs.first()
+        # The token is unique: no ORDER BY to compile or run (first() would add one).
+        sender.transfer = next(iter(qs.order_by()[:1]), None)
     else:
         sender.account = _account(provider=provider, token=token)
     return sender

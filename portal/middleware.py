@@ -61,8 +61,11 @@ class SessionlessMiddleware:
             if getattr(match.func, sessionless.MARK, False):
                 request.resolver_match = match
                 response: HttpResponse = match.func(request, *match.args, **match.kwargs)
-                # What XFrameOptionsMiddleware, skipped here, would have said.
+                # What XFrameOptionsMiddleware and CommonMiddleware, skipped here, would
+                # have added (without a length the server sends the body chunked).
                 response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+                if not response.streaming and not response.has_header("Content-Length"):
+                    response.headers["Content-Length"] = str(len(response.content))
                 return response
         return self.get_response(request)
 

@@ -19,6 +19,7 @@ SECRET = "s3cret-fast-path"
 
 
 def _security_headers(answer: Any) -> None:
+    assert answer["Content-Length"] == str(len(answer.content))  # never sent chunked
     assert "frame-ancestors 'none'" in answer["Content-Security-Policy"]
     assert answer["X-Content-Type-Options"] == "nosniff"
     assert answer["X-Frame-Options"] == "DENY"
