@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
@@ -60,7 +61,11 @@ class SessionlessMiddleware:
                 return self.get_response(request)
             if getattr(match.func, sessionless.MARK, False):
                 request.resolver_match = match
-                response: HttpResponse = match.func(request, *match.args, **match.kwargs)
+                response: HttpResponse
+                try:
+                    response = match.func(request, *match.args, **match.kwargs)
+                except Exception as exc:  # the 500 (or 404...) page gets the headers below too
+                    response = response_for_exception(request, exc)
                 # What XFrameOptionsMiddleware and CommonMiddleware, skipped here, would
                 # have added (without a length the server sends the body chunked).
                 response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)

@@ -75,6 +75,19 @@ def test_the_poll_answers_in_the_customers_language_without_the_stack(
     assert page.status_code == 200 and hasattr(page.wsgi_request, "session")
 
 
+def test_a_failing_poll_answers_the_500_page_with_every_header(merchant: Any) -> None:
+    from unittest import mock
+
+    from django.test import Client
+
+    t = make(merchant)
+    browser = Client(raise_request_exception=False)
+    with mock.patch("kyc.views.ratelimit.hit_and_get_many", side_effect=RuntimeError("x")):
+        answer = browser.get(f"/t/{t.page_token}/status")
+    assert answer.status_code == 500
+    _security_headers(answer)
+
+
 def test_other_paths_under_hooks_take_the_whole_stack(client: Any) -> None:
     answer = client.post("/hooks/no-such-provider/x/", b"{}", content_type="application/json")
     assert answer.status_code == 404
