@@ -35,11 +35,29 @@ class _Together:
 
 _local = threading.local()
 
+# One command for the whole batch: each counter counted (its expiry set when its window
+# starts), then each flag set if it was not. KEYS: counters, then flags. ARGV: how many
+# counters, the flags' seconds, then each counter's expiry. Returns the counts, then 1
+# for each flag this call raised (0: it was already up).
+_TOGETHER = """
+local counters = tonumber(ARGV[1])
+local out = {}
+for i = 1, counters do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 + i]) end
+  out[i] = count
+end
+for i = counters + 1, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[2]) and 1 or 0
+end
+return out
+"""
+
 
 @contextmanager
 def together() -> Iterator[_Together]:
     """Flags raised inside (flag_then) and hits counted on the block go to Redis in one
-    pipelined round trip when it ends: a delivery's counter and its hand-over flag cost
+    command (a script) when it ends: a delivery's counter and its hand-over flag cost
     one round trip instead of two. Without Redis (embedded mode) each goes on its own."""
     outer = getattr(_local, "batch", None)
     batch = _Together()
@@ -73,18 +91,13 @@ def _send(batch: _Together) -> None:
     else:
         try:
             keys = [ratelimit.counter_key(bucket, window=window) for bucket, window in batch.hits]
-            pipe = client.pipeline(transaction=False)
-            for full_key, _ in keys:
-                pipe.incr(full_key)
             cache = counters_cache()
-            for key, _ in batch.flags:
-                pipe.set(cache.make_and_validate_key(key), 1, nx=True, ex=FLAG_SECONDS)
-            answers = pipe.execute()
-            for (bucket, window), (full_key, number), count in zip(
-                batch.hits, keys, answers, strict=False
-            ):
-                if int(count) == 1:  # the window's first hit sets its expiry
-                    client.expire(full_key, window + 1)
+            flag_keys = [cache.make_and_validate_key(key) for key, _ in batch.flags]
+            answers = ratelimit.script(client, "together", _TOGETHER)(
+                keys=[full_key for full_key, _ in keys] + flag_keys,
+                args=[len(keys), FLAG_SECONDS, *(window + 1 for _, window in batch.hits)],
+            )
+            for (bucket, _), (_, number), count in zip(batch.hits, keys, answers, strict=False):
                 ratelimit.remember(bucket, number=number, count=int(count))
             raised = [bool(a) for a in answers[len(keys) :]]
         except Exception as exc:  # redis.ConnectionError and friends: fail open

@@ -133,7 +133,7 @@ def hit_and_get_many(
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
         full_key = counters_cache().make_and_validate_key(key)
         keys = [full_key, *(backend.make_and_validate_key(k) for k in cache_keys)]
-        count, *raws = _hit_and_get_script(client)(keys=keys, args=[window + 1])
+        count, *raws = script(client, "hit_and_get", _HIT_AND_GET)(keys=keys, args=[window + 1])
         loads = backend._cache._serializer.loads  # type: ignore[attr-defined]
         values = [loads(raw) if raw is not None else None for raw in raws]
     except Exception as exc:  # redis down: allow, and let the caller read the database
@@ -154,14 +154,15 @@ return out
 """
 
 
-def _hit_and_get_script(client: Any) -> Any:
-    """The script registered on this client, kept on it (EVALSHA; redis-py loads it again
-    when the server has forgotten it)."""
-    script = getattr(client, "_kyc_hit_and_get", None)
-    if script is None:
-        script = client.register_script(_HIT_AND_GET)
-        client._kyc_hit_and_get = script
-    return script
+def script(client: Any, name: str, source: str) -> Any:
+    """The Lua script `name`, registered on this client and kept on it (called by EVALSHA;
+    redis-py loads it again when the server has forgotten it)."""
+    attribute = f"_kyc_script_{name}"
+    found = getattr(client, attribute, None)
+    if found is None:
+        found = client.register_script(source)
+        setattr(client, attribute, found)
+    return found
 
 
 def _account_bucket(username: str) -> str:

@@ -1,5 +1,5 @@
 """A known sender's delivery: its rate-limit count and its hand-over flag go to Redis in
-one round trip, after the delivery is stored; refusals come from the count this process
+one round trip (one script call), after the delivery is stored; refusals come from the count this process
 saw last (kyc.queued.together, kyc.ratelimit.seen_over)."""
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ def test_the_count_and_the_flag_take_one_round_trip_after_the_insert(
         with trips.patch:
             assert _deliver(client, account).status_code == 200
     assert delay.call_count == 1  # the second found the task queued
-    assert len(trips.sent) == 1, trips.sent  # INCR and SET NX, pipelined
-    sent = b"".join(b"".join(part) if isinstance(part, list) else part for part in trips.sent)
-    assert b"INCR" in sent.upper() and b"SET" in sent.upper()
+    assert len(trips.sent) == 1, trips.sent  # the count and the flag, one script call
+    sent = _flat(trips.sent[0])
+    assert b"EVALSHA" in sent.upper()
+    assert account.webhook_token.encode() in sent and b"inbox-process-queued" in sent
     assert _counter(account.webhook_token) == 2
     assert InboundEvent.objects.filter(account=account, state="received").count() == 2
 
@@ -112,7 +113,7 @@ def test_with_redis_down_a_delivery_is_stored_and_handed_over(client: Any, merch
     account = blockpass_account(merchant, webhook_secret=SECRET)
     down = redis.ConnectionError("redis down")
     with (
-        mock.patch.object(redis.client.Pipeline, "execute", side_effect=down),
+        mock.patch("kyc.ratelimit.script", return_value=mock.Mock(side_effect=down)),
         mock.patch("kyc.tasks.process_inbound.delay") as delay,
     ):
         answer = _deliver(client, account)
@@ -139,8 +140,9 @@ def test_a_callback_sends_its_outgoing_webhook_flag_with_its_count(
         assert deliver(client, transfer, "status", body, now=now).status_code == 200
     dispatch.assert_called_once()  # the merchant's webhook goes out
     together = [
-        c for c in trips.sent if b"INCR" in _flat(c).upper() and b"webhook-dispatch" in _flat(c)
+        c for c in trips.sent if b"EVALSHA" in _flat(c).upper() and b"webhook-dispatch" in _flat(c)
     ]
+    assert b"rl:hook:" in _flat(together[0])  # with the callback's own count
     assert len(together) == 1, [_flat(c)[:200] for c in trips.sent]
 
 
