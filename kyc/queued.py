@@ -86,7 +86,7 @@ def _send(batch: _Together) -> None:
     raised: list[bool] = [True] * len(batch.flags)  # fail open: publish anyway
     if client is None:
         for bucket, window in batch.hits:
-            ratelimit.hit(bucket, limit=None, window=window)
+            ratelimit.count_and_remember(bucket, window=window)
         raised = [flag(key) for key, _ in batch.flags]
     else:
         try:

@@ -40,6 +40,12 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     stored (PostgreSQL is the source of truth), so an unreachable counter allows.
     """
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
+    count = _count(bucket, window=window)
+    return count is None or count <= limit
+
+
+def _count(bucket: str, *, window: int) -> int | None:
+    """Count one hit on `bucket` in this window; its count, or None with the cache down."""
     key = f"rl:{bucket}:{int(time.time() // window)}"
     counters = counters_cache()
     try:
@@ -51,18 +57,17 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
             count = int(client.incr(full_key))
             if count == 1:
                 client.expire(full_key, window + 1)
-            return count <= limit
+            return count
         if counters.add(key, 1, window + 1):
-            return True
+            return 1
         try:
-            count = counters.incr(key)
+            return int(counters.incr(key))
         except ValueError:  # expired between add and incr
             counters.add(key, 1, window + 1)
-            return True
+            return 1
     except Exception as exc:  # redis.ConnectionError and friends: the cache is down
         log.warning("rate limit not enforced, cache unavailable: %s", type(exc).__name__)
-        return True
-    return count <= limit
+        return None
 
 
 # --- counted once stored (provider deliveries) ----------------------------------------
@@ -90,9 +95,23 @@ def counter_key(bucket: str, *, window: int = 60) -> tuple[str, int]:
 
 def remember(bucket: str, *, number: int, count: int) -> None:
     """Keep the count a round trip returned (only this window's counts are kept)."""
-    if len(_seen) > 10_000 or any(n != number for n, _ in list(_seen.values())[:1]):
+    first = next(iter(_seen.values()), None)
+    if len(_seen) > 10_000 or (first is not None and first[0] != number):
         _seen.clear()
     _seen[bucket] = (number, count)
+
+
+def count_and_remember(bucket: str, *, window: int = 60) -> None:
+    """Count one hit through the cache API and keep its count (no Redis: embedded mode)."""
+    number = int(time.time() // window)
+    count = _count(bucket, window=window)
+    if count is not None:
+        remember(bucket, number=number, count=count)
+
+
+def seen_forget() -> None:
+    """Forget every count seen (tests: a rolled-back test's counters are gone too)."""
+    _seen.clear()
 
 
 def counts_in_redis() -> Any:

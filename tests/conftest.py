@@ -116,11 +116,13 @@ def module_outcomes(request: Any) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    from kyc import intake
+    from kyc import intake, ratelimit
 
     cache.clear()
-    # A rolled-back test's accounts send no post_delete: forget this process's copies.
+    # A rolled-back test's accounts send no post_delete: forget this process's copies,
+    # and the counts it saw in the cache just cleared.
     intake.accounts_forget()
+    ratelimit.seen_forget()
     yield
 
 

@@ -149,3 +149,17 @@ def test_a_callback_sends_its_outgoing_webhook_flag_with_its_count(
 def _flat(command: Any) -> bytes:
     parts = command if isinstance(command, list) else [command]
     return b"".join(bytes(p) for p in parts)
+
+
+def test_without_redis_the_limit_still_holds(client: Any, merchant: Any, settings: Any) -> None:
+    # Embedded mode: counters in a cache that is not Redis (no round trip to share).
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 2
+    account = blockpass_account(merchant, webhook_secret=SECRET)
+    with mock.patch("kyc.tasks.process_inbound.delay"):
+        codes = [_deliver(client, account).status_code for _ in range(4)]
+    assert codes == [200, 200, 429, 429]
+    assert InboundEvent.objects.filter(account=account).count() == 2
