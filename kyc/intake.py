@@ -4,12 +4,15 @@
     def webhook(request, token):
         return intake.receive(request)
 
-`inbound` puts the guards on the view, visibly, in this order (each refusal is a
+The guarded view is also marked sessionless (kyc.sessionless): no session, locale, CSRF,
+auth or messages middleware runs for a delivery. `inbound` puts the guards on the view,
+visibly, in this order (each refusal is a
 short JSON answer; what is kept is said per step):
 
 1. the database unreachable anywhere below: 503 with Retry-After, nothing half-written;
-2. the URL's token resolved to its merchant account, or to its request for per-request
-   URLs (/hooks/<provider>/t/<token>/...), in one query. A token that names nothing:
+2. the URL's token resolved to its merchant account (kept per process for
+   WEBHOOK_ACCOUNT_CACHE_SECONDS: no query for a repeat delivery), or to its request for
+   per-request URLs (/hooks/<provider>/t/<token>/...), in one query. A token that names nothing:
    limited per sender address and per token (429, nothing stored), else kept as
    metadata only (no body read) and answered 404;
 3. a known token over its per-token rate limit: 429, not stored (a flood is what the
