@@ -392,6 +392,10 @@ LOGIN_RATE_LIMIT_PER_MINUTE = env.int("LOGIN_RATE_LIMIT_PER_MINUTE", default=20)
 LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR = env.int("LOGIN_ACCOUNT_RATE_LIMIT_PER_HOUR", default=100)
 # Posts to /hooks/ URLs whose token matches nothing, per sender address (then 429, nothing stored).
 UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE = env.int("UNKNOWN_HOOK_RATE_LIMIT_PER_MINUTE", default=30)
+# Deliveries per minute to one known hook URL (per token); see kyc.intake, step 3.
+WEBHOOK_RATE_LIMIT_PER_MINUTE = env.int(
+    "WEBHOOK_RATE_LIMIT_PER_MINUTE", default=PUBLIC_RATE_LIMIT_PER_MINUTE
+)
 # How long a process may answer a merchant webhook URL from its own copy of the account
 # (kyc.intake._account): a change made in another process reaches it within this many
 # seconds (its own changes at once). 0: read the account for every delivery.

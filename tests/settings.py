@@ -38,6 +38,7 @@ from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PUBLIC_RATE_LIMIT_PER_MINUTE = 100000
+WEBHOOK_RATE_LIMIT_PER_MINUTE = PUBLIC_RATE_LIMIT_PER_MINUTE  # tests that limit set their own
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (whitenoise warns when it is missing)
 STAFF_REQUIRE_2FA = False  # tests/hardening switch it on
