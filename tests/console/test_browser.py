@@ -40,7 +40,15 @@ def seed_month(accounts: dict[str, Any], merchant: Any) -> int:
         for i in range(2 + (day * 7) % 5):
             account = accounts["corepass"] if (day + i) % 3 else accounts["portmone"]
             kind = (day * 3 + i) % 7
-            created = now - dt.timedelta(days=day, hours=i)
+            # Never before that day's midnight: the charts count UTC calendar days
+            # (selectors.dashboard_since), and a run just after midnight would otherwise
+            # push the oldest day's last requests out of the window.
+            day_start = (
+                (now - dt.timedelta(days=day))
+                .astimezone(dt.UTC)
+                .replace(hour=0, minute=0, second=0, microsecond=0)
+            )
+            created = max(day_start, now - dt.timedelta(days=day, hours=i))
             if kind in (0, 1, 2, 3):
                 make_transfer(
                     account,
