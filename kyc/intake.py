@@ -165,7 +165,7 @@ def _resolve(*, provider: str, token: str, per_request: bool, lock: bool) -> Sen
 def _unknown_within_limits(request: HttpRequest, *, route: str, token: str) -> bool:
     """Per sender address, and per token like known tokens get, so neither a spray of
     random tokens nor one repeated token is stored more than a few times a minute."""
-    per_token = getattr(settings, "WEBHOOK_RATE_LIMIT_PER_MINUTE", None)
+    per_token = settings.WEBHOOK_RATE_LIMIT_PER_MINUTE
     results = [
         ratelimit.hit(
             f"hook-unknown:{remote_addr(request) or '-'}",
@@ -285,11 +285,11 @@ def inbound(
                     return response
                 _keep_unknown(request, sender)
                 return answer(404, "unknown webhook URL")
-            most = getattr(settings, "WEBHOOK_RATE_LIMIT_PER_MINUTE", None)
-            if ratelimit.seen_over(f"{limit_name}:{token}", limit=most):
+            bucket = f"{limit_name}:{token}"
+            if ratelimit.seen_over(bucket, limit=settings.WEBHOOK_RATE_LIMIT_PER_MINUTE):
                 return _too_many()
             # Counted when the request ends, with its hand-over flag (wrapper: together).
-            batch.hit(f"{limit_name}:{token}")
+            batch.hit(bucket)
             declared = declared_length(request)
             if declared > settings.MAX_BODY_BYTES:
                 limit = settings.MAX_BODY_BYTES

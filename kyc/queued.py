@@ -82,7 +82,7 @@ def flag_then(key: str, then: Callable[[], object]) -> None:
 def _send(batch: _Together) -> None:
     if not batch.hits and not batch.flags:
         return
-    client = ratelimit.counts_in_redis()
+    client = ratelimit.redis_client()
     raised: list[bool] = [True] * len(batch.flags)  # fail open: publish anyway
     if client is None:
         for bucket, window in batch.hits:

@@ -28,7 +28,7 @@ def counters_cache() -> BaseCache:
 
 
 def _limits_share_default() -> bool:
-    """True when counters and the default cache live in the same Redis (one pipeline)."""
+    """True when counters and the default cache live in the same Redis (one round trip)."""
     own = settings.CACHES.get(LIMITS_ALIAS)
     return own is None or own.get("LOCATION") == settings.CACHES["default"].get("LOCATION")
 
@@ -46,10 +46,10 @@ def hit(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
 
 def _count(bucket: str, *, window: int) -> int | None:
     """Count one hit on `bucket` in this window; its count, or None with the cache down."""
-    key = f"rl:{bucket}:{int(time.time() // window)}"
+    key, _ = _window_key(bucket, window)
     counters = counters_cache()
     try:
-        client = _redis_client(key)
+        client = redis_client()
         if client is not None:
             # One round trip per hit (add + incr through the cache API take three);
             # the expiry is set once, by the hit that created the counter.
@@ -80,17 +80,23 @@ def _count(bucket: str, *, window: int) -> int | None:
 _seen: dict[str, tuple[int, int]] = {}
 
 
+def _window_key(bucket: str, window: int) -> tuple[str, int]:
+    """The cache key of `bucket`'s counter in the current window, and the window's number."""
+    number = int(time.time() // window)
+    return f"rl:{bucket}:{number}", number
+
+
 def seen_over(bucket: str, *, limit: int | None = None, window: int = 60) -> bool:
     """True when this process last saw `bucket` at or over `limit` in this window."""
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
     seen = _seen.get(bucket)
-    return seen is not None and seen[0] == int(time.time() // window) and seen[1] >= limit
+    return seen is not None and seen[0] == _window_key(bucket, window)[1] and seen[1] >= limit
 
 
 def counter_key(bucket: str, *, window: int = 60) -> tuple[str, int]:
     """The Redis key of `bucket`'s counter in this window, and the window's number."""
-    number = int(time.time() // window)
-    return counters_cache().make_and_validate_key(f"rl:{bucket}:{number}"), number
+    key, number = _window_key(bucket, window)
+    return counters_cache().make_and_validate_key(key), number
 
 
 def remember(bucket: str, *, number: int, count: int) -> None:
@@ -103,7 +109,7 @@ def remember(bucket: str, *, number: int, count: int) -> None:
 
 def count_and_remember(bucket: str, *, window: int = 60) -> None:
     """Count one hit through the cache API and keep its count (no Redis: embedded mode)."""
-    number = int(time.time() // window)
+    _, number = _window_key(bucket, window)
     count = _count(bucket, window=window)
     if count is not None:
         remember(bucket, number=number, count=count)
@@ -114,12 +120,7 @@ def seen_forget() -> None:
     _seen.clear()
 
 
-def counts_in_redis() -> Any:
-    """The raw redis client of the counters' cache when it is Redis, else None."""
-    return _redis_client("")
-
-
-def _redis_client(key: str) -> Any:
+def redis_client() -> Any:
     """The raw redis client when the counters' cache is Redis (it has raw_client()), else None."""
     raw = getattr(counters_cache(), "raw_client", None)
     return raw() if raw is not None else None
@@ -128,7 +129,7 @@ def _redis_client(key: str) -> Any:
 def hit_and_get(
     bucket: str, cache_key: str, *, limit: int | None = None, window: int = 60
 ) -> tuple[bool, Any]:
-    """`hit(bucket)` and `cache.get(cache_key)` in one Redis round trip (pipelined).
+    """`hit(bucket)` and `cache.get(cache_key)` in one Redis round trip (one script call).
 
     Fails open like `hit`: with the cache down the hit is allowed and the value is
     None, so the caller reads the database.
@@ -143,10 +144,10 @@ def hit_and_get_many(
     """`hit(bucket)` and `cache.get` of every key in one Redis round trip (the customer
     page's poll reads its state and its rendered fragment). Fails open like `hit`."""
     limit = limit or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
-    key = f"rl:{bucket}:{int(time.time() // window)}"
+    key, _ = _window_key(bucket, window)
     backend = caches["default"]
     try:
-        client = _redis_client(key)
+        client = redis_client()
         if client is None or not _limits_share_default():
             got = cache.get_many(cache_keys)
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
