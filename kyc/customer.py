@@ -298,6 +298,12 @@ def supported(code: str | None) -> str | None:
 def customer_language(request: Any, merchant_default: str) -> str:
     """The language switcher's cookie, else the first supported language the browser
     states, else the merchant's default language, else the site's."""
+    return stated_language(request) or site_language(merchant_default)
+
+
+def stated_language(request: Any) -> str | None:
+    """The language switcher's cookie, else the first supported language the browser
+    states; None when neither names one we have."""
     chosen = supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
     if chosen:
         return chosen
@@ -308,6 +314,11 @@ def customer_language(request: Any, merchant_default: str) -> str:
         found = supported(code)
         if found:
             return found
+    return None
+
+
+def site_language(merchant_default: str = "") -> str:
+    """The merchant's default language when we have it, else the site's."""
     return supported(merchant_default) or supported(settings.LANGUAGE_CODE) or "en"
 
 

@@ -147,12 +147,15 @@ def hit_and_get_many(
     key, _ = _window_key(bucket, window)
     backend = caches["default"]
     try:
-        client = redis_client()
-        if client is None or not _limits_share_default():
+        counters = counters_cache()
+        raw = getattr(counters, "raw_client", None)
+        if raw is None or not _limits_share_default():
             got = cache.get_many(cache_keys)
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
-        full_key = counters_cache().make_and_validate_key(key)
-        keys = [full_key, *(backend.make_and_validate_key(k) for k in cache_keys)]
+        client = raw()
+        # make_key, not make_and_validate_key: these keys are ours (no spaces or control
+        # characters), and the check walks every character for memcached's sake.
+        keys = [counters.make_key(key), *(backend.make_key(k) for k in cache_keys)]
         count, *raws = script(client, "hit_and_get", _HIT_AND_GET)(keys=keys, args=[window + 1])
         loads = backend._cache._serializer.loads  # type: ignore[attr-defined]
         values = [loads(raw) if raw is not None else None for raw in raws]

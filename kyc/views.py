@@ -55,7 +55,8 @@ def _limited(request: HttpRequest) -> bool:
 
 
 def _is_phone(request: HttpRequest) -> bool:
-    return bool(_PHONE.search(request.headers.get("User-Agent", "")))
+    # META, not request.headers: that builds a dict of every header first (the poll's cost).
+    return bool(_PHONE.search(request.META.get("HTTP_USER_AGENT", "")))
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -163,7 +164,8 @@ def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
     is_phone = _is_phone(request)
     # The language needs the merchant's default, which lives in the state: read both
     # fragment variants the browser may get (its stated language, or none).
-    guess = customer.customer_language(request, "")
+    stated = customer.stated_language(request)
+    guess = stated or customer.site_language()
     allowed, (state, cached) = ratelimit.hit_and_get_many(
         f"page:{remote_addr(request)}",
         [selectors.page_state_key(token), selectors.page_html_key(token, guess, is_phone)],
@@ -174,14 +176,14 @@ def transfer_status(request: HttpRequest, token: str) -> HttpResponse:
         state = selectors.transfer_page_state(page_token=token)
     if state is None:
         return error_page(request, 404)
-    language = customer.customer_language(request, state.get("language") or "")
+    language = stated or customer.site_language(state.get("language") or "")
     from kyc import page_hooks
 
     page_hooks.on_poll(token=token, provider=state["provider"], terminal=state["terminal"])
     interval = customer.poll_interval(state)
     tag = customer.etag(state, language=language, interval=interval, is_phone=is_phone)
     stop = interval is None
-    if not stop and request.headers.get("If-None-Match") == tag:
+    if not stop and request.META.get("HTTP_IF_NONE_MATCH") == tag:
         response: HttpResponse = HttpResponseNotModified()
         response["ETag"] = tag
         return _private(response)

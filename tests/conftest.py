@@ -273,6 +273,22 @@ def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> An
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def row_locked(model: Any, pk: Any) -> bool:
+    """Ask from a connection of its own whether someone holds a row's lock."""
+    from django.db import OperationalError, connections
+
+    probe = connections.create_connection("default")
+    table = model._meta.db_table
+    try:
+        with probe.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [str(pk)])
+        return False
+    except OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

@@ -218,6 +218,20 @@ def _transfer_references_store(
     return t
 
 
+# What transfer_apply writes. expires_at: a status callback extends a live request's
+# expiry on the locked row before applying (providers.corepass.services.apply_status).
+_APPLY_WRITES = (
+    "provider_status",
+    "provider_rank",
+    "status",
+    "completed_at",
+    "failure_code",
+    "status_detail",
+    "last_heard_at",
+    "expires_at",
+    "updated_at",
+)
+
 _OPEN_STATUSES = frozenset({Status.CREATED, Status.PENDING, Status.ACCEPTED, Status.PROCESSING})
 
 
@@ -277,7 +291,9 @@ def transfer_apply(
             )
             changed = True
         t.last_heard_at = now
-        t.save()
+        # Only what the status machine writes (a caller's other changes to `locked` are
+        # its own to save): no re-encrypting the request's secrets, no rewriting its QR.
+        t.save(update_fields=_APPLY_WRITES)
         # Whether the timeline already has this provider status: asked only when nothing changed.
         if (
             changed

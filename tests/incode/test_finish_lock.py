@@ -9,27 +9,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import connection, connections, transaction
 
 from kyc import http
 from kyc.models import IdentityField, TransferRequest
 from kyc.status import Status
 from providers.incode import services as incode_services
+from tests.conftest import row_locked
 from tests.incode.conftest import account_for, finish_on_phone, start_request
 
 
 def _row_locked(pk: Any) -> bool:
-    """Ask from a connection of its own whether someone holds the request's row lock."""
-    probe = connections.create_connection("default")
-    table = TransferRequest._meta.db_table
-    try:
-        with probe.cursor() as cur:
-            cur.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [str(pk)])
-        return False
-    except OperationalError:
-        return True
-    finally:
-        probe.close()
+    return row_locked(TransferRequest, pk)
 
 
 @pytest.fixture

@@ -60,6 +60,13 @@ def test_it_takes_a_corepass_status_callback_in_one_commit(
     assert transfer.subject.encode() in bytes(event.body)  # ...and readable through the model
     assert len(spent.queries) <= STATUS_QUERIES, spent
     assert spent.commits == 1, spent
+    # The request's UPDATE writes what the status machine changed: its secrets are not
+    # encrypted again, its QR code not sent again.
+    (update,) = [q for q in spent.queries if q.startswith('UPDATE "kyc_transferrequest"')]
+    written = update.split(" SET ")[1].split(" WHERE ")[0]
+    for column in ("subject", "provider_secrets", "qr_payload", "deep_link", "qr_svg", "items"):
+        assert f'"{column}"' not in written, update
+    assert '"status"' in written and '"provider_status"' in written, update
 
 
 def test_it_takes_a_corepass_data_callback_in_one_commit(
