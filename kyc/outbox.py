@@ -44,7 +44,7 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from kyc import http, metrics, queued, selectors
+from kyc import http, metrics, prepared, queued, selectors
 from kyc.audit import audit_log
 from kyc.errors import InvalidInput, OutboundRefused, ProviderError
 from kyc.models import (
@@ -182,20 +182,19 @@ def webhook_messages_create(
     if unknown:
         raise ValueError(f"unknown webhook event type(s) {unknown!r}")
     merchant_id = merchant if isinstance(merchant, int) else merchant.pk
-    messages = WebhookMessage.objects.bulk_create(
-        [
-            WebhookMessage(
-                merchant_id=merchant_id,
-                msg_id=new_message_id(),
-                event_type=t,
-                object_type=object_type,
-                object_id=str(object_id),
-                data=dict(data),
-                endpoint=endpoint,
-            )
-            for t in type_list
-        ]
-    )
+    messages = [
+        WebhookMessage(
+            merchant_id=merchant_id,
+            msg_id=new_message_id(),
+            event_type=t,
+            object_type=object_type,
+            object_id=str(object_id),
+            data=dict(data),
+            endpoint=endpoint,
+        )
+        for t in type_list
+    ]
+    prepared.insert(*messages)  # one INSERT, built once per process for each count
     # robust: a broker outage after commit must not fail the change; the sweeper sends it.
     # One dispatch task per merchant while one is queued: it takes the merchant's backlog.
     if messages:

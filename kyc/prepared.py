@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 
 from kyc.models import Merchant, ProviderAccount, TransferRequest
 
@@ -114,3 +114,78 @@ def callback_transfer(*, token: str, provider: str, lock: bool) -> TransferReque
     TransferRequest.account.field.set_cached_value(transfer, account)
     TransferRequest.merchant.field.set_cached_value(transfer, merchant)
     return transfer  # type: ignore[return-value]
+
+
+# --- new rows and the status machine's write -------------------------------------------
+# The same reasoning for the writes every callback makes: the INSERT of its delivery, of
+# the request's timeline entry and of the merchant's outgoing messages, and the UPDATE of
+# the request's status columns. Each field still prepares its own value (pre_save, then
+# get_db_prep_save: auto_now, defaults, encryption) exactly as Model.save() has it do.
+# Only for models whose save() adds nothing for a new row and that no signal listens to
+# (tests/intake/test_prepared.py holds both for every model written here).
+
+
+@functools.cache
+def _insert_statement(model: type[models.Model], rows: int) -> tuple[str, tuple[Any, ...]]:
+    """INSERT INTO <table> (every column but the automatic id) VALUES (...) x rows
+    RETURNING id, and the fields in column order."""
+    meta = model._meta
+    if meta.auto_field is None or meta.pk is not meta.auto_field:
+        raise TypeError(f"{meta.label}: prepared inserts need an automatic primary key")
+    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
+    quote = transaction.get_connection().ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Names from the model's own metadata, quoted; no value is ever put into the text.
+    sql = "INSERT INTO {} ({}) VALUES {} RETURNING {}".format(  # noqa: S608
+        quote(meta.db_table), columns, ", ".join([one] * rows), quote(str(meta.pk.column))
+    )
+    return sql, fields
+
+
+def insert(*objs: models.Model) -> None:
+    """Store new rows of one model, as save() (one) or bulk_create (several) would, in one
+    statement; each gets its id. Refuses a row that is already stored."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if any(type(o) is not model or not o._state.adding or o.pk is not None for o in objs):
+        raise ValueError("prepared.insert takes new rows of one model")
+    sql, fields = _insert_statement(model, len(objs))
+    conn = transaction.get_connection()  # the connection itself, not the per-thread proxy
+    values = [f.get_db_prep_save(f.pre_save(o, True), conn) for o in objs for f in fields]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, values)
+        ids = cursor.fetchall()
+    for o, (pk,) in zip(objs, ids, strict=True):
+        o.pk = pk
+        o._state.adding = False
+        o._state.db = conn.alias
+
+
+@functools.cache
+def _update_statement(
+    model: type[models.Model], names: tuple[str, ...]
+) -> tuple[str, tuple[Any, ...]]:
+    meta = model._meta
+    fields = tuple(meta.get_field(n) for n in names)
+    quote = transaction.get_connection().ops.quote_name
+    assigned = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)  # type: ignore[union-attr]
+    # Names from the model's own metadata, quoted; no value is ever put into the text.
+    table, pk = quote(meta.db_table), quote(str(meta.pk.column))  # type: ignore[union-attr]
+    sql = f"UPDATE {table} SET {assigned} WHERE {pk} = %s"  # noqa: S608
+    return sql, fields
+
+
+def update(obj: models.Model, names: tuple[str, ...]) -> None:
+    """save(update_fields=names) of a stored row, in one statement built once."""
+    sql, fields = _update_statement(type(obj), names)
+    conn = transaction.get_connection()
+    values = [f.get_db_prep_save(f.pre_save(obj, False), conn) for f in fields]
+    pk = type(obj)._meta.pk
+    values.append(pk.get_db_prep_value(obj.pk, conn))  # type: ignore[union-attr]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, values)
+        if cursor.rowcount != 1:
+            # What save(update_fields=...) raises for a row that is gone.
+            raise DatabaseError("Save with update_fields did not affect any rows.")

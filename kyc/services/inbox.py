@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Field
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kyc import metrics
+from kyc import metrics, prepared
 from kyc.models import InboundEvent, ProviderAccount, TransferRequest
 
 # Headers never stored with a delivery: they carry credentials, not facts.
@@ -72,34 +70,11 @@ def inbound_store(
     return _insert(InboundEvent(**fields)), None
 
 
-@functools.cache
-def _insert_statement() -> tuple[str, tuple[Field, ...]]:
-    """INSERT INTO kyc_inboundevent (every column but the id) ... RETURNING id, and the
-    fields in column order; built once per process from the model itself."""
-    meta = InboundEvent._meta
-    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    # Names from the model's own metadata, quoted; no value is ever put into the text.
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
-        quote(meta.db_table), columns, ", ".join(["%s"] * len(fields)), quote(str(meta.pk.column))
-    )
-    return sql, fields
-
-
 def _insert(event: InboundEvent) -> InboundEvent:
-    """Store one delivery: what Model.save() does for a new row (each field prepares its
-    own value, encryption included), without compiling the INSERT again for every
-    delivery, which cost a webhook more CPU than anything but the HTTP server itself.
-    InboundEvent has no save() of its own and no signal receivers (a test holds both)."""
-    sql, fields = _insert_statement()
-    conn = transaction.get_connection()  # the connection itself, not the per-thread proxy
-    values = [f.get_db_prep_save(f.pre_save(event, True), conn) for f in fields]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, values)
-        (event.pk,) = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = conn.alias
+    """Store one delivery: what Model.save() does for a new row, in an INSERT built once per
+    process (kyc.prepared): compiling it cost a webhook more CPU than anything but the HTTP
+    server itself."""
+    prepared.insert(event)
     return event
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kyc import outbox, registry, review, selectors
+from kyc import outbox, prepared, registry, review, selectors
 from kyc.contract import Provider, StartRequest, StartResult, StatusUpdate
 from kyc.errors import AuthenticationError, InvalidInput, ProviderError
 from kyc.models import (
@@ -293,7 +293,7 @@ def transfer_apply(
         t.last_heard_at = now
         # Only what the status machine writes (a caller's other changes to `locked` are
         # its own to save): no re-encrypting the request's secrets, no rewriting its QR.
-        t.save(update_fields=_APPLY_WRITES)
+        prepared.update(t, _APPLY_WRITES)
         # Whether the timeline already has this provider status: asked only when nothing changed.
         if (
             changed
@@ -305,19 +305,22 @@ def transfer_apply(
                 ).exists()
             )
         ):
-            TransferEvent.objects.create(
-                transfer=t,
-                kind="data" if stored else ("error" if update.failure_code else "status"),
-                status=t.status,
-                provider_status=update.provider_status,
-                tx_hash=update.tx_hash,
-                detail="; ".join(
-                    filter(
-                        None, [update.detail, f"{stored} field(s) stored" if stored else "", *notes]
-                    )
-                ),
-                source=source,
-                inbound=inbound,
+            prepared.insert(
+                TransferEvent(
+                    transfer=t,
+                    kind="data" if stored else ("error" if update.failure_code else "status"),
+                    status=t.status,
+                    provider_status=update.provider_status,
+                    tx_hash=update.tx_hash,
+                    detail="; ".join(
+                        filter(
+                            None,
+                            [update.detail, f"{stored} field(s) stored" if stored else "", *notes],
+                        )
+                    ),
+                    source=source,
+                    inbound=inbound,
+                )
             )
         outbox.transfer_event(transfer=t, old_status=old_status)  # in this transaction
         _publish_on_commit(t)

@@ -379,17 +379,18 @@ def data_settle(*, transfer_id: Any, locked: TransferRequest | None = None) -> l
     looked at, each with the state it was left in."""
     with transaction.atomic(savepoint=locked is None):
         t = locked or TransferRequest.objects.select_for_update().get(pk=transfer_id)
-        held = list(
-            InboundEvent.objects.filter(
-                transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
-            ).order_by("pk")
-        )
+        waiting = InboundEvent.objects.filter(
+            transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
+        ).order_by("pk")
+        if not (t.provider_data or {}).get("data_ready"):
+            # They stay held: which ones is all anyone needs (no body or headers decrypted).
+            held = list(waiting.only("pk", "transfer_id", "state", "kind"))
+            if held:
+                _ask_connector_on_commit(t.pk)
+            return held
+        held = list(waiting)
         if not held:
             return []
-        ready = (t.provider_data or {}).get("data_ready")
-        if not ready:
-            _ask_connector_on_commit(t.pk)
-            return held
         applied = InboundEvent.objects.filter(
             transfer_id=t.pk, verified=True, state=State.PROCESSED, kind="data"
         ).first()

@@ -1,12 +1,12 @@
-"""The delivery insert (kyc.services.inbox._insert) stores what Model.save() would."""
+"""The delivery insert (kyc.services.inbox._insert, through kyc.prepared) stores what
+Model.save() would (tests/intake/test_prepared.py: and skips nothing save() would do)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.db import connection, models
-from django.db.models.signals import post_save, pre_save
+from django.db import connection
 
 from kyc.models import InboundEvent
 from kyc.services import inbox
@@ -50,13 +50,6 @@ def test_it_stores_the_same_row_as_the_orm(merchant: Any) -> None:
         raw, addr = cursor.fetchone()
     assert b"secret-customer-id" not in str(raw).encode()  # encrypted at rest
     assert str(addr) == "203.0.113.9"
-
-
-def test_nothing_is_skipped_by_not_calling_save() -> None:
-    # _insert does what Model.save() does only while the model adds nothing to it.
-    assert InboundEvent.save is models.Model.save
-    assert not pre_save.has_listeners(InboundEvent)
-    assert not post_save.has_listeners(InboundEvent)
 
 
 def test_a_repeated_key_is_kept_as_a_duplicate(merchant: Any) -> None:

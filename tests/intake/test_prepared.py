@@ -1,10 +1,12 @@
-"""A callback's first read (kyc.prepared): SQL built once per process, the ORM's result.
+"""kyc.prepared: a callback's statements, built once per process, do what the ORM's do.
 
-What must hold: it reads the request, its account and its merchant exactly as the ORM
-query it replaces (every column it loads, converted and decrypted the same way), leaves
-only the named columns unread, needs no further query for the account or merchant,
-answers None for an unknown token or another provider's, and locks the request's row
-(only that row) when asked.
+What must hold: the first read gets the request, its account and its merchant exactly as
+the ORM query it replaces (every column it loads, converted and decrypted the same way),
+leaves only the named columns unread, needs no further query for the account or
+merchant, answers None for an unknown token or another provider's, and locks the
+request's row (only that row) when asked. The inserts store the rows save() and
+bulk_create store; the update writes what save(update_fields=...) writes; neither skips
+anything the models or signals would have done.
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, models, transaction
+from django.db.models.signals import post_save, pre_save
 
 from kyc import prepared
-from kyc.models import Merchant, ProviderAccount, TransferRequest
+from kyc.models import (
+    InboundEvent,
+    Merchant,
+    ProviderAccount,
+    TransferEvent,
+    TransferRequest,
+    WebhookMessage,
+)
+from kyc.status import Status
 from tests.conftest import row_locked
 from tests.factories import TransferRequestFactory
 
@@ -111,3 +122,77 @@ def test_it_locks_the_request_row_only_when_asked(transfer: TransferRequest) -> 
         assert not row_locked(ProviderAccount, transfer.account_id)
         assert not row_locked(Merchant, transfer.merchant_id)
     assert not row_locked(TransferRequest, transfer.pk)
+
+
+def _row(model: type[models.Model], pk: Any, *skip: str) -> dict[str, Any]:
+    row = model.objects.get(pk=pk)
+    return {
+        f.attname: getattr(row, f.attname)
+        for f in model._meta.concrete_fields
+        if f.attname not in ("id", *skip)
+    }
+
+
+def test_an_insert_stores_the_row_save_stores(transfer: TransferRequest) -> None:
+    def entry() -> TransferEvent:
+        return TransferEvent(
+            transfer=transfer, status="accepted", provider_status="ACCEPTED", detail="d"
+        )
+
+    fast = entry()
+    prepared.insert(fast)
+    orm = TransferEvent.objects.create(
+        transfer=transfer, status="accepted", provider_status="ACCEPTED", detail="d"
+    )
+    assert fast.pk and fast.pk != orm.pk and not fast._state.adding
+    assert _row(TransferEvent, fast.pk, "created_at") == _row(TransferEvent, orm.pk, "created_at")
+    assert fast.created_at is not None  # its default, filled in like save() fills it
+    with pytest.raises(ValueError):  # a stored row is never inserted again
+        prepared.insert(fast)
+
+
+def test_several_rows_go_in_one_insert_like_bulk_create(
+    merchant: Merchant, django_assert_num_queries: Any
+) -> None:
+    def messages(tag: str) -> list[WebhookMessage]:
+        return [
+            WebhookMessage(merchant=merchant, msg_id=f"msg_{tag}{n}", event_type=t, data={"n": n})
+            for n, t in enumerate(("verification.updated", "verification.completed"))
+        ]
+
+    fast = messages("fast")
+    with django_assert_num_queries(1):
+        prepared.insert(*fast)
+    orm = WebhookMessage.objects.bulk_create(messages("orm"))
+    for a, b in zip(fast, orm, strict=True):
+        assert a.pk and a.pk == WebhookMessage.objects.get(msg_id=a.msg_id).pk  # ids in order
+        skip = ("msg_id", "created_at")
+        assert _row(WebhookMessage, a.pk, *skip) == _row(WebhookMessage, b.pk, *skip)
+    with pytest.raises(ValueError):  # one model at a time
+        prepared.insert(WebhookMessage(merchant=merchant, msg_id="m"), TransferEvent())
+
+
+def test_an_update_writes_what_save_with_update_fields_writes(transfer: TransferRequest) -> None:
+    before = TransferRequest.objects.get(pk=transfer.pk).updated_at
+    transfer.status, transfer.status_detail = Status.ACCEPTED, "accepted"
+    transfer.subject = "not written"  # not named: left as stored
+    prepared.update(transfer, ("status", "status_detail", "updated_at"))
+    stored = TransferRequest.objects.get(pk=transfer.pk)
+    assert (stored.status, stored.status_detail) == (Status.ACCEPTED, "accepted")
+    assert stored.subject == "cb1234abcd"
+    assert stored.updated_at > before and stored.updated_at == transfer.updated_at  # auto_now
+    TransferRequest.objects.filter(pk=transfer.pk).delete()
+    with pytest.raises(DatabaseError):  # as save(update_fields=...) raises for a gone row
+        prepared.update(transfer, ("status",))
+
+
+def test_nothing_is_skipped_by_not_calling_save() -> None:
+    # The prepared statements do what save() does only while the models add nothing to it.
+    for model in (InboundEvent, WebhookMessage, TransferRequest, TransferEvent):
+        assert not pre_save.has_listeners(model), model
+        assert not post_save.has_listeners(model), model
+    assert InboundEvent.save is models.Model.save
+    assert WebhookMessage.save is models.Model.save
+    assert TransferRequest.save is models.Model.save
+    # TransferEvent's save() only refuses stored rows (append-only), as prepared.insert does.
+    assert TransferEvent.save.__code__.co_names == ("pk", "get", "AppendOnlyError", "super", "save")
