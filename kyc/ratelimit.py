@@ -27,7 +27,7 @@ def counters_cache() -> BaseCache:
     return caches[LIMITS_ALIAS] if LIMITS_ALIAS in settings.CACHES else cache
 
 
-def _limits_share_default() -> bool:
+def limits_share_default() -> bool:
     """True when counters and the default cache live in the same Redis (one round trip)."""
     own = settings.CACHES.get(LIMITS_ALIAS)
     return own is None or own.get("LOCATION") == settings.CACHES["default"].get("LOCATION")
@@ -149,7 +149,7 @@ def hit_and_get_many(
     try:
         counters = counters_cache()
         raw = getattr(counters, "raw_client", None)
-        if raw is None or not _limits_share_default():
+        if raw is None or not limits_share_default():
             got = cache.get_many(cache_keys)
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
         client = raw()

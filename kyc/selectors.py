@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
+from kyc import queued
 from kyc.models import ApiKey, KYCRecord, Merchant, TransferRequest
 from kyc.status import Status, is_terminal
 
@@ -182,10 +183,9 @@ def transfer_page_state(
     state["v"] = hashlib.sha256(
         json.dumps(state, sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
-    try:
-        cache.set(key, state, PAGE_STATE_TTL)
-    except Exception as exc:  # cache down: pages fall back to the database until it is back
-        log.warning("page state not cached, cache unavailable: %s", type(exc).__name__)
+    # After a delivery's commit, in its one Redis round trip (kyc.queued.together); never
+    # raises: with the cache down pages fall back to the database until it is back.
+    queued.cache_set(key, state, PAGE_STATE_TTL, what="page state")
     return state
 
 

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from kyc import queued
 from kyc import services as core
 from kyc.contract import FieldValue, StatusUpdate, Verdict
 from kyc.errors import PermanentError, ProviderError, RetryableError, SignatureError
@@ -524,12 +525,20 @@ def _apply(t: TransferRequest, event: InboundEvent, cb: DataCallback) -> None:
 
 
 def _ask_connector_on_commit(transfer_id: Any) -> None:
-    if not cache.add(f"corepass-confirm:{transfer_id}", 1, CONFIRM_THROTTLE):
-        return
+    """After the commit, ask the connector (task) unless it was asked about this request in
+    the last CONFIRM_THROTTLE seconds; in a callback the throttle's flag goes with the
+    delivery's one Redis round trip (kyc.queued.together)."""
     from providers.corepass import tasks
 
     pk = str(transfer_id)
-    transaction.on_commit(lambda: tasks.confirm_data.delay(pk), robust=True)
+
+    def ask() -> None:
+        tasks.confirm_data.delay(pk)
+
+    transaction.on_commit(
+        lambda: queued.flag_then(f"corepass-confirm:{pk}", ask, seconds=CONFIRM_THROTTLE),
+        robust=True,
+    )
 
 
 class NotYet(RetryableError):

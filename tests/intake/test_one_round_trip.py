@@ -10,8 +10,9 @@ from unittest import mock
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.core.cache import cache
 
-from kyc import ratelimit
+from kyc import ratelimit, selectors
 from kyc.models import InboundEvent
 from tests.contract.deliveries import blockpass_account, blockpass_resolved, blockpass_webhook, post
 
@@ -143,7 +144,39 @@ def test_a_callback_sends_its_outgoing_webhook_flag_with_its_count(
         c for c in trips.sent if b"EVALSHA" in _flat(c).upper() and b"webhook-dispatch" in _flat(c)
     ]
     assert b"rl:hook:" in _flat(together[0])  # with the callback's own count
-    assert len(together) == 1, [_flat(c)[:200] for c in trips.sent]
+    # ...and the customer page's new state: nothing else goes to Redis.
+    assert f"transfer-page:{transfer.page_token}".encode() in _flat(together[0])
+    assert len(trips.sent) == 1, [_flat(c)[:200] for c in trips.sent]
+    state = cache.get(selectors.page_state_key(transfer.page_token))
+    assert state is not None and state["status"] == "accepted"  # written as the cache writes
+
+
+def test_a_held_data_callback_sends_its_connector_question_flag_with_its_count(
+    client: Any, merchant: Any
+) -> None:
+    import time
+
+    from providers.corepass import sandbox
+    from tests.corepass.conftest import deliver, make_account, make_transfer, sandbox_req
+
+    transfer = make_transfer(make_account(merchant))
+    now = int(time.time())
+    status = sandbox.status_body(sandbox_req(transfer), "ACCEPTED", "", now=now)
+    assert deliver(client, transfer, "status", status, now=now).status_code == 200
+    trips = _Trips()
+    with mock.patch("providers.corepass.tasks.confirm_data.delay") as ask:
+        with trips.patch:
+            form = sandbox.data_form(sandbox_req(transfer), now=now)
+            assert (
+                deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
+            )
+        ask.assert_called_once_with(str(transfer.pk))  # held: the connector is asked
+        assert len(trips.sent) == 1, [_flat(c)[:200] for c in trips.sent]
+        assert f"corepass-confirm:{transfer.pk}".encode() in _flat(trips.sent[0])
+        # A second delivery within the throttle's seconds does not ask again.
+        form = sandbox.data_form(sandbox_req(transfer), now=now)
+        assert deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
+        assert ask.call_count == 1
 
 
 def _flat(command: Any) -> bytes:
