@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import cpu
 from bench.load import LoadResult, write_pool, wrk
 from bench.stack import OUT_DIR, Stack
 from bench.stats import Figure, Summary, ratios
@@ -75,13 +76,32 @@ def get_load(url: str, connections: int) -> Callable[[float], LoadResult]:
 
 
 def load_figures(prefix: str, results: list[LoadResult], *, p99_goal: str = "") -> list[Figure]:
-    """requests/s, p50 and p99 rows of one endpoint's runs."""
+    """requests/s, p50 and p99 rows of one endpoint's runs, and where the CPU went."""
     errors = sum(r.errors for r in results)
     note = f"{errors} errors/non-2xx" if errors else ""
     return [
         Figure(f"{prefix} rps", Summary.of([r.rps for r in results]), "req/s", note=note),
         Figure(f"{prefix} p50", Summary.of([r.p50_ms for r in results]), "ms"),
         Figure(f"{prefix} p99", Summary.of([r.p99_ms for r in results]), "ms", goal=p99_goal),
+        *cpu_figures(prefix, results),
+    ]
+
+
+def cpu_figures(prefix: str, results: list[LoadResult]) -> list[Figure]:
+    """CPU per request on the whole machine during the runs (bench.cpu): the median total,
+    and in the note the mean by who spent it (ms). None where /proc is not there."""
+    runs = [r.cpu_ms for r in results if r.cpu_ms]
+    if not runs:
+        return []
+    mean = {g: sum(run.get(g, 0.0) for run in runs) / len(runs) for g in cpu.GROUPS}
+    return [
+        Figure(
+            f"{prefix} CPU/request",
+            Summary.of([sum(run.values()) for run in runs]),
+            "ms",
+            note=cpu.describe(mean),
+            detail={"by_group_ms": mean},
+        )
     ]
 
 

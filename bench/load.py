@@ -10,14 +10,17 @@ flagged rather than silently flattered).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import resource
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench import cpu
 from bench.stack import OUT_DIR, only_loopback
 
 _DONE_LUA = r"""
@@ -81,6 +84,8 @@ class LoadResult:
     errors: int  # connect/read/write/timeout errors and 4xx/5xx answers
     pool_used: int = 0
     pool_size: int = 0
+    # Milliseconds of CPU per request during the run, by who spent it (bench.cpu).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -152,10 +157,22 @@ def wrk(
     ]
     if pool:
         cmd += ["--", str(pool)]
+    before = cpu.sample(cpu.ROOTS) if cpu.available() else None
+    # wrk has exited when the second sample is read: its CPU is what this process's
+    # children used meanwhile.
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr[-2000:]}")
-    return parse_wrk_output(out.stdout)
+    result = parse_wrk_output(out.stdout)
+    if before is None:
+        return result
+    after = cpu.sample(cpu.ROOTS)
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after["wrk"] = (
+        before["wrk"] + (now.ru_utime + now.ru_stime) - (reaped.ru_utime + reaped.ru_stime)
+    )
+    return dataclasses.replace(result, cpu_ms=cpu.per_request(before, after, result.requests))
 
 
 def raw_request(

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from bench import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "var" / "bench"
 PY = sys.executable
@@ -233,6 +235,8 @@ class Stack:
             start_new_session=True,  # its own process group, so stop() ends its children too
         )
         self.procs[name] = proc
+        if name in cpu.STACK_GROUPS:
+            cpu.ROOTS[cpu.STACK_GROUPS[name]] = proc.pid
         return proc
 
     def start_web(self) -> None:

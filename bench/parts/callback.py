@@ -20,7 +20,7 @@ import requests
 from django.urls import Resolver404, resolve
 
 from bench import seed
-from bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
+from bench.context import Ctx, PooledLoad, cpu_figures, load_figures, paired_runs, profile, raw_runs
 from bench.load import raw_request
 from bench.middleware import COMMITS_HEADER, HEADER
 from bench.stats import Figure, Summary
@@ -208,6 +208,7 @@ def run(ctx: Ctx) -> list[Figure]:
             "ms",
             note="the ceiling's own tail at the same concurrency",
         ),
+        *cpu_figures("baseline_insert (cb)", pair.baseline),
         *load_figures("callback", pair.subject),
         Figure(
             "callback_vs_insert",

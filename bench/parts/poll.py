@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from bench import seed
-from bench.context import Ctx, get_load, load_figures, paired_runs, profile, raw_runs
+from bench.context import Ctx, cpu_figures, get_load, load_figures, paired_runs, profile, raw_runs
 from bench.middleware import HEADER
 from bench.stats import Figure, Summary
 from bench.urls import BASELINE_JSON
@@ -51,6 +51,7 @@ def run(ctx: Ctx) -> list[Figure]:
             "ms",
             note="the ceiling's own tail at the same concurrency",
         ),
+        *cpu_figures("baseline_json", pair.baseline),
         *load_figures("poll", pair.subject),
         Figure(
             "poll_vs_baseline",

@@ -20,7 +20,7 @@ import requests
 from django.urls import Resolver404, resolve
 
 from bench import seed
-from bench.context import Ctx, PooledLoad, load_figures, paired_runs, profile, raw_runs
+from bench.context import Ctx, PooledLoad, cpu_figures, load_figures, paired_runs, profile, raw_runs
 from bench.load import raw_request
 from bench.middleware import COMMITS_HEADER, HEADER
 from bench.stats import Figure, Summary
@@ -161,6 +161,7 @@ def run(ctx: Ctx) -> list[Figure]:
             "ms",
             note="the ceiling's own tail at the same concurrency",
         ),
+        *cpu_figures("baseline_insert", pair.baseline),
         *load_figures("webhook", pair.subject, p99_goal="< 100"),
         Figure(
             "webhook_vs_insert",

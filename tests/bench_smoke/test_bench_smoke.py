@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
-from bench import load, stack
+from bench import cpu, load, stack
 from bench.middleware import COMMITS_HEADER, HEADER, QueryCountMiddleware
 from bench.run import PARTS, parse_args
 from bench.stats import (
@@ -150,10 +150,38 @@ def test_it_replays_a_pool_of_distinct_requests_through_wrk(
     finally:
         server.shutdown()
     assert result.requests > 0 and result.pool_size == 5000
+    # Where the CPU went meanwhile: wrk (reaped child) and this process (the server above).
+    assert result.cpu_ms["wrk"] > 0 and result.cpu_ms["bench"] > 0, result.cpu_ms
     # wrk builds one request at thread start that it never sends; after that, pool order.
     numbers = [int(b.split(b"-")[1]) for b in seen]
     assert len(numbers) >= 10
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # in order, none replayed
+
+
+@pytest.mark.skipif(not cpu.available(), reason="no /proc on this system")
+def test_it_counts_cpu_by_who_spent_it(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    import time
+
+    # A started process and the child it forks: both count for the group it was started as.
+    busy = "import os, time\nos.fork()\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", busy], start_new_session=True)
+    try:
+        before = cpu.sample({"worker": proc.pid})
+        time.sleep(1.5)
+        after = cpu.sample({"worker": proc.pid})
+    finally:
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    spent = cpu.per_request(before, after, requests=100)  # ms per request
+    assert spent["worker"] >= 0.7 * 800 / 100, spent  # two processes x 0.4 s, over 100
+    assert spent["sandbox"] == 0.0
+    assert cpu.describe({"web": 1.94, "worker": 0.01, "redis": 0.3}) == "web 1.9, redis 0.3"
+    assert cpu.per_request(before, after, requests=0) == {}
 
 
 def test_it_mounts_the_baselines_only_in_the_bench_urlconf() -> None:
