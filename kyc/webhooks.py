@@ -29,8 +29,20 @@ def read_body(request: HttpRequest) -> bytes:
     return body
 
 
+# The two headers the WSGI environ carries without the HTTP_ prefix (as HttpHeaders has it).
+_UNPREFIXED = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
 def headers_of(request: HttpRequest) -> dict[str, str]:
-    return {k.lower(): v for k, v in request.headers.items()}
+    """Every request header, its name lower-cased: what request.headers holds, read from
+    META in one pass (building request.headers first cost a delivery more than this)."""
+    out: dict[str, str] = {}
+    for key, value in request.META.items():
+        if key.startswith("HTTP_"):
+            out[key[5:].replace("_", "-").lower()] = value
+        elif key in _UNPREFIXED:
+            out[_UNPREFIXED[key]] = value
+    return out
 
 
 def remote_addr(request: HttpRequest) -> str | None:

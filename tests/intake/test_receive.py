@@ -91,3 +91,23 @@ def test_it_refuses_an_unknown_token_with_one_lookup_and_keeps_no_body(
     assert kept.state == InboundEvent.State.REFUSED and kept.body is None
     assert "unknown token" in kept.error
     assert len(spent.queries) == 2, spent  # the token lookup, the metadata insert
+
+
+def test_it_keeps_every_header_as_request_headers_has_it() -> None:
+    from django.test import RequestFactory
+
+    from kyc.webhooks import headers_of
+
+    request = RequestFactory().post(
+        "/hooks/blockpass/x/",
+        data=b"{}",
+        content_type="application/json",
+        HTTP_X_BLOCKPASS_SIGNATURE="ab12",
+        HTTP_USER_AGENT="Blockpass-Webhook/1.0",
+        HTTP_ACCEPT_ENCODING="gzip",
+    )
+    got = headers_of(request)
+    assert got == {k.lower(): v for k, v in request.headers.items()}
+    assert got["x-blockpass-signature"] == "ab12"
+    assert got["content-type"] == "application/json" and got["content-length"] == "2"
+    assert not any(k.startswith(("http", "wsgi", "server", "remote")) for k in got)
