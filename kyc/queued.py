@@ -96,17 +96,17 @@ def cache_set(key: str, value: Any, seconds: int, *, what: str = "value") -> Non
     block's one round trip when it ends (after the commit that made the value true).
     Never raises: a value not cached is read from the database next time."""
     batch = getattr(_local, "batch", None)
-    if batch is not None and _shares_counters_redis():
+    if batch is not None and ratelimit.shared_redis_client() is not None:
         batch.writes.append((key, value, seconds))
         return
+    _cache_set(key, value, seconds, what=what)
+
+
+def _cache_set(key: str, value: Any, seconds: int, *, what: str = "value") -> None:
     try:
         cache.set(key, value, seconds)
     except Exception as exc:  # cache down: readers fall back to the database
         log.warning("%s not cached, cache unavailable: %s", what, type(exc).__name__)
-
-
-def _shares_counters_redis() -> bool:
-    return ratelimit.redis_client() is not None and ratelimit.limits_share_default()
 
 
 def _send(batch: _Together) -> None:
@@ -118,6 +118,8 @@ def _send(batch: _Together) -> None:
         for bucket, window in batch.hits:
             ratelimit.count_and_remember(bucket, window=window)
         raised = [flag(key, seconds=seconds) for key, seconds, _ in batch.flags]
+        for key, value, seconds in batch.writes:  # only if the caches moved meanwhile
+            _cache_set(key, value, seconds)
     else:
         try:
             keys = [ratelimit.counter_key(bucket, window=window) for bucket, window in batch.hits]

@@ -27,7 +27,7 @@ def counters_cache() -> BaseCache:
     return caches[LIMITS_ALIAS] if LIMITS_ALIAS in settings.CACHES else cache
 
 
-def limits_share_default() -> bool:
+def _limits_share_default() -> bool:
     """True when counters and the default cache live in the same Redis (one round trip)."""
     own = settings.CACHES.get(LIMITS_ALIAS)
     return own is None or own.get("LOCATION") == settings.CACHES["default"].get("LOCATION")
@@ -126,6 +126,13 @@ def redis_client() -> Any:
     return raw() if raw is not None else None
 
 
+def shared_redis_client() -> Any:
+    """The raw redis client when the counters and the default cache live in the same Redis
+    (one round trip reaches both), else None."""
+    client = redis_client()
+    return client if client is not None and _limits_share_default() else None
+
+
 def hit_and_get(
     bucket: str, cache_key: str, *, limit: int | None = None, window: int = 60
 ) -> tuple[bool, Any]:
@@ -147,15 +154,13 @@ def hit_and_get_many(
     key, _ = _window_key(bucket, window)
     backend = caches["default"]
     try:
-        counters = counters_cache()
-        raw = getattr(counters, "raw_client", None)
-        if raw is None or not limits_share_default():
+        client = shared_redis_client()
+        if client is None:
             got = cache.get_many(cache_keys)
             return hit(bucket, limit=limit, window=window), [got.get(k) for k in cache_keys]
-        client = raw()
         # make_key, not make_and_validate_key: these keys are ours (no spaces or control
         # characters), and the check walks every character for memcached's sake.
-        keys = [counters.make_key(key), *(backend.make_key(k) for k in cache_keys)]
+        keys = [counters_cache().make_key(key), *(backend.make_key(k) for k in cache_keys)]
         count, *raws = script(client, "hit_and_get", _HIT_AND_GET)(keys=keys, args=[window + 1])
         loads = backend._cache._serializer.loads  # type: ignore[attr-defined]
         values = [loads(raw) if raw is not None else None for raw in raws]
