@@ -89,7 +89,7 @@ def load_figures(prefix: str, results: list[LoadResult], *, p99_goal: str = "") 
 
 def cpu_figures(prefix: str, results: list[LoadResult]) -> list[Figure]:
     """CPU per request on the whole machine during the runs (bench.cpu): the median total,
-    and in the note the mean by who spent it (ms). None where /proc is not there."""
+    and in the note the mean by who spent it (ms). No row where /proc is not there."""
     runs = [r.cpu_ms for r in results if r.cpu_ms]
     if not runs:
         return []

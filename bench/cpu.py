@@ -10,14 +10,16 @@ Redis, wrk and the bench itself. Linux only; elsewhere the figures are left out.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Mapping
 from pathlib import Path
 
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-# Who is who, by program name, for what the bench did not start itself.
-BY_NAME = {"postgres": "postgresql", "redis-server": "redis", "wrk": "wrk"}
+# Who is who, by program name, for what the bench did not start itself. wrk has exited by
+# the time a run's second sample is read: it is what this process's children used.
+BY_NAME = {"postgres": "postgresql", "redis-server": "redis"}
 # The order the table names them in.
 GROUPS = ("web", "worker", "sandbox", "postgresql", "redis", "wrk", "bench")
 # What the bench started, group -> pid (bench.stack.Stack fills it in).
@@ -45,7 +47,8 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
 
 def sample(roots: Mapping[str, int]) -> dict[str, float]:
     """CPU seconds used so far by each group; `roots` names the processes the bench
-    started (group -> pid): each counts with every process below it."""
+    started (group -> pid): each counts with every process below it. `wrk` is what this
+    process's reaped children used (the load runs are its only children between samples)."""
     stats = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
@@ -70,6 +73,8 @@ def sample(roots: Mapping[str, int]) -> dict[str, float]:
         group = BY_NAME.get(name) or group_of(pid)
         if group is not None:
             used[group] += ticks / TICKS
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["wrk"] = reaped.ru_utime + reaped.ru_stime
     return used
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import resource
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -158,9 +157,6 @@ def wrk(
     if pool:
         cmd += ["--", str(pool)]
     before = cpu.sample(cpu.ROOTS) if cpu.available() else None
-    # wrk has exited when the second sample is read: its CPU is what this process's
-    # children used meanwhile.
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr[-2000:]}")
@@ -168,10 +164,6 @@ def wrk(
     if before is None:
         return result
     after = cpu.sample(cpu.ROOTS)
-    now = resource.getrusage(resource.RUSAGE_CHILDREN)
-    after["wrk"] = (
-        before["wrk"] + (now.ru_utime + now.ru_stime) - (reaped.ru_utime + reaped.ru_stime)
-    )
     return dataclasses.replace(result, cpu_ms=cpu.per_request(before, after, result.requests))
 
 

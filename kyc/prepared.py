@@ -137,10 +137,10 @@ def _insert_statement(model: type[models.Model], rows: int) -> tuple[str, tuple[
     quote = transaction.get_connection().ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    table, pk = quote(meta.db_table), quote(str(meta.pk.column))
+    values = ", ".join([one] * rows)
     # Names from the model's own metadata, quoted; no value is ever put into the text.
-    sql = "INSERT INTO {} ({}) VALUES {} RETURNING {}".format(  # noqa: S608
-        quote(meta.db_table), columns, ", ".join([one] * rows), quote(str(meta.pk.column))
-    )
+    sql = f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}"  # noqa: S608
     return sql, fields
 
 
