@@ -226,6 +226,10 @@ else:
     # half-written -- and Django replaces the connection at that request's end. An
     # operator behind a proxy that drops idle connections can turn it back on.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+# The delivery paths' statements (kyc/prepared.py) are prepared by PostgreSQL once per
+# connection. Off for a pooler that cannot keep named prepared statements (PgBouncer in
+# transaction mode before 1.21, or without max_prepared_statements).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (shared by every process: rate limits, poll state, sandboxes) ----

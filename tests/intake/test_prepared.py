@@ -196,3 +196,50 @@ def test_nothing_is_skipped_by_not_calling_save() -> None:
     assert TransferRequest.save is models.Model.save
     # TransferEvent's save() only refuses stored rows (append-only), as prepared.insert does.
     assert TransferEvent.save.__code__.co_names == ("pk", "get", "AppendOnlyError", "super", "save")
+
+
+def test_postgresql_prepares_each_statement_once_per_connection(
+    transfer: TransferRequest, django_assert_num_queries: Any
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+
+    def prepared_here() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall()]
+
+    for _ in range(3):
+        with django_assert_num_queries(1):  # still seen by Django's query log
+            got = prepared.callback_transfer(
+                token=transfer.callback_token, provider="corepass", lock=False
+            )
+        assert got is not None and got.subject == "cb1234abcd"
+        prepared.insert(TransferEvent(transfer=transfer, status="accepted", detail="d"))
+    reads = [s for s in prepared_here() if "callback_token" in s and s.startswith("SELECT")]
+    inserts = [s for s in prepared_here() if s.startswith('INSERT INTO "kyc_transferevent"')]
+    # Once each, with the values bound as parameters ($1...), not written into the text.
+    assert len(reads) == 1 and "$1" in reads[0] and transfer.callback_token not in reads[0]
+    assert len(inserts) == 1 and "$1" in inserts[0]
+    assert TransferEvent.objects.filter(transfer=transfer, detail="d").count() == 3
+
+
+def test_nothing_is_prepared_when_the_setting_is_off(
+    transfer: TransferRequest, settings: Any
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    settings.DATABASE_PREPARED_STATEMENTS = False  # behind a pooler that cannot keep them
+    connection.close()  # a fresh connection: nothing prepared on it yet
+    for _ in range(3):
+        got = prepared.callback_transfer(
+            token=transfer.callback_token, provider="corepass", lock=False
+        )
+        assert got is not None and got.subject == "cb1234abcd"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
