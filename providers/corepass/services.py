@@ -56,6 +56,11 @@ STATUS_SKEW = 300
 # Throttle of the /kyc/status question a kept data delivery triggers (the inbox sweeper
 # asks again later), so a flood of deliveries never floods the connector.
 CONFIRM_THROTTLE = 10
+# How long a held data delivery waits before the connector is asked. Asked at once, it
+# would answer CONFIRMED (it learns of our 200 only when the answer reaches it) and be
+# asked again; by then its CALLBACK_SUCCEED status callback has usually come, the data is
+# applied and the question is not asked at all. A lost status is asked about then.
+CONFIRM_DELAY = 10
 HELD = "held: waiting for the connector to show it delivered this request's data"
 CONFLICT = "data:conflict"  # InboundEvent.kind of deliveries kept for staff review
 
@@ -525,15 +530,15 @@ def _apply(t: TransferRequest, event: InboundEvent, cb: DataCallback) -> None:
 
 
 def _ask_connector_on_commit(transfer_id: Any) -> None:
-    """After the commit, ask the connector (task) unless it was asked about this request in
-    the last CONFIRM_THROTTLE seconds; in a callback the throttle's flag goes with the
-    delivery's one Redis round trip (kyc.queued.together)."""
+    """After the commit, ask the connector in CONFIRM_DELAY seconds (task) unless it was
+    asked about this request in the last CONFIRM_THROTTLE seconds; in a callback the
+    throttle's flag goes with the delivery's one Redis round trip (kyc.queued.together)."""
     from providers.corepass import tasks
 
     pk = str(transfer_id)
 
     def ask() -> None:
-        tasks.confirm_data.delay(pk)
+        tasks.confirm_data.apply_async((pk,), countdown=CONFIRM_DELAY)
 
     transaction.on_commit(
         lambda: queued.flag_then(f"corepass-confirm:{pk}", ask, seconds=CONFIRM_THROTTLE),
@@ -549,11 +554,11 @@ def data_confirm(*, transfer_id: Any) -> str:
     """Ask the connector's /kyc/status whether it delivered the data of a request that
     holds data deliveries (its status callback may be late or lost), then settle.
     Raises RetryableError (NotYet while the connector's delivery is in flight)."""
-    t = TransferRequest.objects.select_related("account").get(pk=transfer_id)
     if not InboundEvent.objects.filter(
-        transfer_id=t.pk, verified=True, state=State.RECEIVED, kind="data"
+        transfer_id=transfer_id, verified=True, state=State.RECEIVED, kind="data"
     ).exists():
-        return "nothing held"
+        return "nothing held"  # the status callback came first: the usual case
+    t = TransferRequest.objects.select_related("account").get(pk=transfer_id)
     if not (t.provider_data or {}).get("data_ready"):
         try:
             entry = client.status(

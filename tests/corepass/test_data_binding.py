@@ -215,6 +215,34 @@ def test_it_keeps_data_that_arrives_early_and_applies_it_once_the_connector_deli
 
 
 @pytest.mark.django_db
+def test_it_asks_the_connector_after_a_delay_and_not_at_all_once_its_status_came(
+    client: Any, account: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    transfer = make_transfer(account)
+    TransferRequest.objects.filter(pk=transfer.pk).update(
+        provider_data={"expiration": 2_000_000_000}
+    )
+    transfer.refresh_from_db()
+    now = int(time.time())
+    form = sandbox.data_form(sandbox_req(transfer), now=now)
+    with (
+        mock.patch("providers.corepass.tasks.confirm_data.apply_async") as ask,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
+    # Held; the question waits: asked now, the connector would still say CONFIRMED.
+    ask.assert_called_once_with((str(transfer.pk),), countdown=services.CONFIRM_DELAY)
+    assert services.CONFIRM_DELAY > 0
+    # Meanwhile the connector's own status callback shows it delivered: the data is
+    # applied, and the question, when its time comes, asks the connector nothing.
+    status_callback(client, transfer, "CALLBACK_SUCCEED", now=now, tx_hash="0xab")
+    assert _values(transfer) == {"SH_EMAIL": "alex.sandbox@example.com"}
+    with mock.patch.object(client_module(), "status") as connector:
+        assert services.data_confirm(transfer_id=transfer.pk) == "nothing held"
+    connector.assert_not_called()
+
+
+@pytest.mark.django_db
 def test_it_flags_a_different_delivery_after_the_data_was_applied(
     client: Any, account: Any
 ) -> None:
@@ -308,10 +336,10 @@ def test_it_confirms_data_with_no_status_callback_through_the_sandbox_kyc_status
 
     asked: list[str] = []
 
-    def confirm_now(pk: str) -> None:  # the worker path is the same function
-        asked.append(services.data_confirm(transfer_id=pk))
+    def confirm_now(args: tuple[str], countdown: int) -> None:  # the worker runs the same
+        asked.append(services.data_confirm(transfer_id=args[0]))
 
-    monkeypatch.setattr(tasks.confirm_data, "delay", confirm_now)
+    monkeypatch.setattr(tasks.confirm_data, "apply_async", confirm_now)
     settings.COREPASS_SANDBOX_STEP_SECONDS = 0.02
     # Every status callback is lost; the connector's data delivery is the only one we get.
     created, rid = approved_silently(api)

@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from kyc import ratelimit, selectors
 from kyc.models import InboundEvent
+from providers.corepass.services import CONFIRM_DELAY
 from tests.contract.deliveries import blockpass_account, blockpass_resolved, blockpass_webhook, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,13 +165,14 @@ def test_a_held_data_callback_sends_its_connector_question_flag_with_its_count(
     status = sandbox.status_body(sandbox_req(transfer), "ACCEPTED", "", now=now)
     assert deliver(client, transfer, "status", status, now=now).status_code == 200
     trips = _Trips()
-    with mock.patch("providers.corepass.tasks.confirm_data.delay") as ask:
+    with mock.patch("providers.corepass.tasks.confirm_data.apply_async") as ask:
         with trips.patch:
             form = sandbox.data_form(sandbox_req(transfer), now=now)
             assert (
                 deliver(client, transfer, "data", form, now=now, multipart=True).status_code == 200
             )
-        ask.assert_called_once_with(str(transfer.pk))  # held: the connector is asked
+        # Held: the connector is asked, in CONFIRM_DELAY seconds.
+        ask.assert_called_once_with((str(transfer.pk),), countdown=CONFIRM_DELAY)
         assert len(trips.sent) == 1, [_flat(c)[:200] for c in trips.sent]
         assert f"corepass-confirm:{transfer.pk}".encode() in _flat(trips.sent[0])
         # A second delivery within the throttle's seconds does not ask again.
