@@ -6,7 +6,8 @@ leaves only the named columns unread, needs no further query for the account or
 merchant, answers None for an unknown token or another provider's, and locks the
 request's row (only that row) when asked. The inserts store the rows save() and
 bulk_create store; the update writes what save(update_fields=...) writes; neither skips
-anything the models or signals would have done.
+anything the models or signals would have done. PostgreSQL prepares each statement once per
+connection, its values bound as parameters, and none with DATABASE_PREPARED_STATEMENTS off.
 """
 
 from __future__ import annotations
@@ -203,9 +204,6 @@ def test_postgresql_prepares_each_statement_once_per_connection(
 ) -> None:
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("server-side prepared statements are PostgreSQL's")
-
     def prepared_here() -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
@@ -231,8 +229,6 @@ def test_nothing_is_prepared_when_the_setting_is_off(
 ) -> None:
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("server-side prepared statements are PostgreSQL's")
     settings.DATABASE_PREPARED_STATEMENTS = False  # behind a pooler that cannot keep them
     connection.close()  # a fresh connection: nothing prepared on it yet
     for _ in range(3):
