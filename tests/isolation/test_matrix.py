@@ -59,7 +59,12 @@ def test_it_gives_merchant_b_nothing_of_a_through_any_api_route(world, promise) 
     for route, p in routes:
         model = model_of(p, a.merchant)
         obj = a.objects[model]
+        # DRF adds HEAD to a route's actions only once the route has served a request
+        # in this process; B's HEAD is checked on every route that answers GET, whatever
+        # ran before (which made this count depend on the tests that preceded it).
         methods = {m.upper() for m in p.callback.actions}
+        if "GET" in methods:
+            methods.add("HEAD")
         if "pk" in p.pattern.regex.groupindex:
             url = reverse(p.name, kwargs={"pk": obj.pk})
             for method in methods:
