@@ -61,6 +61,10 @@ def _preparing_cursor_class() -> type | None:
 
 
 _PREPARING = _preparing_cursor_class()
+# After a migration PostgreSQL replans a prepared statement by itself; only a changed type of
+# a column the callback's read returns fails, once, inside the callback's transaction, and
+# psycopg forgets every prepared statement of a connection on a rollback, so the next one is
+# prepared afresh. (A pooler that drops them between transactions is what the setting is for.)
 # psycopg prepares nothing while a connection's threshold is None (Django's default);
 # with a number, only server-binding cursors prepare (Django's client-side ones never do),
 # and these always ask to.
