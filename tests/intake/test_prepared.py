@@ -239,3 +239,32 @@ def test_nothing_is_prepared_when_the_setting_is_off(
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_migration_that_changes_a_read_columns_type_fails_one_read_then_heals(
+    transfer: TransferRequest,
+) -> None:
+    import psycopg
+    from django.db import connection
+
+    def read() -> TransferRequest | None:
+        with transaction.atomic():  # as a callback reads it: locked, in its transaction
+            return prepared.callback_transfer(
+                token=transfer.callback_token, provider="corepass", lock=True
+            )
+
+    assert read() is not None  # prepared on this connection
+    params = connection.get_connection_params()
+    table, column = TransferRequest._meta.db_table, "provider_status"
+    alter = f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE varchar(%s)'
+    # Another process migrates (a new process would run the new code on a new connection).
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute(alter % 41)
+    try:
+        with pytest.raises(DatabaseError, match="cached plan must not change result type"):
+            read()  # the one that fails: the callback is answered 503 and retried
+        got = read()  # the rollback made psycopg forget its prepared statements
+        assert got is not None and got.pk == transfer.pk
+    finally:
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute(alter % 40)
