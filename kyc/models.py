@@ -793,3 +793,31 @@ class StaffTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
             label = f"{issuer}:{label}"
             params += f"&issuer={quote(issuer)}"
         return f"otpauth://totp/{quote(label)}?{params}"
+
+
+class StaffSetupCode(models.Model):
+    """The one-time code that lets a signed-in staff member set up their authenticator
+    (STAFF_REQUIRE_2FA): without it, whoever first signed in with a leaked password would own
+    the account's second factor. Issued by a superuser (admin action on users) or by
+    `manage.py staff_setup_code`, handed over apart from the password, used once, expiring
+    after STAFF_SETUP_CODE_HOURS. Only its keyed digest is stored."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_setup_code"
+    )
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "authenticator setup code"
+
+    def __str__(self) -> str:
+        return f"setup code of user #{self.user_id}, expires {self.expires_at:%Y-%m-%d %H:%M}"

@@ -316,6 +316,10 @@ LOGOUT_REDIRECT_URL = "login"
 # Staff (every signed-in user) need a TOTP second factor on merchant and admin pages.
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="KYC portal")
+# Setting up an authenticator needs a one-time code a superuser issued (admin action on
+# users, or `manage.py staff_setup_code`), not just the password.
+STAFF_SETUP_CODE_REQUIRED = env.bool("STAFF_SETUP_CODE_REQUIRED", default=True)
+STAFF_SETUP_CODE_HOURS = env.int("STAFF_SETUP_CODE_HOURS", default=72)
 # Signed-in sessions end after this many seconds without a request (0: never).
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=1800)
 AUTH_PASSWORD_VALIDATORS = [

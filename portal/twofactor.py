@@ -3,8 +3,9 @@
 A signed-in user whose session is not OTP-verified is sent here by
 portal.middleware.StaffTwoFactorMiddleware: to `setup` when they have no confirmed
 authenticator yet (QR code of the otpauth:// URI, confirmed with one code), else to
-`verify`. Codes count against the login limiter of the account, on top of
-django-otp's own per-device throttling.
+`verify`. Before the QR code, `setup` asks for the one-time setup code a superuser issued
+(STAFF_SETUP_CODE_REQUIRED): the password alone never sets up a second factor. Codes count
+against the login limiter of the account, on top of django-otp's own per-device throttling.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlencode
 
 import django_otp
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,9 +26,12 @@ from django.views.decorators.http import require_http_methods
 
 from kyc import qr, ratelimit
 from kyc.models import StaffTOTPDevice
+from kyc.services.setup_codes import staff_setup_code_use
 from portal.auth import client_address, too_many_attempts
 
 DEVICE_NAME = "authenticator app"
+# Session key: the user whose setup code this session has shown (the QR code comes next).
+SETUP_CODE_SHOWN = "otp_setup_code_shown"
 
 
 class CodeForm(forms.Form):
@@ -36,6 +41,16 @@ class CodeForm(forms.Form):
         label="6-digit code from your authenticator app",
         error_messages={"invalid": "Enter the 6 digits your app shows."},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class SetupCodeForm(forms.Form):
+    setup_code = forms.CharField(
+        max_length=40,
+        label="Setup code",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
     )
 
 
@@ -73,6 +88,8 @@ def setup(request: HttpRequest) -> HttpResponse:
     if django_otp.user_has_device(request.user, confirmed=True):
         # Replacing a confirmed authenticator is a staff job (admin), not a self-service one.
         return redirect(with_next("otp_verify", _next_url(request)))
+    if _setup_code_needed(request):
+        return _setup_code(request)
     device = pending_device(request.user)
     form = CodeForm(request.POST or None)
     if request.method == "POST":
@@ -85,6 +102,7 @@ def setup(request: HttpRequest) -> HttpResponse:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
                 django_otp.login(request, device)
+                request.session.pop(SETUP_CODE_SHOWN, None)
                 return redirect(_next_url(request))
             form.add_error("code", "That code does not match; check the time on your phone.")
     return render(
@@ -96,6 +114,32 @@ def setup(request: HttpRequest) -> HttpResponse:
             "secret": _base32(device),
             "next": _next_url(request),
         },
+    )
+
+
+def _setup_code_needed(request: HttpRequest) -> bool:
+    if not getattr(settings, "STAFF_SETUP_CODE_REQUIRED", True):
+        return False
+    return request.session.get(SETUP_CODE_SHOWN) != request.user.pk
+
+
+def _setup_code(request: HttpRequest) -> HttpResponse:
+    """The one-time setup code, asked before the QR code (a guess counts like a login)."""
+    form = SetupCodeForm(request.POST or None)
+    if request.method == "POST":
+        if not _attempt_allowed(request):
+            return too_many_attempts()
+        if form.is_valid():
+            if staff_setup_code_use(user=request.user, code=form.cleaned_data["setup_code"]):
+                request.session[SETUP_CODE_SHOWN] = request.user.pk
+                return redirect(with_next("otp_setup", _next_url(request)))
+            form.add_error(
+                "setup_code",
+                "That setup code is wrong, already used or expired. "
+                "Ask a portal superuser for a new one.",
+            )
+    return render(
+        request, "registration/otp_setup_code.html", {"form": form, "next": _next_url(request)}
     )
 
 
