@@ -1,6 +1,7 @@
-"""A new staff member's first sign-in with STAFF_REQUIRE_2FA, in a real browser (chromium):
-password, the setup code a superuser handed over, the QR code, the first TOTP code, the
-dashboard. Screenshots of what they saw are written to var/screenshots/."""
+"""A superuser issues a setup code in the admin, and a new staff member's first sign-in with
+STAFF_REQUIRE_2FA uses it, in a real browser (chromium): password, the setup code, the QR
+code, the first TOTP code, the dashboard. Screenshots of what they saw are written to
+var/screenshots/."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 
 from kyc.models import StaffTOTPDevice
-from kyc.services.setup_codes import staff_setup_code_issue
 from tests import factories
 from tests.admin_workspace.conftest import browser_login
 from tests.conftest import SCREENSHOTS
@@ -21,9 +21,20 @@ from tests.hardening.test_two_factor import code_for
 def test_a_new_staff_member_sets_up_two_factor_with_a_setup_code(
     page: Any, live_server: Any, merchant: Any, settings: Any
 ) -> None:
-    settings.STAFF_REQUIRE_2FA = True
     user = factories.staff_user(merchant)
-    code = staff_setup_code_issue(user=user)
+    boss = factories.UserFactory(is_staff=True, is_superuser=True)
+    browser_login(page, f"{live_server.url}/admin/login/", boss, submit="input[type=submit]")
+    page.goto(f"{live_server.url}/admin/auth/user/")
+    page.check(f"input[name=_selected_action][value='{user.pk}']")
+    page.select_option("select[name=action]", "issue_setup_code")
+    page.click("button[name=index]")
+    page.wait_for_selector("#setup-codes")
+    page.screenshot(path=str(SCREENSHOTS / "two_factor_setup_codes_issued.png"), full_page=True)
+    assert user.username in page.inner_text("#setup-codes")
+    code = page.inner_text("#setup-codes code.setup-code")
+    page.context.clear_cookies()
+
+    settings.STAFF_REQUIRE_2FA = True
     browser_login(page, f"{live_server.url}/login/", user, submit="button[type=submit]")
 
     # Signed in with the password: asked for the setup code, no QR code yet.
