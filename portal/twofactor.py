@@ -26,11 +26,17 @@ from django.views.decorators.http import require_http_methods
 
 from kyc import qr, ratelimit
 from kyc.models import StaffTOTPDevice
-from kyc.services.setup_codes import staff_setup_code_use
+from kyc.services.setup_codes import (
+    staff_setup_code_check,
+    staff_setup_code_spend,
+    staff_setup_code_valid,
+)
 from portal.auth import client_address, too_many_attempts
 
 DEVICE_NAME = "authenticator app"
-# Session key: the user whose setup code this session has shown (the QR code comes next).
+# Session key: the digest of the setup code this session was shown (the QR code comes next).
+# A code is spent only once its authenticator is confirmed: a setup left half-way (browser
+# closed, session ended) can be taken up again with the same code.
 SETUP_CODE_SHOWN = "otp_setup_code_shown"
 
 
@@ -101,6 +107,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             elif device.verify_token(form.cleaned_data["code"].strip()):
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
+                staff_setup_code_spend(user=request.user)
                 django_otp.login(request, device)
                 request.session.pop(SETUP_CODE_SHOWN, None)
                 return redirect(_next_url(request))
@@ -120,7 +127,8 @@ def setup(request: HttpRequest) -> HttpResponse:
 def _setup_code_needed(request: HttpRequest) -> bool:
     if not getattr(settings, "STAFF_SETUP_CODE_REQUIRED", True):
         return False
-    return request.session.get(SETUP_CODE_SHOWN) != request.user.pk
+    shown = request.session.get(SETUP_CODE_SHOWN)
+    return not (isinstance(shown, str) and staff_setup_code_valid(user=request.user, digest=shown))
 
 
 def _setup_code(request: HttpRequest) -> HttpResponse:
@@ -130,8 +138,9 @@ def _setup_code(request: HttpRequest) -> HttpResponse:
         if not _attempt_allowed(request):
             return too_many_attempts()
         if form.is_valid():
-            if staff_setup_code_use(user=request.user, code=form.cleaned_data["setup_code"]):
-                request.session[SETUP_CODE_SHOWN] = request.user.pk
+            digest = staff_setup_code_check(user=request.user, code=form.cleaned_data["setup_code"])
+            if digest is not None:
+                request.session[SETUP_CODE_SHOWN] = digest
                 return redirect(with_next("otp_setup", _next_url(request)))
             form.add_error(
                 "setup_code",

@@ -1,4 +1,5 @@
-"""Authenticator setup codes (kyc.models.StaffSetupCode): issued, shown once, used once."""
+"""Authenticator setup codes (kyc.models.StaffSetupCode): issued and shown once, checked
+before the QR code, spent when the authenticator they let in is confirmed."""
 
 from __future__ import annotations
 
@@ -56,13 +57,24 @@ def staff_setup_code_issue(*, user: Any, actor: Any = None) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, _LENGTH, 4))
 
 
-def staff_setup_code_use(*, user: Any, code: str) -> bool:
-    """True, and the code is gone, when `code` is the user's unexpired setup code."""
-    with transaction.atomic():
-        stored = StaffSetupCode.objects.select_for_update().filter(user=user).first()
-        if stored is None or stored.expires_at <= timezone.now():
-            return False
-        if not constant_time_compare(stored.digest, _digest(code)):
-            return False
-        stored.delete()
-    return True
+def staff_setup_code_check(*, user: Any, code: str) -> str | None:
+    """The code's digest when `code` is the user's unexpired setup code (the session keeps
+    it while the person scans the QR code), else None. The code stays until spent."""
+    stored = StaffSetupCode.objects.filter(user=user).first()
+    if stored is None or stored.expires_at <= timezone.now():
+        return None
+    if not constant_time_compare(stored.digest, _digest(code)):
+        return None
+    return stored.digest
+
+
+def staff_setup_code_valid(*, user: Any, digest: str) -> bool:
+    """Whether the code a session showed still stands (not reissued, expired or spent)."""
+    return StaffSetupCode.objects.filter(
+        user=user, digest=digest, expires_at__gt=timezone.now()
+    ).exists()
+
+
+def staff_setup_code_spend(*, user: Any) -> None:
+    """The authenticator it was for is confirmed: the code is gone (it set up one, once)."""
+    StaffSetupCode.objects.filter(user=user).delete()

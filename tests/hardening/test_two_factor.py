@@ -90,17 +90,37 @@ def test_the_password_alone_never_shows_the_qr_code(client, user, required) -> N
     assert client.get("/keys/").status_code == 302  # still no way in
 
 
-def test_a_setup_code_works_once_and_expires(client, user, required) -> None:
+def test_a_setup_code_expires_belongs_to_one_account_and_is_spent_once_used(
+    client, user, required
+) -> None:
     code = staff_setup_code_issue(user=user)
     StaffSetupCode.objects.filter(user=user).update(expires_at=timezone.now())
     client.force_login(user)
     r = client.post("/2fa/setup/", {"setup_code": code})
     assert r.status_code == 200 and b"expired" in r.content
     code = staff_setup_code_issue(user=user)
-    assert client.post("/2fa/setup/", {"setup_code": code}).status_code == 302
     other = factories.UserFactory(username="dave", password="pw-987654321", is_staff=True)
-    client.force_login(other)  # another account cannot use carol's (used) code either
+    client.force_login(other)  # another account cannot use carol's code
     assert b"wrong, already used" in client.post("/2fa/setup/", {"setup_code": code}).content
+    client.force_login(user)
+    assert client.post("/2fa/setup/", {"setup_code": code}).status_code == 302
+    client.logout()  # the setup left half-way (browser closed): the code still works
+    client.force_login(user)
+    assert "<svg" not in client.get("/2fa/setup/").content.decode()  # a new session asks again
+    assert client.post("/2fa/setup/", {"setup_code": code}).status_code == 302
+    assert "<svg" in client.get("/2fa/setup/").content.decode()
+    device = StaffTOTPDevice.objects.get(user=user, confirmed=False)
+    assert client.post("/2fa/setup/", {"code": code_for(device)}).status_code == 302
+    assert not StaffSetupCode.objects.filter(user=user).exists()  # spent by the confirmation
+
+
+def test_a_setup_left_half_way_stops_when_a_new_code_is_issued(client, user, required) -> None:
+    client.force_login(user)
+    code = staff_setup_code_issue(user=user)
+    assert client.post("/2fa/setup/", {"setup_code": code}).status_code == 302
+    assert "<svg" in client.get("/2fa/setup/").content.decode()
+    staff_setup_code_issue(user=user)  # the superuser reissued it (the first one leaked, say)
+    assert "<svg" not in client.get("/2fa/setup/").content.decode()
 
 
 def test_it_limits_setup_code_guessing_per_account(client, user, required) -> None:
@@ -196,12 +216,11 @@ def test_the_command_prints_a_setup_code_for_the_first_superuser(user) -> None:
 
     from django.core.management import CommandError, call_command
 
-    from kyc.services.setup_codes import staff_setup_code_use
+    from kyc.services.setup_codes import staff_setup_code_check
 
     out = StringIO()
     call_command("staff_setup_code", "carol", stdout=out)
     (code,) = re.findall(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b", out.getvalue())
-    assert staff_setup_code_use(user=user, code=code)
-    assert not staff_setup_code_use(user=user, code=code)  # once
+    assert staff_setup_code_check(user=user, code=code) is not None
     with pytest.raises(CommandError):
         call_command("staff_setup_code", "nobody")
