@@ -799,8 +799,9 @@ class StaffSetupCode(models.Model):
     """The one-time code that lets a signed-in staff member set up their authenticator
     (STAFF_REQUIRE_2FA): without it, whoever first signed in with a leaked password would own
     the account's second factor. Issued by a superuser (admin action on users) or by
-    `manage.py staff_setup_code`, handed over apart from the password, used once, expiring
-    after STAFF_SETUP_CODE_HOURS. Only its keyed digest is stored."""
+    `manage.py staff_setup_code`, handed over apart from the password; it sets up one
+    authenticator (spent when that one is confirmed) within STAFF_SETUP_CODE_HOURS. Only its
+    keyed digest is stored."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_setup_code"

@@ -61,10 +61,7 @@ def _preparing_cursor_class() -> type | None:
 
 
 _PREPARING = _preparing_cursor_class()
-# After a migration PostgreSQL replans a prepared statement by itself; only a changed type of
-# a column the callback's read returns fails, once, inside the callback's transaction, and
-# psycopg forgets every prepared statement of a connection on a rollback, so the next one is
-# prepared afresh. (A pooler that drops them between transactions is what the setting is for.)
+
 # psycopg prepares nothing while a connection's threshold is None (Django's default);
 # with a number, only server-binding cursors prepare (Django's client-side ones never do),
 # and these always ask to.
@@ -74,7 +71,12 @@ _NEVER_BY_COUNT = 1_000_000
 def _cursor(conn: Any) -> Any:
     """A cursor for a statement built here, wrapped as connection.cursor() wraps its own
     (execute wrappers and the query log see it); prepared by PostgreSQL unless
-    DATABASE_PREPARED_STATEMENTS is off."""
+    DATABASE_PREPARED_STATEMENTS is off (for a pooler that drops them between transactions).
+
+    After a migration PostgreSQL replans a prepared statement by itself; only a changed type
+    of a column the callback's read returns fails, once, inside the callback's transaction,
+    and psycopg forgets a connection's prepared statements on a rollback, so the next
+    callback prepares it afresh."""
     if (
         _PREPARING is None
         or conn.vendor != "postgresql"

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import salted_hmac
 
 from kyc.models import StaffSetupCode
 from kyc.services.audit import audit_log
@@ -57,22 +57,19 @@ def staff_setup_code_issue(*, user: Any, actor: Any = None) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, _LENGTH, 4))
 
 
-def staff_setup_code_check(*, user: Any, code: str) -> str | None:
-    """The code's digest when `code` is the user's unexpired setup code (the session keeps
-    it while the person scans the QR code), else None. The code stays until spent."""
-    stored = StaffSetupCode.objects.filter(user=user).first()
-    if stored is None or stored.expires_at <= timezone.now():
-        return None
-    if not constant_time_compare(stored.digest, _digest(code)):
-        return None
-    return stored.digest
-
-
 def staff_setup_code_valid(*, user: Any, digest: str) -> bool:
     """Whether the code a session showed still stands (not reissued, expired or spent)."""
     return StaffSetupCode.objects.filter(
         user=user, digest=digest, expires_at__gt=timezone.now()
     ).exists()
+
+
+def staff_setup_code_check(*, user: Any, code: str) -> str | None:
+    """The code's digest when `code` is the user's unexpired setup code (the session keeps
+    it while the person scans the QR code), else None. The code stays until spent. The
+    digest is keyed (SECRET_KEY), so looking it up tells a guesser nothing by its timing."""
+    digest = _digest(code)
+    return digest if staff_setup_code_valid(user=user, digest=digest) else None
 
 
 def staff_setup_code_spend(*, user: Any) -> None:

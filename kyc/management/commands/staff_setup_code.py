@@ -23,6 +23,6 @@ class Command(BaseCommand):
             raise CommandError(f"no user named {username!r}")
         code = staff_setup_code_issue(user=user)
         self.stdout.write(
-            f"Setup code for {username}: {code} (works once, for {setup_code_hours()} hours; "
-            "give it to them apart from their password)"
+            f"Setup code for {username}: {code} (sets up one authenticator, within "
+            f"{setup_code_hours()} hours; give it to them apart from their password)"
         )
